@@ -1,0 +1,27 @@
+package session
+
+import "errors"
+
+// Sentinel errors. Stores and the manager wrap them once with %w; callers test
+// with errors.Is.
+var (
+	// ErrNotFound: no live record for that ID. A tampered, unknown or
+	// expired ID is not-found, not a failure.
+	ErrNotFound = errors.New("session: not found")
+	// ErrConflict: Update's expected version is not the stored one.
+	ErrConflict = errors.New("session: version conflict")
+	// ErrCollision: Create (or Update) would reuse a record key or an ID
+	// hash that another record holds.
+	ErrCollision = errors.New("session: ID or key collision")
+	// ErrUnavailable: the store cannot answer (down, timed out). Requests that
+	// need the session get a 503, never a new empty session.
+	ErrUnavailable = errors.New("session: store unavailable")
+	// ErrTooLarge: the session does not fit its store (for example a cookie
+	// store past 4096 bytes).
+	ErrTooLarge = errors.New("session: too large")
+	// ErrResponseStarted: the change needs a new cookie but the response
+	// headers have already been written.
+	ErrResponseStarted = errors.New("session: response already started; cookie cannot be sent")
+	// ErrNoManager: the request did not pass through a Manager's Handler.
+	ErrNoManager = errors.New("session: no session in context (handler not wrapped by Manager.Handler)")
+)

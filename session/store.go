@@ -1,0 +1,56 @@
+package session
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps session records. It is the whole contract a backend
+// implements; everything else (strict mode, expiry rules, merging, rotation)
+// lives in the Manager. Every method must be safe for concurrent use.
+//
+// Errors: ErrNotFound, ErrConflict and ErrCollision are answers, not
+// failures, and must be reported with errors.Is-compatible wrapping. Any
+// failure to reach the backend must wrap ErrUnavailable, and should come
+// back quickly (bounded timeouts) rather than hang the request.
+//
+// store/storetest runs the conformance suite for this contract.
+type Store interface {
+	// Load returns the record that h names, whether h is its ID, its
+	// SecureID or one of its aliases; ErrNotFound if none. The returned
+	// record is read-only to the caller. A store may report a record whose
+	// Expires has passed as not found.
+	Load(ctx context.Context, h Hash) (*Record, error)
+
+	// Create stores a new record. If rec.Ref or any of rec.Hashes() is
+	// already in use it stores nothing and returns ErrCollision.
+	Create(ctx context.Context, rec *Record) error
+
+	// Update replaces the record with key rec.Ref by rec if the stored
+	// version is prev (rec.Version is prev+1): ErrConflict if it is not,
+	// ErrNotFound if no such record. The ID index follows rec.Hashes():
+	// hashes no longer listed stop naming the record; a new hash that
+	// already names another record fails the update with ErrCollision.
+	Update(ctx context.Context, rec *Record, prev uint64) error
+
+	// Delete removes the record with key ref and all its hashes. Deleting
+	// an absent record is not an error.
+	Delete(ctx context.Context, ref string) error
+
+	// ListUser returns the records whose User is user (read-only).
+	ListUser(ctx context.Context, user string) ([]*Record, error)
+
+	// GC deletes records that expired before now and reports how many. Stores
+	// with native expiry may do less here, but must not let the user index
+	// keep dead entries forever.
+	GC(ctx context.Context, now time.Time) (int, error)
+}
+
+// Locker is implemented by stores that can hold an exclusive lock on a
+// record across processes (for Config.Lock). Without it the Manager locks
+// within its own process only.
+type Locker interface {
+	// Lock blocks until it holds the lock on ref or ctx ends; unlock
+	// releases it.
+	Lock(ctx context.Context, ref string) (unlock func(), err error)
+}
