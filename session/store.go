@@ -54,3 +54,24 @@ type Locker interface {
 	// releases it.
 	Lock(ctx context.Context, ref string) (unlock func(), err error)
 }
+
+// CookieCodec keeps the whole record in the browser instead of a server
+// store (store/cookie implements it). The Manager uses it in place of a
+// Store: the cookie value is the sealed record, re-issued on every write.
+type CookieCodec interface {
+	// Encode seals rec as the value of the cookie called name. A value
+	// past the codec's size limit is ErrTooLarge, never a truncated cookie.
+	Encode(ctx context.Context, name string, rec *Record) (string, error)
+	// Decode opens a cookie value. Anything that is not a live, intact,
+	// unrevoked record of this codec — tampered, truncated, expired, sealed
+	// for another cookie name, revoked — is ErrNotFound; ErrUnavailable if
+	// the revocation store cannot be reached.
+	Decode(ctx context.Context, name, value string) (*Record, error)
+	// Revoke makes every cookie of this record (this Ref) invalid until it
+	// would have expired anyway: logout for a client-side session.
+	Revoke(ctx context.Context, rec *Record) error
+	// RevokeUser invalidates every cookie of user issued before the given
+	// time. Codecs without a server-side revocation store return
+	// errors.ErrUnsupported.
+	RevokeUser(ctx context.Context, user string, before time.Time) error
+}
