@@ -1,0 +1,114 @@
+package session
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// clientIP is the request's client address. X-Forwarded-For is believed
+// only when the peer is a trusted proxy, and then only the hops that are
+// themselves trusted are skipped: the first untrusted address from the
+// right is the client.
+func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	peer = peer.Unmap()
+	if !isTrusted(peer, trusted) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return peer // garbage in the chain: stop believing it
+			}
+			a = a.Unmap()
+			if !isTrusted(a, trusted) {
+				return a
+			}
+			peer = a
+		}
+	}
+	return peer
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsSecure reports whether r reached us over HTTPS: directly over TLS, or
+// from a trusted proxy that says X-Forwarded-Proto: https.
+func (m *Manager) IsSecure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if len(m.cfg.TrustedProxies) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer.Unmap(), m.cfg.TrustedProxies) {
+		return false
+	}
+	return strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// limiter counts unknown IDs per client in fixed one-minute windows, with
+// memory bounded by pruning old windows.
+type limiter struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Time
+	counts map[netip.Addr]int
+}
+
+// hit records one unknown ID from ip and reports whether ip is now over
+// the limit (the first call that crosses it returns first=true).
+func (l *limiter) hit(ip netip.Addr, now time.Time) (over, first bool) {
+	if l.limit <= 0 {
+		return false, false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w := now.Truncate(time.Minute)
+	if !w.Equal(l.window) || l.counts == nil {
+		l.window = w
+		l.counts = map[netip.Addr]int{}
+	}
+	if len(l.counts) > 100_000 { // a flood of sources: start over rather than grow
+		l.counts = map[netip.Addr]int{}
+	}
+	n := l.counts[ip] + 1
+	l.counts[ip] = n
+	return n > l.limit, n == l.limit+1
+}
+
+// blocked reports whether ip is over the limit without counting.
+func (l *limiter) blocked(ip netip.Addr, now time.Time) bool {
+	if l.limit <= 0 {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.window.Equal(now.Truncate(time.Minute)) && l.counts[ip] > l.limit
+}

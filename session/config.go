@@ -1,0 +1,337 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Mode says which transports a Manager's sessions use.
+type Mode int
+
+const (
+	// HTTPSOnly (the default): one Secure cookie; requests over plain HTTP
+	// have no session.
+	HTTPSOnly Mode = iota
+	// Mixed: an insecure ID over HTTP and a secure ID over HTTPS on one
+	// record (seed 000); see mixed.go.
+	Mixed
+)
+
+func (m Mode) String() string {
+	switch m {
+	case HTTPSOnly:
+		return "https-only"
+	case Mixed:
+		return "mixed"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// TheftAction is what happens when an obsolete ID is used after its grace
+// window: a signal that the ID was stolen (seed 004).
+type TheftAction int
+
+const (
+	// RevokeUser (the default) destroys every session of the record's user
+	// (or the record itself if it is anonymous).
+	RevokeUser TheftAction = iota
+	// DestroySession destroys only the record the obsolete ID belongs to.
+	DestroySession
+	// LogOnly records the event and refuses the obsolete ID, nothing more.
+	LogOnly
+)
+
+// CookieConfig shapes the session cookie(s).
+type CookieConfig struct {
+	// Name of the session cookie. Default "__Host-sid" in HTTPS-only mode
+	// and "sid" (the insecure cookie) in mixed mode.
+	Name string
+	// SecureName is the mixed-mode secure cookie. Default "__Host-ssid"
+	// ("__Secure-ssid" when Domain is set).
+	SecureName string
+	// Domain and Path. A "__Host-" cookie requires an empty Domain and
+	// Path "/". Default Path "/".
+	Domain string
+	Path   string
+	// SameSite defaults to Lax.
+	SameSite http.SameSite
+	// Persist gives the cookie a Max-Age. Zero (the default) makes it a
+	// browser-session cookie: no Expires, no Max-Age.
+	Persist time.Duration
+}
+
+// Config configures a Manager. The zero value of every field is the safe
+// default; only Store (or Codec) is required.
+type Config struct {
+	// Store keeps records server-side. Exactly one of Store and Codec.
+	Store Store
+	// Codec keeps the whole record in the cookie (client-side sessions).
+	Codec CookieCodec
+
+	Mode   Mode
+	Cookie CookieConfig
+
+	// IdleTimeout ends a session after this long without a request.
+	// Default 30 minutes; negative disables.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after it was created,
+	// whatever its activity. Default 24 hours; negative disables.
+	AbsoluteTimeout time.Duration
+	// MaxAge is mod_session's SessionMaxAge: the session ends MaxAge after
+	// its last save (each save resets it). Zero means no such limit.
+	MaxAge time.Duration
+	// TouchInterval: a request that changes nothing writes "last seen" at
+	// most this often. Default a tenth of IdleTimeout (one minute if idle
+	// expiry is off).
+	TouchInterval time.Duration
+
+	// RotateEvery regenerates the ID periodically, keeping the data.
+	// Default 15 minutes; negative disables.
+	RotateEvery time.Duration
+	// RotateRequests, if positive, also regenerates every N requests. It
+	// costs a store write on every request.
+	RotateRequests int
+	// Grace is how long an obsolete ID keeps working after a regeneration
+	// (it is answered with the new cookie). Default 30 seconds; raise it to
+	// minutes for mobile clients. Maximum 1 hour.
+	Grace time.Duration
+	// TheftAction is taken on an obsolete ID used after its grace window.
+	TheftAction TheftAction
+
+	// AllowHTTPAuth (mixed mode) shows the user identity over plain HTTP.
+	// Off by default: a sniffed insecure ID then yields at most the
+	// insecure data.
+	AllowHTTPAuth bool
+	// StaySecure (mixed mode): once a session has stepped up, its HTTP
+	// requests are redirected to HTTPS. Needs HTTPSURL.
+	StaySecure bool
+	// HTTPSURL builds redirect targets for StaySecure: scheme, host and
+	// port come from here, never from the request's Host header.
+	HTTPSURL func(r *http.Request) string
+
+	// Lock holds an exclusive per-session lock for the whole request
+	// (PHP's default). Off by default: concurrent requests are merged by
+	// compare-and-swap instead, which is faster and safe for distinct keys.
+	Lock bool
+
+	// Binding ties a session to its client's IP and/or User-Agent.
+	Binding Binding
+
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed. Empty: none are.
+	TrustedProxies []netip.Prefix
+
+	// UnknownIDLimit is how many unknown or malformed IDs one client IP may
+	// present per minute before it is throttled (429) and the attempt is
+	// audited. Default 60; negative disables.
+	UnknownIDLimit int
+
+	// Locator, if set, resolves a client IP to an area (country/city) for
+	// the active-sessions list.
+	Locator Locator
+
+	// ErrorHandler writes the response when the session cannot be served
+	// (store down: ErrUnavailable, 503; throttled: ErrThrottled, 429).
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+	// Auditor receives security events. Default: JSON lines on stderr.
+	Auditor Auditor
+	// Logger gets operational logs (never IDs). Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Locator maps a client IP to a human-readable area ("DE, Berlin").
+type Locator interface {
+	Locate(ip netip.Addr) string
+}
+
+// ErrThrottled is passed to ErrorHandler when a client presented too many
+// unknown IDs.
+var ErrThrottled = errors.New("session: too many unknown session IDs from this client")
+
+// ConfigError names the field of an invalid Config.
+type ConfigError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return "session: Config." + e.Field + ": " + e.Reason }
+
+// withDefaults returns a copy of c with defaults applied, or the first
+// problem found.
+func (c Config) withDefaults() (Config, error) {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+	if (c.Store == nil) == (c.Codec == nil) {
+		bad("Store", "exactly one of Store and Codec must be set")
+	}
+	if c.Mode != HTTPSOnly && c.Mode != Mixed {
+		bad("Mode", "unknown mode %d", int(c.Mode))
+	}
+	if c.Mode == Mixed && c.Codec != nil {
+		bad("Mode", "mixed mode needs a server-side Store (a cookie session cannot hold two IDs)")
+	}
+	defDur := func(field string, d *time.Duration, def time.Duration) {
+		switch {
+		case *d == 0:
+			*d = def
+		case *d < 0:
+			*d = 0
+		}
+	}
+	defDur("IdleTimeout", &c.IdleTimeout, 30*time.Minute)
+	defDur("AbsoluteTimeout", &c.AbsoluteTimeout, 24*time.Hour)
+	defDur("RotateEvery", &c.RotateEvery, 15*time.Minute)
+	if c.MaxAge < 0 {
+		bad("MaxAge", "negative (%v); 0 means no limit", c.MaxAge)
+	}
+	if c.TouchInterval < 0 {
+		bad("TouchInterval", "negative (%v)", c.TouchInterval)
+	}
+	if c.TouchInterval == 0 {
+		c.TouchInterval = time.Minute
+		if c.IdleTimeout > 0 {
+			c.TouchInterval = c.IdleTimeout / 10
+		}
+	}
+	if c.Grace == 0 {
+		c.Grace = 30 * time.Second
+	}
+	if c.Grace < 0 || c.Grace > time.Hour {
+		bad("Grace", "%v is outside (0, 1h]", c.Grace)
+	}
+	if c.RotateRequests < 0 {
+		bad("RotateRequests", "negative (%d)", c.RotateRequests)
+	}
+	if c.TheftAction < RevokeUser || c.TheftAction > LogOnly {
+		bad("TheftAction", "unknown action %d", int(c.TheftAction))
+	}
+	if c.UnknownIDLimit == 0 {
+		c.UnknownIDLimit = 60
+	}
+	if c.StaySecure && c.HTTPSURL == nil {
+		bad("HTTPSURL", "StaySecure needs HTTPSURL to build redirect targets from configuration")
+	}
+	for i, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			bad(fmt.Sprintf("TrustedProxies[%d]", i), "invalid prefix")
+		}
+	}
+	if err := c.Binding.validate(); err != nil {
+		errs = append(errs, err)
+	}
+
+	ck := &c.Cookie
+	if ck.Path == "" {
+		ck.Path = "/"
+	}
+	if ck.SameSite == 0 {
+		ck.SameSite = http.SameSiteLaxMode
+	}
+	if ck.Name == "" {
+		ck.Name = "__Host-sid"
+		if c.Mode == Mixed {
+			ck.Name = "sid"
+		}
+		if ck.Domain != "" && c.Mode == HTTPSOnly {
+			ck.Name = "__Secure-sid"
+		}
+	}
+	if c.Mode == Mixed && ck.SecureName == "" {
+		ck.SecureName = "__Host-ssid"
+		if ck.Domain != "" {
+			ck.SecureName = "__Secure-ssid"
+		}
+	}
+	if ck.Persist < 0 {
+		bad("Cookie.Persist", "negative (%v)", ck.Persist)
+	}
+	if !validCookieName(ck.Name) {
+		bad("Cookie.Name", "%q is not a valid cookie name", ck.Name)
+	}
+	if !strings.HasPrefix(ck.Path, "/") {
+		bad("Cookie.Path", "%q must start with /", ck.Path)
+	}
+	if ck.SameSite == http.SameSiteNoneMode && c.Mode == Mixed {
+		bad("Cookie.SameSite", "SameSite=None needs Secure, which the mixed-mode insecure cookie cannot have")
+	}
+	// Prefix rules (RFC 6265bis): __Secure- needs Secure; __Host- also
+	// needs Path=/ and no Domain.
+	checkPrefix := func(field, name string, secure bool) {
+		lower := strings.ToLower(name)
+		if strings.HasPrefix(lower, "__secure-") || strings.HasPrefix(lower, "__host-") {
+			if !secure {
+				bad(field, "%q has a secure prefix but this cookie is sent over HTTP (no Secure flag)", name)
+			}
+		}
+		if strings.HasPrefix(lower, "__host-") {
+			if ck.Domain != "" {
+				bad(field, "%q: a __Host- cookie must not have a Domain (got %q)", name, ck.Domain)
+			}
+			if ck.Path != "/" {
+				bad(field, "%q: a __Host- cookie needs Path=/ (got %q)", name, ck.Path)
+			}
+		}
+	}
+	checkPrefix("Cookie.Name", ck.Name, c.Mode == HTTPSOnly)
+	if c.Mode == Mixed {
+		if !validCookieName(ck.SecureName) {
+			bad("Cookie.SecureName", "%q is not a valid cookie name", ck.SecureName)
+		}
+		if ck.SecureName == ck.Name {
+			bad("Cookie.SecureName", "must differ from Cookie.Name")
+		}
+		checkPrefix("Cookie.SecureName", ck.SecureName, true)
+	}
+
+	if c.ErrorHandler == nil {
+		c.ErrorHandler = DefaultErrorHandler
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Auditor == nil {
+		c.Auditor = NewJSONAuditor()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, errors.Join(errs...)
+}
+
+func validCookieName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// DefaultErrorHandler answers 503 for a store failure and 429 for a
+// throttled client, with short plain text that reveals nothing internal.
+func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Cache-Control", "no-store")
+	switch {
+	case errors.Is(err, ErrThrottled):
+		w.Header().Set("Retry-After", "60")
+		http.Error(w, "Too many requests with unknown session IDs. Try again in a minute.", http.StatusTooManyRequests)
+	case errors.Is(err, ErrTooLarge):
+		http.Error(w, "The session is too large to be stored.", http.StatusInternalServerError)
+	default:
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "The session service is temporarily unavailable. Please try again shortly.", http.StatusServiceUnavailable)
+	}
+}

@@ -1,0 +1,45 @@
+package session
+
+import (
+	"errors"
+	"time"
+)
+
+// Client-side sessions: with Config.Codec the whole record travels in the
+// cookie, sealed by the codec (store/cookie). There are no server IDs, so
+// no aliases or grace windows; regeneration bumps the generation, logout
+// and "revoke all" go through the codec's revocation store.
+
+func (m *Manager) loadCookie(s *Session, value string, now time.Time) error {
+	rec, err := m.cfg.Codec.Decode(s.ctx, m.cfg.Cookie.Name, value)
+	if errors.Is(err, ErrNotFound) {
+		return m.unknownID(s, now, "invalid cookie")
+	}
+	if err != nil {
+		return unavailable("decode cookie", err)
+	}
+	if !m.live(rec, now) {
+		return nil
+	}
+	return m.adopt(s, rec, now)
+}
+
+func (m *Manager) saveCookie(s *Session, now time.Time) error {
+	next, _ := m.build(s, s.rec, now)
+	return m.saveCookieRecord(s, next)
+}
+
+func (m *Manager) saveCookieRecord(s *Session, rec *Record) error {
+	rec.ID, rec.SecureID, rec.Aliases = Hash{}, Hash{}, nil
+	v, err := m.cfg.Codec.Encode(s.ctx, m.cfg.Cookie.Name, rec)
+	if err != nil {
+		return err
+	}
+	c := m.baseCookie(m.cfg.Cookie.Name, true)
+	c.Value = v
+	s.queue(c)
+	s.rec = rec
+	s.loadedRotated = rec.Rotated
+	s.resetChanges()
+	return nil
+}

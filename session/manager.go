@@ -1,0 +1,558 @@
+package session
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/token"
+)
+
+// ErrInsecure: the operation needs HTTPS (logging in over plain HTTP, or
+// any session in HTTPS-only mode over plain HTTP).
+var ErrInsecure = errors.New("session: refused over plain HTTP")
+
+// maxAliases bounds how many obsolete IDs a record remembers. Past it the
+// oldest is forgotten (its replay is then simply unknown).
+const maxAliases = 64
+
+// maxRetries bounds compare-and-swap retries of one save.
+const maxRetries = 50
+
+// Manager issues, loads and saves sessions. It is safe for concurrent use.
+type Manager struct {
+	cfg     Config
+	locks   localLocks
+	unknown limiter
+}
+
+// New validates cfg, applies defaults and returns a Manager. Errors name
+// the Config field (errors.As with *ConfigError).
+func New(cfg Config) (*Manager, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m := &Manager{cfg: c}
+	m.unknown.limit = c.UnknownIDLimit
+	return m, nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (m *Manager) Config() Config { return m.cfg }
+
+// expiry is when rec ends under the current configuration (zero: never).
+func (m *Manager) expiry(rec *Record) time.Time {
+	var t time.Time
+	earliest := func(c time.Time) {
+		if t.IsZero() || c.Before(t) {
+			t = c
+		}
+	}
+	if m.cfg.IdleTimeout > 0 {
+		earliest(rec.LastSeen.Add(m.cfg.IdleTimeout))
+	}
+	if m.cfg.AbsoluteTimeout > 0 {
+		earliest(rec.Created.Add(m.cfg.AbsoluteTimeout))
+	}
+	if m.cfg.MaxAge > 0 {
+		earliest(rec.Saved.Add(m.cfg.MaxAge))
+	}
+	return t
+}
+
+func (m *Manager) live(rec *Record, now time.Time) bool {
+	e := m.expiry(rec)
+	return e.IsZero() || now.Before(e)
+}
+
+// unavailable wraps a store failure once with ErrUnavailable.
+func unavailable(op string, err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+}
+
+// follow walks the alias chain from a raw ID the client presented to the
+// raw ID that rec.ID (or rec.SecureID, when secure) currently hashes.
+// It returns "" if the chain is broken: the client cannot be led on.
+func follow(rec *Record, raw string, secure bool) string {
+	target := rec.ID
+	if secure {
+		target = rec.SecureID
+	}
+	for range maxAliases + 1 {
+		h, ok := token.Parse(raw)
+		if !ok {
+			return ""
+		}
+		if h == target {
+			return raw
+		}
+		i := slices.IndexFunc(rec.Aliases, func(a Alias) bool { return a.Hash == h })
+		if i < 0 || rec.Aliases[i].Next == nil {
+			return ""
+		}
+		next, ok := token.OpenSuccessor(raw, rec.Aliases[i].Next)
+		if !ok {
+			return ""
+		}
+		raw = next
+	}
+	return ""
+}
+
+// issued holds the raw IDs a save handed out, for the cookies.
+type issued struct {
+	id       string // rec.ID: the only ID (HTTPS-only) or the insecure one (mixed)
+	secureID string // rec.SecureID (mixed mode)
+}
+
+// build applies s's change set to base and returns the next version and
+// the IDs the client must be given.
+func (m *Manager) build(s *Session, base *Record, now time.Time) (*Record, issued) {
+	next := base.Clone()
+	var out issued
+	if next.Data == nil {
+		next.Data = map[string]string{}
+	}
+	dataChanged := false
+	if s.cleared {
+		for k := range next.Data {
+			if s.visible(k) {
+				delete(next.Data, k)
+				dataChanged = true
+			}
+		}
+	}
+	for k := range s.dels {
+		if _, ok := next.Data[k]; ok {
+			delete(next.Data, k)
+			dataChanged = true
+		}
+	}
+	for k, v := range s.sets {
+		if old, ok := next.Data[k]; !ok || old != v {
+			next.Data[k] = v
+			dataChanged = true
+		}
+	}
+	if s.userSet && next.User != s.user {
+		next.User = s.user
+		dataChanged = true
+	}
+	if dataChanged {
+		next.Saved = now
+	}
+	next.Version = base.Version + 1
+	next.LastSeen = now
+	if s.bindSave {
+		next.IP, next.UserAgent = s.ipStr, s.ua
+	}
+	if s.count {
+		next.Requests++
+	}
+	regen := s.regen
+	if regen == regenSoft && base.Rotated.After(s.loadedRotated) {
+		regen = regenNone // a concurrent request rotated already; our client follows its alias
+	}
+	if regen != regenNone {
+		secure := s.usesSecureID()
+		raw := m.rotateID(s, base, next, secure, regen == regenSoft, now)
+		if secure {
+			out.secureID = raw
+		} else {
+			out.id = raw
+		}
+		next.Rotated = now
+		next.Generation++
+		next.Requests = 0
+	}
+	m.mixedBuild(s, base, next, regen, &out, now)
+	next.Expires = m.expiry(next)
+	return next, out
+}
+
+// pending is a drawn ID kept across compare-and-swap retries.
+type pending struct {
+	raw  string
+	hash Hash
+}
+
+func (p *pending) draw() {
+	if p.raw == "" {
+		p.raw, p.hash = token.New()
+	}
+}
+
+// rotateID gives next a new insecure (or secure) ID and turns the old one
+// into an alias that works for the grace window. withNext lets the old ID
+// lead its holder to the new one; only periodic rotations and transport
+// switches allow that: after a privilege change the pre-change ID must
+// never reach the session.
+func (m *Manager) rotateID(s *Session, base, next *Record, secure, withNext bool, now time.Time) string {
+	p, old, raw := &s.pendID, base.ID, s.rawID
+	if secure {
+		p, old, raw = &s.pendSecure, base.SecureID, s.rawSecure
+	}
+	p.draw()
+	if !old.IsZero() {
+		alias := Alias{Hash: old, Secure: secure, Until: now.Add(m.cfg.Grace), Generation: base.Generation}
+		if withNext && raw != "" {
+			if cur := follow(base, raw, secure); cur != "" {
+				alias.Next = token.SealSuccessor(cur, p.raw)
+			}
+		}
+		next.Aliases = append(next.Aliases, alias)
+		if over := len(next.Aliases) - maxAliases; over > 0 {
+			next.Aliases = slices.Delete(next.Aliases, 0, over)
+		}
+	}
+	if secure {
+		next.SecureID = p.hash
+	} else {
+		next.ID = p.hash
+	}
+	return p.raw
+}
+
+// newRecord makes the first version of a session from s's change set.
+func (m *Manager) newRecord(s *Session, now time.Time) (*Record, issued) {
+	base := &Record{
+		Ref:       token.Ref(),
+		Created:   now,
+		Saved:     now,
+		Rotated:   now,
+		IP:        s.ipStr,
+		UserAgent: s.ua,
+	}
+	s.loadedRotated = now
+	regen := s.regen
+	s.regen = regenNone
+	next, _ := m.build(s, base, now)
+	s.regen = regen
+	next.Version, next.Requests, next.Generation = 1, 0, 0
+	next.Aliases = nil
+	var out issued
+	s.pendID.draw()
+	next.ID, out.id = s.pendID.hash, s.pendID.raw
+	if m.cfg.Mode == Mixed && s.secure {
+		s.pendSecure.draw()
+		next.SecureID, out.secureID = s.pendSecure.hash, s.pendSecure.raw
+		next.SecureSeen = now
+	}
+	next.Expires = m.expiry(next)
+	return next, out
+}
+
+// save writes s's change set (or a touch) and queues the cookies to send.
+// The caller holds s.mu.
+func (m *Manager) save(s *Session) error {
+	if s.destroy {
+		if !s.headersSent && !s.clearSite {
+			m.queueClear(s)
+		}
+		return nil
+	}
+	now := m.cfg.Now()
+	if !s.canSave() {
+		if s.changed() {
+			m.cfg.Logger.Warn("session: changes not saved: request over plain HTTP in https-only mode")
+		}
+		return nil
+	}
+	if s.rec == nil {
+		if len(s.sets) == 0 && !s.userSet {
+			return nil // lazy: an anonymous request that stores nothing writes nothing
+		}
+		if s.headersSent {
+			err := fmt.Errorf("%w: a new session was started after the response began", ErrResponseStarted)
+			m.cfg.Logger.Error("session: changes not saved", "err", err)
+			return err
+		}
+		return m.create(s, now)
+	}
+	if !s.changed() && !s.touch && !s.bindSave && !s.count && !s.mixed.pending() {
+		return nil
+	}
+	if s.headersSent && (s.regen != regenNone || s.mixed.pending()) {
+		s.regen = regenNone
+		s.mixed = mixedState{}
+		m.cfg.Logger.Error("session: regeneration skipped", "err",
+			fmt.Errorf("%w: regeneration requested after the response began", ErrResponseStarted))
+	}
+	if m.cfg.Codec != nil {
+		return m.saveCookie(s, now)
+	}
+	return m.update(s, now)
+}
+
+func (m *Manager) create(s *Session, now time.Time) error {
+	for range 4 {
+		rec, out := m.newRecord(s, now)
+		if m.cfg.Codec != nil {
+			return m.saveCookieRecord(s, rec)
+		}
+		err := m.cfg.Store.Create(s.ctx, rec)
+		switch {
+		case err == nil:
+			m.afterSave(s, rec, out)
+			return nil
+		case errors.Is(err, ErrCollision):
+			// 256 random bits: in practice never; draw again rather than adopt.
+			m.cfg.Logger.Warn("session: ID collision on create; drawing again")
+			s.pendID, s.pendSecure = pending{}, pending{}
+			continue
+		default:
+			return unavailable("create", err)
+		}
+	}
+	return unavailable("create", errors.New("repeated collisions"))
+}
+
+func (m *Manager) update(s *Session, now time.Time) error {
+	base := s.rec
+	onlyTouch := !s.changed() && !s.bindSave && !s.count && !s.mixed.pending()
+	for attempt := 0; ; attempt++ {
+		next, out := m.build(s, base, now)
+		err := m.cfg.Store.Update(s.ctx, next, base.Version)
+		switch {
+		case err == nil:
+			m.afterSave(s, next, out)
+			return nil
+		case errors.Is(err, ErrConflict):
+			if onlyTouch {
+				s.touch = false // someone else just wrote: last-seen is fresh enough
+				return nil
+			}
+			if attempt >= maxRetries {
+				return unavailable("update", fmt.Errorf("gave up after %d conflicting writers", attempt))
+			}
+			fresh, lerr := m.cfg.Store.Load(s.ctx, base.ID)
+			if errors.Is(lerr, ErrNotFound) {
+				// Destroyed (logout, revocation) by a concurrent request: it
+				// wins; our changes go with it.
+				m.cfg.Logger.Info("session: record destroyed concurrently; changes dropped", "ref", base.Ref)
+				s.rec = nil
+				s.resetChanges()
+				return nil
+			}
+			if lerr != nil {
+				return unavailable("reload", lerr)
+			}
+			if fresh.Ref != base.Ref {
+				return unavailable("reload", errors.New("ID now names another record"))
+			}
+			base = fresh
+		case errors.Is(err, ErrCollision):
+			s.pendID, s.pendSecure = pending{}, pending{} // the drawn ID is taken: draw again
+		case errors.Is(err, ErrNotFound):
+			s.rec = nil
+			s.resetChanges()
+			return nil
+		default:
+			return unavailable("update", err)
+		}
+	}
+}
+
+// afterSave installs the saved record and queues the cookies for new IDs.
+func (m *Manager) afterSave(s *Session, rec *Record, out issued) {
+	s.rec = rec
+	s.loadedRotated = rec.Rotated
+	s.resetChanges()
+	if out.id != "" {
+		s.rawID = out.id
+		m.queueID(s, out.id)
+	}
+	if out.secureID != "" {
+		s.rawSecure = out.secureID
+		m.queueSecureID(s, out.secureID)
+	}
+}
+
+func (s *Session) resetChanges() {
+	s.sets, s.dels, s.cleared, s.userSet, s.user = nil, nil, false, false, ""
+	s.regen, s.touch, s.bindSave, s.count = regenNone, false, false, false
+	s.pendID, s.pendSecure = pending{}, pending{}
+	s.mixed = mixedState{}
+}
+
+// destroyRecord deletes a record (or revokes a cookie session).
+func (m *Manager) destroyRecord(ctx context.Context, rec *Record) error {
+	if m.cfg.Codec != nil {
+		if err := m.cfg.Codec.Revoke(ctx, rec); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			return unavailable("revoke", err)
+		}
+		return nil
+	}
+	if err := m.cfg.Store.Delete(ctx, rec.Ref); err != nil {
+		return unavailable("delete", err)
+	}
+	return nil
+}
+
+// theft handles an obsolete ID used after its grace window.
+func (m *Manager) theft(s *Session, rec *Record, a Alias) {
+	ctx := s.ctx
+	action := [...]string{"revoke-user", "destroy-session", "log-only"}[m.cfg.TheftAction]
+	attrs := []slog.Attr{
+		slog.String("action", action),
+		slog.Int("id_generation", a.Generation),
+		slog.Int("current_generation", rec.Generation),
+		slog.Time("grace_ended", a.Until),
+		slog.Bool("secure_id", a.Secure),
+	}
+	// Evidence for later investigation: a snapshot of the user's sessions.
+	if rec.User != "" && m.cfg.Store != nil {
+		if list, err := m.cfg.Store.ListUser(ctx, rec.User); err == nil {
+			group := make([]any, 0, len(list))
+			for i, r := range list {
+				group = append(group, slog.Group(fmt.Sprint(i),
+					slog.String("ref", r.Ref), slog.Time("created", r.Created),
+					slog.Time("last_seen", r.LastSeen), slog.String("ip", r.IP),
+					slog.String("user_agent", r.UserAgent)))
+			}
+			attrs = append(attrs, slog.Group("user_sessions", group...))
+		}
+	}
+	m.cfg.Auditor.Audit(ctx, Event{Time: m.cfg.Now(), Type: "session.obsolete_id", Ref: rec.Ref,
+		User: rec.User, IP: s.ipStr, UserAgent: s.ua, Attrs: attrs})
+	var err error
+	switch m.cfg.TheftAction {
+	case RevokeUser:
+		if rec.User != "" {
+			_, err = m.RevokeUserSessions(ctx, rec.User, "")
+		} else {
+			err = m.destroyRecord(ctx, rec)
+		}
+	case DestroySession:
+		err = m.destroyRecord(ctx, rec)
+	}
+	if err != nil {
+		m.cfg.Logger.Error("session: theft action failed", "ref", rec.Ref, "err", err)
+	}
+}
+
+// ListUserSessions lists the live sessions of user, most recent first.
+func (m *Manager) ListUserSessions(ctx context.Context, user string) ([]Info, error) {
+	if m.cfg.Store == nil {
+		return nil, fmt.Errorf("session: listing needs a server-side store: %w", errors.ErrUnsupported)
+	}
+	recs, err := m.cfg.Store.ListUser(ctx, user)
+	if err != nil {
+		return nil, unavailable("list", err)
+	}
+	now := m.cfg.Now()
+	cur := ""
+	if s := FromContext(ctx); s != nil {
+		cur = s.Ref()
+	}
+	out := make([]Info, 0, len(recs))
+	for _, r := range recs {
+		if r.User != user || !m.live(r, now) {
+			continue
+		}
+		info := Info{Ref: r.Ref, Created: r.Created, LastSeen: r.LastSeen, IP: r.IP,
+			UserAgent: r.UserAgent, Current: r.Ref == cur}
+		if m.cfg.Locator != nil {
+			if a, err := parseAddr(r.IP); err == nil {
+				info.Area = m.cfg.Locator.Locate(a)
+			}
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b Info) int { return b.LastSeen.Compare(a.LastSeen) })
+	return out, nil
+}
+
+// RevokeSession destroys the session ref of user. A ref that is not one of
+// the user's live sessions is ErrNotFound (users cannot revoke others').
+func (m *Manager) RevokeSession(ctx context.Context, user, ref string) error {
+	if m.cfg.Store == nil {
+		return fmt.Errorf("session: revoking one session needs a server-side store: %w", errors.ErrUnsupported)
+	}
+	recs, err := m.cfg.Store.ListUser(ctx, user)
+	if err != nil {
+		return unavailable("list", err)
+	}
+	for _, r := range recs {
+		if r.Ref == ref && r.User == user {
+			if err := m.destroyRecord(ctx, r); err != nil {
+				return err
+			}
+			m.cfg.Auditor.Audit(ctx, Event{Time: m.cfg.Now(), Type: "session.revoked", Ref: ref, User: user})
+			return nil
+		}
+	}
+	return ErrNotFound
+}
+
+// RevokeUserSessions destroys every session of user except the one with
+// ref except ("" for none) and reports how many it destroyed.
+func (m *Manager) RevokeUserSessions(ctx context.Context, user, except string) (int, error) {
+	if m.cfg.Codec != nil {
+		if except != "" {
+			return 0, fmt.Errorf("session: keeping one cookie session while revoking the others: %w", errors.ErrUnsupported)
+		}
+		if err := m.cfg.Codec.RevokeUser(ctx, user, m.cfg.Now()); err != nil {
+			if errors.Is(err, errors.ErrUnsupported) {
+				return 0, err
+			}
+			return 0, unavailable("revoke user", err)
+		}
+		return 0, nil
+	}
+	recs, err := m.cfg.Store.ListUser(ctx, user)
+	if err != nil {
+		return 0, unavailable("list", err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Ref == except || r.User != user {
+			continue
+		}
+		if err := m.destroyRecord(ctx, r); err != nil {
+			return n, err
+		}
+		n++
+	}
+	m.cfg.Auditor.Audit(ctx, Event{Time: m.cfg.Now(), Type: "session.revoked_all", User: user,
+		Attrs: []slog.Attr{slog.Int("count", n), slog.Bool("kept_current", except != "")}})
+	return n, nil
+}
+
+// RunGC calls the store's GC every interval until ctx ends, logging
+// failures. Run it in its own goroutine.
+func (m *Manager) RunGC(ctx context.Context, every time.Duration) {
+	if m.cfg.Store == nil {
+		return
+	}
+	t := time.NewTicker(cmp.Or(every, 5*time.Minute))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := m.cfg.Store.GC(ctx, m.cfg.Now())
+			if err != nil && ctx.Err() == nil {
+				m.cfg.Logger.Error("session: GC failed", "err", err)
+			} else if n > 0 {
+				m.cfg.Logger.Debug("session: GC", "deleted", n)
+			}
+		}
+	}
+}
+
+// errorResponse hands err to the configured error handler.
+func (m *Manager) errorResponse(w http.ResponseWriter, r *http.Request, err error) {
+	m.cfg.Logger.Error("session: request refused", "err", err, "path", r.URL.Path)
+	m.cfg.ErrorHandler(w, r, err)
+}

@@ -1,0 +1,206 @@
+package session
+
+import (
+	"log/slog"
+	"maps"
+	"net/http"
+	"time"
+)
+
+// Mixed HTTP/HTTPS sessions (seed 000, SPEC §2 "Mixed mode protocol").
+//
+// One record carries two IDs: the insecure ID (cookie without Secure, sent
+// over HTTP and HTTPS) and the secure ID (Secure cookie, only ever set in
+// HTTPS responses, ignored if it arrives over HTTP). Over HTTP only the
+// insecure partition is visible — keys outside "secure." — and the user is
+// anonymous unless AllowHTTPAuth. So an insecure ID sniffed over HTTP is
+// worth the cart, never the account.
+//
+//   - Step up: the first HTTPS request with only the insecure ID issues the
+//     secure ID and regenerates the insecure one (the old one is
+//     grace-aliased), keeping all data.
+//   - Fork: an HTTPS request with only the insecure ID on a record that
+//     already has a secure ID never gets the secure partition: it gets a new
+//     record with a copy of the insecure data, and the event is audited.
+//   - Step down: the first HTTP request after secure activity regenerates
+//     the insecure ID. Switching back and forth never creates records.
+//   - StaySecure: after a step up, HTTP requests of the session are
+//     redirected to HTTPS instead of stepping down.
+
+// mixedState is a request's pending mixed-mode work.
+type mixedState struct {
+	stepUp      bool // issue the secure ID, rotate the insecure one
+	stepDown    bool // rotate the insecure ID, clear SecureSeen
+	markSecure  bool // note secure activity (so the next HTTP request steps down)
+	newInsecure bool // the client lacks a valid insecure ID: issue one
+}
+
+func (ms *mixedState) pending() bool {
+	return ms.stepUp || ms.stepDown || ms.markSecure || ms.newInsecure
+}
+
+// visible reports whether this request may read or write key.
+func (s *Session) visible(key string) bool {
+	return s.m.cfg.Mode != Mixed || s.secure || !isSecureKey(key)
+}
+
+// identityVisible reports whether this request may see the user.
+func (s *Session) identityVisible() bool {
+	return s.m.cfg.Mode != Mixed || s.secure || s.m.cfg.AllowHTTPAuth
+}
+
+func (s *Session) loginAllowed() error {
+	if s.secure || (s.m.cfg.Mode == Mixed && s.m.cfg.AllowHTTPAuth) {
+		return nil
+	}
+	return ErrInsecure
+}
+
+// canSave: HTTPS-only sessions are never written over plain HTTP.
+func (s *Session) canSave() bool { return s.m.cfg.Mode == Mixed || s.secure }
+
+// usesSecureID: the credential of this request is the secure ID.
+func (s *Session) usesSecureID() bool { return s.m.cfg.Mode == Mixed && s.secure }
+
+// queueSecureID sends the mixed-mode secure cookie.
+func (m *Manager) queueSecureID(s *Session, id string) {
+	if !s.secure {
+		return // never: a secure ID does not travel over HTTP
+	}
+	c := m.baseCookie(m.cfg.Cookie.SecureName, true)
+	c.Value = id
+	s.queue(c)
+}
+
+func (m *Manager) loadMixed(s *Session, r *http.Request, now time.Time) error {
+	insVal, nIns := cookieValues(r, m.cfg.Cookie.Name)
+	var secVal string
+	var nSec int
+	if s.secure { // a secure ID arriving over plain HTTP is ignored, never used
+		secVal, nSec = cookieValues(r, m.cfg.Cookie.SecureName)
+	}
+	if nIns+nSec == 0 {
+		return nil
+	}
+	s.hadCookie = true
+	if m.unknown.blocked(s.ip, now) {
+		return ErrThrottled
+	}
+	if nIns > 1 || nSec > 1 {
+		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.duplicate_cookie", IP: s.ipStr, UserAgent: s.ua})
+		return nil
+	}
+	if nSec == 1 {
+		rec, err := m.lookup(s, secVal, true, now)
+		if err != nil {
+			return err
+		}
+		if rec != nil {
+			if nIns == 1 {
+				if cur := follow(rec, insVal, false); cur != "" {
+					s.rawID = cur
+					if cur != insVal {
+						m.queueID(s, cur)
+					}
+				}
+			}
+			if s.rawID == "" {
+				s.mixed.newInsecure = true // lost or foreign insecure cookie: issue a fresh one
+			}
+			if rec.SecureSeen.IsZero() {
+				s.mixed.markSecure = true
+			}
+			return m.adopt(s, rec, now)
+		}
+	}
+	if nIns != 1 {
+		return nil
+	}
+	rec, err := m.lookup(s, insVal, false, now)
+	if err != nil || rec == nil {
+		return err
+	}
+	switch {
+	case !s.secure:
+		if !rec.SecureSeen.IsZero() {
+			s.mixed.stepDown = true
+		}
+	case rec.SecureID.IsZero():
+		s.mixed.stepUp = true
+	default:
+		m.fork(s, rec, now)
+		return nil
+	}
+	return m.adopt(s, rec, now)
+}
+
+// fork starts a new session holding a copy of rec's insecure data: the
+// request has only the insecure ID of a record whose secure partition
+// belongs to whoever holds its secure ID.
+func (m *Manager) fork(s *Session, rec *Record, now time.Time) {
+	m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.fork", Ref: rec.Ref, User: rec.User,
+		IP: s.ipStr, UserAgent: s.ua, Attrs: []slog.Attr{slog.String("reason", "insecure ID over HTTPS on a record with a secure ID")}})
+	s.rec = nil
+	s.rawID = ""
+	for k, v := range maps.All(rec.Data) {
+		if !isSecureKey(k) {
+			if s.sets == nil {
+				s.sets = map[string]string{}
+			}
+			s.sets[k] = v
+		}
+	}
+}
+
+// mixedBuild applies the transport switch to next.
+func (m *Manager) mixedBuild(s *Session, base, next *Record, regen regenKind, out *issued, now time.Time) {
+	if m.cfg.Mode != Mixed {
+		return
+	}
+	ms := &s.mixed
+	rotateIns, leadOn := false, false
+	if ms.stepUp && base.SecureID.IsZero() {
+		if next.SecureID.IsZero() {
+			s.pendSecure.draw()
+			next.SecureID, out.secureID = s.pendSecure.hash, s.pendSecure.raw
+		}
+		rotateIns, leadOn = true, true
+	}
+	if s.secure && next.SecureSeen.IsZero() && !next.SecureID.IsZero() {
+		next.SecureSeen = now
+	}
+	if ms.stepDown && !base.SecureSeen.IsZero() {
+		rotateIns, leadOn = true, true
+		next.SecureSeen = time.Time{}
+	}
+	if ms.newInsecure {
+		rotateIns = true
+	}
+	if s.secure && regen == regenHard {
+		// Login over HTTPS: an insecure ID known before it (fixation) must
+		// not stay attached to the authenticated record.
+		rotateIns, leadOn = true, false
+	}
+	if rotateIns && out.id == "" {
+		out.id = m.rotateID(s, base, next, false, leadOn, now)
+	}
+}
+
+// redirectStaySecure sends a stepped-up session's HTTP request to HTTPS
+// when StaySecure is on, instead of stepping down.
+func (m *Manager) redirectStaySecure(s *Session, w http.ResponseWriter, r *http.Request) bool {
+	if m.cfg.Mode != Mixed || !m.cfg.StaySecure || s.secure || s.rec == nil || s.rec.SecureSeen.IsZero() {
+		return false
+	}
+	target := m.cfg.HTTPSURL(r)
+	if target == "" {
+		return false
+	}
+	code := http.StatusFound
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		code = http.StatusTemporaryRedirect
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, code)
+	return true
+}
