@@ -166,6 +166,11 @@ func (m *Manager) mixedBuild(s *Session, base, next *Record, regen regenKind, ou
 		}
 		rotateIns, leadOn = true, true
 	}
+	if ms.markSecure && base.SecureSeen.IsZero() {
+		// Back on HTTPS after HTTP activity: a step up of an existing
+		// secure session also regenerates the insecure ID (M21).
+		rotateIns, leadOn = true, true
+	}
 	if s.secure && next.SecureSeen.IsZero() && !next.SecureID.IsZero() {
 		next.SecureSeen = now
 	}

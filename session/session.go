@@ -304,3 +304,23 @@ type Info struct {
 
 // isSecureKey reports whether key belongs to the secure partition.
 func isSecureKey(key string) bool { return strings.HasPrefix(key, "secure.") }
+
+// Authenticated reports whether the session has a user, even where the
+// user itself is hidden (mixed mode over HTTP). Redirect rules use it to
+// send authenticated sessions to HTTPS; it reveals one bit, never who.
+func (s *Session) Authenticated() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.userSet {
+		return s.user != ""
+	}
+	return s.rec != nil && s.rec.User != ""
+}
+
+// SteppedUp reports whether a mixed-mode session has had HTTPS activity
+// since its insecure ID was last issued (the next HTTP request steps down).
+func (s *Session) SteppedUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec != nil && !s.rec.SecureSeen.IsZero()
+}

@@ -1,0 +1,404 @@
+// Package secure decides which requests belong on HTTPS and which on HTTP,
+// and redirects between them (seed 000's "secure pages", done safely).
+//
+// Rules are evaluated in order; the first that matches decides. Kinds:
+// overall (Never / Always / ByRules); by path (prefix or glob); by user
+// state (anonymous / authenticated); by content (an HTML response served
+// over HTTP that contains a configured form — a password field, a form id —
+// is replaced by a redirect before a byte of it leaves); and a custom Hook.
+// GET and HEAD get 302 (or 301), other methods 307, except that an unsafe
+// request over plain HTTP to a route marked Credentials is refused with a
+// 403 page that links to the HTTPS page: it is never processed, and never
+// 307-redirected (the browser would send the credentials again).
+//
+// Targets are built from configured origins, never from the Host header.
+//
+// Place the Handler inside the session middleware (so rules can see the
+// session's state): manager.Handler(rules.Handler(app)).
+package secure
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"html/template"
+	"net/http"
+	"net/url"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+// Overall is the site-wide policy.
+type Overall int
+
+const (
+	// ByRules (the default) applies Rules; no match means "stay".
+	ByRules Overall = iota
+	// Always sends every request to HTTPS.
+	Always
+	// Never redirects at all.
+	Never
+)
+
+// Scheme is where a request belongs.
+type Scheme int
+
+const (
+	Stay Scheme = iota // no redirect
+	HTTPS
+	HTTP
+)
+
+// State selects rules by the session's user state.
+type State int
+
+const (
+	AnyState State = iota
+	Anonymous
+	Authenticated
+)
+
+// Rule sends matching requests to To.
+type Rule struct {
+	// Path is a path prefix ("/checkout" matches "/checkout" and
+	// "/checkout/pay", not "/checkouts"). Glob is a path.Match pattern.
+	// Empty both: every path.
+	Path string
+	Glob string
+	// State restricts the rule to anonymous or authenticated sessions.
+	State State
+	// Form makes it a content rule: over HTTP, an HTML response containing
+	// such a form is replaced by a redirect to HTTPS. "input[type=password]"
+	// or "#form-id".
+	Form string
+	// Credentials marks a route that receives credentials: an unsafe
+	// request to it over plain HTTP is refused with 403.
+	Credentials bool
+	To          Scheme
+}
+
+// Hook is a custom decision (the seed's "API hooks"): return Stay to let
+// the rules decide.
+type Hook interface {
+	Decide(r *http.Request, s *session.Session) Scheme
+}
+
+// HSTS configures Strict-Transport-Security on HTTPS responses.
+type HSTS struct {
+	MaxAge            time.Duration
+	IncludeSubdomains bool
+}
+
+// Config configures Rules.
+type Config struct {
+	Overall Overall
+	Rules   []Rule
+	Hook    Hook
+	// HTTPSOrigin and HTTPOrigin ("https://shop.example:8443") build
+	// redirect targets. HTTPSOrigin is required unless Overall is Never.
+	HTTPSOrigin string
+	HTTPOrigin  string
+	// Permanent uses 301 instead of 302 for GET/HEAD.
+	Permanent bool
+	HSTS      HSTS
+	// IsSecure tells whether a request came over HTTPS. Default: r.TLS != nil
+	// (pass Manager.IsSecure behind a trusted proxy).
+	IsSecure func(r *http.Request) bool
+	// MaxBuffer bounds the HTML buffered for content rules (default 4 MiB);
+	// a larger page is redirected to HTTPS rather than checked in part.
+	MaxBuffer int
+}
+
+// Rules is a compiled Config. It is safe for concurrent use.
+type Rules struct {
+	cfg   Config
+	https *url.URL
+	http  *url.URL
+	forms []*regexp.Regexp // per rule index; nil when not a content rule
+}
+
+// New validates cfg and compiles its rules.
+func New(cfg Config) (*Rules, error) {
+	r := &Rules{cfg: cfg}
+	var errs []error
+	parse := func(field, s, scheme string) *url.URL {
+		if s == "" {
+			return nil
+		}
+		u, err := url.Parse(s)
+		if err != nil || u.Scheme != scheme || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			errs = append(errs, fmt.Errorf("secure: %s %q must be %s://host[:port]", field, s, scheme))
+			return nil
+		}
+		return u
+	}
+	r.https = parse("HTTPSOrigin", cfg.HTTPSOrigin, "https")
+	r.http = parse("HTTPOrigin", cfg.HTTPOrigin, "http")
+	if cfg.Overall != Never && r.https == nil && len(errs) == 0 {
+		errs = append(errs, errors.New("secure: HTTPSOrigin is required unless Overall is Never"))
+	}
+	r.forms = make([]*regexp.Regexp, len(cfg.Rules))
+	for i, rule := range cfg.Rules {
+		if rule.Path != "" && !strings.HasPrefix(rule.Path, "/") {
+			errs = append(errs, fmt.Errorf("secure: Rules[%d].Path %q must start with /", i, rule.Path))
+		}
+		if rule.Glob != "" {
+			if _, err := path.Match(rule.Glob, "/"); err != nil {
+				errs = append(errs, fmt.Errorf("secure: Rules[%d].Glob %q: %v", i, rule.Glob, err))
+			}
+		}
+		if rule.To == HTTP && r.http == nil {
+			errs = append(errs, fmt.Errorf("secure: Rules[%d] sends to HTTP but HTTPOrigin is empty", i))
+		}
+		if rule.Form != "" {
+			re, err := formMatcher(rule.Form)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("secure: Rules[%d].Form: %w", i, err))
+			}
+			r.forms[i] = re
+			if rule.To != HTTPS {
+				errs = append(errs, fmt.Errorf("secure: Rules[%d]: a content rule can only send to HTTPS", i))
+			}
+		}
+	}
+	if r.cfg.IsSecure == nil {
+		r.cfg.IsSecure = func(r *http.Request) bool { return r.TLS != nil }
+	}
+	if r.cfg.MaxBuffer <= 0 {
+		r.cfg.MaxBuffer = 4 << 20
+	}
+	return r, errors.Join(errs...)
+}
+
+// formMatcher compiles the two supported form selectors.
+func formMatcher(sel string) (*regexp.Regexp, error) {
+	switch {
+	case strings.EqualFold(sel, "input[type=password]"):
+		return regexp.MustCompile(`(?i)<input\b[^>]*\btype\s*=\s*["']?password\b`), nil
+	case strings.HasPrefix(sel, "#") && len(sel) > 1 && !strings.ContainsAny(sel[1:], " \t\"'<>"):
+		return regexp.MustCompile(`(?i)<form\b[^>]*\bid\s*=\s*["']?` + regexp.QuoteMeta(sel[1:]) + `(?:["'\s/>])`), nil
+	}
+	return nil, fmt.Errorf("unsupported selector %q (want input[type=password] or #id)", sel)
+}
+
+// SecureURL is the HTTPS URL for r (for Config.HTTPSURL of the session
+// manager's StaySecure and for links).
+func (r *Rules) SecureURL(req *http.Request) string {
+	if r.https == nil {
+		return ""
+	}
+	return r.https.Scheme + "://" + r.https.Host + req.URL.RequestURI()
+}
+
+func (r *Rules) target(req *http.Request, to Scheme) string {
+	u := r.https
+	if to == HTTP {
+		u = r.http
+	}
+	if u == nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host + req.URL.RequestURI()
+}
+
+func (rule *Rule) matches(req *http.Request, s *session.Session) bool {
+	p := req.URL.Path
+	if rule.Path != "" && p != rule.Path && !strings.HasPrefix(p, strings.TrimSuffix(rule.Path, "/")+"/") {
+		return false
+	}
+	if rule.Glob != "" {
+		if ok, _ := path.Match(rule.Glob, p); !ok {
+			return false
+		}
+	}
+	switch rule.State {
+	case Anonymous:
+		return s == nil || !s.Authenticated()
+	case Authenticated:
+		return s != nil && s.Authenticated()
+	}
+	return true
+}
+
+// Decide returns where req belongs, the rule that decided (-1 for none),
+// and whether content rules still apply to the response.
+func (r *Rules) Decide(req *http.Request) (to Scheme, rule int) {
+	s := session.FromContext(req.Context())
+	switch r.cfg.Overall {
+	case Never:
+		return Stay, -1
+	case Always:
+		return HTTPS, -1
+	}
+	if r.cfg.Hook != nil {
+		if to := r.cfg.Hook.Decide(req, s); to != Stay {
+			return to, -1
+		}
+	}
+	for i := range r.cfg.Rules {
+		rule := &r.cfg.Rules[i]
+		if rule.Form != "" {
+			continue // decided on the response
+		}
+		if rule.matches(req, s) {
+			return rule.To, i
+		}
+	}
+	return Stay, -1
+}
+
+// Handler applies the rules around next.
+func (r *Rules) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		secure := r.cfg.IsSecure(req)
+		if secure && r.cfg.HSTS.MaxAge > 0 {
+			v := "max-age=" + strconv.Itoa(int(r.cfg.HSTS.MaxAge/time.Second))
+			if r.cfg.HSTS.IncludeSubdomains {
+				v += "; includeSubDomains"
+			}
+			w.Header().Set("Strict-Transport-Security", v)
+		}
+		to, idx := r.Decide(req)
+		if (to == HTTPS && !secure) || (to == HTTP && secure) {
+			credentials := idx >= 0 && r.cfg.Rules[idx].Credentials
+			if !secure && credentials && !safeMethod(req.Method) {
+				r.refuse(w, req)
+				return
+			}
+			r.redirect(w, req, to)
+			return
+		}
+		if secure || !r.hasContentRules() {
+			next.ServeHTTP(w, req)
+			return
+		}
+		// Over HTTP with content rules: hold the response until it is known
+		// not to contain a protected form.
+		bw := &bufferedWriter{header: http.Header{}, limit: r.cfg.MaxBuffer}
+		next.ServeHTTP(bw, req)
+		if bw.over || r.containsForm(req, bw) {
+			if !safeMethod(req.Method) && bw.over {
+				r.refuse(w, req)
+				return
+			}
+			r.redirect(w, req, HTTPS)
+			return
+		}
+		bw.flushTo(w)
+	})
+}
+
+func (r *Rules) hasContentRules() bool {
+	for _, re := range r.forms {
+		if re != nil {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Rules) containsForm(req *http.Request, bw *bufferedWriter) bool {
+	if !strings.HasPrefix(strings.ToLower(bw.header.Get("Content-Type")), "text/html") && bw.header.Get("Content-Type") != "" {
+		return false
+	}
+	if bw.header.Get("Content-Type") == "" && !bytes.Contains(bytes.ToLower(bw.body.Bytes()[:min(512, bw.body.Len())]), []byte("<")) {
+		return false
+	}
+	s := session.FromContext(req.Context())
+	for i, re := range r.forms {
+		if re == nil {
+			continue
+		}
+		rule := r.cfg.Rules[i]
+		rule.Form = ""
+		if rule.matches(req, s) && re.Match(bw.body.Bytes()) {
+			return true
+		}
+	}
+	return false
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func (r *Rules) redirect(w http.ResponseWriter, req *http.Request, to Scheme) {
+	target := r.target(req, to)
+	if target == "" {
+		http.Error(w, "misconfigured redirect", http.StatusInternalServerError)
+		return
+	}
+	code := http.StatusFound
+	if r.cfg.Permanent {
+		code = http.StatusMovedPermanently
+	}
+	if !safeMethod(req.Method) {
+		code = http.StatusTemporaryRedirect
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, req, target, code)
+}
+
+var refusePage = template.Must(template.New("refuse").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Use the secure page</title></head>
+<body><h1>This form must be sent over HTTPS</h1>
+<p>For your safety, what you submitted over an unencrypted connection was not processed.</p>
+<p><a href="{{.}}">Continue on the secure page</a></p></body></html>
+`))
+
+// refuse answers an unsafe request carrying credentials over plain HTTP.
+func (r *Rules) refuse(w http.ResponseWriter, req *http.Request) {
+	target := r.target(req, HTTPS)
+	if u, err := url.Parse(target); err == nil {
+		u.RawQuery = "" // link to the page, not to a replay of the request
+		target = u.String()
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusForbidden)
+	refusePage.Execute(w, target)
+}
+
+// bufferedWriter holds a response for the content check.
+type bufferedWriter struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+	limit  int
+	over   bool
+}
+
+func (b *bufferedWriter) Header() http.Header { return b.header }
+func (b *bufferedWriter) WriteHeader(code int) {
+	if b.code == 0 {
+		b.code = code
+	}
+}
+func (b *bufferedWriter) Write(p []byte) (int, error) {
+	if b.code == 0 {
+		b.code = http.StatusOK
+	}
+	if b.body.Len()+len(p) > b.limit {
+		b.over = true
+		return len(p), nil
+	}
+	return b.body.Write(p)
+}
+
+func (b *bufferedWriter) flushTo(w http.ResponseWriter) {
+	h := w.Header()
+	for k, v := range b.header {
+		h[k] = v
+	}
+	if b.code == 0 {
+		b.code = http.StatusOK
+	}
+	w.WriteHeader(b.code)
+	w.Write(b.body.Bytes())
+}
