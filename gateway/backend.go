@@ -1,0 +1,269 @@
+package gateway
+
+import (
+	"bufio"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cgi"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+// newProxy forwards to upstream with httputil.ReverseProxy's Rewrite hook
+// (Director is unsafe: it lets hop-by-hop removal undo header changes).
+// Rewrite starts from a request whose X-Forwarded-* and Forwarded headers
+// the proxy has already dropped, so a client cannot spoof them.
+func newProxy(upstream *url.URL, log *slog.Logger) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(upstream)
+			pr.Out.Host = pr.In.Host // the backend sees the site's host name
+			pr.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			log.Error("gateway: upstream failed", "upstream", upstream.Host, "err", err)
+			http.Error(w, "The site's backend is not answering. Please try again shortly.", http.StatusBadGateway)
+		},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+}
+
+// cgiBackend runs scripts from a directory with net/http/cgi. The gateway
+// passes the session as the request header "Session", which CGI turns
+// into HTTP_SESSION exactly as mod_session does; updates come back in the
+// same response headers as from a proxied backend.
+type cgiBackend struct {
+	dir    string
+	prefix string // URL prefix, e.g. "/cgi-bin"
+	log    *slog.Logger
+}
+
+func (c *cgiBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(path.Clean(r.URL.Path), c.prefix)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	rest = strings.TrimPrefix(rest, "/")
+	name, _, _ := strings.Cut(rest, "/")
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "\\\x00") || strings.HasPrefix(name, ".") {
+		http.NotFound(w, r)
+		return
+	}
+	script := filepath.Join(c.dir, name)
+	fi, err := os.Stat(script)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		http.NotFound(w, r)
+		return
+	}
+	h := &cgi.Handler{
+		Path:   script,
+		Root:   strings.TrimSuffix(c.prefix, "/") + "/" + name,
+		Dir:    c.dir,
+		Logger: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
+		Stderr: logWriter{c.log, name},
+	}
+	h.ServeHTTP(w, r)
+}
+
+type logWriter struct {
+	log    *slog.Logger
+	script string
+}
+
+func (l logWriter) Write(p []byte) (int, error) {
+	l.log.Warn("gateway: CGI stderr", "script", l.script, "output", strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// backendWriter sits between the backend and the session middleware's
+// writer: when the backend's headers arrive it applies and removes the
+// backend's session headers, before anything reaches the client.
+type backendWriter struct {
+	http.ResponseWriter
+	site    *site
+	sess    *session.Session
+	r       *http.Request
+	done    bool
+	swallow bool // the response was replaced (require-secure)
+}
+
+func (b *backendWriter) Unwrap() http.ResponseWriter { return b.ResponseWriter }
+
+func (b *backendWriter) WriteHeader(code int) {
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		b.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if !b.done {
+		b.done = true
+		if b.apply() {
+			b.swallow = true
+			return
+		}
+	}
+	if b.swallow {
+		return
+	}
+	b.ResponseWriter.WriteHeader(code)
+}
+
+func (b *backendWriter) Write(p []byte) (int, error) {
+	if !b.done {
+		b.WriteHeader(http.StatusOK)
+	}
+	if b.swallow {
+		return len(p), nil
+	}
+	return b.ResponseWriter.Write(p)
+}
+
+func (b *backendWriter) Flush() {
+	if !b.done {
+		b.WriteHeader(http.StatusOK)
+	}
+	if f, ok := b.ResponseWriter.(http.Flusher); ok && !b.swallow {
+		f.Flush()
+	}
+}
+
+func (b *backendWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !b.done {
+		b.done = true
+		b.apply()
+	}
+	return http.NewResponseController(b.ResponseWriter).Hijack()
+}
+
+// apply reads the backend's session headers into the session. It reports
+// true if it replaced the response itself.
+func (b *backendWriter) apply() bool {
+	s := b.site
+	h := b.Header()
+	// A backend must not set the session cookies itself (cookie injection).
+	if lines := h.Values("Set-Cookie"); len(lines) > 0 {
+		kept := lines[:0:0]
+		for _, l := range lines {
+			name, _, _ := strings.Cut(l, "=")
+			if s.isSessionCookie(strings.TrimSpace(name)) {
+				s.log.Warn("gateway: backend tried to set a session cookie; dropped", "cookie", name)
+				continue
+			}
+			kept = append(kept, l)
+		}
+		h["Set-Cookie"] = kept
+	}
+	u := parseUpdate(h, s.cfg.Headers, s.cfg.MaxReplaceBytes, s.log)
+	sess := b.sess
+	if sess == nil {
+		if !u.changes.Empty() || u.login != "" || u.logout || u.regenerate {
+			s.log.Warn("gateway: backend sent session updates where sessions are off; ignored", "path", b.r.URL.Path)
+		}
+	} else {
+		switch {
+		case u.logout:
+			if err := sess.Logout(); err != nil {
+				s.log.Error("gateway: backend logout failed", "err", err)
+			}
+		default:
+			if u.login != "" {
+				if err := sess.Login(u.login); err != nil {
+					s.log.Warn("gateway: backend login refused", "err", err)
+				} else {
+					s.audit(b.r, session.Event{Type: "login.backend", User: u.login, Ref: sess.Ref()})
+				}
+			} else if u.regenerate {
+				if err := sess.Regenerate(); err != nil {
+					s.log.Warn("gateway: backend regenerate failed", "err", err)
+				}
+			}
+			for _, k := range u.changes.Delete {
+				sess.Delete(k)
+			}
+			for k, v := range u.changes.Set {
+				sess.Set(k, v)
+			}
+		}
+	}
+	if u.requireSecure && b.r.TLS == nil {
+		target := s.httpsURL(b.r)
+		if target == "" {
+			http.Error(b.ResponseWriter, "This page needs HTTPS.", http.StatusForbidden)
+			return true
+		}
+		for k := range h {
+			delete(h, k)
+		}
+		h.Set("Cache-Control", "no-store")
+		http.Redirect(b.ResponseWriter, b.r, target, redirectCode(b.r.Method))
+		return true
+	}
+	return false
+}
+
+func redirectCode(method string) int {
+	if method == http.MethodGet || method == http.MethodHead {
+		return http.StatusFound
+	}
+	return http.StatusTemporaryRedirect
+}
+
+// forward hands r to the backend with the session headers set.
+func (s *site) forward(w http.ResponseWriter, r *http.Request) {
+	sess := session.FromContext(r.Context())
+	h := s.cfg.Headers
+	if sess != nil {
+		data := sessionHeaderValue(sess)
+		r.Header.Set(h.Session, data)
+		if s.cgi {
+			r.Header.Set("Session", data) // HTTP_SESSION for CGI scripts
+		}
+		if u := sess.User(); u != "" {
+			r.Header.Set(h.User, u)
+		}
+		if ref := sess.Ref(); ref != "" {
+			r.Header.Set(h.Ref, ref)
+		}
+		secure := "0"
+		if sess.Secure() {
+			secure = "1"
+		}
+		r.Header.Set(h.Secure, secure)
+		if !sess.IsNew() && s.csrf != nil {
+			if tok := s.csrf.Token(r); tok != "" {
+				r.Header.Set(h.CSRF, tok)
+				r.Header.Set(h.CSRFField, csrfField)
+			}
+		}
+	}
+	removeCookies(r.Header, s.cookieNames)
+	bw := &backendWriter{ResponseWriter: w, site: s, sess: sess, r: r}
+	s.backend.ServeHTTP(bw, r)
+	if !bw.done {
+		bw.done = true
+		bw.apply()
+	}
+}
+
+func (s *site) isSessionCookie(name string) bool {
+	for _, n := range s.cookieNames {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *site) httpsURL(r *http.Request) string {
+	if s.cfg.HTTPSOrigin == "" {
+		return ""
+	}
+	return s.cfg.HTTPSOrigin + r.URL.RequestURI()
+}

@@ -1,0 +1,238 @@
+// Package gateway is sessiond's reverse proxy: it gives any backend — PHP,
+// Python, Node, a CGI script, a static site — the same secure sessions,
+// passed through headers (SPEC §2 "Gateway protocol"): the session and
+// identity go to the backend as request headers, updates come back as
+// response headers that the client never sees, and session cookies never
+// reach the backend.
+//
+// Lifecycle, Caddy-style: the config file is parsed and validated
+// (gateway/config), resolved into a Config, New provisions every site, and
+// Serve runs the listeners until its context ends (graceful shutdown).
+package gateway
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+// Config is a resolved gateway configuration.
+type Config struct {
+	Sites []SiteConfig
+	// Store (server-side sessions) or Codec (cookie sessions), shared by
+	// every site.
+	Store session.Store
+	Codec session.CookieCodec
+
+	// AdminToken guards the admin API and /metrics (bearer token).
+	AdminToken string
+
+	Logger  *slog.Logger
+	Auditor session.Auditor
+}
+
+// Gateway routes requests to sites by host name. It is safe for concurrent use.
+type Gateway struct {
+	sites   map[string]*site
+	order   []*site
+	store   session.Store
+	codec   session.CookieCodec
+	admin   *session.Manager
+	token   string
+	log     *slog.Logger
+	auditor session.Auditor
+	metrics *metrics
+}
+
+// New provisions and validates every site.
+func New(cfg Config) (*Gateway, error) {
+	if (cfg.Store == nil) == (cfg.Codec == nil) {
+		return nil, errors.New("gateway: exactly one of Store and Codec is needed")
+	}
+	g := &Gateway{sites: map[string]*site{}, store: cfg.Store, codec: cfg.Codec, token: cfg.AdminToken,
+		log: cfg.Logger, metrics: newMetrics()}
+	if g.log == nil {
+		g.log = slog.Default()
+	}
+	g.auditor = countingAuditor{next: cfg.Auditor, m: g.metrics}
+	if cfg.Auditor == nil {
+		g.auditor = countingAuditor{next: session.NewJSONAuditor(), m: g.metrics}
+	}
+	var errs []error
+	for _, sc := range cfg.Sites {
+		s, err := newSite(sc, g)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, h := range sc.Hosts {
+			h = strings.ToLower(h)
+			if _, dup := g.sites[h]; dup {
+				errs = append(errs, fmt.Errorf("gateway: host %q is in two sites", h))
+			}
+			g.sites[h] = s
+		}
+		g.order = append(g.order, s)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if cfg.Store != nil {
+		am, err := session.New(session.Config{Store: cfg.Store, Auditor: g.auditor, Logger: g.log})
+		if err != nil {
+			return nil, err
+		}
+		g.admin = am
+	}
+	return g, nil
+}
+
+// ServeHTTP routes by Host to a site; an unknown host gets 421.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := strings.ToLower(r.Host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	s, ok := g.sites[strings.TrimSuffix(host, ".")]
+	if !ok {
+		http.Error(w, "No site is configured for this host name.", http.StatusMisdirectedRequest)
+		return
+	}
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	s.ServeHTTP(rec, r)
+	g.metrics.request(s.cfg.Name, rec.code, time.Since(start))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+func (s *statusRecorder) WriteHeader(c int) {
+	if s.code == 0 && c >= 200 {
+		s.code = c
+	}
+	s.ResponseWriter.WriteHeader(c)
+}
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// RunGC runs the store's garbage collection until ctx ends.
+func (g *Gateway) RunGC(ctx context.Context, every time.Duration) {
+	if g.admin != nil {
+		g.admin.RunGC(ctx, every)
+	}
+}
+
+// Listeners says where Serve listens. Empty addresses are not served.
+type Listeners struct {
+	HTTP, HTTPS, Admin string
+	TLS                *tls.Config
+	// Ready, if set, is called with the bound addresses once listening.
+	Ready func(http, https, admin net.Addr)
+}
+
+// Serve runs the listeners until ctx ends, then shuts down gracefully
+// (in-flight requests get up to 10 s).
+func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
+	type srv struct {
+		s  *http.Server
+		ln net.Listener
+	}
+	var servers []srv
+	listen := func(addr string, h http.Handler, tlsCfg *tls.Config) (net.Addr, error) {
+		if addr == "" {
+			return nil, nil
+		}
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: listen %s: %w", addr, err)
+		}
+		if tlsCfg != nil {
+			ln = tls.NewListener(ln, tlsCfg)
+		}
+		s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			MaxHeaderBytes: 32 << 10, TLSConfig: tlsCfg,
+			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
+		servers = append(servers, srv{s, ln})
+		return ln.Addr(), nil
+	}
+	closeAll := func() {
+		for _, s := range servers {
+			s.ln.Close()
+		}
+	}
+	httpAddr, err := listen(l.HTTP, g, nil)
+	if err != nil {
+		return err
+	}
+	var httpsAddr net.Addr
+	if l.HTTPS != "" {
+		if l.TLS == nil {
+			closeAll()
+			return errors.New("gateway: HTTPS listener without a TLS config")
+		}
+		if httpsAddr, err = listen(l.HTTPS, g, l.TLS); err != nil {
+			closeAll()
+			return err
+		}
+	}
+	adminAddr, err := listen(l.Admin, g.AdminHandler(), nil)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	if l.Ready != nil {
+		l.Ready(httpAddr, httpsAddr, adminAddr)
+	}
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() {
+			if err := s.s.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		wg.Go(func() { s.s.Shutdown(shutCtx) })
+	}
+	wg.Wait()
+	return err
+}
+
+// authorized checks the admin bearer token in constant time.
+func (g *Gateway) authorized(r *http.Request) bool {
+	if g.token == "" {
+		return false
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) == 1
+}

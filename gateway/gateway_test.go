@@ -1,0 +1,531 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"github.com/sessiond/sessiond/secure"
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/memory"
+)
+
+// echoBackend is a real upstream that records what it received and
+// answers with headers the test asks for (via the X-Test-Reply query).
+type echoBackend struct {
+	mu   sync.Mutex
+	last http.Header
+	srv  *httptest.Server
+}
+
+func newEchoBackend(t *testing.T) *echoBackend {
+	b := &echoBackend{}
+	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		b.last = r.Header.Clone()
+		b.mu.Unlock()
+		q := r.URL.Query()
+		for _, v := range q["replace"] {
+			w.Header().Add("X-Replace-Session", v)
+		}
+		for _, v := range q["action"] {
+			w.Header().Add("X-Session-Action", v)
+		}
+		if c := q.Get("setcookie"); c != "" {
+			w.Header().Add("Set-Cookie", c)
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "session="+r.Header.Get("X-Session")+"\nuser="+r.Header.Get("X-Session-User")+
+			"\nsecure="+r.Header.Get("X-Session-Secure"))
+	}))
+	t.Cleanup(b.srv.Close)
+	return b
+}
+
+func (b *echoBackend) seen() http.Header {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last.Clone()
+}
+
+type gw struct {
+	t         *testing.T
+	g         *Gateway
+	httpsURL  string
+	httpURL   string
+	backend   *echoBackend
+	users     string
+	transport *http.Transport
+}
+
+const testHost = "app.test"
+
+// startGateway runs a gateway for one site on real HTTP and HTTPS listeners.
+func startGateway(t *testing.T, mod func(*SiteConfig)) *gw {
+	t.Helper()
+	be := newEchoBackend(t)
+	up, _ := url.Parse(be.srv.URL)
+	dir := t.TempDir()
+	users := filepath.Join(dir, "users")
+	if err := htpasswd.Add(users, "alice", "alice-pw", 4); err != nil {
+		t.Fatal(err)
+	}
+	f, err := htpasswd.Open(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := httptest.NewUnstartedServer(nil)
+	tlsSrv := httptest.NewUnstartedServer(nil)
+	plain.Start()
+	tlsSrv.StartTLS()
+	t.Cleanup(plain.Close)
+	t.Cleanup(tlsSrv.Close)
+	g := &gw{t: t, backend: be, users: users,
+		httpURL:  "http://" + testHost + ":" + portOf(plain.URL),
+		httpsURL: "https://" + testHost + ":" + portOf(tlsSrv.URL)}
+	sc := SiteConfig{Name: "app", Hosts: []string{testHost}, Upstream: up, Users: f,
+		HTTPSOrigin: g.httpsURL, HTTPOrigin: g.httpURL}
+	if mod != nil {
+		mod(&sc)
+	}
+	store := memory.New(memory.Config{SweepInterval: -1})
+	t.Cleanup(func() { store.Close() })
+	g.g, err = New(Config{Sites: []SiteConfig{sc}, Store: store, AdminToken: "admintoken", Auditor: &session.SlogAuditor{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain.Config.Handler, tlsSrv.Config.Handler = g.g, g.g
+	g.transport = &http.Transport{
+		DialContext: func(ctx context.Context, n, addr string) (net.Conn, error) {
+			_, p, _ := net.SplitHostPort(addr)
+			return (&net.Dialer{}).DialContext(ctx, n, "127.0.0.1:"+p)
+		},
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // loopback test server
+	}
+	return g
+}
+
+func portOf(u string) string { p, _ := url.Parse(u); return p.Port() }
+
+func (g *gw) client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Transport: g.transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+func (g *gw) do(c *http.Client, method, u string, form url.Values, hdr http.Header) (*http.Response, string) {
+	g.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, _ := http.NewRequest(method, u, body)
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		g.t.Fatalf("%s %s: %v", method, u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestBackendUpdatesAppliedAndStripped(t *testing.T) {
+	g := startGateway(t, nil)
+	c := g.client()
+	resp, _ := g.do(c, "GET", g.httpsURL+"/p?replace="+url.QueryEscape("cart=1%2c2&name=Zo%c3%ab"), nil, nil)
+	for _, h := range []string{"X-Replace-Session", "X-Session-Action"} {
+		if resp.Header.Get(h) != "" {
+			t.Fatalf("%s reached the client", h)
+		}
+	}
+	if len(resp.Header.Values("Set-Cookie")) != 1 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("new session: Set-Cookie %q, Cache-Control %q", resp.Header.Values("Set-Cookie"), resp.Header.Get("Cache-Control"))
+	}
+	_, body := g.do(c, "GET", g.httpsURL+"/p", nil, nil)
+	if !strings.Contains(body, "session=cart=1%2c2&name=Zo%c3%ab") {
+		t.Fatalf("backend saw %q; want the session it set, in mod_session's encoding", body)
+	}
+	// Merge, not replace; empty value deletes.
+	g.do(c, "GET", g.httpsURL+"/p?replace=name%3D", nil, nil)
+	g.do(c, "GET", g.httpsURL+"/p?replace=x%3D1", nil, nil)
+	if _, body := g.do(c, "GET", g.httpsURL+"/p", nil, nil); !strings.Contains(body, "session=cart=1%2c2&x=1\n") {
+		t.Fatalf("after delete+merge backend saw %q", body)
+	}
+	// Malformed pairs are skipped, the rest applies, nothing is lost.
+	g.do(c, "GET", g.httpsURL+"/p?replace="+url.QueryEscape("bad=%zz&y=2"), nil, nil)
+	if _, body := g.do(c, "GET", g.httpsURL+"/p", nil, nil); !strings.Contains(body, "session=cart=1%2c2&x=1&y=2\n") {
+		t.Fatalf("after a malformed update backend saw %q", body)
+	}
+}
+
+func TestHeaderSpoofingDropped(t *testing.T) {
+	g := startGateway(t, nil)
+	c := g.client()
+	g.do(c, "GET", g.httpsURL+"/p?replace=a%3D1", nil, nil)
+	spoof := http.Header{
+		"X-Session":         {"admin=1"},
+		"X-Session-User":    {"root"},
+		"X-Session-Ref":     {"forged"},
+		"X-Session-Secure":  {"1"},
+		"X-Session-Extra":   {"x"},
+		"Session":           {"admin=1"},
+		"X-Forwarded-For":   {"10.0.0.1"},
+		"X-Forwarded-Proto": {"https"},
+		"X-Forwarded-Host":  {"evil.example"},
+		"X-Replace-Session": {"a=2"},
+	}
+	for _, base := range []string{g.httpsURL, g.httpURL + "/nosession"} {
+		g.do(c, "GET", base+"/p", nil, spoof)
+		got := g.backend.seen()
+		if v := got.Get("X-Session-User"); v != "" {
+			t.Fatalf("spoofed user reached the backend: %q", v)
+		}
+		if v := got.Get("X-Session"); strings.Contains(v, "admin") {
+			t.Fatalf("spoofed session reached the backend: %q", v)
+		}
+		for _, k := range []string{"X-Session-Ref", "X-Session-Extra", "Session", "X-Replace-Session"} {
+			if v := got.Get(k); v == "forged" || v == "x" || v == "admin=1" || v == "a=2" {
+				t.Fatalf("spoofed %s reached the backend", k)
+			}
+		}
+		if v := got.Get("X-Forwarded-For"); v != "127.0.0.1" {
+			t.Fatalf("X-Forwarded-For = %q, want only the real peer", v)
+		}
+		if v := got.Get("X-Forwarded-Host"); v == "evil.example" {
+			t.Fatal("spoofed X-Forwarded-Host passed")
+		}
+	}
+}
+
+func TestSessionCookiesNeverReachBackend(t *testing.T) {
+	g := startGateway(t, nil)
+	c := g.client()
+	g.do(c, "GET", g.httpsURL+"/p?replace=a%3D1", nil, nil)
+	g.do(c, "GET", g.httpsURL+"/p", nil, http.Header{"Cookie": {"theme=dark"}})
+	got := g.backend.seen().Get("Cookie")
+	if strings.Contains(got, "sid") {
+		t.Fatalf("backend saw a session cookie: %q", got)
+	}
+	// A backend cannot set the session cookie either.
+	resp, _ := g.do(c, "GET", g.httpsURL+"/p?setcookie="+url.QueryEscape("__Host-sid=attacker; Path=/; Secure"), nil, nil)
+	for _, l := range resp.Header.Values("Set-Cookie") {
+		if strings.Contains(l, "attacker") {
+			t.Fatalf("backend-set session cookie reached the client: %q", l)
+		}
+	}
+}
+
+func TestReservedKeysAndSecurePartition(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) { sc.Session.Mode = session.Mixed })
+	c := g.client()
+	upd := url.QueryEscape("expiry=1&secure.sessiond.csrf=x&sessiond.user=root&secure.card=4111&cart=1")
+	g.do(c, "GET", g.httpURL+"/p?replace="+upd, nil, nil) // over HTTP
+	_, body := g.do(c, "GET", g.httpsURL+"/p", nil, nil)
+	if !strings.Contains(body, "session=cart=1\n") {
+		t.Fatalf("backend over HTTPS saw %q; want only cart (reserved and secure-over-HTTP keys refused)", body)
+	}
+	g.do(c, "GET", g.httpsURL+"/p?replace="+url.QueryEscape("secure.card=4111"), nil, nil) // over HTTPS: allowed
+	if _, body := g.do(c, "GET", g.httpURL+"/p", nil, nil); strings.Contains(body, "4111") {
+		t.Fatalf("secure partition visible to the backend over HTTP: %q", body)
+	}
+	if _, body := g.do(c, "GET", g.httpsURL+"/p", nil, nil); !strings.Contains(body, "secure.card=4111") {
+		t.Fatalf("secure partition missing over HTTPS: %q", body)
+	}
+}
+
+func TestIncludeExclude(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) {
+		sc.Include = []string{"/app"}
+		sc.Exclude = []string{"/app/static"}
+	})
+	cases := []struct {
+		path string
+		want bool
+	}{{"/app/x", true}, {"/app", true}, {"/application", false}, {"/app/static/logo.png", false}, {"/other", false}}
+	for _, tc := range cases {
+		t.Run(tc.path, func(t *testing.T) {
+			resp, _ := g.do(g.client(), "GET", g.httpsURL+tc.path+"?replace=k%3Dv", nil, nil)
+			got := len(resp.Header.Values("Set-Cookie")) > 0
+			if got != tc.want {
+				t.Fatalf("session on %s = %v, want %v", tc.path, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBackendActions(t *testing.T) {
+	g := startGateway(t, nil)
+	c := g.client()
+	g.do(c, "GET", g.httpsURL+"/p?replace=cart%3D1", nil, nil)
+	u, _ := url.Parse(g.httpsURL)
+	sid := func() string {
+		for _, ck := range c.Jar.Cookies(u) {
+			if ck.Name == "__Host-sid" {
+				return ck.Value
+			}
+		}
+		return ""
+	}
+	before := sid()
+	g.do(c, "GET", g.httpsURL+"/p?action="+url.QueryEscape("login user=bob"), nil, nil)
+	if sid() == before {
+		t.Fatal("login action did not regenerate the ID")
+	}
+	if _, body := g.do(c, "GET", g.httpsURL+"/p", nil, nil); !strings.Contains(body, "user=bob") || !strings.Contains(body, "cart=1") {
+		t.Fatalf("after login action backend saw %q", body)
+	}
+	resp, _ := g.do(c, "GET", g.httpsURL+"/p?action=logout", nil, nil)
+	if resp.Header.Get("Clear-Site-Data") == "" {
+		t.Fatal("logout action did not clear the cookie")
+	}
+	if _, body := g.do(c, "GET", g.httpsURL+"/p", nil, nil); strings.Contains(body, "bob") {
+		t.Fatal("still logged in after the logout action")
+	}
+}
+
+func TestRequireSecureAction(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) { sc.Session.Mode = session.Mixed })
+	c := g.client()
+	resp, body := g.do(c, "GET", g.httpURL+"/account?action=require-secure", nil, nil)
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != g.httpsURL+"/account?action=require-secure" {
+		t.Fatalf("require-secure over HTTP = %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if strings.Contains(body, "session=") {
+		t.Fatal("the backend's page leaked in the redirect")
+	}
+}
+
+func doLogin(g *gw, c *http.Client, user, pass, next string) *http.Response {
+	g.t.Helper()
+	_, page := g.do(c, "GET", g.httpsURL+"/login", nil, nil)
+	tok := between(page, `name="csrf_token" value="`, `"`)
+	resp, _ := g.do(c, "POST", g.httpsURL+"/login", url.Values{"csrf_token": {tok}, "username": {user},
+		"password": {pass}, "next": {next}}, nil)
+	return resp
+}
+
+func between(s, a, b string) string {
+	_, rest, ok := strings.Cut(s, a)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, b)
+	return v
+}
+
+func TestLoginFlow(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) { sc.AuthRequired = []string{"/account"} })
+	c := g.client()
+	resp, _ := g.do(c, "GET", g.httpsURL+"/account/settings", nil, nil)
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), g.httpsURL+"/login?next=") {
+		t.Fatalf("auth-required path = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := doLogin(g, c, "alice", "wrong", "/account"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password = %d, want 401", resp.StatusCode)
+	}
+	u, _ := url.Parse(g.httpsURL)
+	var before string
+	for _, ck := range c.Jar.Cookies(u) {
+		before = ck.Value
+	}
+	resp = doLogin(g, c, "alice", "alice-pw", "/account/settings")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/account/settings" {
+		t.Fatalf("login = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var after string
+	for _, ck := range c.Jar.Cookies(u) {
+		after = ck.Value
+	}
+	if after == before || after == "" {
+		t.Fatal("login did not regenerate the session ID")
+	}
+	if _, body := g.do(c, "GET", g.httpsURL+"/account/settings", nil, nil); !strings.Contains(body, "user=alice") {
+		t.Fatalf("after login the backend saw %q", body)
+	}
+	// Logout needs the CSRF token; without it, refused.
+	if resp, _ := g.do(c, "POST", g.httpsURL+"/logout", url.Values{}, nil); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("logout without token = %d, want 403", resp.StatusCode)
+	}
+	_, page := g.do(c, "GET", g.httpsURL+"/login", nil, nil)
+	tok := between(page, `name="csrf_token" value="`, `"`)
+	if resp, _ := g.do(c, "POST", g.httpsURL+"/logout", url.Values{"csrf_token": {tok}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout = %d", resp.StatusCode)
+	}
+	if _, body := g.do(c, "GET", g.httpsURL+"/p", nil, nil); strings.Contains(body, "alice") {
+		t.Fatal("still logged in after logout")
+	}
+}
+
+func TestLoginOpenRedirectRefused(t *testing.T) {
+	g := startGateway(t, nil)
+	for _, next := range []string{"//evil.example/", `/\evil.example`, "/%09/evil.example", "https:evil.example",
+		"https://evil.example/", "/%5Cevil.example", " //evil.example", "/\t/evil.example", "javascript:alert(1)"} {
+		t.Run(next, func(t *testing.T) {
+			resp := doLogin(g, g.client(), "alice", "alice-pw", next)
+			if loc := resp.Header.Get("Location"); loc != "/" {
+				t.Fatalf("next=%q led to %q, want /", next, loc)
+			}
+		})
+	}
+}
+
+func TestLoginRateLimited(t *testing.T) {
+	g := startGateway(t, nil)
+	c := g.client()
+	code := 0
+	for range 12 {
+		code = doLogin(g, c, "alice", "guess", "/").StatusCode
+	}
+	if code != http.StatusTooManyRequests {
+		t.Fatalf("12 wrong passwords in a row: last = %d, want 429", code)
+	}
+	// Even the right password waits now: no oracle during the lockout.
+	if code := doLogin(g, c, "alice", "alice-pw", "/").StatusCode; code != http.StatusTooManyRequests {
+		t.Fatalf("right password during lockout = %d", code)
+	}
+}
+
+func TestLoginOverHTTPRefused(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) { sc.Session.Mode = session.Mixed })
+	c := g.client()
+	resp, body := g.do(c, "POST", g.httpURL+"/login", url.Values{"username": {"alice"}, "password": {"alice-pw"}}, nil)
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" {
+		t.Fatalf("login POST over HTTP = %d (Location %q), want 403 and no redirect", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if !strings.Contains(body, g.httpsURL+"/login") {
+		t.Fatal("refusal page does not link to the HTTPS login")
+	}
+}
+
+func TestHTTPSOnlySiteRedirectsHTTP(t *testing.T) {
+	g := startGateway(t, nil)
+	resp, _ := g.do(g.client(), "GET", g.httpURL+"/x?a=1", nil, nil)
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != g.httpsURL+"/x?a=1" {
+		t.Fatalf("HTTP on an https-only site = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+func TestUnknownHost(t *testing.T) {
+	g := startGateway(t, nil)
+	req, _ := http.NewRequest("GET", g.httpsURL+"/", nil)
+	req.Host = "other.test"
+	resp, err := g.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMisdirectedRequest {
+		t.Fatalf("unknown host = %d, want 421", resp.StatusCode)
+	}
+}
+
+func TestWebSocketCrossOriginRefused(t *testing.T) {
+	g := startGateway(t, nil)
+	hdr := http.Header{"Upgrade": {"websocket"}, "Connection": {"Upgrade"}, "Origin": {"https://evil.example"},
+		"Sec-Websocket-Version": {"13"}, "Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}}
+	if resp, _ := g.do(g.client(), "GET", g.httpsURL+"/ws", nil, hdr); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-origin websocket = %d, want 403", resp.StatusCode)
+	}
+}
+
+func TestEnforceOrigin(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) { sc.EnforceOrigin = true })
+	c := g.client()
+	hdr := http.Header{"Sec-Fetch-Site": {"cross-site"}}
+	if resp, _ := g.do(c, "POST", g.httpsURL+"/cart/add?replace=x%3D1", url.Values{"product": {"1"}}, hdr); resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("cross-site POST to the backend = %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := g.do(c, "POST", g.httpsURL+"/cart/add", url.Values{"product": {"1"}}, http.Header{"Sec-Fetch-Site": {"same-origin"}}); resp.StatusCode != http.StatusOK {
+		t.Fatalf("same-origin POST = %d", resp.StatusCode)
+	}
+}
+
+func TestCGIEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "env.cgi")
+	os.WriteFile(script, []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nX-Replace-Session: visits=%s\\r\\n\\r\\n' \"${HTTP_SESSION#visits=}1\"\nprintf 'HTTP_SESSION=%s\\n' \"$HTTP_SESSION\"\n"), 0o755)
+	g := startGateway(t, func(sc *SiteConfig) {
+		sc.Upstream = nil
+		sc.CGIDir = dir
+	})
+	c := g.client()
+	_, body := g.do(c, "GET", g.httpsURL+"/cgi-bin/env.cgi", nil, http.Header{"Session": {"spoofed=1"}})
+	if body != "HTTP_SESSION=\n" {
+		t.Fatalf("first CGI run = %q, want an empty HTTP_SESSION (spoofed header dropped)", body)
+	}
+	_, body = g.do(c, "GET", g.httpsURL+"/cgi-bin/env.cgi", nil, nil)
+	if body != "HTTP_SESSION=visits=1\n" {
+		t.Fatalf("second CGI run = %q", body)
+	}
+	if resp, _ := g.do(c, "GET", g.httpsURL+"/cgi-bin/../../etc/passwd", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("path traversal = %d", resp.StatusCode)
+	}
+}
+
+func TestSessionsPageAndAdminAPI(t *testing.T) {
+	g := startGateway(t, nil)
+	a, b := g.client(), g.client()
+	doLogin(g, a, "alice", "alice-pw", "/")
+	doLogin(g, b, "alice", "alice-pw", "/")
+	_, page := g.do(a, "GET", g.httpsURL+"/.sessiond/sessions", nil, nil)
+	if strings.Count(page, "data-ref=") != 2 || !strings.Contains(page, "this session") {
+		t.Fatalf("sessions page does not list both sessions:\n%s", page)
+	}
+	tok := between(page, `name="csrf_token" value="`, `"`)
+	if resp, _ := g.do(a, "POST", g.httpsURL+"/.sessiond/sessions/revoke-others", url.Values{"csrf_token": {tok}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke others = %d", resp.StatusCode)
+	}
+	if _, body := g.do(b, "GET", g.httpsURL+"/p", nil, nil); strings.Contains(body, "alice") {
+		t.Fatal("the other session survived revoke-others")
+	}
+	if _, body := g.do(a, "GET", g.httpsURL+"/p", nil, nil); !strings.Contains(body, "alice") {
+		t.Fatal("the current session was revoked")
+	}
+	admin := httptest.NewServer(g.g.AdminHandler())
+	defer admin.Close()
+	resp, _ := http.Get(admin.URL + "/api/users/alice/sessions")
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("admin without token = %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", admin.URL+"/api/users/alice/sessions", nil)
+	req.Header.Set("Authorization", "Bearer admintoken")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct{ Sessions []sessionJSON }
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if len(out.Sessions) != 1 {
+		t.Fatalf("admin list = %d sessions, want 1", len(out.Sessions))
+	}
+	req, _ = http.NewRequest("GET", admin.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer admintoken")
+	resp, _ = http.DefaultClient.Do(req)
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(m), `sessiond_logins_total{result="ok"} 2`) {
+		t.Fatalf("metrics lack the login count:\n%.2000s", m)
+	}
+}
+
+var _ = secure.Always

@@ -1,0 +1,228 @@
+package gateway
+
+import (
+	"html/template"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/internal/ratelimit"
+	"github.com/sessiond/sessiond/session"
+)
+
+// login is the gateway's form login (mod_auth_form done safely): users
+// from an htpasswd file, session-bound CSRF tokens, per-client and
+// per-user rate limits, regeneration on login, and next= only to a
+// same-site relative path.
+type login struct {
+	s         *site
+	tmpl      *template.Template
+	perClient *ratelimit.Limiter
+	perUser   *ratelimit.Limiter
+}
+
+const defaultLoginTemplate = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Sign in — {{.Site}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}
+label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem}button{margin-top:1rem;padding:.5rem 1.2rem}
+.err{color:#a00}</style></head>
+<body><h1>Sign in</h1>
+{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
+<form method="post" action="{{.Action}}" id="login">
+<input type="hidden" name="csrf_token" value="{{.Token}}">
+<input type="hidden" name="next" value="{{.Next}}">
+<label for="username">User name</label><input id="username" name="username" autocomplete="username" required value="{{.User}}">
+<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form></body></html>
+`
+
+func newLogin(s *site) *login {
+	src := defaultLoginTemplate
+	if s.cfg.LoginTemplate != "" {
+		src = s.cfg.LoginTemplate
+	}
+	l := &login{s: s, tmpl: template.Must(template.New("login").Parse(src))}
+	every := func(d, def time.Duration) time.Duration {
+		if d > 0 {
+			return d
+		}
+		return def
+	}
+	l.perClient, _ = ratelimit.New(ratelimit.Config{Every: every(s.cfg.LoginPerClient, 6*time.Second), Burst: 10})
+	l.perUser, _ = ratelimit.New(ratelimit.Config{Every: every(s.cfg.LoginPerUser, 12*time.Second), Burst: 5})
+	return l
+}
+
+// safeNext returns next if it is a same-site relative path, else "/".
+// Refused: absolute and scheme-relative URLs (//evil, /\evil), anything
+// with a backslash, control characters or whitespace (browsers drop tabs
+// and newlines: /%09/evil becomes //evil), and encoded forms of those.
+func safeNext(next string) string {
+	if next == "" || len(next) > 2048 || next[0] != '/' {
+		return "/"
+	}
+	dec, err := url.PathUnescape(next)
+	if err != nil {
+		return "/"
+	}
+	for _, v := range []string{next, dec} {
+		if strings.HasPrefix(v, "//") || strings.HasPrefix(v, "/\\") || strings.ContainsRune(v, '\\') {
+			return "/"
+		}
+		for _, r := range v {
+			if r < 0x20 || r == 0x7f || r == ' ' {
+				return "/"
+			}
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	return next
+}
+
+type loginPage struct {
+	Site, Action, Token, Next, User, Error string
+}
+
+func (l *login) render(w http.ResponseWriter, r *http.Request, code int, next, user, msg string) {
+	// The token first: it may start the session, whose cookie must go out
+	// with these headers.
+	page := loginPage{Site: l.s.cfg.Name, Action: l.s.cfg.LoginPath, Token: csrf.Token(r), Next: next, User: user, Error: msg}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	w.WriteHeader(code)
+	if err := l.tmpl.Execute(w, page); err != nil {
+		l.s.log.Error("gateway: login template", "err", err)
+	}
+}
+
+// insecure answers a login or logout that arrived over plain HTTP: GET is
+// sent to HTTPS; a POST (credentials!) is refused and never processed.
+func (l *login) insecure(w http.ResponseWriter, r *http.Request) {
+	target := l.s.cfg.HTTPSOrigin + r.URL.RequestURI()
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, target, http.StatusFound)
+		return
+	}
+	l.s.audit(r, session.Event{Type: "login.refused_http"})
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusForbidden)
+	insecurePage.Execute(w, l.s.cfg.HTTPSOrigin+l.s.cfg.LoginPath)
+}
+
+var insecurePage = template.Must(template.New("insecure").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Use the secure sign-in page</title></head><body><h1>Sign in over HTTPS</h1>
+<p>Your password was sent over an unencrypted connection, so it was not checked. Change it if this network is not yours.</p>
+<p><a href="{{.}}">Go to the secure sign-in page</a></p></body></html>
+`))
+
+func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil {
+		l.insecure(w, r)
+		return
+	}
+	sess := session.FromContext(r.Context())
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		l.render(w, r, http.StatusOK, safeNext(r.URL.Query().Get("next")), "", "")
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
+		return
+	}
+	next := safeNext(r.PostFormValue("next"))
+	user := r.PostFormValue("username")
+	pass := r.PostFormValue("password")
+	ip := clientAddr(r)
+	if ok, wait := l.perClient.Take("ip:" + ip); !ok {
+		l.limited(w, r, next, user, wait, "client")
+		return
+	}
+	if user != "" {
+		if ok, wait := l.perUser.Take("user:" + user); !ok {
+			l.limited(w, r, next, user, wait, "user")
+			return
+		}
+	}
+	ok, legacy := l.s.cfg.Users.Verify(user, pass)
+	if !ok || !validUser(user) {
+		l.s.metrics.login("failed")
+		l.s.audit(r, session.Event{Type: "login.failed", User: user})
+		l.render(w, r, http.StatusUnauthorized, next, user, "Wrong user name or password.")
+		return
+	}
+	if err := sess.Login(user); err != nil {
+		l.s.log.Error("gateway: login", "err", err)
+		http.Error(w, "Sign-in failed. Please try again.", http.StatusInternalServerError)
+		return
+	}
+	l.s.csrf.Rotate(r)
+	if legacy {
+		if err := l.s.cfg.Users.Upgrade(user, pass); err != nil {
+			l.s.log.Warn("gateway: legacy password hash kept (could not upgrade to bcrypt)", "user", user, "err", err)
+		} else {
+			l.s.log.Info("gateway: password hash upgraded to bcrypt", "user", user)
+		}
+	}
+	l.perUser.Reset("user:" + user)
+	l.s.metrics.login("ok")
+	l.s.audit(r, session.Event{Type: "login.ok", User: user, Ref: sess.Ref()})
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+func (l *login) limited(w http.ResponseWriter, r *http.Request, next, user string, wait time.Duration, by string) {
+	l.s.metrics.login("throttled")
+	l.s.audit(r, session.Event{Type: "login.throttled", User: user, Attrs: []slog.Attr{slog.String("by", by)}})
+	secs := int(wait/time.Second) + 1
+	w.Header().Set("Retry-After", itoa(secs))
+	l.render(w, r, http.StatusTooManyRequests, next, user, "Too many attempts. Wait a minute and try again.")
+}
+
+func (l *login) serveLogout(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil && r.Method != http.MethodGet {
+		l.insecure(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "Sign out with the button on your account page (POST).", http.StatusMethodNotAllowed)
+		return
+	}
+	sess := session.FromContext(r.Context())
+	user := sess.User()
+	if err := sess.Logout(); err != nil {
+		l.s.log.Error("gateway: logout", "err", err)
+		http.Error(w, "Sign-out failed. Please try again.", http.StatusServiceUnavailable)
+		return
+	}
+	l.s.audit(r, session.Event{Type: "logout", User: user})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	if n == 0 {
+		return "0"
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return string(b[i:])
+}

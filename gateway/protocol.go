@@ -1,0 +1,201 @@
+package gateway
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strings"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+// Headers names the headers of the gateway <-> backend protocol (SPEC §2
+// "Gateway protocol"). The zero value means the defaults.
+type Headers struct {
+	Session   string // request: urlencoded session data (default X-Session)
+	User      string // request: the user (X-Session-User)
+	Ref       string // request: stable per-record reference (X-Session-Ref)
+	Secure    string // request: "1" over HTTPS, else "0" (X-Session-Secure)
+	CSRF      string // request: a fresh masked CSRF token (X-Session-Csrf)
+	CSRFField string // request: its form field name (X-Session-Csrf-Field)
+	Replace   string // response: updates, "k=v&gone=" (X-Replace-Session)
+	Action    string // response: login user=ID | logout | regenerate | require-secure (X-Session-Action)
+}
+
+func (h Headers) withDefaults() Headers {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+		*s = textproto.CanonicalMIMEHeaderKey(*s)
+	}
+	def(&h.Session, "X-Session")
+	def(&h.User, "X-Session-User")
+	def(&h.Ref, "X-Session-Ref")
+	def(&h.Secure, "X-Session-Secure")
+	def(&h.CSRF, "X-Session-Csrf")
+	def(&h.CSRFField, "X-Session-Csrf-Field")
+	def(&h.Replace, "X-Replace-Session")
+	def(&h.Action, "X-Session-Action")
+	return h
+}
+
+// request are the headers the gateway sets on forwarded requests; any
+// client-supplied copy is dropped first.
+func (h Headers) request() []string {
+	return []string{h.Session, h.User, h.Ref, h.Secure, h.CSRF, h.CSRFField, "Session"}
+}
+
+// response are the headers a backend sends to the gateway; they never
+// reach the client.
+func (h Headers) response() []string { return []string{h.Replace, h.Action} }
+
+// stripSpoofed removes, from a client's request, every header the backend
+// could mistake for the gateway's: the configured names and anything
+// starting with X-Session or X-Replace-Session.
+func (h Headers) stripSpoofed(hdr http.Header) {
+	for k := range hdr {
+		lk := strings.ToLower(k)
+		if strings.HasPrefix(lk, "x-session") || strings.HasPrefix(lk, "x-replace-session") || lk == "session" {
+			delete(hdr, k)
+		}
+	}
+	for _, k := range append(h.request(), h.response()...) {
+		delete(hdr, k)
+	}
+}
+
+// internalPrefix marks keys the gateway keeps for itself (the CSRF
+// secret). Backends neither see nor set them.
+const internalPrefix = "secure.sessiond."
+
+// reservedKey reports whether a backend may not set or delete key:
+// mod_session's "expiry" (expiry is never data here) and the gateway's
+// internal keys. Identity is not a key at all: only the login action sets
+// it.
+func reservedKey(key string) bool {
+	return key == "expiry" || strings.HasPrefix(key, internalPrefix) || strings.HasPrefix(key, "sessiond.")
+}
+
+// sessionHeaderValue is the data a backend sees: the visible partition,
+// minus the gateway's internal keys.
+func sessionHeaderValue(s *session.Session) string {
+	vals := s.Values()
+	for k := range vals {
+		if strings.HasPrefix(k, internalPrefix) {
+			delete(vals, k)
+		}
+	}
+	return session.EncodeValues(vals)
+}
+
+// removeCookies drops the named cookies from the forwarded Cookie
+// header(s) (mod_session's SessionCookieRemove): the backend never sees a
+// session ID.
+func removeCookies(hdr http.Header, names []string) {
+	lines := hdr.Values("Cookie")
+	if len(lines) == 0 {
+		return
+	}
+	var kept []string
+	for _, line := range lines {
+		for part := range strings.SplitSeq(line, ";") {
+			p := strings.TrimSpace(part)
+			if p == "" {
+				continue
+			}
+			name, _, _ := strings.Cut(p, "=")
+			if !slices.Contains(names, strings.TrimSpace(name)) {
+				kept = append(kept, p)
+			}
+		}
+	}
+	hdr.Del("Cookie")
+	if len(kept) > 0 {
+		hdr.Set("Cookie", strings.Join(kept, "; "))
+	}
+}
+
+// ErrBackendAction names an X-Session-Action the gateway does not know.
+var ErrBackendAction = errors.New("gateway: unknown X-Session-Action")
+
+// backendUpdate is what a backend asked for in its response headers.
+type backendUpdate struct {
+	changes       session.Changes
+	login         string
+	logout        bool
+	regenerate    bool
+	requireSecure bool
+}
+
+// parseUpdate reads and validates the backend's response headers. Bad
+// pieces are logged and skipped; the rest applies and nothing else of the
+// session is lost.
+func parseUpdate(hdr http.Header, h Headers, maxBytes int, log *slog.Logger) backendUpdate {
+	var u backendUpdate
+	raw := hdr.Values(h.Replace)
+	total := 0
+	for _, v := range raw {
+		total += len(v)
+	}
+	switch {
+	case total > maxBytes:
+		log.Warn("gateway: backend session update ignored: too large", "bytes", total, "limit", maxBytes)
+	case total > 0:
+		c, err := session.DecodeChanges(strings.Join(raw, "&"))
+		if err != nil {
+			log.Warn("gateway: backend session update partly malformed; valid pairs applied", "err", err)
+		}
+		for k := range c.Set {
+			if reservedKey(k) {
+				delete(c.Set, k)
+				log.Warn("gateway: backend tried to set a reserved session key; ignored", "key", k)
+			}
+		}
+		c.Delete = slices.DeleteFunc(c.Delete, reservedKey)
+		u.changes = c
+	}
+	for _, line := range hdr.Values(h.Action) {
+		for a := range strings.SplitSeq(line, ",") {
+			a = strings.TrimSpace(a)
+			verb, arg, _ := strings.Cut(a, " ")
+			switch strings.ToLower(verb) {
+			case "":
+			case "login":
+				user, ok := strings.CutPrefix(strings.TrimSpace(arg), "user=")
+				if !ok || !validUser(user) {
+					log.Warn("gateway: backend login action without a valid user=ID; ignored")
+					continue
+				}
+				u.login = user
+			case "logout":
+				u.logout = true
+			case "regenerate":
+				u.regenerate = true
+			case "require-secure":
+				u.requireSecure = true
+			default:
+				log.Warn("gateway: backend action ignored", "err", ErrBackendAction, "action", verb)
+			}
+		}
+	}
+	for _, k := range h.response() {
+		hdr.Del(k)
+	}
+	return u
+}
+
+// validUser bounds user IDs: printable, no separators, at most 256 bytes.
+func validUser(u string) bool {
+	if u == "" || len(u) > 256 {
+		return false
+	}
+	for _, r := range u {
+		if r < 0x21 || r == 0x7f || r == ',' || r == ';' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,362 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"github.com/sessiond/sessiond/secure"
+	"github.com/sessiond/sessiond/session"
+)
+
+// csrfField is the form field of the gateway's own CSRF tokens.
+const csrfField = "csrf_token"
+
+// SiteConfig is one virtual host of the gateway, already validated and
+// resolved (files read, durations parsed): the config file maps onto it.
+type SiteConfig struct {
+	Name  string
+	Hosts []string
+
+	// Backend: exactly one of Upstream, CGIDir, Backend (in-process).
+	Upstream  *url.URL
+	CGIDir    string
+	CGIPrefix string // default "/cgi-bin"
+	Backend   http.Handler
+
+	// Sessions is off for the whole site when SessionsOff.
+	SessionsOff bool
+	// Session is the session configuration; the gateway sets Store/Codec,
+	// Auditor, Logger and the redirect URL.
+	Session session.Config
+	// Include and Exclude are path prefixes where sessions apply
+	// (mod_session's SessionInclude/SessionExclude): with Include set,
+	// only those; Exclude always wins.
+	Include []string
+	Exclude []string
+	// AuthRequired are path prefixes that need a logged-in user.
+	AuthRequired []string
+
+	// HTTPSOrigin and HTTPOrigin ("https://shop.example:8443") build every
+	// redirect target: never the Host header.
+	HTTPSOrigin string
+	HTTPOrigin  string
+	// Rules for entering and leaving HTTPS. For https-only sites the
+	// gateway sends every plain-HTTP request to HTTPS regardless.
+	Rules     []secure.Rule
+	Overall   secure.Overall
+	Permanent bool
+	HSTS      secure.HSTS
+	RulesHook secure.Hook
+
+	Headers Headers
+	// MaxReplaceBytes bounds a backend's X-Replace-Session (default 16 KiB).
+	MaxReplaceBytes int
+
+	// Login at the gateway (mod_auth_form); nil Users disables it.
+	Users      *htpasswd.File
+	LoginPath  string // default /login
+	LogoutPath string // default /logout
+	// LoginTemplate overrides the embedded login page.
+	LoginTemplate string
+	// LoginPerClient and LoginPerUser limit attempts (defaults: 10 per
+	// minute per client IP, 5 per minute per user name).
+	LoginPerClient time.Duration
+	LoginPerUser   time.Duration
+
+	// EnforceOrigin refuses cross-origin unsafe requests to the backend
+	// (Go's http.CrossOriginProtection). The gateway's own forms are
+	// always protected.
+	EnforceOrigin bool
+	// TrustedOrigins pass the origin check (e.g. the site's HTTP origin
+	// posting to its HTTPS origin).
+	TrustedOrigins []string
+}
+
+// site is a running SiteConfig.
+type site struct {
+	cfg         SiteConfig
+	m           *session.Manager // nil: sessions off for the site
+	rules       *secure.Rules
+	csrf        *csrf.Protection
+	origin      *http.CrossOriginProtection
+	backend     http.Handler
+	cgi         bool
+	login       *login
+	cookieNames []string
+	log         *slog.Logger
+	auditor     session.Auditor
+	chain       http.Handler // with sessions
+	plain       http.Handler // without sessions (off paths)
+	metrics     *metrics
+}
+
+func (c *SiteConfig) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("site %q: "+format, append([]any{c.Name}, args...)...))
+	}
+	if len(c.Hosts) == 0 {
+		bad("no hosts")
+	}
+	n := 0
+	for _, set := range []bool{c.Upstream != nil, c.CGIDir != "", c.Backend != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		bad("exactly one of upstream, cgi and an in-process backend is needed (got %d)", n)
+	}
+	if c.Upstream != nil && c.Upstream.Scheme != "http" && c.Upstream.Scheme != "https" {
+		bad("upstream %q: scheme must be http or https", c.Upstream)
+	}
+	for _, p := range append(append(append([]string{}, c.Include...), c.Exclude...), c.AuthRequired...) {
+		if !strings.HasPrefix(p, "/") {
+			bad("path prefix %q must start with /", p)
+		}
+	}
+	if c.HTTPSOrigin == "" {
+		bad("no HTTPS origin to build redirect targets from")
+	}
+	return errors.Join(errs...)
+}
+
+func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cfg.Headers = cfg.Headers.withDefaults()
+	if cfg.MaxReplaceBytes <= 0 {
+		cfg.MaxReplaceBytes = 16 << 10
+	}
+	if cfg.CGIPrefix == "" {
+		cfg.CGIPrefix = "/cgi-bin"
+	}
+	if cfg.LoginPath == "" {
+		cfg.LoginPath = "/login"
+	}
+	if cfg.LogoutPath == "" {
+		cfg.LogoutPath = "/logout"
+	}
+	s := &site{cfg: cfg, log: g.log.With("site", cfg.Name), auditor: g.auditor, metrics: g.metrics}
+	switch {
+	case cfg.Upstream != nil:
+		s.backend = newProxy(cfg.Upstream, s.log)
+	case cfg.CGIDir != "":
+		s.backend = &cgiBackend{dir: cfg.CGIDir, prefix: strings.TrimSuffix(cfg.CGIPrefix, "/"), log: s.log}
+		s.cgi = true
+	default:
+		s.backend = cfg.Backend
+	}
+
+	// Redirect rules: an HTTPS-only site (or one with sessions off) sends
+	// plain HTTP to HTTPS unless the rules say otherwise.
+	overall := cfg.Overall
+	if !cfg.SessionsOff && cfg.Session.Mode == session.HTTPSOnly && overall == secure.ByRules && len(cfg.Rules) == 0 {
+		overall = secure.Always
+	}
+	rules, err := secure.New(secure.Config{Overall: overall, Rules: cfg.Rules, Hook: cfg.RulesHook,
+		HTTPSOrigin: cfg.HTTPSOrigin, HTTPOrigin: cfg.HTTPOrigin, Permanent: cfg.Permanent, HSTS: cfg.HSTS})
+	if err != nil {
+		return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
+	}
+	s.rules = rules
+
+	if !cfg.SessionsOff {
+		sc := cfg.Session
+		sc.Store, sc.Codec = g.store, g.codec
+		sc.Auditor, sc.Logger = g.auditor, s.log
+		if sc.StaySecure && sc.HTTPSURL == nil {
+			sc.HTTPSURL = rules.SecureURL
+		}
+		m, err := session.New(sc)
+		if err != nil {
+			return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
+		}
+		s.m = m
+		eff := m.Config().Cookie
+		s.cookieNames = []string{eff.Name}
+		if eff.SecureName != "" {
+			s.cookieNames = append(s.cookieNames, eff.SecureName)
+		}
+	}
+	// The gateway's own forms (login, logout, the sessions page) use
+	// session-bound tokens; proxied requests get the origin check if asked.
+	p, err := csrf.New(csrf.Config{
+		TrustedOrigins: cfg.TrustedOrigins,
+		SessionKey:     internalPrefix + "csrf",
+		FieldName:      csrfField,
+		Auditor:        g.auditor,
+		Session: func(r *http.Request) csrf.Store {
+			if s := session.FromContext(r.Context()); s != nil {
+				return s
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
+	}
+	s.csrf = p
+	if cfg.EnforceOrigin {
+		s.origin = http.NewCrossOriginProtection()
+		for _, o := range cfg.TrustedOrigins {
+			if err := s.origin.AddTrustedOrigin(o); err != nil {
+				return nil, fmt.Errorf("site %q: trusted origin: %w", cfg.Name, err)
+			}
+		}
+	}
+	if cfg.Users != nil {
+		s.login = newLogin(s)
+	}
+	inner := http.HandlerFunc(s.serveInner)
+	if s.m != nil {
+		s.chain = s.m.Handler(rules.Handler(inner))
+	}
+	s.plain = rules.Handler(http.HandlerFunc(s.serveBackend))
+	return s, nil
+}
+
+// sessionPath applies Include/Exclude.
+func (s *site) sessionPath(p string) bool {
+	for _, e := range s.cfg.Exclude {
+		if hasPathPrefix(p, e) {
+			return false
+		}
+	}
+	if len(s.cfg.Include) == 0 {
+		return true
+	}
+	for _, i := range s.cfg.Include {
+		if hasPathPrefix(p, i) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPathPrefix(p, prefix string) bool {
+	if prefix == "/" || p == prefix {
+		return true
+	}
+	return strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/")
+}
+
+func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.cfg.Headers.stripSpoofed(r.Header)
+	if s.m == nil || !s.sessionPath(r.URL.Path) {
+		removeCookies(r.Header, s.cookieNames)
+		s.plain.ServeHTTP(w, r)
+		return
+	}
+	s.chain.ServeHTTP(w, r)
+}
+
+// serveBackend serves paths without sessions: origin checks, then the backend.
+func (s *site) serveBackend(w http.ResponseWriter, r *http.Request) {
+	if !s.checkOrigin(w, r) {
+		return
+	}
+	bw := &backendWriter{ResponseWriter: w, site: s, r: r}
+	s.backend.ServeHTTP(bw, r)
+	if !bw.done {
+		bw.done = true
+		bw.apply()
+	}
+}
+
+func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	if s.login != nil && (p == s.cfg.LoginPath || p == s.cfg.LogoutPath) && r.TLS == nil {
+		s.login.insecure(w, r) // before anything reads a body sent in the clear
+		return
+	}
+	if s.login != nil {
+		switch p {
+		case s.cfg.LoginPath:
+			s.csrf.Handler(http.HandlerFunc(s.login.serveLogin)).ServeHTTP(w, r)
+			return
+		case s.cfg.LogoutPath:
+			s.csrf.Handler(http.HandlerFunc(s.login.serveLogout)).ServeHTTP(w, r)
+			return
+		}
+	}
+	if strings.HasPrefix(p, sessionsPage) {
+		s.csrf.Handler(http.HandlerFunc(s.serveSessionsPage)).ServeHTTP(w, r)
+		return
+	}
+	sess := session.FromContext(r.Context())
+	for _, prefix := range s.cfg.AuthRequired {
+		if hasPathPrefix(p, prefix) && sess.User() == "" {
+			s.requireLogin(w, r)
+			return
+		}
+	}
+	if !s.checkOrigin(w, r) {
+		return
+	}
+	s.forward(w, r)
+}
+
+// checkOrigin applies the cross-origin check to unsafe proxied requests
+// (when enabled) and to every WebSocket handshake.
+func (s *site) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		origin := r.Header.Get("Origin")
+		u, err := url.Parse(origin)
+		if origin == "" || err != nil || !strings.EqualFold(u.Host, r.Host) {
+			s.audit(r, session.Event{Type: "websocket.cross_origin"})
+			http.Error(w, "Cross-origin WebSocket refused.", http.StatusForbidden)
+			return false
+		}
+	}
+	if s.origin != nil {
+		if err := s.origin.Check(r); err != nil {
+			s.audit(r, session.Event{Type: "csrf.refused", Attrs: []slog.Attr{slog.String("reason", "cross-origin"),
+				slog.String("method", r.Method), slog.String("path", r.URL.Path)}})
+			http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
+			return false
+		}
+	}
+	return true
+}
+
+// requireLogin sends the client to the login page (on HTTPS) with a
+// validated next=.
+func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
+	if s.login == nil {
+		http.Error(w, "Login required.", http.StatusUnauthorized)
+		return
+	}
+	target := s.cfg.HTTPSOrigin + s.cfg.LoginPath + "?next=" + url.QueryEscape(r.URL.RequestURI())
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, target, redirectCode(r.Method))
+}
+
+func (s *site) audit(r *http.Request, e session.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	if e.IP == "" {
+		e.IP = clientAddr(r)
+	}
+	if e.UserAgent == "" {
+		e.UserAgent = r.UserAgent()
+	}
+	s.auditor.Audit(r.Context(), e)
+}
+
+func clientAddr(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
