@@ -53,5 +53,5 @@ func (a *SlogAuditor) Audit(ctx context.Context, e Event) {
 		}
 	}
 	attrs = append(attrs, e.Attrs...)
-	l.LogAttrs(ctx, slog.LevelWarn, "audit", attrs...)
+	l.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
 }

@@ -1,0 +1,151 @@
+// Package cli implements the sessiond command line: serve, check-config,
+// demo, passwd, version. cmd/sessiond is only a main that calls Run.
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/sessiond/sessiond/gateway/demo"
+	"github.com/sessiond/sessiond/gateway/htpasswd"
+)
+
+const usage = `sessiond — secure web sessions for any backend.
+
+Usage:
+  sessiond serve --config FILE [--dev-tls]   run the gateway
+  sessiond check-config FILE                 validate a config file and exit
+  sessiond demo [flags]                      run the demo (no setup needed)
+  sessiond passwd [-cost N] FILE USER        add or change a user (bcrypt), password from stdin
+  sessiond version                           print the version
+
+Run 'sessiond COMMAND -h' for a command's flags.
+`
+
+// Run runs the command line and returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"serve":        runServe,
+		"check-config": runCheckConfig,
+		"demo":         runDemo,
+		"passwd":       runPasswd,
+		"version":      runVersion,
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "sessiond: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	err := cmd(ctx, args[1:], stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	}
+	fmt.Fprintf(stderr, "sessiond %s: %v\n", args[0], err)
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: sessiond %s\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags, mapping a bad flag to errUsage (the flag package has
+// printed why).
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("demo", "demo [--http ADDR] [--https ADDR] [--data DIR]", stderr)
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP listen address (loopback only)")
+	httpsAddr := fs.String("https", "127.0.0.1:8443", "HTTPS listen address (loopback only)")
+	data := fs.String("data", "", "data directory (default: your cache directory/sessiond-demo)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	return demo.Run(ctx, demo.Options{DataDir: *data, HTTPAddr: *httpAddr, HTTPSAddr: *httpsAddr, Out: stdout})
+}
+
+func runPasswd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("passwd", "passwd [-cost N] FILE USER   (reads the password from standard input)", stderr)
+	cost := fs.Int("cost", 12, "bcrypt cost (10-14 are reasonable)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		fs.Usage()
+		return errUsage
+	}
+	file, user := fs.Arg(0), fs.Arg(1)
+	if term, ok := os.Stdin.Stat(); ok == nil && term.Mode()&os.ModeCharDevice != 0 {
+		fmt.Fprintf(stderr, "Password for %s: ", user)
+	}
+	pw, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("reading the password: %w", err)
+	}
+	pw = strings.TrimRight(pw, "\r\n")
+	if pw == "" {
+		return errors.New("empty password refused")
+	}
+	if err := htpasswd.Add(file, user, pw, *cost); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "user %s written to %s (bcrypt, cost %d)\n", user, file, *cost)
+	return nil
+}
+
+func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("version", "version", stderr)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " " + s.Value[:12]
+			}
+		}
+		v += " " + bi.GoVersion
+	}
+	fmt.Fprintf(stdout, "sessiond %s\n", v)
+	return nil
+}
