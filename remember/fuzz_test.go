@@ -1,0 +1,33 @@
+package remember
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+)
+
+// FuzzParseKey: the cookie parser never panics, accepts exactly the
+// canonical form, and what it accepts prints back to the same value.
+func FuzzParseKey(f *testing.F) {
+	f.Add(newKey().value())
+	f.Add("")
+	f.Add(".")
+	f.Add(strings.Repeat("A", selectorLen) + "." + strings.Repeat("A", validatorLen))
+	f.Add("../../etc/passwd")
+	f.Fuzz(func(t *testing.T, s string) {
+		k, ok := parseKey(s)
+		sel, val, found := strings.Cut(s, ".")
+		rs, errS := base64.RawURLEncoding.Strict().DecodeString(sel)
+		rv, errV := base64.RawURLEncoding.Strict().DecodeString(val)
+		want := found && errS == nil && errV == nil && len(rs) == selectorBytes && len(rv) == validatorBytes
+		if ok != want {
+			t.Fatalf("parseKey(%q) ok=%v, encoding/base64 says %v", s, ok, want)
+		}
+		if ok && k.value() != s {
+			t.Fatalf("parseKey(%q) prints back as %q", s, k.value())
+		}
+		if ValidSelector(sel) != (errS == nil && len(rs) == selectorBytes) {
+			t.Fatalf("ValidSelector(%q) disagrees with encoding/base64", sel)
+		}
+	})
+}
