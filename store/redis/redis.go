@@ -1,0 +1,468 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+// Defaults applied by New when the Config leaves a field zero.
+const (
+	DefaultPrefix   = "sessiond:"
+	DefaultTimeout  = time.Second
+	DefaultLockTTL  = 15 * time.Second
+	DefaultLockWait = 10 * time.Second
+	DefaultGCBatch  = 256
+)
+
+// Socket timeouts of a client that New makes from Config.URL, unless the
+// URL sets its own (dial_timeout=, read_timeout=, ...). They are small so a
+// dead server fails a request in well under a second instead of the
+// go-redis defaults of 5 s per attempt.
+const (
+	urlDialTimeout  = 250 * time.Millisecond
+	urlIOTimeout    = 500 * time.Millisecond
+	urlPoolTimeout  = 500 * time.Millisecond
+	urlMaxRetries   = 1
+	urlDialAttempts = 1
+)
+
+// Config configures a Store. Exactly one of Client and URL must be set.
+type Config struct {
+	// Client is a client the caller made and owns (Close does not close
+	// it): a *goredis.Client for a single node or Sentinel
+	// (NewFailoverClient), or a *goredis.ClusterClient. It must have been
+	// made with ContextTimeoutEnabled: true, or Timeout could not bound a
+	// call to a hung server; New rejects it otherwise. *goredis.Ring is
+	// not supported (its sharding splits a record from its ID keys).
+	Client goredis.UniversalClient
+	// URL makes a client owned by the Store: redis://[user:pass@]host:port/db
+	// or rediss:// for TLS. With Cluster set it is parsed as a cluster URL
+	// (extra seed nodes as ?addr=host:port). Unless the URL says otherwise,
+	// the client dials with a 250 ms timeout, reads and writes with 500 ms,
+	// and retries once, so an outage is reported fast.
+	URL string
+	// Cluster selects the Redis Cluster protocol (see the package doc). It
+	// is implied when Client is a *goredis.ClusterClient; set it for a URL
+	// of a cluster or for a client wrapper New cannot recognise.
+	Cluster bool
+	// Prefix starts every key; default "sessiond:". It may not contain '{'
+	// or '}', which would change the hash slots the layout relies on.
+	Prefix string
+	// Timeout bounds each operation (all its round trips); default 1 s.
+	Timeout time.Duration
+	// LockTTL is how long a lock outlives a holder that stopped renewing it
+	// (a crashed process); default 15 s. A live holder renews it every
+	// LockTTL/3.
+	LockTTL time.Duration
+	// LockWait bounds how long Lock waits for a held lock, on top of the
+	// caller's context; default 10 s.
+	LockWait time.Duration
+	// GCBatch is the SCAN COUNT hint and the number of keys GC handles per
+	// script call or pipeline; default 256.
+	GCBatch int
+	// Logger receives warnings about partial cluster writes that were
+	// repaired or left to expire; default slog.Default(). Records are
+	// named by Ref only, never by an ID or an ID hash.
+	Logger *slog.Logger
+}
+
+// Store is a session.Store and session.Locker on Redis. It is safe for
+// concurrent use by many goroutines (and by many processes sharing one
+// Redis): every change is one atomic script, or in Cluster mode a
+// sequence ordered so that readers never see a half-made record.
+type Store struct {
+	client  goredis.UniversalClient
+	owned   bool // made from Config.URL: Close closes it
+	cluster bool
+	prefix  string
+	match   string // SCAN pattern for every key of this store
+	timeout time.Duration
+	lockTTL time.Duration
+	wait    time.Duration
+	batch   int
+	log     *slog.Logger
+}
+
+var (
+	_ session.Store  = (*Store)(nil)
+	_ session.Locker = (*Store)(nil)
+)
+
+// New validates cfg and returns a Store. It does no I/O: a server that is
+// down at start-up makes operations fail with session.ErrUnavailable, not
+// New.
+func New(cfg Config) (*Store, error) {
+	s := &Store{
+		prefix:  cfg.Prefix,
+		timeout: cfg.Timeout,
+		lockTTL: cfg.LockTTL,
+		wait:    cfg.LockWait,
+		batch:   cfg.GCBatch,
+		log:     cfg.Logger,
+		cluster: cfg.Cluster,
+	}
+	if s.prefix == "" {
+		s.prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(s.prefix, "{}") {
+		return nil, fmt.Errorf("redis: Config.Prefix %q contains '{' or '}' (hash tags are reserved for the key layout)", s.prefix)
+	}
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{{"Timeout", &s.timeout, DefaultTimeout}, {"LockTTL", &s.lockTTL, DefaultLockTTL}, {"LockWait", &s.wait, DefaultLockWait}} {
+		if *d.v < 0 {
+			return nil, fmt.Errorf("redis: Config.%s is negative (%v)", d.name, *d.v)
+		}
+		if *d.v == 0 {
+			*d.v = d.def
+		}
+	}
+	if s.lockTTL < 3*time.Millisecond {
+		return nil, fmt.Errorf("redis: Config.LockTTL %v is too short to renew (want at least 3ms)", s.lockTTL)
+	}
+	if s.batch < 0 {
+		return nil, fmt.Errorf("redis: Config.GCBatch is negative (%d)", s.batch)
+	}
+	if s.batch == 0 {
+		s.batch = DefaultGCBatch
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	switch {
+	case cfg.Client != nil && cfg.URL != "":
+		return nil, errors.New("redis: set Config.Client or Config.URL, not both")
+	case cfg.Client != nil:
+		if err := checkClient(cfg.Client); err != nil {
+			return nil, err
+		}
+		s.client = cfg.Client
+		if _, ok := cfg.Client.(*goredis.ClusterClient); ok {
+			s.cluster = true
+		}
+	case cfg.URL != "":
+		c, err := clientFromURL(cfg.URL, cfg.Cluster)
+		if err != nil {
+			return nil, err
+		}
+		s.client, s.owned = c, true
+	default:
+		return nil, errors.New("redis: Config.Client or Config.URL is required")
+	}
+	s.match = globEscape(s.prefix) + "*"
+	return s, nil
+}
+
+func checkClient(c goredis.UniversalClient) error {
+	var bounded bool
+	switch c := c.(type) {
+	case *goredis.Client:
+		bounded = c.Options().ContextTimeoutEnabled
+	case *goredis.ClusterClient:
+		bounded = c.Options().ContextTimeoutEnabled
+	case *goredis.Ring:
+		return errors.New("redis: a *redis.Ring is not supported (client-side sharding would split a record from its ID index); use a single node, Sentinel or Cluster")
+	default:
+		return nil // a wrapper: trust it
+	}
+	if !bounded {
+		return errors.New("redis: Config.Client must be made with ContextTimeoutEnabled: true, otherwise Config.Timeout cannot bound a call to a hung server")
+	}
+	return nil
+}
+
+func clientFromURL(raw string, cluster bool) (goredis.UniversalClient, error) {
+	if cluster {
+		o, err := goredis.ParseClusterURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("redis: Config.URL: %w", err)
+		}
+		o.ContextTimeoutEnabled = true
+		o.DialTimeout = orDefault(o.DialTimeout, urlDialTimeout)
+		o.ReadTimeout = orDefault(o.ReadTimeout, urlIOTimeout)
+		o.WriteTimeout = orDefault(o.WriteTimeout, urlIOTimeout)
+		o.PoolTimeout = orDefault(o.PoolTimeout, urlPoolTimeout)
+		if o.MaxRetries == 0 {
+			o.MaxRetries = urlMaxRetries
+		}
+		if o.DialerRetries == 0 {
+			o.DialerRetries = urlDialAttempts
+		}
+		return goredis.NewClusterClient(o), nil
+	}
+	o, err := goredis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("redis: Config.URL: %w", err)
+	}
+	o.ContextTimeoutEnabled = true
+	o.DialTimeout = orDefault(o.DialTimeout, urlDialTimeout)
+	o.ReadTimeout = orDefault(o.ReadTimeout, urlIOTimeout)
+	o.WriteTimeout = orDefault(o.WriteTimeout, urlIOTimeout)
+	o.PoolTimeout = orDefault(o.PoolTimeout, urlPoolTimeout)
+	if o.MaxRetries == 0 {
+		o.MaxRetries = urlMaxRetries
+	}
+	o.DialerRetries = urlDialAttempts
+	return goredis.NewClient(o), nil
+}
+
+func orDefault(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// Close closes the client if New made it from Config.URL; a caller's
+// Client stays open. Locks still held are left to expire.
+func (s *Store) Close() error {
+	if s.owned {
+		return s.client.Close()
+	}
+	return nil
+}
+
+// Key layout (see doc.go). The record and its lock carry the hash tag
+// {ref}, so they share a Cluster slot.
+func (s *Store) recordKey(ref string) string { return s.prefix + "{" + ref + "}:r" }
+func (s *Store) lockKey(ref string) string   { return s.prefix + "{" + ref + "}:l" }
+func (s *Store) idKey(h session.Hash) string { return s.prefix + "i:" + h.Hex() }
+func (s *Store) userKey(u string) string     { return s.prefix + "u:" + u }
+
+// globEscape quotes the characters SCAN MATCH treats specially.
+func globEscape(p string) string {
+	var b strings.Builder
+	for _, r := range p {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// write is a record in the form the scripts take.
+type write struct {
+	ref    string
+	user   string
+	data   []byte
+	ver    string
+	ids    string   // hex of every distinct hash, concatenated, in Hashes() order
+	idKeys []string // the ID key of each of those hashes
+	exp    string   // Expires in Unix microseconds, "" for never
+	score  string   // the same as a sorted-set score, "+inf" for never
+	ttl    int64    // milliseconds until Expires, 0 for never (at least 1 otherwise)
+	now    string   // the wall clock in Unix microseconds
+}
+
+func (s *Store) prepare(rec *session.Record, now time.Time) (*write, error) {
+	if rec.Ref == "" {
+		return nil, errors.New("redis: record without ref")
+	}
+	data, err := session.MarshalRecord(rec)
+	if err != nil {
+		return nil, fmt.Errorf("redis: encoding record %s: %v", rec.Ref, err)
+	}
+	w := &write{
+		ref:   rec.Ref,
+		user:  rec.User,
+		data:  data,
+		ver:   strconv.FormatUint(rec.Version, 10),
+		score: "+inf",
+		now:   strconv.FormatInt(now.UnixMicro(), 10),
+	}
+	hashes := rec.Hashes()
+	var ids strings.Builder
+	ids.Grow(64 * len(hashes))
+	w.idKeys = make([]string, 0, len(hashes))
+	for i, h := range hashes {
+		if containsHash(hashes[:i], h) {
+			continue
+		}
+		hex := h.Hex()
+		ids.WriteString(hex)
+		w.idKeys = append(w.idKeys, s.prefix+"i:"+hex)
+	}
+	w.ids = ids.String()
+	if !rec.Expires.IsZero() {
+		w.exp = strconv.FormatInt(rec.Expires.UnixMicro(), 10)
+		w.score = w.exp
+		w.ttl = int64(math.Ceil(float64(rec.Expires.Sub(now)) / float64(time.Millisecond)))
+		w.ttl = max(w.ttl, 1)
+	}
+	return w, nil
+}
+
+func containsHash(hs []session.Hash, h session.Hash) bool {
+	for _, x := range hs {
+		if x == h {
+			return true
+		}
+	}
+	return false
+}
+
+// decode reads a stored record and checks that it is still named by h and
+// not expired. The check makes an ID key that a partial Cluster write left
+// behind (or one about to be deleted) harmless: it leads nowhere.
+func decode(b []byte, h session.Hash, now time.Time) (*session.Record, error) {
+	rec, err := session.UnmarshalRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("redis: stored record is corrupt: %v", err)
+	}
+	if !names(rec, h) || rec.ExpiredAt(now) {
+		return nil, fmt.Errorf("redis: load: %w", session.ErrNotFound)
+	}
+	return rec, nil
+}
+
+func names(rec *session.Record, h session.Hash) bool {
+	if rec.ID == h || rec.SecureID == h {
+		return true
+	}
+	for _, a := range rec.Aliases {
+		if a.Hash == h {
+			return true
+		}
+	}
+	return false
+}
+
+// fail turns a client error into the store's error: redis.Nil is
+// not-found; a failure to get an answer (network, timeout, pool, closed
+// client, a server that is loading, failing over or out of memory) is
+// session.ErrUnavailable; anything else is a server refusal that points at
+// a bug or at foreign data under Prefix, returned without a sentinel.
+func fail(op string, err error) error {
+	switch {
+	case errors.Is(err, goredis.Nil):
+		return fmt.Errorf("redis: %s: %w", op, session.ErrNotFound)
+	case unavailable(err):
+		return fmt.Errorf("redis: %s: %w: %w", op, session.ErrUnavailable, err)
+	default:
+		return fmt.Errorf("redis: %s: %v", op, err)
+	}
+}
+
+func unavailable(err error) bool {
+	var rerr goredis.Error
+	if !errors.As(err, &rerr) {
+		return true // not a reply: network, timeout, pool, context, closed
+	}
+	return goredis.IsLoadingError(err) || goredis.IsReadOnlyError(err) ||
+		goredis.IsClusterDownError(err) || goredis.IsTryAgainError(err) ||
+		goredis.IsMasterDownError(err) || goredis.IsMaxClientsError(err) ||
+		goredis.IsOOMError(err) || goredis.IsNoReplicasError(err) ||
+		goredis.HasErrorPrefix(err, "BUSY")
+}
+
+// status maps a script's answer word to the contract's errors.
+func status(op, word string) error {
+	switch word {
+	case "OK":
+		return nil
+	case "NOTFOUND":
+		return fmt.Errorf("redis: %s: %w", op, session.ErrNotFound)
+	case "CONFLICT":
+		return fmt.Errorf("redis: %s: %w", op, session.ErrConflict)
+	case "COLLISION":
+		return fmt.Errorf("redis: %s: %w", op, session.ErrCollision)
+	}
+	return fmt.Errorf("redis: %s: unexpected script answer %q", op, word)
+}
+
+func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// Load implements session.Store: one round trip on a single node or
+// Sentinel (a script reads the ID key, then the record), two in Cluster
+// mode (GET the ID key, then HGET the record from its own slot).
+func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, error) {
+	if h.IsZero() {
+		return nil, fmt.Errorf("redis: load: %w", session.ErrNotFound)
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	var b string
+	var err error
+	if s.cluster {
+		b, err = s.clusterLoad(ctx, h)
+	} else {
+		b, err = scriptLoad.Run(ctx, s.client, []string{s.idKey(h)}, s.prefix).Text()
+	}
+	if err != nil {
+		return nil, fail("load", err)
+	}
+	return decode([]byte(b), h, time.Now())
+}
+
+// Create implements session.Store: one script on a single node; in Cluster
+// mode, the ID keys are claimed first (SET NX semantics, rolled back on a
+// collision), then the record is written if its key is free.
+func (s *Store) Create(ctx context.Context, rec *session.Record) error {
+	w, err := s.prepare(rec, time.Now())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	if s.cluster {
+		return s.clusterCreate(ctx, w)
+	}
+	word, err := scriptCreate.Run(ctx, s.client, append([]string{s.recordKey(w.ref)}, w.idKeys...),
+		s.prefix, w.ref, w.data, w.ver, w.ids, w.user, w.exp, w.ttl, w.score, w.now).Text()
+	if err != nil {
+		return fail("create", err)
+	}
+	return status("create", word)
+}
+
+// Update implements session.Store: one compare-and-swap script on a single
+// node. In Cluster mode an update that keeps the record's IDs and user is
+// one pipelined round (the CAS plus TTL refreshes of its ID keys and user
+// index); one that changes them takes three (claim, CAS, release).
+func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) error {
+	w, err := s.prepare(rec, time.Now())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	if s.cluster {
+		return s.clusterUpdate(ctx, w, prev)
+	}
+	word, err := scriptUpdate.Run(ctx, s.client, append([]string{s.recordKey(w.ref)}, w.idKeys...),
+		s.prefix, w.ref, w.data, w.ver, w.ids, w.user, w.exp, w.ttl, w.score, w.now,
+		strconv.FormatUint(prev, 10)).Text()
+	if err != nil {
+		return fail("update", err)
+	}
+	return status("update", word)
+}
+
+// Delete implements session.Store: one script on a single node; two
+// rounds in Cluster mode (the record, then its ID keys and user entry).
+func (s *Store) Delete(ctx context.Context, ref string) error {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	if s.cluster {
+		return s.clusterDelete(ctx, ref)
+	}
+	if err := scriptDelete.Run(ctx, s.client, []string{s.recordKey(ref)}, s.prefix, ref).Err(); err != nil {
+		return fail("delete", err)
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package redis_test
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/redis"
+	"github.com/sessiond/sessiond/store/storetest"
+)
+
+// TestRoundTrips counts, on a redis-server of the test's own (so nothing
+// else moves the counters), what each operation costs: the client side
+// through a go-redis hook (commands sent), the server side through INFO
+// commandstats (top-level EVALSHA/EVAL calls; the other entries are the
+// calls the script made inside Redis, logged for the record). SPEC §3:
+// one round trip for a read-only request, at most two for a modifying one.
+func TestRoundTrips(t *testing.T) {
+	srv := newServer(t, testenv.FreePort(t))
+	ctx := context.Background()
+	c := goredis.NewClient(&goredis.Options{Addr: srv.addr(), ContextTimeoutEnabled: true, PoolSize: 1})
+	defer c.Close()
+	hook := &counter{}
+	c.AddHook(hook)
+	stats := goredis.NewClient(&goredis.Options{Addr: srv.addr()})
+	defer stats.Close()
+	s, err := redis.New(redis.Config{Client: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rec := storetest.NewRecord()
+	rec.User = "rt-user"
+	// Warm up: load the scripts into the server's cache and open the
+	// connection, so the counts below are the steady state.
+	warm := storetest.NewRecord()
+	warm.User = "rt-warm"
+	must(t, s.Create(ctx, warm))
+	next := warm.Clone()
+	next.Version = 2
+	must(t, s.Update(ctx, next, 1))
+	_, err = s.Load(ctx, warm.ID)
+	must(t, err)
+	_, err = s.ListUser(ctx, warm.User)
+	must(t, err)
+	must(t, s.Delete(ctx, warm.Ref))
+
+	readOnly := []string{"evalsha", "get", "hget"}
+	for _, tc := range []struct {
+		name string
+		op   func() error
+		// onlyReads lists the only commands the server may see (nil: any).
+		onlyReads []string
+	}{
+		{"Create", func() error { return s.Create(ctx, rec) }, nil},
+		{"Load", func() error { _, err := s.Load(ctx, rec.ID); return err }, readOnly},
+		{"Load unknown ID", func() error {
+			_, err := s.Load(ctx, storetest.NewRecord().ID)
+			if err == nil {
+				t.Fatal("Load of an unknown ID succeeded")
+			}
+			return nil
+		}, readOnly},
+		{"Update", func() error {
+			n := rec.Clone()
+			n.Version, n.Data = 2, map[string]string{"k": "v2"}
+			return s.Update(ctx, n, 1)
+		}, nil},
+		{"Update with rotation", func() error {
+			n := rec.Clone()
+			n.Version, n.ID = 3, storetest.NewRecord().ID
+			n.Aliases = []session.Alias{{Hash: rec.ID}}
+			return s.Update(ctx, n, 2)
+		}, nil},
+		{"ListUser", func() error { _, err := s.ListUser(ctx, rec.User); return err }, nil},
+		{"Delete", func() error { return s.Delete(ctx, rec.Ref) }, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := commandStats(t, stats)
+			hook.reset()
+			if err := tc.op(); err != nil {
+				t.Fatal(err)
+			}
+			cmds, pipelines, _ := hook.reset()
+			d := diffStats(before, commandStats(t, stats))
+			t.Logf("%s: client sent %d command(s), %d pipeline(s); server commandstats diff %v", tc.name, cmds, pipelines, d)
+			if cmds != 1 || pipelines != 0 {
+				t.Errorf("client sent %d commands and %d pipelines, want exactly 1 command", cmds, pipelines)
+			}
+			if d["evalsha"] != 1 || d["eval"] != 0 {
+				t.Errorf("server ran %d EVALSHA and %d EVAL, want 1 EVALSHA", d["evalsha"], d["eval"])
+			}
+			if tc.onlyReads != nil {
+				for _, name := range slices.Sorted(maps.Keys(d)) {
+					if !slices.Contains(tc.onlyReads, name) {
+						t.Errorf("read-only operation ran %q on the server", name)
+					}
+				}
+			}
+		})
+	}
+
+	// After SCRIPT FLUSH (a restart, a failover) the first call falls back
+	// to EVAL once; the next one is back to a single EVALSHA.
+	t.Run("NOSCRIPT fallback", func(t *testing.T) {
+		r := storetest.NewRecord()
+		must(t, s.Create(ctx, r))
+		must(t, stats.ScriptFlush(ctx).Err())
+		for i, want := range []map[string]int64{{"evalsha": 1, "eval": 1}, {"evalsha": 1}} {
+			before := commandStats(t, stats)
+			if _, err := s.Load(ctx, r.ID); err != nil {
+				t.Fatalf("Load %d after SCRIPT FLUSH: %v", i, err)
+			}
+			d := diffStats(before, commandStats(t, stats))
+			if d["evalsha"] != want["evalsha"] || d["eval"] != want["eval"] {
+				t.Fatalf("Load %d after SCRIPT FLUSH: commandstats diff %v, want %v", i, d, want)
+			}
+		}
+	})
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
