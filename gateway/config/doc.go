@@ -1,0 +1,153 @@
+// Package config is the configuration of `sessiond serve --config FILE`:
+// a YAML file, parsed strictly and checked completely before anything
+// starts.
+//
+// # Strictness
+//
+// An unknown key, a key written twice, a value of the wrong kind (a list
+// where a string belongs, a number where a string belongs, "yes" for a
+// boolean), a bad duration ("5x"; durations are Go durations such as "30s",
+// "15m", "1h30m"), a value outside its choices, YAML aliases and custom tags
+// are all errors. Every error names the file, the line and the key path,
+//
+//	sessiond.yaml:14: sites[0].session.idle_timeout: "5x" is not a duration (write it like "30s", "15m" or "1h30m")
+//
+// and all of them are reported at once, in line order (Load joins them
+// with errors.Join; Errors takes them apart). Messages never contain a
+// secret.
+//
+// # Defaults and checks
+//
+// Every key has a safe default; an absent key keeps it, a present key
+// always wins, even when it is zero. Loading then runs in three steps, in
+// the manner of Caddy's provision/validate: provision fills the defaults
+// that depend on other keys (cookie names from the mode, redirect ports
+// from the listeners, site names from their hosts) and makes paths
+// absolute; validate checks every rule that needs no file (cookie prefix
+// rules, duplicate hosts, URL schemes, path prefixes, timeouts, redirect
+// rules, header names); resolve reads the secrets and key files and checks
+// that the named files and directories exist.
+//
+// Secrets (admin token, PostgreSQL DSN, Redis URL) come from a file
+// (token_file, dsn_file, url_file) or an environment variable (token_env,
+// by default SESSIOND_ADMIN_TOKEN; dsn_env; url_env). Writing one inline
+// works but returns a Warning, as do settings that are legal but probably
+// not meant (a limit turned off, a session that never expires). Secret
+// files readable by other users warn too. Key files hold one base64 key of
+// 32 bytes per line; make one with `head -c 32 /dev/urandom | base64`.
+//
+// A configuration can also be built in code: start from Default and
+// DefaultSite and call Config.Validate, which runs the same three steps.
+// A Config is plain data; once loaded it may be read from any number of
+// goroutines.
+//
+// # Full example
+//
+// Every key, with its default where it has one (testdata/example.yaml; a
+// test keeps the two the same):
+//
+//	# sessiond.yaml: every key, with its default where it has one.
+//	# Relative paths are relative to this file's directory.
+//
+//	listen:
+//	  http:
+//	    addr: 127.0.0.1:8080            # "" turns plain HTTP off
+//	  https:                            # on when cert_file or dev_tls is set
+//	    addr: 127.0.0.1:8443
+//	    cert_file: tls/cert.pem
+//	    key_file: tls/key.pem
+//	    dev_tls: false                  # true: self-signed localhost certificate (loopback only)
+//	  admin:                            # off unless addr is set
+//	    addr: 127.0.0.1:9090
+//	    token_file: secrets/admin-token # or token_env (default SESSIOND_ADMIN_TOKEN)
+//	    metrics_path: /metrics
+//
+//	store:                              # exactly one of sqlite (default), postgres, redis, cookie, memory
+//	  sqlite:
+//	    path: data/sessions.db          # default sessiond.db
+//	  # postgres: {dsn_file: secrets/pg-dsn}          or dsn_env: PG_DSN
+//	  # redis: {url_env: SESSIOND_REDIS_URL}          or url_file
+//	  # cookie: {keys_file: secrets/cookie-keys}      sessions sealed in the browser
+//	  # memory: {}                                    lost on restart
+//	  encrypt_at_rest:                  # optional, server stores only
+//	    keys_file: secrets/data-keys    # one base64 32-byte key per line; the first seals
+//
+//	audit:
+//	  log: stderr                       # stderr, stdout or a file path
+//
+//	limits:
+//	  unknown_ids: {attempts: 30, per: 1m}   # per client IP
+//	  max_clients: 100000
+//
+//	sites:
+//	  - name: shop                      # default: the first host
+//	    hosts: [shop.example.com, www.shop.example.com]
+//	    upstream: http://127.0.0.1:9001 # or cgi: {dir, prefix} or static: {dir, prefix}
+//	    session:
+//	      mode: mixed                   # https-only (default), mixed or off
+//	      cookie:
+//	        name: sid                   # default __Host-sid (https-only) or sid (mixed)
+//	        secure_name: __Host-ssid    # mixed mode's HTTPS cookie
+//	        domain: ""                  # "" = host-only
+//	        path: /
+//	        same_site: lax              # lax, strict or none
+//	        persist: 0s                 # Max-Age; 0 = browser-session cookie
+//	      idle_timeout: 30m
+//	      absolute_timeout: 12h
+//	      max_age: 0s                   # SessionMaxAge: restarts on every save; 0 = none
+//	      rotate_every: 15m
+//	      rotate_requests: 0
+//	      grace: 30s
+//	      stay_secure: false
+//	      allow_http_auth: false
+//	      theft_action: revoke-user     # revoke-user, destroy or log
+//	      bind: {ip: off, user_agent: false, action: log}
+//	      include: [/]
+//	      exclude: [/static/]
+//	    auth_required: [/account, /checkout, /admin]
+//	    auth:
+//	      htpasswd: users.htpasswd      # "" = the backend logs users in
+//	      login_path: /login
+//	      logout_path: /logout
+//	      rate_limit:
+//	        per_ip: {attempts: 20, per: 1m}
+//	        per_user: {attempts: 10, per: 1m}
+//	    redirects:
+//	      overall: rules                # never, always or rules
+//	      status: 302                   # or 301; other methods than GET/HEAD get 307
+//	      https_port: 8443              # default: the listeners' ports
+//	      http_port: 8080
+//	      rules:
+//	        - {path: /checkout, to: https}
+//	        - {glob: "/account/*", to: https}
+//	        - {path: /admin}
+//	        - {state: authenticated, to: https}
+//	        - {form: "input[type=password]", to: https}
+//	        - {path: /cart, state: anonymous, to: http}
+//	      hsts: {max_age: 0s, include_subdomains: false}
+//	    headers:
+//	      session: X-Session
+//	      user: X-Session-User
+//	      ref: X-Session-Ref
+//	      secure: X-Session-Secure
+//	      replace: X-Replace-Session
+//	      action: X-Session-Action
+//	    max_header_bytes: 8192
+//	    csrf: {enforce_origin: true}
+//	    modcrypto:                      # optional: import Apache mod_session_crypto cookies once
+//	      passphrase_file: secrets/apache-passphrases
+//	      cookie_name: session
+//	      cipher: aes256
+//
+//	  - name: outlet
+//	    hosts: [outlet.example.com]
+//	    cgi: {dir: cgi-bin, prefix: /}
+//	    session: {mode: https-only}
+//	    redirects:
+//	      hsts: {max_age: 8760h}
+//
+//	  - name: catalog
+//	    hosts: [catalog.example.com]
+//	    static: {dir: public}
+//	    session: {mode: off}
+package config

@@ -1,0 +1,160 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// validateSession checks a site's session block: mode, cookie (prefix
+// rules), timeouts and rotation.
+func validateSession(c *Config, s *Site, sp string, p *problems) {
+	ss := s.Session
+	pp := join(sp, "session")
+	if !checkEnum(p, join(pp, "mode"), ss.Mode, ModeHTTPSOnly, ModeMixed, ModeOff) {
+		return // everything else depends on the mode
+	}
+	checkEnum(p, join(pp, "theft_action"), ss.TheftAction, TheftRevokeUser, TheftDestroy, TheftLog)
+	checkEnum(p, join(pp, "bind.ip"), ss.Bind.IP, BindIPOff, BindIPExact, BindIPSubnet)
+	checkEnum(p, join(pp, "bind.action"), ss.Bind.Action, BindReject, BindRegenerate, BindLog)
+	for i, v := range ss.Include {
+		checkPrefix(p, fmt.Sprintf("%s.include[%d]", pp, i), v)
+	}
+	for i, v := range ss.Exclude {
+		checkPrefix(p, fmt.Sprintf("%s.exclude[%d]", pp, i), v)
+	}
+	if ss.Mode == ModeOff {
+		return
+	}
+	if !c.Listen.HTTPS.Enabled() {
+		p.errf(join(pp, "mode"), "%s sessions need HTTPS: configure listen.https (cert_file and key_file, or dev_tls: true)", ss.Mode)
+	}
+	if ss.Mode == ModeMixed && c.Listen.HTTP.Addr == "" {
+		p.warnf(join(pp, "mode"), "mixed mode without an HTTP listener behaves like https-only")
+	}
+	validateCookie(ss, pp, p)
+
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"idle_timeout", ss.IdleTimeout}, {"absolute_timeout", ss.AbsoluteTimeout}, {"max_age", ss.MaxAge},
+		{"rotate_every", ss.RotateEvery}, {"grace", ss.Grace}, {"cookie.persist", ss.Cookie.Persist}} {
+		if d.v < 0 {
+			p.errf(join(pp, d.key), "must not be negative")
+		}
+	}
+	if ss.RotateRequests < 0 {
+		p.errf(join(pp, "rotate_requests"), "must not be negative")
+	}
+	if ss.IdleTimeout == 0 && ss.AbsoluteTimeout == 0 && ss.MaxAge == 0 {
+		p.warnf(pp, "sessions never expire: idle_timeout, absolute_timeout and max_age are all 0")
+	}
+	if ss.AbsoluteTimeout > 0 && ss.IdleTimeout > ss.AbsoluteTimeout {
+		p.warnf(join(pp, "idle_timeout"), "is longer than absolute_timeout (%v), so it never applies", ss.AbsoluteTimeout)
+	}
+	if ss.RotateEvery > 0 && ss.Grace >= ss.RotateEvery {
+		p.errf(join(pp, "grace"), "%v must be shorter than rotate_every (%v)", ss.Grace, ss.RotateEvery)
+	}
+	if ss.RotateEvery == 0 && ss.RotateRequests == 0 {
+		p.warnf(join(pp, "rotate_every"), "periodic ID regeneration is off (rotate_every and rotate_requests are 0)")
+	}
+	if ss.AllowHTTPAuth && ss.Mode != ModeMixed {
+		p.warnf(join(pp, "allow_http_auth"), "only applies to mixed mode")
+	}
+	if ss.StaySecure && ss.Mode != ModeMixed {
+		p.warnf(join(pp, "stay_secure"), "only applies to mixed mode")
+	}
+	if ss.AllowHTTPAuth && ss.Mode == ModeMixed {
+		p.warnf(join(pp, "allow_http_auth"), "logged-in sessions travel over plain HTTP; anyone on the path can take them over")
+	}
+}
+
+// validateCookie applies the browsers' cookie rules: __Host- needs Secure,
+// Path=/ and no Domain; __Secure- needs Secure; mixed mode's HTTP cookie can
+// be neither; SameSite=None needs Secure.
+func validateCookie(ss Session, pp string, p *problems) {
+	ck := ss.Cookie
+	cp := join(pp, "cookie")
+	checkEnum(p, join(cp, "same_site"), ck.SameSite, SameSiteLax, SameSiteStrict, SameSiteNone)
+	if ck.Domain != "" {
+		if err := checkHost(ck.Domain); err != "" {
+			p.errf(join(cp, "domain"), "%s %s", quote(ck.Domain), err)
+		}
+	}
+	if !strings.HasPrefix(ck.Path, "/") || strings.ContainsAny(ck.Path, ";\x00\r\n ") {
+		p.errf(join(cp, "path"), "%s must start with \"/\" and hold no ';', spaces or control characters", quote(ck.Path))
+	}
+	// The secure cookie: the only one in https-only mode, the second one in
+	// mixed mode.
+	secureKey, secureName := "name", ck.Name
+	if ss.Mode == ModeMixed {
+		secureKey, secureName = "secure_name", ck.SecureName
+		if err := checkCookieName(ck.Name); err != "" {
+			p.errf(join(cp, "name"), "%s", err)
+		} else if hasPrefix(ck.Name, "__Host-") || hasPrefix(ck.Name, "__Secure-") {
+			p.errf(join(cp, "name"), "%s travels over plain HTTP in mixed mode, so it cannot have the __Host- or __Secure- prefix (browsers would drop it)", quote(ck.Name))
+		}
+		if strings.EqualFold(ck.Name, ck.SecureName) {
+			p.errf(join(cp, "secure_name"), "must differ from name")
+		}
+		if ck.SameSite == SameSiteNone {
+			p.errf(join(cp, "same_site"), "none needs the Secure attribute, which mixed mode's HTTP cookie cannot have; use lax or strict")
+		}
+	} else if ck.SecureName != "" {
+		p.warnf(join(cp, "secure_name"), "only used in mixed mode; ignored")
+	}
+	if err := checkCookieName(secureName); err != "" {
+		p.errf(join(cp, secureKey), "%s", err)
+	} else if hasPrefix(secureName, "__Host-") {
+		if ck.Domain != "" {
+			p.errf(join(cp, secureKey), "a __Host- cookie cannot have a domain; remove cookie.domain or use the __Secure- prefix")
+		}
+		if ck.Path != "/" {
+			p.errf(join(cp, secureKey), "a __Host- cookie needs path \"/\"; use the __Secure- prefix for path %s", quote(ck.Path))
+		}
+	}
+}
+
+// validateAuth checks login settings; login needs sessions on its paths.
+func validateAuth(s *Site, sp string, p *problems) {
+	a := s.Auth
+	ap := join(sp, "auth")
+	for i, v := range s.AuthRequired {
+		checkPrefix(p, fmt.Sprintf("%s.auth_required[%d]", sp, i), v)
+	}
+	if s.Session.Mode == ModeOff {
+		if len(s.AuthRequired) > 0 {
+			p.errf(join(sp, "auth_required"), "login needs sessions; session.mode is off")
+		}
+		if a.Htpasswd != "" {
+			p.errf(join(ap, "htpasswd"), "login needs sessions; session.mode is off")
+		}
+		return
+	}
+	checkPrefix(p, join(ap, "login_path"), a.LoginPath)
+	checkPrefix(p, join(ap, "logout_path"), a.LogoutPath)
+	if a.LoginPath == a.LogoutPath {
+		p.errf(join(ap, "logout_path"), "must differ from login_path")
+	}
+	for _, lp := range []struct{ key, v string }{{"login_path", a.LoginPath}, {"logout_path", a.LogoutPath}} {
+		if !inSession(s.Session, lp.v) {
+			p.errf(join(ap, lp.key), "%s is outside the session's include/exclude paths, so login could not work", quote(lp.v))
+		}
+	}
+	checkRate(p, join(ap, "rate_limit.per_ip"), a.RateLimit.PerIP)
+	checkRate(p, join(ap, "rate_limit.per_user"), a.RateLimit.PerUser)
+}
+
+// inSession applies include/exclude as the gateway will.
+func inSession(ss Session, urlPath string) bool {
+	in := len(ss.Include) == 0
+	for _, pre := range ss.Include {
+		in = in || strings.HasPrefix(urlPath, pre)
+	}
+	for _, pre := range ss.Exclude {
+		if strings.HasPrefix(urlPath, pre) {
+			return false
+		}
+	}
+	return in
+}

@@ -1,0 +1,410 @@
+package config
+
+import (
+	"net/http"
+	"time"
+)
+
+// Config is the whole gateway configuration. Start from Default (and
+// DefaultSite for each site) when building one in code, then call Validate.
+// A Config is plain data: safe to read from many goroutines once Load or
+// Validate has returned, not safe to change while others read it.
+type Config struct {
+	Listen Listen `yaml:"listen"`
+	Store  Store  `yaml:"store"`
+	Audit  Audit  `yaml:"audit"`
+	Limits Limits `yaml:"limits"`
+	Sites  []Site `yaml:"sites"`
+
+	src *source
+}
+
+// Listen holds the gateway's listeners.
+type Listen struct {
+	HTTP  HTTPListener  `yaml:"http"`
+	HTTPS HTTPSListener `yaml:"https"`
+	Admin AdminListener `yaml:"admin"`
+}
+
+// HTTPListener is the plain-HTTP listener.
+type HTTPListener struct {
+	// Addr is host:port; "" turns plain HTTP off. Default "127.0.0.1:8080".
+	Addr string `yaml:"addr"`
+}
+
+// HTTPSListener is the TLS listener. It is on when CertFile or DevTLS is set.
+type HTTPSListener struct {
+	// Addr is host:port. Default "127.0.0.1:8443" when HTTPS is on.
+	Addr     string `yaml:"addr"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// DevTLS serves a generated self-signed certificate for localhost and
+	// *.localhost (internal/devtls); loopback addresses only.
+	DevTLS bool `yaml:"dev_tls"`
+}
+
+// Enabled reports whether HTTPS is configured.
+func (l HTTPSListener) Enabled() bool { return l.CertFile != "" || l.DevTLS }
+
+// AdminListener is the JSON admin API, on its own address, behind a bearer
+// token. It is off unless Addr is set.
+type AdminListener struct {
+	Addr string `yaml:"addr"`
+	// Token is the bearer token: after Load, from TokenFile, the environment
+	// variable TokenEnv, or written inline (which warns).
+	Token     Secret `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+	// TokenEnv names the environment variable read when neither Token nor
+	// TokenFile is set. Default "SESSIOND_ADMIN_TOKEN".
+	TokenEnv string `yaml:"token_env"`
+	// MetricsPath serves Prometheus metrics on the admin listener. Default
+	// "/metrics".
+	MetricsPath string `yaml:"metrics_path"`
+}
+
+// Store selects where sessions live: exactly one of the first five.
+type Store struct {
+	SQLite   *SQLiteStore   `yaml:"sqlite"` // the default
+	Postgres *PostgresStore `yaml:"postgres"`
+	Redis    *RedisStore    `yaml:"redis"`
+	Cookie   *KeyRing       `yaml:"cookie"` // sessions sealed in the browser
+	Memory   *MemoryStore   `yaml:"memory"` // lost on restart; tests and demos
+	// EncryptAtRest seals session data inside a server store (not with
+	// cookie or memory).
+	EncryptAtRest *KeyRing `yaml:"encrypt_at_rest"`
+}
+
+// Kind names the chosen store: "sqlite", "postgres", "redis", "cookie" or
+// "memory" ("" before provisioning if none was chosen).
+func (s Store) Kind() string {
+	switch {
+	case s.SQLite != nil:
+		return "sqlite"
+	case s.Postgres != nil:
+		return "postgres"
+	case s.Redis != nil:
+		return "redis"
+	case s.Cookie != nil:
+		return "cookie"
+	case s.Memory != nil:
+		return "memory"
+	}
+	return ""
+}
+
+// SQLiteStore is the embedded default.
+type SQLiteStore struct {
+	// Path of the database file. Default "sessiond.db", relative to the
+	// config file's directory.
+	Path string `yaml:"path"`
+}
+
+// PostgresStore connects to PostgreSQL. Exactly one of DSN, DSNFile and
+// DSNEnv; after Load, DSN holds the value.
+type PostgresStore struct {
+	DSN     Secret `yaml:"dsn"`
+	DSNFile string `yaml:"dsn_file"`
+	DSNEnv  string `yaml:"dsn_env"`
+}
+
+// RedisStore connects to Redis (redis://, rediss:// or unix://). Exactly
+// one of URL, URLFile and URLEnv; after Load, URL holds the value.
+type RedisStore struct {
+	URL     Secret `yaml:"url"`
+	URLFile string `yaml:"url_file"`
+	URLEnv  string `yaml:"url_env"`
+}
+
+// MemoryStore keeps sessions in the gateway's memory.
+type MemoryStore struct{}
+
+// KeyRing is a list of 32-byte keys read from KeysFile: one base64 key per
+// line, blank lines and '#' comments ignored. The first key seals, all keys
+// open, so a new key goes on top and an old one is removed once its sessions
+// have expired.
+type KeyRing struct {
+	KeysFile string `yaml:"keys_file"`
+	// Keys is filled by Load from KeysFile.
+	Keys [][]byte `yaml:"-"`
+}
+
+// Audit is where security events go, as JSON lines.
+type Audit struct {
+	// Log is "stderr" (default), "stdout" or a file path (appended to).
+	Log string `yaml:"log"`
+}
+
+// Limits are gateway-wide throttles.
+type Limits struct {
+	// UnknownIDs throttles, per client IP, requests that present session
+	// IDs the store does not know (ID guessing). Default 30 per minute.
+	UnknownIDs Rate `yaml:"unknown_ids"`
+	// MaxClients bounds how many client keys each limiter tracks (memory).
+	// Default 100000.
+	MaxClients int `yaml:"max_clients"`
+}
+
+// Rate is a token bucket: Attempts at once, refilled over Per. Attempts 0
+// turns the limit off.
+type Rate struct {
+	Attempts int           `yaml:"attempts"`
+	Per      time.Duration `yaml:"per"`
+}
+
+// Every is the time to earn back one attempt.
+func (r Rate) Every() time.Duration {
+	if r.Attempts <= 0 {
+		return 0
+	}
+	return r.Per / time.Duration(r.Attempts)
+}
+
+// Site is one virtual host (or a group of host names) behind the gateway.
+type Site struct {
+	// Name labels the site in logs and metrics. Default: the first host.
+	Name string `yaml:"name"`
+	// Hosts are the exact host names (no port, no wildcard) this site
+	// answers; required, and unique across sites.
+	Hosts []string `yaml:"hosts"`
+
+	// Exactly one backend: Upstream (an http:// or https:// URL), CGI
+	// scripts or Static files.
+	Upstream string    `yaml:"upstream"`
+	CGI      *DirRoute `yaml:"cgi"`
+	Static   *DirRoute `yaml:"static"`
+
+	Session      Session   `yaml:"session"`
+	AuthRequired []string  `yaml:"auth_required"`
+	Auth         Auth      `yaml:"auth"`
+	Redirects    Redirects `yaml:"redirects"`
+	Headers      Headers   `yaml:"headers"`
+	// MaxHeaderBytes bounds the backend's X-Replace-Session header; a longer
+	// one is refused (502) and logged. Default 8192.
+	MaxHeaderBytes int        `yaml:"max_header_bytes"`
+	CSRF           CSRF       `yaml:"csrf"`
+	ModCrypto      *ModCrypto `yaml:"modcrypto"`
+}
+
+// DirRoute serves a directory under a URL prefix.
+type DirRoute struct {
+	Dir string `yaml:"dir"`
+	// Prefix is the URL path the directory is mounted at. Default "/".
+	Prefix string `yaml:"prefix"`
+}
+
+// Session holds a site's session settings.
+type Session struct {
+	Mode   Mode   `yaml:"mode"`
+	Cookie Cookie `yaml:"cookie"`
+
+	// IdleTimeout ends a session after this long without a request (0: no
+	// idle timeout). Default 30m.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// AbsoluteTimeout ends a session this long after it started, however
+	// active (0: none). Default 12h.
+	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"`
+	// MaxAge is mod_session's SessionMaxAge: a lifetime that restarts
+	// whenever the session is saved (0: none). Default 0.
+	MaxAge time.Duration `yaml:"max_age"`
+	// RotateEvery regenerates the ID this often (0: never). Default 15m.
+	RotateEvery time.Duration `yaml:"rotate_every"`
+	// RotateRequests regenerates the ID every N requests (0: never).
+	RotateRequests int `yaml:"rotate_requests"`
+	// Grace is how long an ID keeps working after it was replaced, for
+	// requests already in flight and slow mobile links. Default 30s.
+	Grace time.Duration `yaml:"grace"`
+
+	// StaySecure redirects a mixed-mode session's HTTP requests to HTTPS
+	// once it has been on HTTPS (no step down).
+	StaySecure bool `yaml:"stay_secure"`
+	// AllowHTTPAuth lets a mixed-mode session stay logged in over plain
+	// HTTP (its insecure ID then carries the identity; not recommended).
+	AllowHTTPAuth bool        `yaml:"allow_http_auth"`
+	TheftAction   TheftAction `yaml:"theft_action"`
+	Bind          Bind        `yaml:"bind"`
+
+	// Include limits sessions to these URL path prefixes (default: all);
+	// Exclude takes precedence (mod_session's SessionInclude/Exclude).
+	Include []string `yaml:"include"`
+	Exclude []string `yaml:"exclude"`
+}
+
+// Cookie holds the session cookie's name and attributes. Secure and
+// HttpOnly are not settable: the session cookie is always HttpOnly, and
+// Secure whenever it travels over HTTPS only.
+type Cookie struct {
+	// Name of the cookie: in https-only mode the only one (default
+	// "__Host-sid", or "__Secure-sid" with a Domain or Path); in mixed mode
+	// the insecure one (default "sid").
+	Name string `yaml:"name"`
+	// SecureName is mixed mode's HTTPS-only cookie (default "__Host-ssid",
+	// or "__Secure-ssid" with a Domain or Path).
+	SecureName string `yaml:"secure_name"`
+	// Domain shares the cookie with subdomains (default: host only).
+	Domain string `yaml:"domain"`
+	// Path of the cookie. Default "/".
+	Path     string   `yaml:"path"`
+	SameSite SameSite `yaml:"same_site"`
+	// Persist gives the cookie a Max-Age, so it outlives the browser (0:
+	// a browser-session cookie, the default).
+	Persist time.Duration `yaml:"persist"`
+}
+
+// Bind ties a session to properties of its client (seed 002's caveats
+// apply: addresses change on mobile networks and behind proxies).
+type Bind struct {
+	IP        IPBinding  `yaml:"ip"`
+	UserAgent bool       `yaml:"user_agent"`
+	Action    BindAction `yaml:"action"`
+}
+
+// Auth is the gateway's form login (mod_auth_form).
+type Auth struct {
+	// Htpasswd is the user file; "" means the backend logs users in
+	// itself (X-Session-Action: login).
+	Htpasswd string `yaml:"htpasswd"`
+	// LoginPath serves the login form (default "/login"); requests to
+	// AuthRequired paths without a user are sent here.
+	LoginPath string `yaml:"login_path"`
+	// LogoutPath takes POSTed logouts. Default "/logout".
+	LogoutPath string        `yaml:"logout_path"`
+	RateLimit  AuthRateLimit `yaml:"rate_limit"`
+}
+
+// AuthRateLimit throttles login attempts.
+type AuthRateLimit struct {
+	PerIP   Rate `yaml:"per_ip"`   // default 20 per minute
+	PerUser Rate `yaml:"per_user"` // default 10 per minute
+}
+
+// Redirects decide when a request moves between HTTP and HTTPS.
+type Redirects struct {
+	// Overall: never, always (to HTTPS), or by Rules. Default: always in
+	// https-only mode, rules in mixed mode, never with sessions off.
+	Overall Overall        `yaml:"overall"`
+	Rules   []RedirectRule `yaml:"rules"`
+	// Status for GET and HEAD: 302 (default) or 301. Other methods get 307.
+	Status int  `yaml:"status"`
+	HSTS   HSTS `yaml:"hsts"`
+	// HTTPSPort and HTTPPort build redirect targets (host from the site's
+	// configuration, never from the request). Default: the ports of the
+	// listeners.
+	HTTPSPort int `yaml:"https_port"`
+	HTTPPort  int `yaml:"http_port"`
+}
+
+// RedirectRule matches requests by all of its conditions (at least one)
+// and sends them To a scheme. Rules are tried in order; the first match wins.
+type RedirectRule struct {
+	Path  string    `yaml:"path"`  // URL path prefix
+	Glob  string    `yaml:"glob"`  // path.Match pattern on the URL path
+	State UserState `yaml:"state"` // anonymous or authenticated
+	// Form matches responses whose HTML contains an element matching this
+	// selector, e.g. "input[type=password]" or "form#login".
+	Form string `yaml:"form"`
+	To   Scheme `yaml:"to"` // default https
+
+	// Selector is Form parsed, set by Load/Validate.
+	Selector *Selector `yaml:"-"`
+}
+
+// HSTS is the Strict-Transport-Security header of HTTPS responses.
+type HSTS struct {
+	MaxAge            time.Duration `yaml:"max_age"` // 0: no header (default)
+	IncludeSubdomains bool          `yaml:"include_subdomains"`
+}
+
+// Headers names the headers of the gateway protocol.
+type Headers struct {
+	Session string `yaml:"session"` // default X-Session
+	User    string `yaml:"user"`    // default X-Session-User
+	Ref     string `yaml:"ref"`     // default X-Session-Ref
+	Secure  string `yaml:"secure"`  // default X-Session-Secure
+	Replace string `yaml:"replace"` // default X-Replace-Session
+	Action  string `yaml:"action"`  // default X-Session-Action
+}
+
+// CSRF protection settings.
+type CSRF struct {
+	// EnforceOrigin refuses cross-origin unsafe requests by their Origin
+	// and Sec-Fetch-Site headers. Default true.
+	EnforceOrigin bool `yaml:"enforce_origin"`
+}
+
+// ModCrypto imports sessions from Apache mod_session_crypto cookies, once
+// each (gateway/modcrypto).
+type ModCrypto struct {
+	// PassphraseFile holds SessionCryptoPassphrase values, one per line.
+	PassphraseFile string `yaml:"passphrase_file"`
+	// CookieName is Apache's SessionCookieName. Default "session".
+	CookieName string `yaml:"cookie_name"`
+	// Cipher is SessionCryptoCipher: aes256 (default), aes192 or aes128.
+	Cipher string `yaml:"cipher"`
+}
+
+// Defaults that are not obvious from the field comments.
+const (
+	DefaultHTTPAddr       = "127.0.0.1:8080"
+	DefaultHTTPSAddr      = "127.0.0.1:8443"
+	DefaultAdminTokenEnv  = "SESSIOND_ADMIN_TOKEN"
+	DefaultMaxHeaderBytes = 8192
+)
+
+// Default returns a configuration with every global default and no sites.
+func Default() Config {
+	return Config{
+		Listen: Listen{
+			HTTP:  HTTPListener{Addr: DefaultHTTPAddr},
+			Admin: AdminListener{TokenEnv: DefaultAdminTokenEnv, MetricsPath: "/metrics"},
+		},
+		Audit: Audit{Log: "stderr"},
+		Limits: Limits{
+			UnknownIDs: Rate{Attempts: 30, Per: time.Minute},
+			MaxClients: 100_000,
+		},
+	}
+}
+
+// DefaultSite returns a site with every default set and no hosts or
+// backend.
+func DefaultSite() Site {
+	return Site{
+		Session: Session{
+			Mode:            ModeHTTPSOnly,
+			Cookie:          Cookie{Path: "/", SameSite: SameSiteLax},
+			IdleTimeout:     30 * time.Minute,
+			AbsoluteTimeout: 12 * time.Hour,
+			RotateEvery:     15 * time.Minute,
+			Grace:           30 * time.Second,
+			TheftAction:     TheftRevokeUser,
+			Bind:            Bind{IP: BindIPOff, Action: BindLog},
+		},
+		Auth: Auth{
+			LoginPath:  "/login",
+			LogoutPath: "/logout",
+			RateLimit: AuthRateLimit{
+				PerIP:   Rate{Attempts: 20, Per: time.Minute},
+				PerUser: Rate{Attempts: 10, Per: time.Minute},
+			},
+		},
+		Redirects: Redirects{Status: http.StatusFound},
+		Headers: Headers{
+			Session: "X-Session",
+			User:    "X-Session-User",
+			Ref:     "X-Session-Ref",
+			Secure:  "X-Session-Secure",
+			Replace: "X-Replace-Session",
+			Action:  "X-Session-Action",
+		},
+		MaxHeaderBytes: DefaultMaxHeaderBytes,
+		CSRF:           CSRF{EnforceOrigin: true},
+	}
+}
+
+// setDefaults lets the decoder start each new list element or optional
+// block from its defaults.
+func (s *Site) setDefaults()         { *s = DefaultSite() }
+func (r *RedirectRule) setDefaults() { r.To = SchemeHTTPS }
+func (d *DirRoute) setDefaults()     { d.Prefix = "/" }
+func (m *ModCrypto) setDefaults()    { m.CookieName = "session"; m.Cipher = "aes256" }
+func (s *SQLiteStore) setDefaults()  { s.Path = "sessiond.db" }
