@@ -236,7 +236,7 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 			secure = "1"
 		}
 		r.Header.Set(h.Secure, secure)
-		if !sess.IsNew() && s.csrf != nil {
+		if !sess.IsNew() && sess.Secure() && s.csrf != nil { // the token secret lives in the secure partition
 			if tok := s.csrf.Token(r); tok != "" {
 				r.Header.Set(h.CSRF, tok)
 				r.Header.Set(h.CSRFField, csrfField)

@@ -236,3 +236,14 @@ func (g *Gateway) authorized(r *http.Request) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) == 1
 }
+
+// CheckSite provisions a site against a throwaway memory store to report
+// every configuration error it would hit at start, without side effects.
+func CheckSite(sc SiteConfig) (bool, error) {
+	g := &Gateway{log: slog.New(slog.DiscardHandler), auditor: session.NewJSONAuditor(), metrics: newMetrics(),
+		store: checkStore{}}
+	if _, err := newSite(sc, g); err != nil {
+		return false, err
+	}
+	return true, nil
+}

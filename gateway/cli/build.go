@@ -1,0 +1,328 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/sessiond/sessiond/gateway"
+	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"github.com/sessiond/sessiond/internal/devtls"
+	"github.com/sessiond/sessiond/secure"
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/cookie"
+	"github.com/sessiond/sessiond/store/memory"
+	redisstore "github.com/sessiond/sessiond/store/redis"
+	"github.com/sessiond/sessiond/store/sealed"
+	"github.com/sessiond/sessiond/store/sqlite"
+)
+
+// provisioned is a gateway ready to serve, with what must be closed after.
+type provisioned struct {
+	gw        *gateway.Gateway
+	listeners gateway.Listeners
+	closers   []func() error
+}
+
+func (p *provisioned) close() {
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		p.closers[i]()
+	}
+}
+
+// origin builds "scheme://host[:port]" leaving out the scheme's default port.
+func origin(scheme, host string, port int) string {
+	if (scheme == "https" && port == 443) || (scheme == "http" && port == 80) || port == 0 {
+		return scheme + "://" + host
+	}
+	return scheme + "://" + host + ":" + strconv.Itoa(port)
+}
+
+func portOf(addr string) int {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// disabled maps the config's "0 = off" durations onto session.Config,
+// where 0 means the default and a negative value turns a timer off.
+func disabled(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// siteRules converts the redirect rules.
+func siteRules(sc config.Site) ([]secure.Rule, secure.Overall) {
+	var rules []secure.Rule
+	for _, r := range sc.Redirects.Rules {
+		rule := secure.Rule{Path: r.Path, Glob: r.Glob, Form: r.Form, To: secure.HTTPS}
+		if r.To == config.SchemeHTTP {
+			rule.To = secure.HTTP
+		}
+		switch r.State {
+		case config.StateAnonymous:
+			rule.State = secure.Anonymous
+		case config.StateAuthenticated:
+			rule.State = secure.Authenticated
+		}
+		rules = append(rules, rule)
+	}
+	if sc.Auth.Htpasswd != "" {
+		// The login and logout forms always live on HTTPS, and credentials
+		// posted over HTTP are refused rather than redirected.
+		rules = append([]secure.Rule{
+			{Path: sc.Auth.LoginPath, To: secure.HTTPS, Credentials: true},
+			{Path: sc.Auth.LogoutPath, To: secure.HTTPS, Credentials: true},
+		}, rules...)
+	}
+	overall := secure.ByRules
+	switch sc.Redirects.Overall {
+	case config.OverallAlways:
+		overall = secure.Always
+	case config.OverallNever:
+		overall = secure.Never
+	}
+	return rules, overall
+}
+
+// buildSite converts one configured site.
+func buildSite(sc config.Site, httpPort, httpsPort int, unknownLimit int) (gateway.SiteConfig, func() error, error) {
+	noop := func() error { return nil }
+	if sc.Redirects.HTTPSPort != 0 {
+		httpsPort = sc.Redirects.HTTPSPort
+	}
+	if sc.Redirects.HTTPPort != 0 {
+		httpPort = sc.Redirects.HTTPPort
+	}
+	host := sc.Hosts[0]
+	out := gateway.SiteConfig{
+		Name: sc.Name, Hosts: sc.Hosts,
+		Include: sc.Session.Include, Exclude: sc.Session.Exclude, AuthRequired: sc.AuthRequired,
+		HTTPSOrigin: origin("https", host, httpsPort), HTTPOrigin: origin("http", host, httpPort),
+		Permanent:       sc.Redirects.Status == http.StatusMovedPermanently,
+		HSTS:            secure.HSTS{MaxAge: sc.Redirects.HSTS.MaxAge, IncludeSubdomains: sc.Redirects.HSTS.IncludeSubdomains},
+		MaxReplaceBytes: sc.MaxHeaderBytes,
+		EnforceOrigin:   sc.CSRF.EnforceOrigin,
+		Headers: gateway.Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
+			Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action},
+		LoginPath: sc.Auth.LoginPath, LogoutPath: sc.Auth.LogoutPath,
+		LoginPerClient: sc.Auth.RateLimit.PerIP.Every(), LoginPerUser: sc.Auth.RateLimit.PerUser.Every(),
+	}
+	if httpPort != 0 {
+		for _, h := range sc.Hosts {
+			out.TrustedOrigins = append(out.TrustedOrigins, origin("http", h, httpPort))
+		}
+	}
+	switch {
+	case sc.Upstream != "":
+		u, err := url.Parse(sc.Upstream)
+		if err != nil {
+			return out, noop, fmt.Errorf("site %q: upstream: %w", sc.Name, err)
+		}
+		out.Upstream = u
+	case sc.CGI != nil:
+		out.CGIDir, out.CGIPrefix = sc.CGI.Dir, sc.CGI.Prefix
+	case sc.Static != nil:
+		fs := http.FileServer(http.Dir(sc.Static.Dir))
+		if sc.Static.Prefix != "/" {
+			fs = http.StripPrefix(sc.Static.Prefix, fs)
+		}
+		out.Backend = fs
+	}
+	out.Rules, out.Overall = siteRules(sc)
+	ss := sc.Session
+	if ss.Mode == config.ModeOff {
+		out.SessionsOff = true
+	} else {
+		c := session.Config{
+			Cookie: session.CookieConfig{Name: ss.Cookie.Name, SecureName: ss.Cookie.SecureName, Domain: ss.Cookie.Domain,
+				Path: ss.Cookie.Path, SameSite: ss.Cookie.SameSite.HTTP(), Persist: ss.Cookie.Persist},
+			IdleTimeout: disabled(ss.IdleTimeout), AbsoluteTimeout: disabled(ss.AbsoluteTimeout), MaxAge: ss.MaxAge,
+			RotateEvery: disabled(ss.RotateEvery), RotateRequests: ss.RotateRequests, Grace: ss.Grace,
+			StaySecure: ss.StaySecure, AllowHTTPAuth: ss.AllowHTTPAuth, UnknownIDLimit: unknownLimit,
+		}
+		if ss.Mode == config.ModeMixed {
+			c.Mode = session.Mixed
+		}
+		switch ss.TheftAction {
+		case config.TheftDestroy:
+			c.TheftAction = session.DestroySession
+		case config.TheftLog:
+			c.TheftAction = session.LogOnly
+		}
+		act := map[config.BindAction]session.BindAction{config.BindReject: session.BindReject,
+			config.BindRegenerate: session.BindRegenerate, config.BindLog: session.BindLog}[ss.Bind.Action]
+		switch ss.Bind.IP {
+		case config.BindIPExact:
+			c.Binding.IP = act
+		case config.BindIPSubnet:
+			c.Binding.IP, c.Binding.IPv4Prefix, c.Binding.IPv6Prefix = act, 24, 64
+		}
+		if ss.Bind.UserAgent {
+			c.Binding.UserAgent = act
+		}
+		out.Session = c
+	}
+	closer := noop
+	if sc.Auth.Htpasswd != "" {
+		f, err := htpasswd.Open(sc.Auth.Htpasswd)
+		if err != nil {
+			return out, noop, fmt.Errorf("site %q: %w", sc.Name, err)
+		}
+		for _, w := range f.Warnings() {
+			slog.Warn("sessiond: users file", "site", sc.Name, "warning", w)
+		}
+		out.Users = f
+	}
+	return out, closer, nil
+}
+
+// openStore opens the configured store.
+func openStore(ctx context.Context, sc config.Store, log *slog.Logger) (session.Store, session.CookieCodec, func() error, error) {
+	var st session.Store
+	closer := func() error { return nil }
+	switch {
+	case sc.Cookie != nil:
+		codec, err := cookie.New(cookie.Config{Keys: sc.Cookie.Keys, Logger: log})
+		if err != nil {
+			return nil, nil, closer, err
+		}
+		return nil, codec, closer, nil
+	case sc.Memory != nil:
+		m := memory.New(memory.Config{})
+		st, closer = m, m.Close
+	case sc.Redis != nil:
+		r, err := redisstore.New(redisstore.Config{URL: sc.Redis.URL.Reveal()})
+		if err != nil {
+			return nil, nil, closer, err
+		}
+		st, closer = r, r.Close
+	case sc.Postgres != nil:
+		p, err := openPostgres(ctx, sc.Postgres.DSN.Reveal(), log)
+		if err != nil {
+			return nil, nil, closer, err
+		}
+		st, closer = p, func() error { p.Close(); return nil }
+	default:
+		path := "sessiond.db"
+		if sc.SQLite != nil {
+			path = sc.SQLite.Path
+		}
+		s, err := sqlite.New(ctx, sqlite.Config{Path: path, Logger: log})
+		if err != nil {
+			return nil, nil, closer, err
+		}
+		st, closer = s, s.Close
+	}
+	if sc.EncryptAtRest != nil {
+		w, err := sealed.New(sealed.Config{Inner: st, Keys: sc.EncryptAtRest.Keys, Logger: log})
+		if err != nil {
+			closer()
+			return nil, nil, func() error { return nil }, err
+		}
+		st = w
+	}
+	return st, nil, closer, nil
+}
+
+// auditWriter opens the audit log destination.
+func auditWriter(dest string, stdout, stderr io.Writer) (io.Writer, func() error, error) {
+	switch dest {
+	case "", "stderr":
+		return stderr, func() error { return nil }, nil
+	case "stdout":
+		return stdout, func() error { return nil }, nil
+	}
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("audit log: %w", err)
+	}
+	return f, f.Close, nil
+}
+
+// provision turns a validated configuration into a gateway.
+func provision(ctx context.Context, cfg *config.Config, devTLS bool, stdout, stderr io.Writer) (*provisioned, error) {
+	p := &provisioned{}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	aw, aclose, err := auditWriter(cfg.Audit.Log, stdout, stderr)
+	if err != nil {
+		return nil, err
+	}
+	p.closers = append(p.closers, aclose)
+	auditor := &session.SlogAuditor{Logger: slog.New(slog.NewJSONHandler(aw, nil))}
+
+	l := cfg.Listen
+	p.listeners = gateway.Listeners{HTTP: l.HTTP.Addr, Admin: l.Admin.Addr}
+	if l.HTTPS.Enabled() || devTLS {
+		p.listeners.HTTPS = l.HTTPS.Addr
+		if p.listeners.HTTPS == "" {
+			p.listeners.HTTPS = config.DefaultHTTPSAddr
+		}
+		var cert tls.Certificate
+		if l.HTTPS.DevTLS || devTLS {
+			var hosts []string
+			for _, s := range cfg.Sites {
+				hosts = append(hosts, s.Hosts...)
+			}
+			c, err := devtls.Generate(devtls.Options{Hosts: append(hosts, "localhost", "127.0.0.1", "::1")})
+			if err != nil {
+				p.close()
+				return nil, fmt.Errorf("dev TLS: %w", err)
+			}
+			cert = c.TLS
+			log.Warn("sessiond: serving a self-signed development certificate")
+		} else if cert, err = tls.LoadX509KeyPair(l.HTTPS.CertFile, l.HTTPS.KeyFile); err != nil {
+			p.close()
+			return nil, fmt.Errorf("HTTPS certificate: %w", err)
+		}
+		p.listeners.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	httpPort, httpsPort := portOf(p.listeners.HTTP), portOf(p.listeners.HTTPS)
+
+	st, codec, sclose, err := openStore(ctx, cfg.Store, log)
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("session store: %w", err)
+	}
+	p.closers = append(p.closers, sclose)
+
+	unknown := 0
+	if u := cfg.Limits.UnknownIDs; u.Attempts > 0 && u.Per > 0 {
+		unknown = max(1, int(int64(u.Attempts)*int64(time.Minute)/int64(u.Per)))
+	}
+	var sites []gateway.SiteConfig
+	for _, sc := range cfg.Sites {
+		s, c, err := buildSite(sc, httpPort, httpsPort, unknown)
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.closers = append(p.closers, c)
+		sites = append(sites, s)
+	}
+	g, err := gateway.New(gateway.Config{Sites: sites, Store: st, Codec: codec,
+		AdminToken: l.Admin.Token.Reveal(), Logger: log, Auditor: auditor})
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.gw = g
+	return p, nil
+}
+
+var errInvalidConfig = errors.New("invalid configuration")
