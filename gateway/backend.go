@@ -243,7 +243,7 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	removeCookies(r.Header, s.cookieNames)
+	removeCookies(r.Header, append(s.cookieNames, s.stripNames...))
 	bw := &backendWriter{ResponseWriter: w, site: s, sess: sess, r: r}
 	s.backend.ServeHTTP(bw, r)
 	if !bw.done {

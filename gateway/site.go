@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessiond/sessiond/csrf"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"github.com/sessiond/sessiond/gateway/modcrypto"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 )
@@ -77,6 +78,11 @@ type SiteConfig struct {
 	// TrustedOrigins pass the origin check (e.g. the site's HTTP origin
 	// posting to its HTTPS origin).
 	TrustedOrigins []string
+
+	// ModCrypto, if set, accepts Apache mod_session_crypto cookies named
+	// ModCryptoCookie once and re-issues them as sessiond sessions.
+	ModCrypto       *modcrypto.Decoder
+	ModCryptoCookie string
 }
 
 // site is a running SiteConfig.
@@ -89,12 +95,14 @@ type site struct {
 	backend     http.Handler
 	cgi         bool
 	login       *login
-	cookieNames []string
+	cookieNames []string // session cookies: never forwarded, never set by a backend
+	stripNames  []string // further cookies never forwarded (the Apache cookie being migrated)
 	log         *slog.Logger
 	auditor     session.Auditor
 	chain       http.Handler // with sessions
 	plain       http.Handler // without sessions (off paths)
 	metrics     *metrics
+	replay      replaySet
 }
 
 func (c *SiteConfig) validate() error {
@@ -186,6 +194,12 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 		if eff.SecureName != "" {
 			s.cookieNames = append(s.cookieNames, eff.SecureName)
 		}
+		if cfg.ModCrypto != nil {
+			if cfg.ModCryptoCookie == "" {
+				return nil, fmt.Errorf("site %q: ModCrypto needs ModCryptoCookie", cfg.Name)
+			}
+			s.stripNames = append(s.stripNames, cfg.ModCryptoCookie)
+		}
 	}
 	// The gateway's own forms (login, logout, the sessions page) use
 	// session-bound tokens; proxied requests get the origin check if asked.
@@ -252,7 +266,7 @@ func hasPathPrefix(p, prefix string) bool {
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Headers.stripSpoofed(r.Header)
 	if s.m == nil || !s.sessionPath(r.URL.Path) {
-		removeCookies(r.Header, s.cookieNames)
+		removeCookies(r.Header, append(s.cookieNames, s.stripNames...))
 		s.plain.ServeHTTP(w, r)
 		return
 	}
@@ -273,6 +287,9 @@ func (s *site) serveBackend(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.ModCrypto != nil {
+		s.migrateApache(w, r)
+	}
 	p := r.URL.Path
 	if s.login != nil && (p == s.cfg.LoginPath || p == s.cfg.LogoutPath) && r.TLS == nil {
 		s.login.insecure(w, r) // before anything reads a body sent in the clear

@@ -17,6 +17,7 @@ import (
 	"github.com/sessiond/sessiond/gateway"
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"github.com/sessiond/sessiond/gateway/modcrypto"
 	"github.com/sessiond/sessiond/internal/devtls"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
@@ -179,6 +180,17 @@ func buildSite(sc config.Site, httpPort, httpsPort int, unknownLimit int) (gatew
 		out.Session = c
 	}
 	closer := noop
+	if mc := sc.ModCrypto; mc != nil && !out.SessionsOff {
+		pass, err := modcrypto.ReadPassphraseFile(mc.PassphraseFile)
+		if err != nil {
+			return out, noop, fmt.Errorf("site %q: modcrypto: %w", sc.Name, err)
+		}
+		dec, err := modcrypto.New(pass, modcrypto.Options{Cipher: mc.Cipher})
+		if err != nil {
+			return out, noop, fmt.Errorf("site %q: %w", sc.Name, err)
+		}
+		out.ModCrypto, out.ModCryptoCookie = dec, mc.CookieName
+	}
 	if sc.Auth.Htpasswd != "" {
 		f, err := htpasswd.Open(sc.Auth.Htpasswd)
 		if err != nil {
