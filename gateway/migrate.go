@@ -77,4 +77,3 @@ func (s *site) migrateApache(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r, session.Event{Type: "modcrypto.migrated", User: old.Values["user"]})
 }
-
