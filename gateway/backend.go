@@ -192,7 +192,7 @@ func (b *backendWriter) apply() bool {
 			}
 		}
 	}
-	if u.requireSecure && b.r.TLS == nil {
+	if u.requireSecure && !s.isSecure(b.r) {
 		target := s.httpsURL(b.r)
 		if target == "" {
 			http.Error(b.ResponseWriter, "This page needs HTTPS.", http.StatusForbidden)

@@ -128,7 +128,7 @@ var insecurePage = template.Must(template.New("insecure").Parse(`<!doctype html>
 `))
 
 func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
-	if r.TLS == nil {
+	if !l.s.isSecure(r) {
 		l.insecure(w, r)
 		return
 	}
@@ -193,7 +193,7 @@ func (l *login) limited(w http.ResponseWriter, r *http.Request, next, user strin
 }
 
 func (l *login) serveLogout(w http.ResponseWriter, r *http.Request) {
-	if r.TLS == nil && r.Method != http.MethodGet {
+	if !l.s.isSecure(r) && r.Method != http.MethodGet {
 		l.insecure(w, r)
 		return
 	}

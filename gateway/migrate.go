@@ -50,7 +50,7 @@ func (s *site) migrateApache(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Used at most once, whatever happens next.
-	http.SetCookie(w, &http.Cookie{Name: name, Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil})
+	http.SetCookie(w, &http.Cookie{Name: name, Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.isSecure(r)})
 	sess := session.FromContext(r.Context())
 	if sess == nil || !sess.IsNew() {
 		return // a sessiond session exists: it wins

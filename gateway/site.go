@@ -171,7 +171,8 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 		overall = secure.Always
 	}
 	rules, err := secure.New(secure.Config{Overall: overall, Rules: cfg.Rules, Hook: cfg.RulesHook,
-		HTTPSOrigin: cfg.HTTPSOrigin, HTTPOrigin: cfg.HTTPOrigin, Permanent: cfg.Permanent, HSTS: cfg.HSTS})
+		HTTPSOrigin: cfg.HTTPSOrigin, HTTPOrigin: cfg.HTTPOrigin, Permanent: cfg.Permanent, HSTS: cfg.HSTS,
+		IsSecure: s.isSecure})
 	if err != nil {
 		return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
 	}
@@ -238,6 +239,15 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 	return s, nil
 }
 
+// isSecure reports whether r came over HTTPS: directly, or from a trusted
+// proxy that says so (Session.TrustedProxies).
+func (s *site) isSecure(r *http.Request) bool {
+	if s.m != nil {
+		return s.m.IsSecure(r)
+	}
+	return r.TLS != nil
+}
+
 // sessionPath applies Include/Exclude.
 func (s *site) sessionPath(p string) bool {
 	for _, e := range s.cfg.Exclude {
@@ -291,7 +301,7 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 		s.migrateApache(w, r)
 	}
 	p := r.URL.Path
-	if s.login != nil && (p == s.cfg.LoginPath || p == s.cfg.LogoutPath) && r.TLS == nil {
+	if s.login != nil && (p == s.cfg.LoginPath || p == s.cfg.LogoutPath) && !s.isSecure(r) {
 		s.login.insecure(w, r) // before anything reads a body sent in the clear
 		return
 	}

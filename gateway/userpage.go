@@ -29,7 +29,7 @@ table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ccc;pad
 `))
 
 func (s *site) serveSessionsPage(w http.ResponseWriter, r *http.Request) {
-	if r.TLS == nil {
+	if !s.isSecure(r) {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, s.cfg.HTTPSOrigin+r.URL.RequestURI(), redirectCode(r.Method))
 		return
