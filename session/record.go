@@ -1,8 +1,7 @@
 package session
 
 import (
-	"encoding/json"
-	"maps"
+		"maps"
 	"slices"
 	"time"
 
@@ -107,17 +106,4 @@ func (r *Record) Clone() *Record {
 // ExpiredAt reports whether r's store expiry has passed at now.
 func (r *Record) ExpiredAt(now time.Time) bool {
 	return !r.Expires.IsZero() && !now.Before(r.Expires)
-}
-
-// MarshalRecord is the record's storage form (JSON). Stores may use any
-// form that round-trips every field; this one is shared so they need not.
-func MarshalRecord(r *Record) ([]byte, error) { return json.Marshal(r) }
-
-// UnmarshalRecord reads MarshalRecord's output.
-func UnmarshalRecord(b []byte) (*Record, error) {
-	r := new(Record)
-	if err := json.Unmarshal(b, r); err != nil {
-		return nil, err
-	}
-	return r, nil
 }
