@@ -1,7 +1,7 @@
 package session
 
 import (
-		"maps"
+	"maps"
 	"slices"
 	"time"
 
