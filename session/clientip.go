@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -74,12 +75,14 @@ func (m *Manager) IsSecure(r *http.Request) bool {
 }
 
 // limiter counts unknown IDs per client in fixed one-minute windows, with
-// memory bounded by pruning old windows.
+// memory bounded by pruning old windows. blocked, on every request with a
+// cookie, takes no lock while no client is over the limit.
 type limiter struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Time
-	counts map[netip.Addr]int
+	anyOver atomic.Bool // some client crossed the limit in the current window
+	mu      sync.Mutex
+	limit   int
+	window  time.Time
+	counts  map[netip.Addr]int
 }
 
 // hit records one unknown ID from ip and reports whether ip is now over
@@ -94,18 +97,22 @@ func (l *limiter) hit(ip netip.Addr, now time.Time) (over, first bool) {
 	if !w.Equal(l.window) || l.counts == nil {
 		l.window = w
 		l.counts = map[netip.Addr]int{}
+		l.anyOver.Store(false)
 	}
 	if len(l.counts) > 100_000 { // a flood of sources: start over rather than grow
 		l.counts = map[netip.Addr]int{}
 	}
 	n := l.counts[ip] + 1
 	l.counts[ip] = n
+	if n > l.limit {
+		l.anyOver.Store(true)
+	}
 	return n > l.limit, n == l.limit+1
 }
 
 // blocked reports whether ip is over the limit without counting.
 func (l *limiter) blocked(ip netip.Addr, now time.Time) bool {
-	if l.limit <= 0 {
+	if l.limit <= 0 || !l.anyOver.Load() {
 		return false
 	}
 	l.mu.Lock()

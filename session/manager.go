@@ -153,7 +153,7 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) (*Record, issue
 	next.Version = base.Version + 1
 	next.LastSeen = now
 	if s.bindSave {
-		next.IP, next.UserAgent = s.ipStr, s.ua
+		next.IP, next.UserAgent = s.ipString(), s.ua
 	}
 	if s.count {
 		next.Requests++
@@ -229,7 +229,7 @@ func (m *Manager) newRecord(s *Session, now time.Time) (*Record, issued) {
 		Created:   now,
 		Saved:     now,
 		Rotated:   now,
-		IP:        s.ipStr,
+		IP:        s.ipString(),
 		UserAgent: s.ua,
 	}
 	s.loadedRotated = now
@@ -260,7 +260,6 @@ func (m *Manager) save(s *Session) error {
 		}
 		return nil
 	}
-	now := m.cfg.Now()
 	if !s.canSave() {
 		if s.changed() {
 			m.cfg.Logger.Warn("session: changes not saved: request over plain HTTP in https-only mode")
@@ -276,11 +275,12 @@ func (m *Manager) save(s *Session) error {
 			m.cfg.Logger.Error("session: changes not saved", "err", err)
 			return err
 		}
-		return m.create(s, now)
+		return m.create(s, m.cfg.Now())
 	}
 	if !s.changed() && !s.touch && !s.bindSave && !s.count && !s.mixed.pending() {
 		return nil
 	}
+	now := m.cfg.Now()
 	if s.headersSent && (s.regen != regenNone || s.mixed.pending()) {
 		s.regen = regenNone
 		s.mixed = mixedState{}
@@ -423,7 +423,7 @@ func (m *Manager) theft(s *Session, rec *Record, a Alias) {
 		}
 	}
 	m.cfg.Auditor.Audit(ctx, Event{Time: m.cfg.Now(), Type: "session.obsolete_id", Ref: rec.Ref,
-		User: rec.User, IP: s.ipStr, UserAgent: s.ua, Attrs: attrs})
+		User: rec.User, IP: s.ipString(), UserAgent: s.ua, Attrs: attrs})
 	var err error
 	switch m.cfg.TheftAction {
 	case RevokeUser:

@@ -76,9 +76,6 @@ func (m *Manager) load(s *Session, r *http.Request) error {
 	s.ctx = r.Context()
 	s.secure = m.IsSecure(r)
 	s.ip = clientIP(r, m.cfg.TrustedProxies)
-	if s.ip.IsValid() {
-		s.ipStr = s.ip.String()
-	}
 	s.ua = r.UserAgent()
 	if len(s.ua) > 512 {
 		s.ua = s.ua[:512]
@@ -101,7 +98,7 @@ func (m *Manager) load(s *Session, r *http.Request) error {
 		return ErrThrottled
 	}
 	if n > 1 {
-		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.duplicate_cookie", IP: s.ipStr, UserAgent: s.ua})
+		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.duplicate_cookie", IP: s.ipString(), UserAgent: s.ua})
 		return nil
 	}
 	if m.cfg.Codec != nil {
@@ -168,7 +165,7 @@ func (m *Manager) lookup(s *Session, raw string, secure bool, now time.Time) (*R
 func (m *Manager) unknownID(s *Session, now time.Time, why string) error {
 	over, first := m.unknown.hit(s.ip, now)
 	if first {
-		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.id_bruteforce", IP: s.ipStr, UserAgent: s.ua})
+		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.id_bruteforce", IP: s.ipString(), UserAgent: s.ua})
 	}
 	if over {
 		return ErrThrottled
@@ -179,7 +176,10 @@ func (m *Manager) unknownID(s *Session, now time.Time, why string) error {
 // adopt makes rec the request's session after the binding check, taking
 // the lock if configured and noting rotation and touch.
 func (m *Manager) adopt(s *Session, rec *Record, now time.Time) error {
-	b := m.cfg.Binding.check(rec, s.ipStr, s.ua)
+	var b bindingResult
+	if m.cfg.Binding.IP != BindOff || m.cfg.Binding.UserAgent != BindOff {
+		b = m.cfg.Binding.check(rec, s.ipString(), s.ua)
+	}
 	if b.changed {
 		action := "log"
 		if b.reject {
@@ -188,7 +188,7 @@ func (m *Manager) adopt(s *Session, rec *Record, now time.Time) error {
 			action = "regenerate"
 		}
 		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.binding_mismatch", Ref: rec.Ref, User: rec.User,
-			IP: s.ipStr, UserAgent: s.ua, Attrs: []slog.Attr{slog.String("changed", b.why), slog.String("action", action),
+			IP: s.ipString(), UserAgent: s.ua, Attrs: []slog.Attr{slog.String("changed", b.why), slog.String("action", action),
 				slog.String("recorded_ip", rec.IP), slog.String("recorded_user_agent", rec.UserAgent)}})
 		if b.reject {
 			s.rawID, s.rawSecure = "", ""
@@ -380,6 +380,9 @@ func (w *responseWriter) finish() {
 	s := w.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.changed() && !s.destroy {
+		return // nothing changed after the response started
+	}
 	if err := s.m.save(s); err != nil && !errors.Is(err, ErrResponseStarted) {
 		s.m.cfg.Logger.Error("session: saving changes made after the response started failed", "err", err)
 	}
@@ -415,7 +418,12 @@ func (s *Session) writeHeaders(h http.Header) {
 }
 
 func addVary(h http.Header) {
-	for _, v := range h["Vary"] {
+	vary, ok := h["Vary"]
+	if !ok {
+		h["Vary"] = []string{"Cookie"} // canonical key already: skip Header.Add's work
+		return
+	}
+	for _, v := range vary {
 		for f := range strings.SplitSeq(v, ",") {
 			if t := strings.TrimSpace(f); strings.EqualFold(t, "Cookie") || t == "*" {
 				return

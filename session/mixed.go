@@ -87,7 +87,7 @@ func (m *Manager) loadMixed(s *Session, r *http.Request, now time.Time) error {
 		return ErrThrottled
 	}
 	if nIns > 1 || nSec > 1 {
-		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.duplicate_cookie", IP: s.ipStr, UserAgent: s.ua})
+		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.duplicate_cookie", IP: s.ipString(), UserAgent: s.ua})
 		return nil
 	}
 	if nSec == 1 {
@@ -139,7 +139,7 @@ func (m *Manager) loadMixed(s *Session, r *http.Request, now time.Time) error {
 // belongs to whoever holds its secure ID.
 func (m *Manager) fork(s *Session, rec *Record, now time.Time) {
 	m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.fork", Ref: rec.Ref, User: rec.User,
-		IP: s.ipStr, UserAgent: s.ua, Attrs: []slog.Attr{slog.String("reason", "insecure ID over HTTPS on a record with a secure ID")}})
+		IP: s.ipString(), UserAgent: s.ua, Attrs: []slog.Attr{slog.String("reason", "insecure ID over HTTPS on a record with a secure ID")}})
 	s.rec = nil
 	s.rawID = ""
 	for k, v := range maps.All(rec.Data) {

@@ -25,7 +25,7 @@ type Session struct {
 
 	secure bool // the request came over HTTPS
 	ip     netip.Addr
-	ipStr  string
+	ipStr  string // s.ip as text, made on first use (ipString)
 	ua     string
 
 	rec *Record // as loaded (read-only; nil: no live record yet)
@@ -70,6 +70,15 @@ const (
 	regenSoft           // periodic: concurrent rotations coalesce; old IDs lead to the new one
 	regenHard           // privilege change: always a fresh ID; old IDs never lead to it
 )
+
+// ipString is the client IP as text, formatted only when something
+// records it (a new record, an audit event, binding).
+func (s *Session) ipString() string {
+	if s.ipStr == "" && s.ip.IsValid() {
+		s.ipStr = s.ip.String()
+	}
+	return s.ipStr
+}
 
 // FromContext returns the request's session. It is nil when the request
 // did not pass through a Manager's Handler.
