@@ -177,6 +177,7 @@ func (b *backendWriter) apply() bool {
 				if err := sess.Login(u.login); err != nil {
 					s.log.Warn("gateway: backend login refused", "err", err)
 				} else {
+					s.csrf.Rotate(b.r) // a fresh token secret for the new identity
 					s.audit(b.r, session.Event{Type: "login.backend", User: u.login, Ref: sess.Ref()})
 				}
 			} else if u.regenerate {
@@ -236,7 +237,10 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 			secure = "1"
 		}
 		r.Header.Set(h.Secure, secure)
-		if !sess.IsNew() && sess.Secure() && s.csrf != nil { // the token secret lives in the secure partition
+		// A token for the gateway's own forms (logout): only signed-in
+		// sessions over HTTPS need one, and their secret was made at
+		// login, so minting it never costs a write.
+		if sess.Secure() && sess.User() != "" && s.csrf != nil {
 			if tok := s.csrf.Token(r); tok != "" {
 				r.Header.Set(h.CSRF, tok)
 				r.Header.Set(h.CSRFField, csrfField)

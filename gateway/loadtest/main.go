@@ -1,0 +1,237 @@
+// Command loadtest measures the gateway against a bare reverse proxy, in
+// one run on loopback, and prints throughput and latency ratios (SPEC §3:
+// sessiond >= 0.8x the bare proxy's throughput, p99 within 1.3x, on a
+// read-only request with a valid session).
+//
+//	go run ./gateway/loadtest -duration 5s -rounds 3 -workers 32
+//
+// Variants, each behind its own loopback listener:
+//
+//	backend          the backend alone
+//	proxy            httputil.ReverseProxy (Rewrite) to the backend
+//	sessiond-sqlite  the gateway, embedded SQLite store (the default)
+//	sessiond-cookie  the gateway, encrypted cookie store
+//	sessiond-memory  the gateway, memory store (reference)
+//
+// The gateway runs HTTPS-only sessions behind a trusted TLS terminator
+// (X-Forwarded-Proto from 127.0.0.1), so every variant is plain HTTP and
+// the comparison measures the session work, not TLS. Variants are run
+// interleaved, round after round, and the median round is reported.
+// Traffic goes to 127.0.0.1 only; every loop is bounded by -duration.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sessiond/sessiond/gateway"
+	"github.com/sessiond/sessiond/secure"
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/cookie"
+	"github.com/sessiond/sessiond/store/memory"
+	"github.com/sessiond/sessiond/store/sqlite"
+)
+
+type variant struct {
+	name   string
+	url    string
+	cookie string
+}
+
+type result struct {
+	reqs     int
+	errs     int
+	rps      float64
+	p50, p99 time.Duration
+}
+
+func serve(h http.Handler) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	go (&http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}).Serve(ln)
+	return "http://" + ln.Addr().String()
+}
+
+// backend answers a small page; /setup stores a cart in the session.
+func backend() http.Handler {
+	body := strings.Repeat("x", 512)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/setup" {
+			w.Header().Set("X-Replace-Session", "cart=1%2c2%2c3&name=alice&theme=dark")
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, body)
+	})
+}
+
+func gatewayFor(name string, up *url.URL, st session.Store, codec session.CookieCodec) string {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sc := gateway.SiteConfig{Name: name, Hosts: []string{"127.0.0.1"}, Upstream: up,
+		HTTPSOrigin: "https://127.0.0.1", Overall: secure.Never, EnforceOrigin: true,
+		Session: session.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}
+	g, err := gateway.New(gateway.Config{Sites: []gateway.SiteConfig{sc}, Store: st, Codec: codec,
+		Logger: logger, Auditor: &session.SlogAuditor{Logger: logger}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return serve(g)
+}
+
+// setup creates a session through the gateway and returns its cookie.
+func setup(client *http.Client, base string) string {
+	req, _ := http.NewRequest("GET", base+"/setup", nil)
+	req.Header.Set("X-Forwarded-Proto", "https")
+	resp, err := client.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "__Host-sid" {
+			return c.Name + "=" + c.Value
+		}
+	}
+	log.Fatalf("%s: no session cookie issued (status %d)", base, resp.StatusCode)
+	return ""
+}
+
+func run(client *http.Client, v variant, workers int, d time.Duration) result {
+	var mu sync.Mutex
+	var all []time.Duration
+	var errs int
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			lat := make([]time.Duration, 0, 4096)
+			e := 0
+			for ctx.Err() == nil {
+				req, _ := http.NewRequest("GET", v.url+"/page", nil)
+				req.Header.Set("X-Forwarded-Proto", "https")
+				if v.cookie != "" {
+					req.Header.Set("Cookie", v.cookie)
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					e++
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || len(resp.Header.Values("Set-Cookie")) != 0 {
+					e++ // a read-only request must not set a cookie
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			errs += e
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	slices.Sort(all)
+	r := result{reqs: len(all), errs: errs, rps: float64(len(all)) / d.Seconds()}
+	if len(all) > 0 {
+		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
+	}
+	return r
+}
+
+func main() {
+	duration := flag.Duration("duration", 5*time.Second, "load per variant per round")
+	rounds := flag.Int("rounds", 3, "interleaved rounds (the median is reported)")
+	workers := flag.Int("workers", 32, "concurrent keep-alive connections")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	only := flag.String("only", "", "comma-separated variants to run (default all)")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+
+	dir, err := os.MkdirTemp("", "sessiond-loadtest")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	be := serve(backend())
+	up, _ := url.Parse(be)
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(up); pr.SetXForwarded() }}
+	ctx := context.Background()
+	sq, err := sqlite.New(ctx, sqlite.Config{Path: filepath.Join(dir, "s.db")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer sq.Close()
+	codec, err := cookie.New(cookie.Config{Keys: [][]byte{cookie.GenerateKey()}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mem := memory.New(memory.Config{})
+	defer mem.Close()
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *workers, MaxConnsPerHost: *workers},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	variants := []variant{{name: "backend", url: be}, {name: "proxy", url: serve(rp)}}
+	for _, g := range []struct {
+		name  string
+		st    session.Store
+		codec session.CookieCodec
+	}{{"sessiond-sqlite", sq, nil}, {"sessiond-cookie", nil, codec}, {"sessiond-memory", mem, nil}} {
+		u := gatewayFor(g.name, up, g.st, g.codec)
+		variants = append(variants, variant{name: g.name, url: u, cookie: setup(client, u)})
+	}
+	if *only != "" {
+		keep := strings.Split(*only, ",")
+		variants = slices.DeleteFunc(variants, func(v variant) bool { return !slices.Contains(keep, v.name) && v.name != "proxy" })
+	}
+	// Warm up every path once.
+	for _, v := range variants {
+		run(client, v, *workers, 300*time.Millisecond)
+	}
+	results := map[string][]result{}
+	for range *rounds {
+		for _, v := range variants {
+			results[v.name] = append(results[v.name], run(client, v, *workers, *duration))
+		}
+	}
+	median := func(rs []result) result {
+		slices.SortFunc(rs, func(a, b result) int { return int(a.rps - b.rps) })
+		return rs[len(rs)/2]
+	}
+	proxy := median(results["proxy"])
+	fmt.Printf("gateway load test: %d workers, %v x %d rounds per variant, loopback, GOMAXPROCS shared with the client\n\n", *workers, *duration, *rounds)
+	fmt.Printf("| variant | req/s | p50 | p99 | throughput vs proxy | p99 vs proxy | errors |\n|---|---|---|---|---|---|---|\n")
+	for _, v := range variants {
+		r := median(results[v.name])
+		fmt.Printf("| %s | %.0f | %v | %v | %.2fx | %.2fx | %d |\n", v.name, r.rps, r.p50.Round(time.Microsecond),
+			r.p99.Round(time.Microsecond), r.rps/proxy.rps, float64(r.p99)/float64(proxy.p99), r.errs)
+	}
+}
