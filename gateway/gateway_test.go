@@ -82,7 +82,7 @@ func startGateway(t *testing.T, mod func(*SiteConfig)) *gw {
 	if err := htpasswd.Add(users, "alice", "alice-pw", 4); err != nil {
 		t.Fatal(err)
 	}
-	f, err := htpasswd.Open(users)
+	f, err := htpasswd.Open(htpasswd.Config{Path: users})
 	if err != nil {
 		t.Fatal(err)
 	}

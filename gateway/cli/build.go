@@ -192,7 +192,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, unknownLimit int) (gatew
 		out.ModCrypto, out.ModCryptoCookie = dec, mc.CookieName
 	}
 	if sc.Auth.Htpasswd != "" {
-		f, err := htpasswd.Open(sc.Auth.Htpasswd)
+		f, err := htpasswd.Open(htpasswd.Config{Path: sc.Auth.Htpasswd})
 		if err != nil {
 			return out, noop, fmt.Errorf("site %q: %w", sc.Name, err)
 		}

@@ -109,7 +109,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 	}
-	users, err := htpasswd.Open(usersPath)
+	users, err := htpasswd.Open(htpasswd.Config{Path: usersPath, Logger: o.Logger})
 	if err != nil {
 		return fmt.Errorf("demo: users file: %w", err)
 	}

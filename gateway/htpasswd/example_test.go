@@ -19,7 +19,7 @@ func Example() {
 		return
 	}
 
-	users, err := htpasswd.Open(path)
+	users, err := htpasswd.Open(htpasswd.Config{Path: path})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -40,7 +40,7 @@ func ExampleFile_Upgrade() {
 	// An old file made with `htpasswd -m` (Apache MD5).
 	os.WriteFile(path, []byte("bob:$apr1$9RJIaeD9$pwPreZwaLseafmKYwe7eX/\n"), 0o600)
 
-	users, _ := htpasswd.Open(path)
+	users, _ := htpasswd.Open(htpasswd.Config{Path: path})
 	if ok, legacy := users.Verify("bob", "pw"); ok && legacy {
 		if err := users.Upgrade("bob", "pw"); err != nil {
 			fmt.Println("not upgraded:", err) // the login still succeeds

@@ -24,6 +24,7 @@ import (
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -58,22 +59,32 @@ type table struct {
 	warnings []string
 }
 
-// Option configures Open.
-type Option func(*File)
+// Config says which file to serve and how.
+type Config struct {
+	// Path is the htpasswd file. Required.
+	Path string
+	// Logger receives reload errors and legacy-hash warnings (nothing
+	// secret is ever logged). Default: slog.Default().
+	Logger *slog.Logger
+	// CheckInterval is how often Verify looks at the file for changes.
+	// Zero means DefaultCheckInterval; negative checks on every call.
+	CheckInterval time.Duration
+}
 
-// WithLogger sets where reload errors and legacy-hash warnings go. Default:
-// slog.Default(). Nothing secret is ever logged.
-func WithLogger(l *slog.Logger) Option { return func(f *File) { f.logger = l } }
-
-// WithCheckInterval sets how often Verify looks at the file for changes; 0
-// checks on every call. Default: DefaultCheckInterval.
-func WithCheckInterval(d time.Duration) Option { return func(f *File) { f.interval = d } }
-
-// Open loads the file at path. The error names every bad line.
-func Open(path string, opts ...Option) (*File, error) {
-	f := &File{path: path, interval: DefaultCheckInterval, logger: slog.Default(), now: time.Now}
-	for _, o := range opts {
-		o(f)
+// Open loads the file at cfg.Path. The error names every bad line.
+func Open(cfg Config) (*File, error) {
+	if cfg.Path == "" {
+		return nil, errors.New("htpasswd: Config.Path is empty")
+	}
+	f := &File{path: cfg.Path, interval: DefaultCheckInterval, logger: cfg.Logger, now: time.Now}
+	if f.logger == nil {
+		f.logger = slog.Default()
+	}
+	switch {
+	case cfg.CheckInterval < 0:
+		f.interval = 0
+	case cfg.CheckInterval > 0:
+		f.interval = cfg.CheckInterval
 	}
 	t, err := f.load()
 	if err != nil {

@@ -34,11 +34,15 @@ func writeFile(t *testing.T, path, data string) {
 // the dummy comparison of every Verify) stays cheap in tests.
 const fixture = "fixture:" + apacheBcrypt + "\n"
 
-func openFile(t *testing.T, data string, opts ...Option) (*File, string) {
+func openFile(t *testing.T, data string, mods ...func(*Config)) (*File, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "users")
 	writeFile(t, path, data)
-	f, err := Open(path, append([]Option{WithLogger(quietLogger(nil)), WithCheckInterval(0)}, opts...)...)
+	cfg := Config{Path: path, Logger: quietLogger(nil), CheckInterval: -1}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	f, err := Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +118,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Open(tc.path, WithLogger(quietLogger(nil)))
+			_, err := Open(Config{Path: tc.path, Logger: quietLogger(nil)})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Open error = %v; want %q", err, tc.want)
 			}
@@ -124,7 +128,7 @@ func TestOpenErrors(t *testing.T) {
 
 func TestLegacyWarnings(t *testing.T) {
 	var logs bytes.Buffer
-	f, path := openFile(t, "y:"+apacheBcrypt+"\nm:"+apacheAPR1+"\ns:"+apacheSHA+"\n", WithLogger(quietLogger(&logs)))
+	f, path := openFile(t, "y:"+apacheBcrypt+"\nm:"+apacheAPR1+"\ns:"+apacheSHA+"\n", func(c *Config) { c.Logger = quietLogger(&logs) })
 	w := f.Warnings()
 	if len(w) != 2 || !strings.Contains(w[0], path+":2: user \"m\" has a apr1 (MD5) hash") ||
 		!strings.Contains(w[1], ":3: user \"s\"") || !strings.Contains(w[1], "bcrypt") {
@@ -153,7 +157,7 @@ func TestReload(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
-			f, path := openFile(t, fixture+"alice:"+apacheSHA+"\n", WithLogger(quietLogger(&logs)))
+			f, path := openFile(t, fixture+"alice:"+apacheSHA+"\n", func(c *Config) { c.Logger = quietLogger(&logs) })
 			// Same size and mtime as before must not hide the change:
 			// write elsewhere and rename (a new inode), as editors do.
 			tmp := path + ".new"
@@ -174,7 +178,7 @@ func TestReload(t *testing.T) {
 }
 
 func TestCheckIntervalThrottlesStat(t *testing.T) {
-	f, path := openFile(t, fixture+"alice:"+apacheSHA+"\n", WithCheckInterval(time.Hour))
+	f, path := openFile(t, fixture+"alice:"+apacheSHA+"\n", func(c *Config) { c.CheckInterval = time.Hour })
 	writeFile(t, path, fixture+"bob:"+apacheSHA+"\n")
 	if ok, _ := f.Verify("bob", "pw"); ok {
 		t.Fatal("file re-read before the check interval")
@@ -299,7 +303,7 @@ func TestAddAndRemove(t *testing.T) {
 			if err != nil || fi.Mode().Perm() != 0o600 {
 				t.Fatalf("file mode = %v (%v), want 0600", fi.Mode(), err)
 			}
-			f, err := Open(path, WithLogger(quietLogger(nil)))
+			f, err := Open(Config{Path: path, Logger: quietLogger(nil)})
 			if err != nil {
 				t.Fatal(err)
 			}
