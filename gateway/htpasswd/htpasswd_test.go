@@ -359,23 +359,25 @@ func TestVerifyTiming(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, _ := openFile(t, "known:"+string(h)+"\nold:"+apacheAPR1+"\n") // usual cost: 8
-	fastest := func(user string) time.Duration {
-		best := time.Hour
-		for range 3 {
-			start := time.Now()
-			f.Verify(user, "wrong")
-			best = min(best, time.Since(start))
-		}
-		return best
+	timeOf := func(user string) time.Duration {
+		start := time.Now()
+		f.Verify(user, "wrong")
+		return time.Since(start)
 	}
-	base := fastest("known")
 	cases := []struct{ name, user string }{
 		{"unknown user", "nobody"},
 		{"legacy hash", "old"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if d := fastest(tc.user); d < base/2 {
+			// Interleave the two measurements so load on a shared machine
+			// hits both alike; compare the fastest of each.
+			base, d := time.Hour, time.Hour
+			for range 5 {
+				base = min(base, timeOf("known"))
+				d = min(d, timeOf(tc.user))
+			}
+			if d < base/2 {
 				t.Fatalf("Verify(%s) took %v, a known bcrypt user %v: timing reveals it", tc.user, d, base)
 			}
 		})
