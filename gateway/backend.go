@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond/session"
 )
@@ -22,6 +23,7 @@ import (
 // the proxy has already dropped, so a client cannot spoof them.
 func newProxy(upstream *url.URL, log *slog.Logger) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
+		Transport: UpstreamTransport(),
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
 			pr.Out.Host = pr.In.Host // the backend sees the site's host name
@@ -33,6 +35,17 @@ func newProxy(upstream *url.URL, log *slog.Logger) *httputil.ReverseProxy {
 		},
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// UpstreamTransport is the transport to backends: the default one with a
+// pool of idle connections sized for a proxy (the default keeps only two
+// per host, so a busy gateway would reconnect on most requests).
+func UpstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	return t
 }
 
 // cgiBackend runs scripts from a directory with net/http/cgi. The gateway

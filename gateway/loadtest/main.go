@@ -183,7 +183,9 @@ func main() {
 
 	be := serve(backend())
 	up, _ := url.Parse(be)
-	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(up); pr.SetXForwarded() }}
+	// The bare proxy gets the same upstream transport as the gateway.
+	rp := &httputil.ReverseProxy{Transport: gateway.UpstreamTransport(),
+		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(up); pr.SetXForwarded() }}
 	ctx := context.Background()
 	sq, err := sqlite.New(ctx, sqlite.Config{Path: filepath.Join(dir, "s.db")})
 	if err != nil {
