@@ -393,3 +393,22 @@ func TestActiveSessions(t *testing.T) {
 		t.Fatal("session alive after revoke-all")
 	}
 }
+
+func TestRotateEveryNRequests(t *testing.T) {
+	h := newHarness(t, session.Config{RotateRequests: 5, RotateEvery: -1}, nil)
+	c := h.client()
+	h.do(c, "POST", "/set?k=cart&v=7", nil) // request 0: creates
+	ids := []string{h.sid(c)}
+	for range 10 {
+		h.do(c, "GET", "/get?k=cart", nil)
+		if id := h.sid(c); id != ids[len(ids)-1] {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 3 {
+		t.Fatalf("10 requests with RotateRequests=5 gave %d distinct IDs, want 3 (two rotations)", len(ids))
+	}
+	if _, body, _ := h.do(c, "GET", "/get?k=cart", nil); body != "7" {
+		t.Fatalf("data lost across rotations: %q", body)
+	}
+}
