@@ -47,3 +47,9 @@ func TestLoadDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Load allocates %v times, want 0", n)
 	}
 }
+
+func BenchmarkRequests(b *testing.B) {
+	s := memory.New(memory.Config{SweepInterval: -1})
+	defer s.Close()
+	storetest.BenchmarkRequests(b, session.Config{Store: s})
+}
