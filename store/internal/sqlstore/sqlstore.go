@@ -1,0 +1,225 @@
+// Package sqlstore holds what the SQL session stores (store/sqlite and
+// store/postgres) share: the checks a record passes before it reaches SQL,
+// the index columns stored next to session.MarshalRecord's blob, the ID-index
+// diff an Update applies, and the batched GC loop. Everything here is pure
+// (no I/O of its own) and safe for concurrent use.
+package sqlstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+// Limits on the text columns. They keep index entries small (PostgreSQL
+// refuses B-tree entries past about 2.7 KB) and turn hostile values into a
+// clear error instead of a driver failure. Real refs are 22 characters.
+const (
+	MaxRefLen  = 256
+	MaxUserLen = 1024
+)
+
+// DefaultGCBatch is the number of records a GC batch deletes when the
+// store's Config leaves it zero: small enough that one batch is a short
+// transaction, large enough that a million rows take a thousand batches.
+const DefaultGCBatch = 1000
+
+// ErrBadRecord is wrapped by every error about a record or argument that
+// cannot be stored (nil, missing ref, bad version, unstorable text). It is a
+// caller bug, not a store failure, so it wraps no session sentinel.
+var ErrBadRecord = errors.New("invalid session record")
+
+func checkText(what, s string, max int) error {
+	switch {
+	case len(s) > max:
+		return fmt.Errorf("%w: %s is %d bytes, limit %d", ErrBadRecord, what, len(s), max)
+	case !utf8.ValidString(s):
+		return fmt.Errorf("%w: %s is not valid UTF-8", ErrBadRecord, what)
+	case strings.IndexByte(s, 0) >= 0:
+		return fmt.Errorf("%w: %s contains a NUL byte", ErrBadRecord, what)
+	}
+	return nil
+}
+
+// CheckRecord reports why rec cannot be stored, or nil.
+func CheckRecord(rec *session.Record) error {
+	if rec == nil {
+		return fmt.Errorf("%w: nil record", ErrBadRecord)
+	}
+	if rec.Ref == "" {
+		return fmt.Errorf("%w: empty ref", ErrBadRecord)
+	}
+	if err := checkText("ref", rec.Ref, MaxRefLen); err != nil {
+		return err
+	}
+	return checkText("user", rec.User, MaxUserLen)
+}
+
+// CheckUpdate is CheckRecord plus the Update contract: rec.Version is prev+1.
+func CheckUpdate(rec *session.Record, prev uint64) error {
+	if err := CheckRecord(rec); err != nil {
+		return err
+	}
+	if rec.Version != prev+1 {
+		return fmt.Errorf("%w: version %d does not follow %d", ErrBadRecord, rec.Version, prev)
+	}
+	return nil
+}
+
+// Storable reports whether s could be stored as a ref or user. Lookups of
+// values that could not have been stored answer "nothing" without a query.
+func Storable(s string, max int) bool { return checkText("", s, max) == nil }
+
+// Row is what a SQL store writes for one record: the index columns and the
+// blob. Nullable columns are pointers (nil is SQL NULL), which both
+// database/sql and pgx bind directly.
+type Row struct {
+	Ref     string
+	User    *string // nil for an anonymous record
+	Expires *int64  // unix microseconds, rounded up; nil for "never"
+	Version int64
+	Blob    []byte
+	Hashes  [][]byte // distinct, non-zero ID hashes; never nil (SQL arrays: empty, not NULL)
+}
+
+// NewRow checks rec and builds its row.
+func NewRow(rec *session.Record) (Row, error) {
+	if err := CheckRecord(rec); err != nil {
+		return Row{}, err
+	}
+	if rec.Version > 1<<63-1 {
+		return Row{}, fmt.Errorf("%w: version %d overflows int64", ErrBadRecord, rec.Version)
+	}
+	blob, err := session.MarshalRecord(rec)
+	if err != nil {
+		return Row{}, fmt.Errorf("%w: marshal: %v", ErrBadRecord, err)
+	}
+	r := Row{Ref: rec.Ref, Version: int64(rec.Version), Blob: blob, Hashes: Hashes(rec)}
+	if rec.User != "" {
+		u := rec.User
+		r.User = &u
+	}
+	if us, ok := ExpiresMicros(rec.Expires); ok {
+		r.Expires = &us
+	}
+	return r, nil
+}
+
+// Hashes returns rec.Hashes() as byte slices, without zero hashes (a zero
+// hash names no ID) and without duplicates (a record listing one hash twice
+// must not collide with itself).
+func Hashes(rec *session.Record) [][]byte {
+	hs := rec.Hashes()
+	out := make([][]byte, 0, len(hs))
+	for i, h := range hs {
+		if h.IsZero() || slices.Contains(hs[:i], h) {
+			continue
+		}
+		out = append(out, bytes.Clone(h[:]))
+	}
+	return out
+}
+
+// ExpiresMicros is the stored form of an expiry: unix microseconds rounded
+// up, so that a record is never collected before its exact Expires (GC
+// compares with NowMicros, rounded down). ok is false for the zero time,
+// which means "never".
+func ExpiresMicros(t time.Time) (us int64, ok bool) {
+	if t.IsZero() {
+		return 0, false
+	}
+	us = t.UnixMicro()
+	if t.Nanosecond()%1000 != 0 {
+		us++
+	}
+	return us, true
+}
+
+// NowMicros is the GC cut-off for now: records with a stored expiry at or
+// before it have expired (session.Record.ExpiredAt).
+func NowMicros(now time.Time) int64 { return now.UnixMicro() }
+
+// Decode reads a stored blob.
+func Decode(blob []byte) (*session.Record, error) {
+	r, err := session.UnmarshalRecord(blob)
+	if err != nil {
+		return nil, fmt.Errorf("corrupt record blob: %w", err)
+	}
+	return r, nil
+}
+
+// Diff compares the hashes a record had with the ones it has now:
+// removed are in old only, added in new only.
+func Diff(old, new [][]byte) (removed, added [][]byte) {
+	has := func(set [][]byte, h []byte) bool {
+		return slices.ContainsFunc(set, func(x []byte) bool { return bytes.Equal(x, h) })
+	}
+	for _, h := range old {
+		if !has(new, h) {
+			removed = append(removed, h)
+		}
+	}
+	for _, h := range new {
+		if !has(old, h) {
+			added = append(added, h)
+		}
+	}
+	return removed, added
+}
+
+// GCPlan shapes a garbage collection: how many rows a batch may delete
+// and how long it should take.
+type GCPlan struct {
+	// Max is the largest batch (the store's Config.GCBatch).
+	Max int
+	// Target, if positive, is how long one batch should hold the store:
+	// batches start small and grow or shrink (at most doubling or halving
+	// each time, never above Max) until they take about that long.
+	Target time.Duration
+	// Yield makes GC pause after each batch as long as the batch took, so
+	// that it holds a single-writer store at most half of the time.
+	Yield bool
+}
+
+// GC calls deleteBatch(ctx, limit) until it deletes fewer than limit rows,
+// an error occurs or ctx ends, and returns the total deleted. Each call is
+// meant to be one short transaction, so requests interleave with a long
+// collection.
+func GC(ctx context.Context, plan GCPlan, deleteBatch func(ctx context.Context, limit int) (int, error)) (int, error) {
+	total, size := 0, max(plan.Max, 1)
+	if plan.Target > 0 {
+		size = min(size, 16)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, fmt.Errorf("gc stopped after %d records: %w", total, err)
+		}
+		start := time.Now()
+		n, err := deleteBatch(ctx, size)
+		took := time.Since(start)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < size {
+			return total, nil
+		}
+		if plan.Target > 0 {
+			want := int(float64(size) * float64(plan.Target) / float64(max(took, time.Microsecond)))
+			size = min(max(want, size/2, 1), size*2, max(plan.Max, 1))
+		}
+		if plan.Yield {
+			select {
+			case <-ctx.Done():
+			case <-time.After(took):
+			}
+		}
+	}
+}

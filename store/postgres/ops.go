@@ -1,0 +1,154 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/internal/sqlstore"
+)
+
+// Load implements session.Store: one join over two primary keys. Like the
+// memory store it returns expired records until GC removes them; the
+// Manager judges expiry by its own clock.
+func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, error) {
+	if h.IsZero() {
+		return nil, fmt.Errorf("postgres: load: %w", session.ErrNotFound)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var blob []byte
+	err := s.pool.QueryRow(ctx, s.q.load, h[:]).Scan(&blob)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: load: %w", session.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.fail("load", err)
+	}
+	rec, err := sqlstore.Decode(blob)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: load: %w", err)
+	}
+	return rec, nil
+}
+
+// expires converts the stored form to a timestamptz argument (nil: never).
+func expires(us *int64) *time.Time {
+	if us == nil {
+		return nil
+	}
+	t := time.UnixMicro(*us)
+	return &t
+}
+
+// Create implements session.Store in one statement: the session row and
+// its ID rows, or nothing if ref or a hash is taken (ErrCollision).
+func (s *Store) Create(ctx context.Context, rec *session.Record) error {
+	row, err := sqlstore.NewRow(rec)
+	if err != nil {
+		return fmt.Errorf("postgres: create: %w", err)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, s.q.create, row.Ref, row.User, expires(row.Expires), row.Version, row.Blob, row.Hashes); err != nil {
+		return s.fail("create", err)
+	}
+	return nil
+}
+
+// Update implements session.Store in one statement (see queries.update):
+// compare-and-swap on the version, and the ID rows follow rec.Hashes().
+func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) error {
+	if err := sqlstore.CheckUpdate(rec, prev); err != nil {
+		return fmt.Errorf("postgres: update: %w", err)
+	}
+	row, err := sqlstore.NewRow(rec)
+	if err != nil {
+		return fmt.Errorf("postgres: update: %w", err)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var done bool
+	var stored *int64
+	err = s.pool.QueryRow(ctx, s.q.update, row.Ref, row.User, expires(row.Expires), row.Version, row.Blob,
+		int64(prev), row.Hashes).Scan(&done, &stored)
+	switch {
+	case err != nil:
+		return s.fail("update", err)
+	case done:
+		return nil
+	case stored == nil:
+		return fmt.Errorf("postgres: update: %w", session.ErrNotFound)
+	default:
+		return fmt.Errorf("postgres: update: %w", session.ErrConflict)
+	}
+}
+
+// Delete implements session.Store; the ID rows go by ON DELETE CASCADE.
+func (s *Store) Delete(ctx context.Context, ref string) error {
+	if !sqlstore.Storable(ref, sqlstore.MaxRefLen) {
+		return nil // could never have been stored
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	if _, err := s.pool.Exec(ctx, s.q.delete, ref); err != nil {
+		return s.fail("delete", err)
+	}
+	return nil
+}
+
+// ListUser implements session.Store, from the user_id index.
+func (s *Store) ListUser(ctx context.Context, user string) ([]*session.Record, error) {
+	if user == "" || !sqlstore.Storable(user, sqlstore.MaxUserLen) {
+		return nil, nil // anonymous records are not listed; unstorable names have none
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.pool.Query(ctx, s.q.listUser, user)
+	if err != nil {
+		return nil, s.fail("list user", err)
+	}
+	defer rows.Close()
+	var out []*session.Record
+	for rows.Next() {
+		var blob []byte
+		if err := rows.Scan(&blob); err != nil {
+			return nil, s.fail("list user", err)
+		}
+		rec, err := sqlstore.Decode(blob)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list user: %w", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list user", err)
+	}
+	return out, nil
+}
+
+// GC implements session.Store. It deletes expired records (and, by
+// cascade, their ID rows) Config.GCBatch at a time, each batch one short
+// statement of its own, skipping rows that requests hold locked, until a
+// batch comes back short or ctx ends (then it returns the count so far).
+func (s *Store) GC(ctx context.Context, now time.Time) (int, error) {
+	cut := time.UnixMicro(sqlstore.NowMicros(now))
+	start := time.Now()
+	// Requests never wait for a GC statement (row locks, SKIP LOCKED), so
+	// batches are always full-sized and back to back.
+	n, err := sqlstore.GC(ctx, sqlstore.GCPlan{Max: s.gcBatch}, func(ctx context.Context, limit int) (int, error) {
+		ctx, cancel := s.op(ctx)
+		defer cancel()
+		tag, err := s.pool.Exec(ctx, s.q.gcBatch, cut, limit)
+		if err != nil {
+			return 0, s.fail("gc", err)
+		}
+		return int(tag.RowsAffected()), nil
+	})
+	s.log.Debug("postgres session store: gc", "deleted", n, "elapsed", time.Since(start), "error", err)
+	return n, err
+}

@@ -1,0 +1,224 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/internal/sqlstore"
+)
+
+// Load implements session.Store: one indexed join from the hash to the
+// record, on a read connection. Like the memory store it returns expired
+// records until GC removes them; the Manager judges expiry by its clock.
+func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, error) {
+	if h.IsZero() {
+		return nil, fmt.Errorf("sqlite: load: %w", session.ErrNotFound)
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	var blob []byte
+	err := s.st.load.QueryRowContext(ctx, h[:]).Scan(&blob)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: load: %w", session.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.fail("load", err)
+	}
+	rec, err := sqlstore.Decode(blob)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: load: %w", err)
+	}
+	return rec, nil
+}
+
+// Create implements session.Store. The session row and its ID rows are
+// inserted in one transaction; the unique key on sessions.ref and the
+// primary key on ids.hash make a collision fail the whole transaction
+// (ErrCollision), also against another process.
+func (s *Store) Create(ctx context.Context, rec *session.Record) error {
+	row, err := sqlstore.NewRow(rec)
+	if err != nil {
+		return fmt.Errorf("sqlite: create: %w", err)
+	}
+	return s.write(ctx, "create", func(ctx context.Context, tx *sql.Tx) error {
+		return s.insert(ctx, tx, row)
+	})
+}
+
+// insert writes a new record's session row and ID rows in tx.
+func (s *Store) insert(ctx context.Context, tx *sql.Tx, row sqlstore.Row) error {
+	var id int64
+	if err := tx.StmtContext(ctx, s.st.insSession).QueryRowContext(ctx,
+		row.Ref, row.User, row.Expires, row.Version, row.Blob).Scan(&id); err != nil {
+		return err
+	}
+	ins := tx.StmtContext(ctx, s.st.insID)
+	for _, h := range row.Hashes {
+		if _, err := ins.ExecContext(ctx, h, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Update implements session.Store: a compare-and-swap on the version and
+// the rewrite of the record's ID rows, in one transaction. Only the hashes
+// that changed are written, so a data-only update touches one table.
+func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) error {
+	if err := sqlstore.CheckUpdate(rec, prev); err != nil {
+		return fmt.Errorf("sqlite: update: %w", err)
+	}
+	row, err := sqlstore.NewRow(rec)
+	if err != nil {
+		return fmt.Errorf("sqlite: update: %w", err)
+	}
+	return s.write(ctx, "update", func(ctx context.Context, tx *sql.Tx) error {
+		var id int64
+		err := tx.StmtContext(ctx, s.st.update).QueryRowContext(ctx,
+			row.User, row.Expires, row.Version, row.Blob, row.Ref, int64(prev)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) { // no such ref, or not at version prev
+			var v int64
+			err := tx.StmtContext(ctx, s.st.version).QueryRowContext(ctx, row.Ref).Scan(&v)
+			if errors.Is(err, sql.ErrNoRows) {
+				return session.ErrNotFound
+			}
+			if err != nil {
+				return err
+			}
+			return session.ErrConflict
+		}
+		if err != nil {
+			return err
+		}
+		old, err := s.hashesOf(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		removed, added := sqlstore.Diff(old, row.Hashes)
+		del := tx.StmtContext(ctx, s.st.delID)
+		for _, h := range removed {
+			if _, err := del.ExecContext(ctx, h); err != nil {
+				return err
+			}
+		}
+		ins := tx.StmtContext(ctx, s.st.insID)
+		for _, h := range added {
+			if _, err := ins.ExecContext(ctx, h, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) hashesOf(ctx context.Context, tx *sql.Tx, id int64) ([][]byte, error) {
+	rows, err := tx.StmtContext(ctx, s.st.hashes).QueryContext(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+// Delete implements session.Store. The ID rows go with the session row
+// (ON DELETE CASCADE).
+func (s *Store) Delete(ctx context.Context, ref string) error {
+	if !sqlstore.Storable(ref, sqlstore.MaxRefLen) {
+		return nil // could never have been stored
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	if _, err := s.st.delSession.ExecContext(ctx, ref); err != nil {
+		return s.fail("delete", err)
+	}
+	return nil
+}
+
+// ListUser implements session.Store, from the user_id index.
+func (s *Store) ListUser(ctx context.Context, user string) ([]*session.Record, error) {
+	if user == "" || !sqlstore.Storable(user, sqlstore.MaxUserLen) {
+		return nil, nil // anonymous records are not listed; unstorable names have none
+	}
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	rows, err := s.st.listUser.QueryContext(ctx, user)
+	if err != nil {
+		return nil, s.fail("list user", err)
+	}
+	defer rows.Close()
+	var out []*session.Record
+	for rows.Next() {
+		var blob []byte
+		if err := rows.Scan(&blob); err != nil {
+			return nil, s.fail("list user", err)
+		}
+		rec, err := sqlstore.Decode(blob)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list user: %w", err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list user", err)
+	}
+	return out, nil
+}
+
+// GC implements session.Store. It deletes expired records (and, by
+// cascade, their ID rows) in batches, each its own short write
+// transaction, so requests' writes interleave with a long collection and
+// readers are never blocked (WAL). Deleting from the random-keyed ID index
+// touches a page or more per row, so a batch is sized to hold the writer
+// for about Config.GCTarget (at most Config.GCBatch rows) and GC then
+// pauses as long, leaving the writer free at least half of the time. It
+// stops early, with the count so far, when ctx ends.
+func (s *Store) GC(ctx context.Context, now time.Time) (int, error) {
+	cut := sqlstore.NowMicros(now)
+	start := time.Now()
+	n, err := sqlstore.GC(ctx, s.gcPlan, func(ctx context.Context, limit int) (int, error) {
+		ctx, cancel := s.op(ctx)
+		defer cancel()
+		res, err := s.st.gcBatch.ExecContext(ctx, cut, limit)
+		if err != nil {
+			return 0, s.fail("gc", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, s.fail("gc", err)
+		}
+		return int(n), nil
+	})
+	s.log.Debug("sqlite session store: gc", "deleted", n, "elapsed", time.Since(start), "error", err)
+	return n, err
+}
+
+// write runs fn in one IMMEDIATE transaction on the writer connection,
+// bounded by the store's timeout, and maps its error.
+func (s *Store) write(ctx context.Context, op string, fn func(context.Context, *sql.Tx) error) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if err := fn(ctx, tx); err != nil {
+		tx.Rollback()
+		return s.fail(op, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
