@@ -229,7 +229,7 @@ func openStore(ctx context.Context, sc config.Store, log *slog.Logger) (session.
 		if err != nil {
 			return nil, nil, closer, err
 		}
-		st, closer = p, func() error { p.Close(); return nil }
+		st, closer = p, p.Close
 	default:
 		path := "sessiond.db"
 		if sc.SQLite != nil {

@@ -2,18 +2,11 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
-	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/postgres"
 )
 
-type closableStore interface {
-	session.Store
-	Close()
-}
-
-// openPostgres is replaced when store/postgres lands.
-func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (closableStore, error) {
-	return nil, errors.New("postgres store not available in this build")
+func openPostgres(ctx context.Context, dsn string, log *slog.Logger) (*postgres.Store, error) {
+	return postgres.New(ctx, postgres.Config{URL: dsn, Logger: log})
 }
