@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -33,11 +34,13 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/sessiond/sessiond/gateway"
@@ -59,6 +62,15 @@ type result struct {
 	errs     int
 	rps      float64
 	p50, p99 time.Duration
+	cpu      time.Duration // process CPU time (user+system) per request
+}
+
+// cpuTime is the process's CPU time so far (client, proxies and backend
+// together: the same for every variant but for the variant's own work).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func serve(h http.Handler) string {
@@ -120,6 +132,7 @@ func run(client *http.Client, v variant, workers int, d time.Duration) result {
 	var errs int
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
+	cpu0 := cpuTime()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
@@ -151,8 +164,12 @@ func run(client *http.Client, v variant, workers int, d time.Duration) result {
 		})
 	}
 	wg.Wait()
+	cpu := cpuTime() - cpu0
 	slices.Sort(all)
 	r := result{reqs: len(all), errs: errs, rps: float64(len(all)) / d.Seconds()}
+	if len(all) > 0 {
+		r.cpu = cpu / time.Duration(len(all))
+	}
 	if len(all) > 0 {
 		r.p50, r.p99 = all[len(all)/2], all[len(all)*99/100]
 	}
@@ -165,7 +182,12 @@ func main() {
 	workers := flag.Int("workers", 32, "concurrent keep-alive connections")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	only := flag.String("only", "", "comma-separated variants to run (default all)")
+	child := flag.String("child", "", "internal: measure this one variant in this process and print JSON")
 	flag.Parse()
+	if *child == "" && *cpuprofile == "" {
+		orchestrate(*only, *duration, *rounds, *workers)
+		return
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -210,30 +232,144 @@ func main() {
 		u := gatewayFor(g.name, up, g.st, g.codec)
 		variants = append(variants, variant{name: g.name, url: u, cookie: setup(client, u)})
 	}
+	if *child != "" {
+		*only = "=" + *child
+	}
 	if *only != "" {
-		keep := strings.Split(*only, ",")
-		variants = slices.DeleteFunc(variants, func(v variant) bool { return !slices.Contains(keep, v.name) && v.name != "proxy" })
+		// "-only a,b" runs those and the proxy; "-only =a" runs exactly a
+		// (for profiling one variant alone).
+		exact := strings.HasPrefix(*only, "=")
+		keep := strings.Split(strings.TrimPrefix(*only, "="), ",")
+		variants = slices.DeleteFunc(variants, func(v variant) bool {
+			return !slices.Contains(keep, v.name) && (exact || v.name != "proxy")
+		})
 	}
 	// Warm up every path once.
 	for _, v := range variants {
 		run(client, v, *workers, 300*time.Millisecond)
 	}
+	if *child != "" {
+		r := run(client, variants[0], *workers, *duration)
+		json.NewEncoder(os.Stdout).Encode(jsonResult{r.reqs, r.errs, r.rps, r.p50, r.p99, r.cpu})
+		return
+	}
+	// Rounds rotate the order of the variants, so none always runs first
+	// or last in a warm or a crowded process, and every ratio is paired:
+	// a variant against the proxy of the same round.
 	results := map[string][]result{}
-	for range *rounds {
-		for _, v := range variants {
-			results[v.name] = append(results[v.name], run(client, v, *workers, *duration))
+	ratios := map[string][][3]float64{} // per round: throughput, p99, CPU per request vs that round's proxy
+	for round := range *rounds {
+		order := append(variants[round%len(variants):], variants[:round%len(variants)]...)
+		got := map[string]result{}
+		for _, v := range order {
+			got[v.name] = run(client, v, *workers, *duration)
+			results[v.name] = append(results[v.name], got[v.name])
+		}
+		p, ok := got["proxy"]
+		if !ok {
+			p = result{rps: 1, p99: 1, cpu: 1}
+		}
+		for name, r := range got {
+			ratios[name] = append(ratios[name], [3]float64{r.rps / p.rps, float64(r.p99) / float64(p.p99), float64(r.cpu) / float64(p.cpu)})
 		}
 	}
-	median := func(rs []result) result {
-		slices.SortFunc(rs, func(a, b result) int { return int(a.rps - b.rps) })
-		return rs[len(rs)/2]
+	median := func(xs []float64) float64 {
+		slices.Sort(xs)
+		return xs[len(xs)/2]
 	}
-	proxy := median(results["proxy"])
-	fmt.Printf("gateway load test: %d workers, %v x %d rounds per variant, loopback, GOMAXPROCS shared with the client\n\n", *workers, *duration, *rounds)
-	fmt.Printf("| variant | req/s | p50 | p99 | throughput vs proxy | p99 vs proxy | errors |\n|---|---|---|---|---|---|---|\n")
+	fmt.Printf("gateway load test: %d workers, %v x %d rounds per variant (order rotated each round), loopback, client in the same process\n\n", *workers, *duration, *rounds)
+	fmt.Printf("| variant | req/s (median) | p50 | p99 | CPU/req | throughput vs proxy (median of rounds) | p99 vs proxy | CPU/req vs proxy | errors |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, v := range variants {
-		r := median(results[v.name])
-		fmt.Printf("| %s | %.0f | %v | %v | %.2fx | %.2fx | %d |\n", v.name, r.rps, r.p50.Round(time.Microsecond),
-			r.p99.Round(time.Microsecond), r.rps/proxy.rps, float64(r.p99)/float64(proxy.p99), r.errs)
+		rs := results[v.name]
+		var rps, p50, p99, cpu, tr, pr, cr []float64
+		errs := 0
+		for i, r := range rs {
+			rps, p50, p99 = append(rps, r.rps), append(p50, float64(r.p50)), append(p99, float64(r.p99))
+			cpu = append(cpu, float64(r.cpu))
+			tr, pr, cr = append(tr, ratios[v.name][i][0]), append(pr, ratios[v.name][i][1]), append(cr, ratios[v.name][i][2])
+			errs += r.errs
+		}
+		fmt.Printf("| %s | %.0f | %v | %v | %v | %.2fx | %.2fx | %.2fx | %d |\n", v.name, median(rps),
+			time.Duration(median(p50)).Round(time.Microsecond), time.Duration(median(p99)).Round(time.Microsecond),
+			time.Duration(median(cpu)).Round(100*time.Nanosecond), median(tr), median(pr), median(cr), errs)
 	}
+}
+
+type jsonResult struct {
+	Reqs, Errs int
+	RPS        float64
+	P50, P99   time.Duration
+	CPU        time.Duration
+}
+
+var allVariants = []string{"backend", "proxy", "sessiond-sqlite", "sessiond-cookie", "sessiond-memory"}
+
+// orchestrate measures every variant in a fresh child process of its own
+// (so no variant inherits another's heap, goroutines or connections),
+// round after round with the order rotated, and reports medians of the
+// per-round ratios against the proxy.
+func orchestrate(only string, d time.Duration, rounds, workers int) {
+	self, err := os.Executable()
+	if err != nil {
+		log.Fatal(err)
+	}
+	names := allVariants
+	if only != "" {
+		names = []string{"proxy"}
+		for _, n := range strings.Split(strings.TrimPrefix(only, "="), ",") {
+			if n != "proxy" {
+				names = append(names, n)
+			}
+		}
+	}
+	results := map[string][]result{}
+	ratios := map[string][][3]float64{}
+	for round := range rounds {
+		order := append(append([]string{}, names[round%len(names):]...), names[:round%len(names)]...)
+		got := map[string]result{}
+		for _, name := range order {
+			out, err := exec.Command(self, "-child", name, "-duration", d.String(), "-workers", fmt.Sprint(workers)).Output()
+			if err != nil {
+				log.Fatalf("variant %s: %v", name, err)
+			}
+			var jr jsonResult
+			if err := json.Unmarshal(out[bytesIndexJSON(out):], &jr); err != nil {
+				log.Fatalf("variant %s: %v in %q", name, err, out)
+			}
+			r := result{reqs: jr.Reqs, errs: jr.Errs, rps: jr.RPS, p50: jr.P50, p99: jr.P99, cpu: jr.CPU}
+			got[name] = r
+			results[name] = append(results[name], r)
+		}
+		p := got["proxy"]
+		for name, r := range got {
+			ratios[name] = append(ratios[name], [3]float64{r.rps / p.rps, float64(r.p99) / float64(p.p99), float64(r.cpu) / float64(p.cpu)})
+		}
+	}
+	median := func(xs []float64) float64 {
+		slices.Sort(xs)
+		return xs[len(xs)/2]
+	}
+	fmt.Printf("gateway load test: %d workers, %v x %d rounds per variant, each measurement in a fresh process, order rotated, loopback\n\n", workers, d, rounds)
+	fmt.Printf("| variant | req/s (median) | p50 | p99 | CPU/req | throughput vs proxy | p99 vs proxy | CPU/req vs proxy | errors |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, name := range names {
+		var rps, p50, p99, cpu, tr, pr, cr []float64
+		errs := 0
+		for i, r := range results[name] {
+			rps, p50, p99, cpu = append(rps, r.rps), append(p50, float64(r.p50)), append(p99, float64(r.p99)), append(cpu, float64(r.cpu))
+			tr, pr, cr = append(tr, ratios[name][i][0]), append(pr, ratios[name][i][1]), append(cr, ratios[name][i][2])
+			errs += r.errs
+		}
+		fmt.Printf("| %s | %.0f | %v | %v | %v | %.2fx | %.2fx | %.2fx | %d |\n", name, median(rps),
+			time.Duration(median(p50)).Round(time.Microsecond), time.Duration(median(p99)).Round(time.Microsecond),
+			time.Duration(median(cpu)).Round(100*time.Nanosecond), median(tr), median(pr), median(cr), errs)
+	}
+}
+
+// bytesIndexJSON finds the JSON line in a child's output (logs may precede it).
+func bytesIndexJSON(b []byte) int {
+	i := strings.LastIndex(string(b), "{")
+	if i < 0 {
+		return 0
+	}
+	return i
 }
