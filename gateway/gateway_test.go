@@ -529,3 +529,44 @@ func TestSessionsPageAndAdminAPI(t *testing.T) {
 }
 
 var _ = secure.Always
+
+func TestOversizedBackendUpdateIgnored(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) { sc.MaxReplaceBytes = 64 })
+	c := g.client()
+	g.do(c, "GET", g.httpsURL+"/p?replace=cart%3D1", nil, nil)
+	big := "x=" + strings.Repeat("y", 100)
+	g.do(c, "GET", g.httpsURL+"/p?replace="+url.QueryEscape(big), nil, nil)
+	if _, body := g.do(c, "GET", g.httpsURL+"/p", nil, nil); !strings.Contains(body, "session=cart=1\n") {
+		t.Fatalf("after an oversized update the backend saw %q; want it ignored and the session intact", body)
+	}
+}
+
+func TestLegacyHashUpgradedAtLogin(t *testing.T) {
+	g := startGateway(t, nil)
+	// An Apache $apr1$ entry, as a site migrating from httpd has (openssl passwd -apr1 -salt abcdefgh bob-pw).
+	f, err := os.OpenFile(g.users, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("bob:$apr1$abcdefgh$0aIfruTxlpYEhIklxlUOl1\n")
+	f.Close()
+	if err := g.g.sites[testHost].cfg.Users.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if resp := doLogin(g, g.client(), "bob", "bob-pw", "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login with an apr1 hash = %d", resp.StatusCode)
+	}
+	data, _ := os.ReadFile(g.users)
+	line := ""
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "bob:") {
+			line = l
+		}
+	}
+	if !strings.HasPrefix(line, "bob:$2") {
+		t.Fatalf("bob's hash after login: %q, want bcrypt", line)
+	}
+	if resp := doLogin(g, g.client(), "bob", "bob-pw", "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login after the upgrade = %d", resp.StatusCode)
+	}
+}
