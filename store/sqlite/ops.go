@@ -158,19 +158,11 @@ func (s *Store) ListUser(ctx context.Context, user string) ([]*session.Record, e
 		return nil, s.fail("list user", err)
 	}
 	defer rows.Close()
-	var out []*session.Record
-	for rows.Next() {
-		var blob []byte
-		if err := rows.Scan(&blob); err != nil {
-			return nil, s.fail("list user", err)
-		}
-		rec, err := sqlstore.Decode(blob)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list user: %w", err)
-		}
-		out = append(out, rec)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := sqlstore.DecodeAll(rows)
+	switch {
+	case sqlstore.IsCorrupt(err):
+		return nil, fmt.Errorf("sqlite: list user: %w", err)
+	case err != nil:
 		return nil, s.fail("list user", err)
 	}
 	return out, nil

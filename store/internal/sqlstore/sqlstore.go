@@ -223,3 +223,39 @@ func GC(ctx context.Context, plan GCPlan, deleteBatch func(ctx context.Context, 
 		}
 	}
 }
+
+// Rows is what DecodeAll reads: *sql.Rows and pgx.Rows both have it.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// errCorrupt marks a blob that did not decode, as opposed to a driver error.
+var errCorrupt = errors.New("corrupt record")
+
+// DecodeAll decodes every blob of a one-column result. A driver error
+// comes back as it is (the store maps it to ErrUnavailable or not);
+// a blob that does not decode is reported by IsCorrupt.
+func DecodeAll(rows Rows) ([]*session.Record, error) {
+	var out []*session.Record
+	for rows.Next() {
+		var blob []byte
+		if err := rows.Scan(&blob); err != nil {
+			return nil, err
+		}
+		rec, err := Decode(blob)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errCorrupt, err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// IsCorrupt reports whether a DecodeAll error is a record that did not
+// decode (not a driver failure).
+func IsCorrupt(err error) bool { return errors.Is(err, errCorrupt) }
