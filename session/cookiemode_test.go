@@ -1,6 +1,8 @@
 package session_test
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -90,5 +92,27 @@ func TestCookieSessionRevokeAll(t *testing.T) {
 		if _, body, _ := h.do(c, "GET", "/whoami", nil); body != "" {
 			t.Fatalf("cookie session survived revoke-all: %q", body)
 		}
+	}
+}
+
+func TestCookieSessionLateChangesAreReported(t *testing.T) {
+	var logs strings.Builder
+	mux := http.NewServeMux()
+	mux.Handle("/", app())
+	mux.HandleFunc("POST /late", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "started")
+		w.(http.Flusher).Flush()
+		session.FromContext(r.Context()).Set("late", "1")
+	})
+	codec, err := cookie.New(cookie.Config{Keys: [][]byte{cookie.GenerateKey()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, session.Config{Codec: codec, Logger: slog.New(slog.NewTextHandler(&logs, nil))}, mux)
+	c := h.client()
+	h.do(c, "POST", "/set?k=a&v=1", nil)
+	h.do(c, "POST", "/late", nil)
+	if !strings.Contains(logs.String(), "cannot save changes made after the response began") {
+		t.Fatalf("late change in a cookie session was not reported; log:\n%s", logs.String())
 	}
 }

@@ -288,6 +288,12 @@ func (m *Manager) save(s *Session) error {
 			fmt.Errorf("%w: regeneration requested after the response began", ErrResponseStarted))
 	}
 	if m.cfg.Codec != nil {
+		if s.headersSent {
+			// The cookie is the data, and it has gone out: say so, never drop silently.
+			err := fmt.Errorf("%w: a cookie session cannot save changes made after the response began", ErrResponseStarted)
+			m.cfg.Logger.Error("session: changes not saved", "err", err)
+			return err
+		}
 		return m.saveCookie(s, now)
 	}
 	return m.update(s, now)
