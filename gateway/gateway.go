@@ -12,6 +12,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
 	"errors"
@@ -34,6 +35,11 @@ type Config struct {
 	Store session.Store
 	Codec session.CookieCodec
 
+	// UnknownIDLimit is how many unknown session IDs one client IP may
+	// present per minute, counted once for the whole gateway (every site
+	// shares the count). Default 60; negative disables.
+	UnknownIDLimit int
+
 	// AdminToken guards the admin API and /metrics (bearer token).
 	AdminToken string
 
@@ -52,6 +58,10 @@ type Gateway struct {
 	log     *slog.Logger
 	auditor session.Auditor
 	metrics *metrics
+	unknown *session.UnknownIDLimiter
+	// deviceKey signs device cookies (device.go): kept in the store when
+	// there is one, so it survives restarts and is shared by gateways.
+	deviceKey []byte
 }
 
 // New provisions and validates every site.
@@ -61,6 +71,14 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	g := &Gateway{sites: map[string]*site{}, store: cfg.Store, codec: cfg.Codec, token: cfg.AdminToken,
 		log: cfg.Logger, metrics: newMetrics()}
+	switch {
+	case cfg.UnknownIDLimit == 0:
+		g.unknown = session.NewUnknownIDLimiter(60)
+	case cfg.UnknownIDLimit > 0:
+		g.unknown = session.NewUnknownIDLimiter(cfg.UnknownIDLimit)
+	default:
+		g.unknown = session.NewUnknownIDLimiter(0)
+	}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
@@ -68,6 +86,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Auditor == nil {
 		g.auditor = countingAuditor{next: session.NewJSONAuditor(), m: g.metrics}
 	}
+	g.deviceKey = g.loadDeviceKey()
 	var errs []error
 	for _, sc := range cfg.Sites {
 		s, err := newSite(sc, g)
@@ -88,13 +107,33 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	if cfg.Store != nil {
-		am, err := session.New(session.Config{Store: cfg.Store, Auditor: g.auditor, Logger: g.log})
+		am, err := session.New(session.Config{Store: cfg.Store, Auditor: g.auditor, Logger: g.log, UnknownIDs: g.unknown})
 		if err != nil {
 			return nil, err
 		}
 		g.admin = am
 	}
 	return g, nil
+}
+
+// loadDeviceKey reads (or creates) the device-cookie key in the store. A
+// cookie store, or a store that cannot be reached at start, gets a key for
+// this process only: device cookies then stop being trusted at the next
+// restart, and those clients fall back to the per-user limit until they
+// sign in again.
+func (g *Gateway) loadDeviceKey() []byte {
+	if g.store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		key, err := storedSecret(ctx, g.store, "device-cookie key v1")
+		if err == nil {
+			return key
+		}
+		g.log.Warn("gateway: device-cookie key not kept in the store; using one for this process", "err", err)
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	return key
 }
 
 // ServeHTTP routes by Host to a site; an unknown host gets 421.

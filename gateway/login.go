@@ -22,6 +22,7 @@ type login struct {
 	tmpl      *template.Template
 	perClient *ratelimit.Limiter
 	perUser   *ratelimit.Limiter
+	devices   *devices
 }
 
 const defaultLoginTemplate = `<!doctype html>
@@ -41,7 +42,7 @@ label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem}button{m
 </form></body></html>
 `
 
-func newLogin(s *site) *login {
+func newLogin(s *site, deviceKey []byte) (*login, error) {
 	src := defaultLoginTemplate
 	if s.cfg.LoginTemplate != "" {
 		src = s.cfg.LoginTemplate
@@ -55,7 +56,12 @@ func newLogin(s *site) *login {
 	}
 	l.perClient, _ = ratelimit.New(ratelimit.Config{Every: every(s.cfg.LoginPerClient, 6*time.Second), Burst: 10})
 	l.perUser, _ = ratelimit.New(ratelimit.Config{Every: every(s.cfg.LoginPerUser, 12*time.Second), Burst: 5})
-	return l
+	d, err := newDevices(s.cfg.Name, deviceKey, s.cfg.DeviceAttempts, s.cfg.DevicePer)
+	if err != nil {
+		return nil, err
+	}
+	l.devices = d
+	return l, nil
 }
 
 // safeNext returns next if it is a same-site relative path, else "/".
@@ -147,20 +153,29 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	user := r.PostFormValue("username")
 	pass := r.PostFormValue("password")
 	ip := clientAddr(r)
-	if ok, wait := l.perClient.Take("ip:" + ip); !ok {
-		l.limited(w, r, next, user, wait, "client")
-		return
-	}
-	if user != "" {
-		if ok, wait := l.perUser.Take("user:" + user); !ok {
-			l.limited(w, r, next, user, wait, "user")
+	// A client that signed in as this user before (device cookie) is not
+	// subject to the per-client and per-user limits, so guessing cannot
+	// lock the user out; it has its own budget instead.
+	device, trusted := l.devices.trusted(r, user)
+	if !trusted {
+		if ok, wait := l.perClient.Take("ip:" + ip); !ok {
+			l.limited(w, r, next, user, wait, "client")
 			return
+		}
+		if user != "" {
+			if ok, wait := l.perUser.Take("user:" + user); !ok {
+				l.limited(w, r, next, user, wait, "user")
+				return
+			}
 		}
 	}
 	ok, legacy := l.s.cfg.Users.Verify(user, pass)
 	if !ok || !validUser(user) {
+		if trusted && l.devices.failed(device) {
+			l.s.audit(r, session.Event{Type: "login.device_locked", User: user})
+		}
 		l.s.metrics.login("failed")
-		l.s.audit(r, session.Event{Type: "login.failed", User: user})
+		l.s.audit(r, session.Event{Type: "login.failed", User: user, Attrs: []slog.Attr{slog.Bool("trusted_device", trusted)}})
 		l.render(w, r, http.StatusUnauthorized, next, user, "Wrong user name or password.")
 		return
 	}
@@ -170,6 +185,7 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l.s.csrf.Rotate(r)
+	l.devices.issue(w, user)
 	if legacy {
 		if err := l.s.cfg.Users.Upgrade(user, pass); err != nil {
 			l.s.log.Warn("gateway: legacy password hash kept (could not upgrade to bcrypt)", "user", user, "err", err)

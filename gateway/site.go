@@ -70,6 +70,14 @@ type SiteConfig struct {
 	// minute per client IP, 5 per minute per user name).
 	LoginPerClient time.Duration
 	LoginPerUser   time.Duration
+	// DeviceAttempts wrong passwords per DevicePer are allowed with a
+	// trusted device cookie (defaults: 10 per hour; negative
+	// DeviceAttempts: no device cookies); past them the cookie is locked
+	// out for DevicePer and the client counts as untrusted. A
+	// client with a device cookie for the user it signs in as is not
+	// subject to LoginPerClient and LoginPerUser (device.go).
+	DeviceAttempts int
+	DevicePer      time.Duration
 
 	// EnforceOrigin refuses cross-origin unsafe requests to the backend
 	// (Go's http.CrossOriginProtection). The gateway's own forms are
@@ -182,6 +190,9 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 		sc := cfg.Session
 		sc.Store, sc.Codec = g.store, g.codec
 		sc.Auditor, sc.Logger = g.auditor, s.log
+		if g.unknown != nil {
+			sc.UnknownIDs = g.unknown // one count per gateway, not per site
+		}
 		if sc.StaySecure && sc.HTTPSURL == nil {
 			sc.HTTPSURL = rules.SecureURL
 		}
@@ -229,7 +240,10 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 		}
 	}
 	if cfg.Users != nil {
-		s.login = newLogin(s)
+		if s.login, err = newLogin(s, g.deviceKey); err != nil {
+			return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
+		}
+		s.cookieNames = append(s.cookieNames, deviceCookieName)
 	}
 	inner := http.HandlerFunc(s.serveInner)
 	if s.m != nil {

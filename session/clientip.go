@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -74,21 +73,31 @@ func (m *Manager) IsSecure(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// limiter counts unknown IDs per client in fixed one-minute windows, with
-// memory bounded by pruning old windows. blocked, on every request with a
-// cookie, takes no lock while no client is over the limit.
-type limiter struct {
-	anyOver atomic.Bool // some client crossed the limit in the current window
-	mu      sync.Mutex
-	limit   int
-	window  time.Time
-	counts  map[netip.Addr]int
+// UnknownIDLimiter counts unknown or malformed session IDs per client IP in
+// fixed one-minute windows, with memory bounded by pruning old windows.
+// Managers share one through Config.UnknownIDs, so that a client's guesses
+// count once whichever Manager (site) they are sent to. A valid session is
+// never refused because of it: only the request that presents an unknown
+// ID past the limit is throttled. Create it with NewUnknownIDLimiter; it is
+// safe for concurrent use.
+type UnknownIDLimiter struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Time
+	counts map[netip.Addr]int
+}
+
+// NewUnknownIDLimiter returns a limiter allowing perMinute unknown IDs per
+// client IP per minute; perMinute <= 0 never throttles (it still counts
+// nothing and audits nothing).
+func NewUnknownIDLimiter(perMinute int) *UnknownIDLimiter {
+	return &UnknownIDLimiter{limit: perMinute}
 }
 
 // hit records one unknown ID from ip and reports whether ip is now over
 // the limit (the first call that crosses it returns first=true).
-func (l *limiter) hit(ip netip.Addr, now time.Time) (over, first bool) {
-	if l.limit <= 0 {
+func (l *UnknownIDLimiter) hit(ip netip.Addr, now time.Time) (over, first bool) {
+	if l == nil || l.limit <= 0 {
 		return false, false
 	}
 	l.mu.Lock()
@@ -97,25 +106,11 @@ func (l *limiter) hit(ip netip.Addr, now time.Time) (over, first bool) {
 	if !w.Equal(l.window) || l.counts == nil {
 		l.window = w
 		l.counts = map[netip.Addr]int{}
-		l.anyOver.Store(false)
 	}
 	if len(l.counts) > 100_000 { // a flood of sources: start over rather than grow
 		l.counts = map[netip.Addr]int{}
 	}
 	n := l.counts[ip] + 1
 	l.counts[ip] = n
-	if n > l.limit {
-		l.anyOver.Store(true)
-	}
 	return n > l.limit, n == l.limit+1
-}
-
-// blocked reports whether ip is over the limit without counting.
-func (l *limiter) blocked(ip netip.Addr, now time.Time) bool {
-	if l.limit <= 0 || !l.anyOver.Load() {
-		return false
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.window.Equal(now.Truncate(time.Minute)) && l.counts[ip] > l.limit
 }

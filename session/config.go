@@ -128,8 +128,13 @@ type Config struct {
 
 	// UnknownIDLimit is how many unknown or malformed IDs one client IP may
 	// present per minute before it is throttled (429) and the attempt is
-	// audited. Default 60; negative disables.
+	// audited. Default 60; negative disables. A request with a valid
+	// session is never refused for it.
 	UnknownIDLimit int
+	// UnknownIDs, if set, is the limiter to count unknown IDs in, shared
+	// with other Managers (every site of a gateway: N sites must not mean
+	// N times the guesses). UnknownIDLimit is then not used.
+	UnknownIDs *UnknownIDLimiter
 
 	// Locator, if set, resolves a client IP to an area (country/city) for
 	// the active-sessions list.

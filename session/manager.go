@@ -28,7 +28,7 @@ const maxRetries = 50
 type Manager struct {
 	cfg     Config
 	locks   localLocks
-	unknown limiter
+	unknown *UnknownIDLimiter
 }
 
 // New validates cfg, applies defaults and returns a Manager. Errors name
@@ -39,7 +39,10 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: c}
-	m.unknown.limit = c.UnknownIDLimit
+	m.unknown = c.UnknownIDs
+	if m.unknown == nil {
+		m.unknown = NewUnknownIDLimiter(c.UnknownIDLimit)
+	}
 	return m, nil
 }
 

@@ -94,9 +94,6 @@ func (m *Manager) load(s *Session, r *http.Request) error {
 		return nil
 	}
 	s.hadCookie = true
-	if m.unknown.blocked(s.ip, now) {
-		return ErrThrottled
-	}
 	if n > 1 {
 		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.duplicate_cookie", IP: s.ipString(), UserAgent: s.ua})
 		return nil

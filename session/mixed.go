@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"log/slog"
 	"maps"
 	"net/http"
@@ -83,15 +84,16 @@ func (m *Manager) loadMixed(s *Session, r *http.Request, now time.Time) error {
 		return nil
 	}
 	s.hadCookie = true
-	if m.unknown.blocked(s.ip, now) {
-		return ErrThrottled
-	}
 	if nIns > 1 || nSec > 1 {
 		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.duplicate_cookie", IP: s.ipString(), UserAgent: s.ua})
 		return nil
 	}
+	var throttled error // an unknown secure ID past the limit: refused only if nothing valid comes with it
 	if nSec == 1 {
 		rec, err := m.lookup(s, secVal, true, now)
+		if errors.Is(err, ErrThrottled) {
+			throttled, err = err, nil
+		}
 		if err != nil {
 			return err
 		}
@@ -114,11 +116,14 @@ func (m *Manager) loadMixed(s *Session, r *http.Request, now time.Time) error {
 		}
 	}
 	if nIns != 1 {
-		return nil
+		return throttled
 	}
 	rec, err := m.lookup(s, insVal, false, now)
-	if err != nil || rec == nil {
+	if err != nil {
 		return err
+	}
+	if rec == nil {
+		return throttled
 	}
 	switch {
 	case !s.secure:

@@ -102,7 +102,7 @@ func siteRules(sc config.Site) ([]secure.Rule, secure.Overall) {
 }
 
 // buildSite converts one configured site.
-func buildSite(sc config.Site, httpPort, httpsPort int, unknownLimit int) (gateway.SiteConfig, func() error, error) {
+func buildSite(sc config.Site, httpPort, httpsPort int) (gateway.SiteConfig, func() error, error) {
 	noop := func() error { return nil }
 	if sc.Redirects.HTTPSPort != 0 {
 		httpsPort = sc.Redirects.HTTPSPort
@@ -123,6 +123,10 @@ func buildSite(sc config.Site, httpPort, httpsPort int, unknownLimit int) (gatew
 			Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action},
 		LoginPath: sc.Auth.LoginPath, LogoutPath: sc.Auth.LogoutPath,
 		LoginPerClient: sc.Auth.RateLimit.PerIP.Every(), LoginPerUser: sc.Auth.RateLimit.PerUser.Every(),
+		DeviceAttempts: sc.Auth.RateLimit.PerDevice.Attempts, DevicePer: sc.Auth.RateLimit.PerDevice.Per,
+	}
+	if out.DeviceAttempts == 0 {
+		out.DeviceAttempts = -1 // attempts 0: device cookies off
 	}
 	if httpPort != 0 {
 		for _, h := range sc.Hosts {
@@ -155,7 +159,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, unknownLimit int) (gatew
 				Path: ss.Cookie.Path, SameSite: ss.Cookie.SameSite.HTTP(), Persist: ss.Cookie.Persist},
 			IdleTimeout: disabled(ss.IdleTimeout), AbsoluteTimeout: disabled(ss.AbsoluteTimeout), MaxAge: ss.MaxAge,
 			RotateEvery: disabled(ss.RotateEvery), RotateRequests: ss.RotateRequests, Grace: ss.Grace,
-			StaySecure: ss.StaySecure, AllowHTTPAuth: ss.AllowHTTPAuth, UnknownIDLimit: unknownLimit,
+			StaySecure: ss.StaySecure, AllowHTTPAuth: ss.AllowHTTPAuth,
 		}
 		if ss.Mode == config.ModeMixed {
 			c.Mode = session.Mixed
@@ -313,13 +317,13 @@ func provision(ctx context.Context, cfg *config.Config, devTLS bool, stdout, std
 	}
 	p.closers = append(p.closers, sclose)
 
-	unknown := 0
+	unknown := -1
 	if u := cfg.Limits.UnknownIDs; u.Attempts > 0 && u.Per > 0 {
 		unknown = max(1, int(int64(u.Attempts)*int64(time.Minute)/int64(u.Per)))
 	}
 	var sites []gateway.SiteConfig
 	for _, sc := range cfg.Sites {
-		s, c, err := buildSite(sc, httpPort, httpsPort, unknown)
+		s, c, err := buildSite(sc, httpPort, httpsPort)
 		if err != nil {
 			p.close()
 			return nil, err
@@ -328,7 +332,7 @@ func provision(ctx context.Context, cfg *config.Config, devTLS bool, stdout, std
 		sites = append(sites, s)
 	}
 	g, err := gateway.New(gateway.Config{Sites: sites, Store: st, Codec: codec,
-		AdminToken: l.Admin.Token.Reveal(), Logger: log, Auditor: auditor})
+		AdminToken: l.Admin.Token.Reveal(), Logger: log, Auditor: auditor, UnknownIDLimit: unknown})
 	if err != nil {
 		p.close()
 		return nil, err

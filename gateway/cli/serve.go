@@ -82,7 +82,7 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	// error a start would hit in the sites shows up here.
 	var errs []error
 	for _, sc := range cfg.Sites {
-		s, _, err := buildSite(sc, portOf(cfg.Listen.HTTP.Addr), portOf(cfg.Listen.HTTPS.Addr), 0)
+		s, _, err := buildSite(sc, portOf(cfg.Listen.HTTP.Addr), portOf(cfg.Listen.HTTPS.Addr))
 		if err == nil {
 			_, err = gateway.CheckSite(s)
 		}

@@ -112,6 +112,7 @@
 //	      rate_limit:
 //	        per_ip: {attempts: 20, per: 1m}
 //	        per_user: {attempts: 10, per: 1m}
+//	        per_device: {attempts: 10, per: 1h}  # clients that signed in before (device cookie)
 //	    redirects:
 //	      overall: rules                # never, always or rules
 //	      status: 302                   # or 301; other methods than GET/HEAD get 307

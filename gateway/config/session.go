@@ -143,6 +143,7 @@ func validateAuth(s *Site, sp string, p *problems) {
 	}
 	checkRate(p, join(ap, "rate_limit.per_ip"), a.RateLimit.PerIP)
 	checkRate(p, join(ap, "rate_limit.per_user"), a.RateLimit.PerUser)
+	checkRate(p, join(ap, "rate_limit.per_device"), a.RateLimit.PerDevice)
 }
 
 // inSession applies include/exclude as the gateway will.

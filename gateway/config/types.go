@@ -275,6 +275,13 @@ type Auth struct {
 type AuthRateLimit struct {
 	PerIP   Rate `yaml:"per_ip"`   // default 20 per minute
 	PerUser Rate `yaml:"per_user"` // default 10 per minute
+	// PerDevice is the budget of wrong passwords for a client that signed
+	// in as the user before (a signed device cookie): such a client is not
+	// subject to PerIP and PerUser, so guessing cannot lock the user out.
+	// Past the budget the device cookie is locked out for Per and counts
+	// as untrusted. Default 10 per hour; attempts 0 turns device cookies
+	// off (every client is then subject to PerUser).
+	PerDevice Rate `yaml:"per_device"`
 }
 
 // Redirects decide when a request moves between HTTP and HTTPS.
@@ -383,8 +390,9 @@ func DefaultSite() Site {
 			LoginPath:  "/login",
 			LogoutPath: "/logout",
 			RateLimit: AuthRateLimit{
-				PerIP:   Rate{Attempts: 20, Per: time.Minute},
-				PerUser: Rate{Attempts: 10, Per: time.Minute},
+				PerIP:     Rate{Attempts: 20, Per: time.Minute},
+				PerUser:   Rate{Attempts: 10, Per: time.Minute},
+				PerDevice: Rate{Attempts: 10, Per: time.Hour},
 			},
 		},
 		Redirects: Redirects{Status: http.StatusFound},
