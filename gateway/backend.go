@@ -6,47 +6,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/cgi"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/sessiond/sessiond/session"
 )
-
-// newProxy forwards to upstream with httputil.ReverseProxy's Rewrite hook
-// (Director is unsafe: it lets hop-by-hop removal undo header changes).
-// Rewrite starts from a request whose X-Forwarded-* and Forwarded headers
-// the proxy has already dropped, so a client cannot spoof them.
-func newProxy(upstream *url.URL, log *slog.Logger) *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
-		Transport: UpstreamTransport(),
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(upstream)
-			pr.Out.Host = pr.In.Host // the backend sees the site's host name
-			pr.SetXForwarded()
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			log.Error("gateway: upstream failed", "upstream", upstream.Host, "err", err)
-			http.Error(w, "The site's backend is not answering. Please try again shortly.", http.StatusBadGateway)
-		},
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-}
-
-// UpstreamTransport is the transport to backends: the default one with a
-// pool of idle connections sized for a proxy (the default keeps only two
-// per host, so a busy gateway would reconnect on most requests).
-func UpstreamTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConns = 1024
-	t.MaxIdleConnsPerHost = 256
-	t.IdleConnTimeout = 90 * time.Second
-	return t
-}
 
 // cgiBackend runs scripts from a directory with net/http/cgi. The gateway
 // passes the session as the request header "Session", which CGI turns

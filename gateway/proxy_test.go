@@ -1,0 +1,259 @@
+package gateway
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// The direct path (GET/HEAD/OPTIONS without a body) replaces
+// httputil.ReverseProxy for the common request; these tests hold it to
+// what ReverseProxy does.
+
+func TestDirectPathTrailersPassThrough(t *testing.T) {
+	g := startWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "X-Checksum")
+		io.WriteString(w, "body")
+		w.(http.Flusher).Flush()
+		w.Header().Set("X-Checksum", "abc")
+		w.Header().Set(http.TrailerPrefix+"X-Late", "late")
+	}))
+	resp, err := g.client().Get(g.httpsURL + "/t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "body" {
+		t.Fatalf("body %q", body)
+	}
+	if got := resp.Trailer.Get("X-Checksum"); got != "abc" {
+		t.Errorf("announced trailer X-Checksum = %q, want abc (trailers %v)", got, resp.Trailer)
+	}
+	if got := resp.Trailer.Get("X-Late"); got != "late" {
+		t.Errorf("unannounced trailer X-Late = %q, want late (trailers %v)", got, resp.Trailer)
+	}
+}
+
+func TestDirectPathEarlyHintsPassThrough(t *testing.T) {
+	g := startWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		io.WriteString(w, "page")
+	}))
+	var hints []string
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, fmt.Sprintf("%d %s", code, h.Get("Link")))
+		return nil
+	}}
+	req, _ := http.NewRequest("GET", g.httpsURL+"/p", nil)
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	resp, err := g.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "page" || resp.StatusCode != 200 {
+		t.Fatalf("final response %d %q", resp.StatusCode, body)
+	}
+	if len(hints) != 1 || hints[0] != "103 </style.css>; rel=preload" {
+		t.Fatalf("1xx responses seen by the client: %q, want one 103 with its Link", hints)
+	}
+	if resp.Header.Get("Link") != "" {
+		t.Errorf("the 103's Link leaked into the final response: %q", resp.Header.Get("Link"))
+	}
+}
+
+func TestDirectPathHopByHopAndForwardedHeaders(t *testing.T) {
+	seen := make(chan http.Header, 1)
+	g := startWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		h.Set("Host", r.Host)
+		h.Set("X-Uri", r.RequestURI)
+		seen <- h
+		w.Header().Set("Connection", "X-Backend-Hop")
+		w.Header().Set("X-Backend-Hop", "secret")
+		w.Header().Set("Keep-Alive", "timeout=5")
+		w.Header().Set("X-Kept", "yes")
+	}))
+	req, _ := http.NewRequest("GET", g.httpsURL+"/a/b%2Fc?q=1&r=%20", nil)
+	req.Header.Set("Connection", "X-Client-Hop")
+	req.Header.Set("X-Client-Hop", "secret")
+	req.Header.Set("X-Forwarded-For", "6.6.6.6")
+	req.Header.Set("X-Forwarded-Proto", "gopher")
+	req.Header.Set("X-Forwarded-Host", "evil.example")
+	req.Header.Set("Forwarded", "for=6.6.6.6")
+	req.Header.Set("Proxy-Authorization", "Basic c2VjcmV0")
+	req.Header.Set("X-Plain", "kept")
+	resp, err := g.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	h := <-seen
+	for _, k := range []string{"X-Client-Hop", "Forwarded", "Proxy-Authorization"} {
+		if v := h.Get(k); v != "" {
+			t.Errorf("backend received hop-by-hop or spoofed %s: %q", k, v)
+		}
+	}
+	want := map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https",
+		"X-Forwarded-Host": testHost + ":" + portOf(g.httpsURL), "Host": testHost + ":" + portOf(g.httpsURL),
+		"X-Plain": "kept", "X-Uri": "/a/b%2Fc?q=1&r=%20"}
+	for k, v := range want {
+		if got := h.Values(k); len(got) != 1 || got[0] != v {
+			t.Errorf("backend received %s = %q, want [%q]", k, got, v)
+		}
+	}
+	if resp.Header.Get("X-Backend-Hop") != "" || resp.Header.Get("Keep-Alive") != "" {
+		t.Errorf("hop-by-hop response headers reached the client: %v", resp.Header)
+	}
+	if resp.Header.Get("X-Kept") != "yes" {
+		t.Errorf("an end-to-end response header was dropped: %v", resp.Header)
+	}
+}
+
+// A backend that closes idle keep-alive connections: the next request
+// must not fail (it is retried once on a new connection).
+func TestDirectPathUpstreamClosedIdleConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var conns atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns.Add(1)
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				// Claims keep-alive, then closes right after answering.
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(req.URL.Path), req.URL.Path)
+			}()
+		}
+	}()
+	u, _ := url.Parse("http://" + ln.Addr().String())
+	g := startGateway(t, func(sc *SiteConfig) { sc.Upstream = u })
+	c := g.client()
+	for i := range 5 {
+		path := fmt.Sprintf("/r%d", i)
+		resp, body := g.do(c, "GET", g.httpsURL+path, nil, nil)
+		if resp.StatusCode != 200 || body != path {
+			t.Fatalf("request %d: %d %q", i, resp.StatusCode, body)
+		}
+		time.Sleep(20 * time.Millisecond) // let the close arrive
+	}
+	if conns.Load() < 5 {
+		t.Fatalf("%d upstream connections for 5 requests on a backend that closes each", conns.Load())
+	}
+}
+
+// A body that breaks off must not reach the client as a complete one.
+func TestDirectPathTruncatedBodyAborts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+					return
+				}
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part")
+			}()
+		}
+	}()
+	u, _ := url.Parse("http://" + ln.Addr().String())
+	g := startGateway(t, func(sc *SiteConfig) { sc.Upstream = u })
+	resp, err := g.client().Get(g.httpsURL + "/x")
+	if err != nil {
+		return // the connection was aborted: fine
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Fatalf("client read a complete %d-byte body %q from a truncated upstream response", len(body), body)
+	}
+}
+
+func TestDirectPathHeadAndKeepAlive(t *testing.T) {
+	g := startWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "5")
+		if r.Method != http.MethodHead {
+			io.WriteString(w, "hello")
+		}
+	}))
+	up := g.g.order[0].backend.(*proxy)
+	c := g.client()
+	for i := range 20 {
+		method := "GET"
+		if i%2 == 1 {
+			method = "HEAD"
+		}
+		resp, body := g.do(c, method, g.httpsURL+"/k", nil, nil)
+		if resp.StatusCode != 200 || (method == "GET" && body != "hello") || (method == "HEAD" && body != "") {
+			t.Fatalf("%s: %d %q", method, resp.StatusCode, body)
+		}
+		if resp.ContentLength != 5 {
+			t.Fatalf("%s: Content-Length %d, want 5", method, resp.ContentLength)
+		}
+	}
+	up.mu.Lock()
+	idle := len(up.idle)
+	up.mu.Unlock()
+	if idle != 1 {
+		t.Fatalf("%d idle upstream connections after 20 sequential requests, want 1 (keep-alive reuse)", idle)
+	}
+}
+
+func TestDirectPathUpstreamDown(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	u, _ := url.Parse("http://" + addr)
+	g := startGateway(t, func(sc *SiteConfig) { sc.Upstream = u })
+	resp, body := g.do(g.client(), "GET", g.httpsURL+"/", nil, nil)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "not answering") {
+		t.Fatalf("upstream down: %d %q", resp.StatusCode, body)
+	}
+}
+
+// Requests with a body still go through (ReverseProxy's path).
+func TestBodyRequestsForwarded(t *testing.T) {
+	g := startWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s %s", r.Method, r.Header.Get("X-Forwarded-Proto"), b)
+	}))
+	c := g.client()
+	resp, body := g.do(c, "POST", g.httpsURL+"/p", url.Values{"a": {"1"}}, http.Header{"Origin": {g.httpsURL}})
+	if resp.StatusCode != 200 || body != "POST https a=1" {
+		t.Fatalf("POST: %d %q", resp.StatusCode, body)
+	}
+}
