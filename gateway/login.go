@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"errors"
+	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -54,8 +56,12 @@ func newLogin(s *site, deviceKey []byte) (*login, error) {
 		}
 		return def
 	}
-	l.perClient, _ = ratelimit.New(ratelimit.Config{Every: every(s.cfg.LoginPerClient, 6*time.Second), Burst: 10})
-	l.perUser, _ = ratelimit.New(ratelimit.Config{Every: every(s.cfg.LoginPerUser, 12*time.Second), Burst: 5})
+	var err1, err2 error
+	l.perClient, err1 = ratelimit.New(ratelimit.Config{Every: every(s.cfg.LoginPerClient, 6*time.Second), Burst: 10})
+	l.perUser, err2 = ratelimit.New(ratelimit.Config{Every: every(s.cfg.LoginPerUser, 12*time.Second), Burst: 5})
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("login rate limit: %w", err)
+	}
 	d, err := newDevices(s.cfg.Name, deviceKey, s.cfg.DeviceAttempts, s.cfg.DevicePer)
 	if err != nil {
 		return nil, err
@@ -153,6 +159,15 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	user := r.PostFormValue("username")
 	pass := r.PostFormValue("password")
 	ip := clientAddr(r)
+	if len(user) > MaxUserLen {
+		// Never a limiter key, a log line or a page echo: an unbounded name
+		// would grow memory and the audit log at the client's will.
+		l.perClient.Take("ip:" + ip)
+		l.s.metrics.login("failed")
+		l.s.audit(r, session.Event{Type: "login.failed", Attrs: []slog.Attr{slog.Int("user_bytes", len(user))}})
+		l.render(w, r, http.StatusUnauthorized, next, "", "Wrong user name or password.")
+		return
+	}
 	// A client that signed in as this user before (device cookie) is not
 	// subject to the per-client and per-user limits, so guessing cannot
 	// lock the user out; it has its own budget instead.

@@ -7,6 +7,8 @@ import (
 	"net/textproto"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sessiond/sessiond/session"
 )
@@ -157,29 +159,13 @@ func parseUpdate(hdr http.Header, h Headers, maxBytes int, log *slog.Logger) bac
 		c.Delete = slices.DeleteFunc(c.Delete, reservedKey)
 		u.changes = c
 	}
+	logins := map[string]bool{}
 	for _, line := range hdr.Values(h.Action) {
-		for a := range strings.SplitSeq(line, ",") {
-			a = strings.TrimSpace(a)
-			verb, arg, _ := strings.Cut(a, " ")
-			switch strings.ToLower(verb) {
-			case "":
-			case "login":
-				user, ok := strings.CutPrefix(strings.TrimSpace(arg), "user=")
-				if !ok || !validUser(user) {
-					log.Warn("gateway: backend login action without a valid user=ID; ignored")
-					continue
-				}
-				u.login = user
-			case "logout":
-				u.logout = true
-			case "regenerate":
-				u.regenerate = true
-			case "require-secure":
-				u.requireSecure = true
-			default:
-				log.Warn("gateway: backend action ignored", "err", ErrBackendAction, "action", verb)
-			}
-		}
+		parseActionLine(strings.TrimSpace(line), &u, logins, log)
+	}
+	if len(logins) > 1 {
+		log.Error("gateway: backend login refused: the response names more than one user", "users", len(logins))
+		u.login = ""
 	}
 	for _, k := range h.response() {
 		hdr.Del(k)
@@ -187,13 +173,63 @@ func parseUpdate(hdr http.Header, h Headers, maxBytes int, log *slog.Logger) bac
 	return u
 }
 
-// validUser bounds user IDs: printable, no separators, at most 256 bytes.
+// parseActionLine reads one X-Session-Action field. A login is judged
+// whole: "login user=ID" takes everything after "user=" as the ID, so
+// "login user=a,b" names the user "a,b" (refused), never "a". Other
+// actions take no argument and may be listed with commas
+// ("regenerate, require-secure"); a list that mixes in a login or an
+// argument is refused as a whole.
+func parseActionLine(line string, u *backendUpdate, logins map[string]bool, log *slog.Logger) {
+	verb, arg, _ := strings.Cut(line, " ")
+	if strings.EqualFold(verb, "login") {
+		user, ok := strings.CutPrefix(strings.TrimSpace(arg), "user=")
+		if !ok || !validUser(user) {
+			log.Error("gateway: backend login refused: want exactly \"login user=ID\" with a valid ID (printable UTF-8, no spaces, commas or semicolons, at most 256 bytes)",
+				"err", ErrBackendAction)
+			return
+		}
+		u.login = user
+		logins[user] = true
+		return
+	}
+	var verbs []string
+	for a := range strings.SplitSeq(line, ",") {
+		a = strings.TrimSpace(a)
+		if strings.ContainsAny(a, " \t=") {
+			log.Error("gateway: backend action refused: an action list holds only argument-free actions (send a login on its own line)",
+				"err", ErrBackendAction)
+			return
+		}
+		if a != "" {
+			verbs = append(verbs, strings.ToLower(a))
+		}
+	}
+	for _, v := range verbs {
+		switch v {
+		case "logout":
+			u.logout = true
+		case "regenerate":
+			u.regenerate = true
+		case "require-secure":
+			u.requireSecure = true
+		default:
+			log.Warn("gateway: backend action ignored", "err", ErrBackendAction, "action", v)
+		}
+	}
+}
+
+// MaxUserLen bounds user IDs and user names (bytes), before they are used
+// as a rate-limit key, logged or looked up.
+const MaxUserLen = 256
+
+// validUser bounds user IDs: valid UTF-8, printable, no spaces or
+// separators (',' ';'), at most MaxUserLen bytes.
 func validUser(u string) bool {
-	if u == "" || len(u) > 256 {
+	if u == "" || len(u) > MaxUserLen || !utf8.ValidString(u) {
 		return false
 	}
 	for _, r := range u {
-		if r < 0x21 || r == 0x7f || r == ',' || r == ';' {
+		if r < 0x21 || r == 0x7f || r == ',' || r == ';' || !unicode.IsPrint(r) {
 			return false
 		}
 	}

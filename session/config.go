@@ -160,6 +160,10 @@ type Locator interface {
 // unknown IDs.
 var ErrThrottled = errors.New("session: too many unknown session IDs from this client")
 
+// MaxLifetime bounds IdleTimeout, AbsoluteTimeout and MaxAge, so that
+// every deadline stays a storable time.
+const MaxLifetime = 100 * 365 * 24 * time.Hour
+
 // ConfigError names the field of an invalid Config.
 type ConfigError struct {
 	Field  string
@@ -197,6 +201,15 @@ func (c Config) withDefaults() (Config, error) {
 	defDur("RotateEvery", &c.RotateEvery, 15*time.Minute)
 	if c.MaxAge < 0 {
 		bad("MaxAge", "negative (%v); 0 means no limit", c.MaxAge)
+	}
+	// A deadline must stay storable (MarshalRecord refuses times after 2262).
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"IdleTimeout", c.IdleTimeout}, {"AbsoluteTimeout", c.AbsoluteTimeout}, {"MaxAge", c.MaxAge}} {
+		if d.v > MaxLifetime {
+			bad(d.field, "%v is longer than %v (100 years)", d.v, MaxLifetime)
+		}
 	}
 	if c.TouchInterval < 0 {
 		bad("TouchInterval", "negative (%v)", c.TouchInterval)

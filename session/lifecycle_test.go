@@ -339,6 +339,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{session.Config{Store: st, Cookie: session.CookieConfig{Name: "bad name"}}, "Cookie.Name"},
 		{session.Config{Store: st, Grace: 2 * time.Hour}, "Grace"},
 		{session.Config{Store: st, MaxAge: -time.Second}, "MaxAge"},
+		{session.Config{Store: st, AbsoluteTimeout: 250 * 365 * 24 * time.Hour}, "AbsoluteTimeout"},
+		{session.Config{Store: st, IdleTimeout: 250 * 365 * 24 * time.Hour}, "IdleTimeout"},
+		{session.Config{Store: st, MaxAge: 250 * 365 * 24 * time.Hour}, "MaxAge"},
 		{session.Config{Store: st, StaySecure: true, Mode: session.Mixed}, "HTTPSURL"},
 		{session.Config{Store: st, Binding: session.Binding{IPv4Prefix: 40, IP: session.BindLog}}, "Binding.IPv4Prefix"},
 	}

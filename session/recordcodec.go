@@ -39,11 +39,12 @@ func MarshalRecord(r *Record) ([]byte, error) {
 		b = append(b, 1)
 		b = append(b, r.SecureID[:]...)
 	}
+	var bad error
 	b = binary.AppendUvarint(b, uint64(len(r.Aliases)))
 	for _, a := range r.Aliases {
 		b = append(b, a.Hash[:]...)
 		b = appendBool(b, a.Secure)
-		b = appendTime(b, a.Until)
+		b = appendTime(b, a.Until, "alias until", &bad)
 		b = appendString(b, string(a.Next))
 		b = binary.AppendVarint(b, int64(a.Generation))
 	}
@@ -54,16 +55,32 @@ func MarshalRecord(r *Record) ([]byte, error) {
 	}
 	b = appendString(b, string(r.Sealed))
 	b = appendString(b, r.User)
-	for _, t := range []time.Time{r.Created, r.LastSeen, r.Saved, r.Rotated, r.SecureSeen, r.Expires} {
-		b = appendTime(b, t)
+	for i, t := range []time.Time{r.Created, r.LastSeen, r.Saved, r.Rotated, r.SecureSeen, r.Expires} {
+		b = appendTime(b, t, recordTimes[i], &bad)
 	}
 	b = binary.AppendUvarint(b, r.Version)
 	b = binary.AppendVarint(b, int64(r.Generation))
 	b = binary.AppendVarint(b, int64(r.Requests))
 	b = appendString(b, r.IP)
 	b = appendString(b, r.UserAgent)
+	if bad != nil {
+		return nil, bad
+	}
 	return b, nil
 }
+
+// recordTimes names the record's times in their storage order.
+var recordTimes = [...]string{"created", "last seen", "saved", "rotated", "secure seen", "expires"}
+
+// ErrRecordTime is returned by MarshalRecord for a time that Unix
+// nanoseconds cannot hold (before 1678 or after 2262): stored, it would
+// silently wrap to another date.
+var ErrRecordTime = errors.New("session: time outside the storable range (years 1678 to 2262)")
+
+var (
+	minRecordTime = time.Unix(0, math.MinInt64)
+	maxRecordTime = time.Unix(0, math.MaxInt64)
+)
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -77,9 +94,12 @@ func appendBool(b []byte, v bool) []byte {
 	return append(b, 0)
 }
 
-func appendTime(b []byte, t time.Time) []byte {
+func appendTime(b []byte, t time.Time, what string, bad *error) []byte {
 	if t.IsZero() {
 		return binary.AppendVarint(b, 0)
+	}
+	if (t.Before(minRecordTime) || t.After(maxRecordTime)) && *bad == nil {
+		*bad = fmt.Errorf("%w: %s %s", ErrRecordTime, what, t.UTC().Format(time.RFC3339))
 	}
 	return binary.AppendVarint(b, t.UnixNano())
 }

@@ -1,6 +1,8 @@
 package session_test
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,5 +67,43 @@ func BenchmarkUnmarshalRecord(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		session.UnmarshalRecord(data)
+	}
+}
+
+// TestRecordCodecRefusesUnstorableTimes: Unix nanoseconds hold 1678 to
+// 2262; a time outside is refused with ErrRecordTime instead of being
+// stored as another date (a far-future deadline wrapping into the past).
+func TestRecordCodecRefusesUnstorableTimes(t *testing.T) {
+	far := []time.Time{time.Date(2263, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1677, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)}
+	set := map[string]func(r *session.Record, t time.Time){
+		"created":     func(r *session.Record, t time.Time) { r.Created = t },
+		"last seen":   func(r *session.Record, t time.Time) { r.LastSeen = t },
+		"saved":       func(r *session.Record, t time.Time) { r.Saved = t },
+		"rotated":     func(r *session.Record, t time.Time) { r.Rotated = t },
+		"secure seen": func(r *session.Record, t time.Time) { r.SecureSeen = t },
+		"expires":     func(r *session.Record, t time.Time) { r.Expires = t },
+		"alias until": func(r *session.Record, t time.Time) { r.Aliases[0].Until = t },
+	}
+	for name, f := range set {
+		for _, tm := range far {
+			r := fullRecord()
+			f(r, tm)
+			b, err := session.MarshalRecord(r)
+			if !errors.Is(err, session.ErrRecordTime) || b != nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s = %v: MarshalRecord = %d bytes, %v; want ErrRecordTime naming the field", name, tm, len(b), err)
+			}
+		}
+	}
+	r := fullRecord()
+	r.Expires = time.Date(2262, 1, 1, 0, 0, 0, 0, time.UTC)
+	r.Created = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
+	b, err := session.MarshalRecord(r)
+	if err != nil {
+		t.Fatalf("in-range times refused: %v", err)
+	}
+	got, err := session.UnmarshalRecord(b)
+	if err != nil || !got.Expires.Equal(r.Expires) || !got.Created.Equal(r.Created) {
+		t.Fatalf("in-range times did not round-trip: %v %v %v", err, got.Expires, got.Created)
 	}
 }

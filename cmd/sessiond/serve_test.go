@@ -50,10 +50,19 @@ func (u *upstream) seen() http.Header {
 
 type served struct {
 	httpURL, httpsURL string
+	dir               string // the config's directory
+	audit             string // the audit log file
 }
 
 // serve writes a config, adds a user, and starts `sessiond serve`.
 func serve(t *testing.T, bin string, site string) served {
+	t.Helper()
+	return serveWith(t, bin, site, "")
+}
+
+// serveWith is serve with extra top-level YAML (e.g. a store) appended;
+// the audit log goes to a file (served.audit).
+func serveWith(t *testing.T, bin string, site, extra string) served {
 	t.Helper()
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users")
@@ -63,20 +72,25 @@ func serve(t *testing.T, bin string, site string) served {
 		t.Fatalf("sessiond passwd: %v\n%s", err, out)
 	}
 	hp, sp := testenv.FreePort(t), testenv.FreePort(t)
+	store := fmt.Sprintf("store:\n  sqlite: {path: %s}\n", filepath.Join(dir, "s.db"))
+	if strings.Contains(extra, "store:") {
+		store = ""
+	}
+	audit := filepath.Join(dir, "audit.log")
 	cfg := fmt.Sprintf(`listen:
   http: {addr: "127.0.0.1:%d"}
   https: {addr: "127.0.0.1:%d", dev_tls: true}
-store:
-  sqlite: {path: %s}
+audit: {log: %s}
+%s%s
 sites:
   - hosts: [app.localhost]
 %s
     auth: {htpasswd: %s}
-`, hp, sp, filepath.Join(dir, "s.db"), site, users)
+`, hp, sp, audit, store, extra, site, users)
 	path := filepath.Join(dir, "sessiond.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
 	startProc(t, bin, "sessiond: ready", "serve", "--config", path)
-	return served{fmt.Sprintf("http://app.localhost:%d", hp), fmt.Sprintf("https://app.localhost:%d", sp)}
+	return served{fmt.Sprintf("http://app.localhost:%d", hp), fmt.Sprintf("https://app.localhost:%d", sp), dir, audit}
 }
 
 func TestServeProtocolEndToEnd(t *testing.T) {

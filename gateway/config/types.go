@@ -355,6 +355,9 @@ const (
 	DefaultHTTPSAddr      = "127.0.0.1:8443"
 	DefaultAdminTokenEnv  = "SESSIOND_ADMIN_TOKEN"
 	DefaultMaxHeaderBytes = 8192
+	// MaxRatePer and MaxRateAttempts bound a Rate.
+	MaxRatePer      = 24 * time.Hour
+	MaxRateAttempts = 1_000_000
 )
 
 // Default returns a configuration with every global default and no sites.

@@ -260,6 +260,12 @@ func checkRate(p *problems, path string, r Rate) {
 		p.errf(join(path, "attempts"), "must not be negative")
 	case r.Attempts > 0 && r.Per <= 0:
 		p.errf(join(path, "per"), "must be a positive duration when attempts is set")
+	case r.Per > MaxRatePer:
+		// A limiter refills one attempt every per/attempts; beyond this its
+		// arithmetic overflows (and a day already locks a client out for one).
+		p.errf(join(path, "per"), "%v is longer than %v", r.Per, MaxRatePer)
+	case r.Attempts > MaxRateAttempts:
+		p.errf(join(path, "attempts"), "%d is more than %d", r.Attempts, MaxRateAttempts)
 	case r.Attempts == 0:
 		p.warnf(path, "attempts: 0 turns this limit off")
 	}

@@ -1,0 +1,71 @@
+package gateway
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestParseActionWhole: a login action is read whole, so a user ID with a
+// comma or an invalid byte is refused (with an error in the log), never
+// cut down to a prefix that names someone else.
+func TestParseActionWhole(t *testing.T) {
+	h := Headers{}.withDefaults()
+	for _, tc := range []struct {
+		lines                  []string
+		login                  string
+		logout, regen, refused bool
+	}{
+		{lines: []string{"login user=alice"}, login: "alice"},
+		{lines: []string{"login user=a,b"}, refused: true},
+		{lines: []string{"login user=a, logout"}, refused: true},
+		{lines: []string{"logout, login user=a"}, refused: true},
+		{lines: []string{"regenerate, login user=admin"}, refused: true},
+		{lines: []string{"login user=a;b"}, refused: true},
+		{lines: []string{"login user=a b"}, refused: true},
+		{lines: []string{"login user=\xff"}, refused: true},
+		{lines: []string{"login user=a\u200bb"}, refused: true},
+		{lines: []string{"login user=" + strings.Repeat("a", MaxUserLen+1)}, refused: true},
+		{lines: []string{"login user=alice", "login user=bob"}, refused: true},
+		{lines: []string{"login user=alice", "regenerate"}, login: "alice", regen: true},
+		{lines: []string{"regenerate, logout"}, logout: true, regen: true},
+	} {
+		var buf bytes.Buffer
+		log := slog.New(slog.NewTextHandler(&buf, nil))
+		hdr := http.Header{}
+		for _, l := range tc.lines {
+			hdr.Add(h.Action, l)
+		}
+		u := parseUpdate(hdr, h, 1<<10, log)
+		if u.login != tc.login || u.logout != tc.logout || u.regenerate != tc.regen {
+			t.Errorf("%q: login=%q logout=%v regenerate=%v; want %q %v %v", tc.lines, u.login, u.logout, u.regenerate,
+				tc.login, tc.logout, tc.regen)
+		}
+		if got := strings.Contains(buf.String(), "level=ERROR"); got != tc.refused {
+			t.Errorf("%q: error logged = %v, want %v\n%s", tc.lines, got, tc.refused, buf.String())
+		}
+		if hdr.Get(h.Action) != "" {
+			t.Errorf("%q: action header not removed", tc.lines)
+		}
+	}
+}
+
+// TestLoginLimiterConfigRefused: a limit the limiter cannot represent
+// stops the site at New (it used to leave a nil limiter, and every login
+// POST panicked).
+func TestLoginLimiterConfigRefused(t *testing.T) {
+	defer func() {
+		if p := recover(); p != nil {
+			t.Fatalf("panic: %v", p)
+		}
+	}()
+	g := startGateway(t, nil)
+	sc := g.g.order[0].cfg
+	sc.LoginPerUser = 1_000_000 * time.Hour
+	if _, err := New(Config{Sites: []SiteConfig{sc}, Store: g.g.store}); err == nil || !strings.Contains(err.Error(), "rate limit") {
+		t.Fatalf("New with a 1,000,000 h login limit = %v, want an error", err)
+	}
+}
