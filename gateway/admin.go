@@ -19,7 +19,7 @@ import (
 //	DELETE /api/users/{user}/sessions         revoke all of them
 //	DELETE /api/users/{user}/sessions/{ref}   revoke one
 //	GET    /healthz                           liveness (no token)
-//	GET    /metrics                           Prometheus
+//	GET    /metrics                           Prometheus (Config.MetricsPath)
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -29,7 +29,9 @@ func (g *Gateway) AdminHandler() http.Handler {
 	api.HandleFunc("GET /api/users/{user}/sessions", g.adminList)
 	api.HandleFunc("DELETE /api/users/{user}/sessions", g.adminRevokeAll)
 	api.HandleFunc("DELETE /api/users/{user}/sessions/{ref}", g.adminRevoke)
-	api.Handle("GET /metrics", promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
+	if g.metricsPath != "" {
+		api.Handle("GET "+g.metricsPath, promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
+	}
 	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !g.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="sessiond admin"`)
@@ -39,7 +41,9 @@ func (g *Gateway) AdminHandler() http.Handler {
 		api.ServeHTTP(w, r)
 	})
 	mux.Handle("/api/", guarded)
-	mux.Handle("/metrics", guarded)
+	if g.metricsPath != "" {
+		mux.Handle(g.metricsPath, guarded)
+	}
 	return mux
 }
 

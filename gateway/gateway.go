@@ -42,6 +42,9 @@ type Config struct {
 
 	// AdminToken guards the admin API and /metrics (bearer token).
 	AdminToken string
+	// MetricsPath is where the admin listener serves Prometheus metrics.
+	// Default "/metrics"; "-" serves none.
+	MetricsPath string
 
 	Logger  *slog.Logger
 	Auditor session.Auditor
@@ -59,6 +62,8 @@ type Gateway struct {
 	auditor session.Auditor
 	metrics *metrics
 	unknown *session.UnknownIDLimiter
+	// metricsPath is Config.MetricsPath resolved ("" serves none).
+	metricsPath string
 	// deviceKey signs device cookies (device.go): kept in the store when
 	// there is one, so it survives restarts and is shared by gateways.
 	deviceKey []byte
@@ -70,10 +75,16 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, errors.New("gateway: exactly one of Store and Codec is needed")
 	}
 	g := &Gateway{sites: map[string]*site{}, store: cfg.Store, codec: cfg.Codec, token: cfg.AdminToken,
-		log: cfg.Logger, metrics: newMetrics()}
+		log: cfg.Logger, metrics: newMetrics(), metricsPath: cfg.MetricsPath}
+	switch g.metricsPath {
+	case "":
+		g.metricsPath = "/metrics"
+	case "-":
+		g.metricsPath = ""
+	}
 	switch {
 	case cfg.UnknownIDLimit == 0:
-		g.unknown = session.NewUnknownIDLimiter(60)
+		g.unknown = session.NewUnknownIDLimiter(session.DefaultUnknownIDLimit)
 	case cfg.UnknownIDLimit > 0:
 		g.unknown = session.NewUnknownIDLimiter(cfg.UnknownIDLimit)
 	default:
@@ -135,6 +146,9 @@ func (g *Gateway) loadDeviceKey() []byte {
 	rand.Read(key)
 	return key
 }
+
+// SiteCount is the number of configured sites.
+func (g *Gateway) SiteCount() int { return len(g.order) }
 
 // ServeHTTP routes by Host to a site; an unknown host gets 421.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -274,15 +288,4 @@ func (g *Gateway) authorized(r *http.Request) bool {
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) == 1
-}
-
-// CheckSite provisions a site against a throwaway memory store to report
-// every configuration error it would hit at start, without side effects.
-func CheckSite(sc SiteConfig) (bool, error) {
-	g := &Gateway{log: slog.New(slog.DiscardHandler), auditor: session.NewJSONAuditor(), metrics: newMetrics(),
-		store: checkStore{}}
-	if _, err := newSite(sc, g); err != nil {
-		return false, err
-	}
-	return true, nil
 }

@@ -50,15 +50,9 @@ func newLogin(s *site, deviceKey []byte) (*login, error) {
 		src = s.cfg.LoginTemplate
 	}
 	l := &login{s: s, tmpl: template.Must(template.New("login").Parse(src))}
-	every := func(d, def time.Duration) time.Duration {
-		if d > 0 {
-			return d
-		}
-		return def
-	}
 	var err1, err2 error
-	l.perClient, err1 = ratelimit.New(ratelimit.Config{Every: every(s.cfg.LoginPerClient, 6*time.Second), Burst: 10})
-	l.perUser, err2 = ratelimit.New(ratelimit.Config{Every: every(s.cfg.LoginPerUser, 12*time.Second), Burst: 5})
+	l.perClient, err1 = newLimiter(s.cfg.LoginPerClient, s.cfg.LoginClientBurst, 6*time.Second, 10, s.cfg.LoginMaxClients)
+	l.perUser, err2 = newLimiter(s.cfg.LoginPerUser, s.cfg.LoginUserBurst, 12*time.Second, 5, s.cfg.LoginMaxClients)
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("login rate limit: %w", err)
 	}
@@ -68,6 +62,21 @@ func newLogin(s *site, deviceKey []byte) (*login, error) {
 	}
 	l.devices = d
 	return l, nil
+}
+
+// newLimiter builds a login limiter: a negative every turns it off (nil
+// allows everything), zero values take the defaults.
+func newLimiter(every time.Duration, burst int, defEvery time.Duration, defBurst, maxKeys int) (*ratelimit.Limiter, error) {
+	if every < 0 {
+		return nil, nil
+	}
+	if every == 0 {
+		every = defEvery
+	}
+	if burst <= 0 {
+		burst = defBurst
+	}
+	return ratelimit.New(ratelimit.Config{Every: every, Burst: burst, MaxKeys: max(maxKeys, 0)})
 }
 
 // safeNext returns next if it is a same-site relative path, else "/".

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
 	"github.com/sessiond/sessiond/gateway/modcrypto"
 	"github.com/sessiond/sessiond/secure"
@@ -57,7 +58,8 @@ type SiteConfig struct {
 	RulesHook secure.Hook
 
 	Headers Headers
-	// MaxReplaceBytes bounds a backend's X-Replace-Session (default 16 KiB).
+	// MaxReplaceBytes bounds a backend's X-Replace-Session; a longer one is
+	// ignored and logged (default config.DefaultMaxHeaderBytes).
 	MaxReplaceBytes int
 
 	// Login at the gateway (mod_auth_form); nil Users disables it.
@@ -66,10 +68,16 @@ type SiteConfig struct {
 	LogoutPath string // default /logout
 	// LoginTemplate overrides the embedded login page.
 	LoginTemplate string
-	// LoginPerClient and LoginPerUser limit attempts (defaults: 10 per
-	// minute per client IP, 5 per minute per user name).
-	LoginPerClient time.Duration
-	LoginPerUser   time.Duration
+	// LoginPerClient and LoginPerUser are the time to earn back one login
+	// attempt, per client IP and per user name, and the bursts how many may
+	// come at once (defaults: 6s and 10, 12s and 5). A negative duration
+	// turns that limit off. LoginMaxClients bounds how many keys each
+	// limiter remembers (default 100000).
+	LoginPerClient   time.Duration
+	LoginPerUser     time.Duration
+	LoginClientBurst int
+	LoginUserBurst   int
+	LoginMaxClients  int
 	// DeviceAttempts wrong passwords per DevicePer are allowed with a
 	// trusted device cookie (defaults: 10 per hour; negative
 	// DeviceAttempts: no device cookies); past them the cookie is locked
@@ -150,7 +158,7 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 	}
 	cfg.Headers = cfg.Headers.withDefaults()
 	if cfg.MaxReplaceBytes <= 0 {
-		cfg.MaxReplaceBytes = 16 << 10
+		cfg.MaxReplaceBytes = config.DefaultMaxHeaderBytes
 	}
 	if cfg.CGIPrefix == "" {
 		cfg.CGIPrefix = "/cgi-bin"
@@ -280,12 +288,7 @@ func (s *site) sessionPath(p string) bool {
 	return false
 }
 
-func hasPathPrefix(p, prefix string) bool {
-	if prefix == "/" || p == prefix {
-		return true
-	}
-	return strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/")
-}
+func hasPathPrefix(p, prefix string) bool { return secure.PathHasPrefix(p, prefix) }
 
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Headers.stripSpoofed(r.Header)

@@ -206,9 +206,20 @@ func (r *Rules) target(req *http.Request, to Scheme) string {
 	return u.Scheme + "://" + u.Host + req.URL.RequestURI()
 }
 
+// PathHasPrefix reports whether URL path p is prefix or lies below it,
+// segment by segment: "/admin" covers "/admin" and "/admin/x" but not
+// "/administrator"; "/" covers every path. Redirect rules, the gateway's
+// include/exclude/auth_required and the configuration's checks all use it.
+func PathHasPrefix(p, prefix string) bool {
+	if prefix == "/" || p == prefix {
+		return true
+	}
+	return strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/")
+}
+
 func (rule *Rule) matches(req *http.Request, s *session.Session) bool {
 	p := req.URL.Path
-	if rule.Path != "" && p != rule.Path && !strings.HasPrefix(p, strings.TrimSuffix(rule.Path, "/")+"/") {
+	if rule.Path != "" && !PathHasPrefix(p, rule.Path) {
 		return false
 	}
 	if rule.Glob != "" {

@@ -53,13 +53,20 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// IsSecure reports whether r reached us over HTTPS: directly over TLS, or
-// from a trusted proxy that says X-Forwarded-Proto: https.
-func (m *Manager) IsSecure(r *http.Request) bool {
+// ClientIP is r's client address: the peer, or — when the peer is one of
+// the trusted proxies — the first untrusted address of X-Forwarded-For
+// counted from the right. The zero Addr if RemoteAddr is not an address.
+// This is the one copy: the gateway's login limits, audit records and
+// access log use it too.
+func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr { return clientIP(r, trusted) }
+
+// IsSecureRequest reports whether r reached us over HTTPS: directly over
+// TLS, or from a trusted proxy that says X-Forwarded-Proto: https.
+func IsSecureRequest(r *http.Request, trusted []netip.Prefix) bool {
 	if r.TLS != nil {
 		return true
 	}
-	if len(m.cfg.TrustedProxies) == 0 {
+	if len(trusted) == 0 {
 		return false
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -67,11 +74,17 @@ func (m *Manager) IsSecure(r *http.Request) bool {
 		return false
 	}
 	peer, err := netip.ParseAddr(host)
-	if err != nil || !isTrusted(peer.Unmap(), m.cfg.TrustedProxies) {
+	if err != nil || !isTrusted(peer.Unmap(), trusted) {
 		return false
 	}
-	return strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
 }
+
+// IsSecure is IsSecureRequest with the Manager's TrustedProxies.
+func (m *Manager) IsSecure(r *http.Request) bool { return IsSecureRequest(r, m.cfg.TrustedProxies) }
+
+// ClientIP is ClientIP with the Manager's TrustedProxies.
+func (m *Manager) ClientIP(r *http.Request) netip.Addr { return clientIP(r, m.cfg.TrustedProxies) }
 
 // UnknownIDLimiter counts unknown or malformed session IDs per client IP in
 // fixed one-minute windows, with memory bounded by pruning old windows.

@@ -82,8 +82,11 @@ type Config struct {
 	// AbsoluteTimeout ends a session this long after it was created,
 	// whatever its activity. Default 24 hours; negative disables.
 	AbsoluteTimeout time.Duration
-	// MaxAge is mod_session's SessionMaxAge: the session ends MaxAge after
-	// its last save (each save resets it). Zero means no such limit.
+	// MaxAge is mod_session's SessionMaxAge, counted from the last change:
+	// the session ends MaxAge after its data or user last changed. A
+	// request that changes nothing (even one that touches "last seen") does
+	// not restart it — unlike Apache, whose SessionMaxAge slides on every
+	// request; IdleTimeout is the sliding limit. Zero means no such limit.
 	MaxAge time.Duration
 	// TouchInterval: a request that changes nothing writes "last seen" at
 	// most this often. Default a tenth of IdleTimeout (one minute if idle
@@ -151,6 +154,16 @@ type Config struct {
 	Now func() time.Time
 }
 
+// Defaults of Config, defined here once: the gateway's configuration uses
+// these same values.
+const (
+	DefaultIdleTimeout     = 30 * time.Minute
+	DefaultAbsoluteTimeout = 24 * time.Hour
+	DefaultRotateEvery     = 15 * time.Minute
+	DefaultGrace           = 30 * time.Second
+	DefaultUnknownIDLimit  = 60 // per client IP per minute
+)
+
 // Locator maps a client IP to a human-readable area ("DE, Berlin").
 type Locator interface {
 	Locate(ip netip.Addr) string
@@ -196,9 +209,9 @@ func (c Config) withDefaults() (Config, error) {
 			*d = 0
 		}
 	}
-	defDur("IdleTimeout", &c.IdleTimeout, 30*time.Minute)
-	defDur("AbsoluteTimeout", &c.AbsoluteTimeout, 24*time.Hour)
-	defDur("RotateEvery", &c.RotateEvery, 15*time.Minute)
+	defDur("IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout)
+	defDur("AbsoluteTimeout", &c.AbsoluteTimeout, DefaultAbsoluteTimeout)
+	defDur("RotateEvery", &c.RotateEvery, DefaultRotateEvery)
 	if c.MaxAge < 0 {
 		bad("MaxAge", "negative (%v); 0 means no limit", c.MaxAge)
 	}
@@ -221,7 +234,7 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	if c.Grace == 0 {
-		c.Grace = 30 * time.Second
+		c.Grace = DefaultGrace
 	}
 	if c.Grace < 0 || c.Grace > time.Hour {
 		bad("Grace", "%v is outside (0, 1h]", c.Grace)
@@ -233,7 +246,7 @@ func (c Config) withDefaults() (Config, error) {
 		bad("TheftAction", "unknown action %d", int(c.TheftAction))
 	}
 	if c.UnknownIDLimit == 0 {
-		c.UnknownIDLimit = 60
+		c.UnknownIDLimit = DefaultUnknownIDLimit
 	}
 	if c.StaySecure && c.HTTPSURL == nil {
 		bad("HTTPSURL", "StaySecure needs HTTPSURL to build redirect targets from configuration")

@@ -7,11 +7,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond/internal/devtls"
 )
 
 // TestReadmeConfigExample keeps README.md honest: its gateway
 // configuration example passes check-config (with placeholder files for
-// the paths it names).
+// the paths it names, and a real certificate: check-config loads it as
+// serve does).
 func TestReadmeConfigExample(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -22,7 +25,17 @@ func TestReadmeConfigExample(t *testing.T) {
 		t.Fatal("README.md has no yaml example")
 	}
 	dir := t.TempDir()
-	for _, f := range []string{"tls/cert.pem", "tls/key.pem", "secrets/admin-token", "users.htpasswd"} {
+	cert, err := devtls.Generate(devtls.Options{Hosts: []string{"localhost"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath, err := cert.WriteFiles(filepath.Join(dir, "tls"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Rename(certPath, filepath.Join(dir, "tls/cert.pem"))
+	os.Rename(keyPath, filepath.Join(dir, "tls/key.pem"))
+	for _, f := range []string{"secrets/admin-token", "users.htpasswd"} {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(f)), 0o700)
 		content := "placeholder-token-0123456789abcdef0123456789\n"
 		if f == "users.htpasswd" {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -101,8 +102,26 @@ func siteRules(sc config.Site) ([]secure.Rule, secure.Overall) {
 	return rules, overall
 }
 
+// every maps a configured rate onto the gateway's "time per attempt",
+// where a negative value turns the limit off (attempts: 0 in the file).
+func every(r config.Rate) time.Duration {
+	if r.Attempts == 0 {
+		return -1
+	}
+	return r.Every()
+}
+
+// perMinute maps a configured rate onto the library's "per minute" limit,
+// where a negative value turns it off (attempts: 0 in the file).
+func perMinute(r config.Rate) int {
+	if r.Attempts <= 0 || r.Per <= 0 {
+		return -1
+	}
+	return max(1, int(int64(r.Attempts)*int64(time.Minute)/int64(r.Per)))
+}
+
 // buildSite converts one configured site.
-func buildSite(sc config.Site, httpPort, httpsPort int) (gateway.SiteConfig, func() error, error) {
+func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (gateway.SiteConfig, func() error, error) {
 	noop := func() error { return nil }
 	if sc.Redirects.HTTPSPort != 0 {
 		httpsPort = sc.Redirects.HTTPSPort
@@ -122,8 +141,10 @@ func buildSite(sc config.Site, httpPort, httpsPort int) (gateway.SiteConfig, fun
 		Headers: gateway.Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
 			Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action},
 		LoginPath: sc.Auth.LoginPath, LogoutPath: sc.Auth.LogoutPath,
-		LoginPerClient: sc.Auth.RateLimit.PerIP.Every(), LoginPerUser: sc.Auth.RateLimit.PerUser.Every(),
-		DeviceAttempts: sc.Auth.RateLimit.PerDevice.Attempts, DevicePer: sc.Auth.RateLimit.PerDevice.Per,
+		LoginPerClient: every(sc.Auth.RateLimit.PerIP), LoginClientBurst: sc.Auth.RateLimit.PerIP.Attempts,
+		LoginPerUser: every(sc.Auth.RateLimit.PerUser), LoginUserBurst: sc.Auth.RateLimit.PerUser.Attempts,
+		LoginMaxClients: limits.MaxClients,
+		DeviceAttempts:  sc.Auth.RateLimit.PerDevice.Attempts, DevicePer: sc.Auth.RateLimit.PerDevice.Per,
 	}
 	if out.DeviceAttempts == 0 {
 		out.DeviceAttempts = -1 // attempts 0: device cookies off
@@ -208,8 +229,11 @@ func buildSite(sc config.Site, httpPort, httpsPort int) (gateway.SiteConfig, fun
 	return out, closer, nil
 }
 
-// openStore opens the configured store.
-func openStore(ctx context.Context, sc config.Store, log *slog.Logger) (session.Store, session.CookieCodec, func() error, error) {
+// openStore opens the configured store. In check mode (check-config) an
+// SQLite file is not created or opened — that would leave a database and
+// its WAL files owned by whoever ran the check — only its place is checked;
+// network stores are connected to exactly as serve does.
+func openStore(ctx context.Context, sc config.Store, log *slog.Logger, check bool) (session.Store, session.CookieCodec, func() error, error) {
 	var st session.Store
 	closer := func() error { return nil }
 	switch {
@@ -239,6 +263,14 @@ func openStore(ctx context.Context, sc config.Store, log *slog.Logger) (session.
 		if sc.SQLite != nil {
 			path = sc.SQLite.Path
 		}
+		if check {
+			if err := checkSQLitePath(path); err != nil {
+				return nil, nil, closer, err
+			}
+			m := memory.New(memory.Config{})
+			st, closer = m, m.Close
+			break
+		}
 		s, err := sqlite.New(ctx, sqlite.Config{Path: path, Logger: log})
 		if err != nil {
 			return nil, nil, closer, err
@@ -256,26 +288,87 @@ func openStore(ctx context.Context, sc config.Store, log *slog.Logger) (session.
 	return st, nil, closer, nil
 }
 
-// auditWriter opens the audit log destination.
-func auditWriter(dest string, stdout, stderr io.Writer) (io.Writer, func() error, error) {
+// checkSQLitePath reports what would stop SQLite from opening path: an
+// existing file that is not a regular file, or a missing directory.
+func checkSQLitePath(path string) error {
+	if fi, err := os.Stat(path); err == nil {
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("sqlite: %s is not a regular file", path)
+		}
+		return nil
+	}
+	fi, err := os.Stat(filepath.Dir(path))
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("sqlite: %s is not a directory", filepath.Dir(path))
+	}
+	return nil
+}
+
+// openAppend opens a log destination: stderr, stdout or a file appended
+// to. In check mode a missing file is not created (its directory was
+// checked by the configuration), an existing one is opened and closed.
+func openAppend(what, dest string, stdout, stderr io.Writer, check bool) (io.Writer, func() error, error) {
 	switch dest {
 	case "", "stderr":
 		return stderr, func() error { return nil }, nil
 	case "stdout":
 		return stdout, func() error { return nil }, nil
 	}
-	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	flags := os.O_WRONLY | os.O_APPEND | os.O_CREATE
+	if check {
+		if _, err := os.Stat(dest); err != nil {
+			return io.Discard, func() error { return nil }, nil
+		}
+		flags &^= os.O_CREATE
+	}
+	f, err := os.OpenFile(dest, flags, 0o600)
 	if err != nil {
-		return nil, nil, fmt.Errorf("audit log: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return f, f.Close, nil
 }
 
-// provision turns a validated configuration into a gateway.
-func provision(ctx context.Context, cfg *config.Config, devTLS bool, stdout, stderr io.Writer) (*provisioned, error) {
+// loadCertificate returns the HTTPS certificate: generated for every
+// configured host (dev_tls), or read from the configured files.
+func loadCertificate(cfg *config.Config, log *slog.Logger) (tls.Certificate, error) {
+	l := cfg.Listen.HTTPS
+	if !l.DevTLS {
+		cert, err := tls.LoadX509KeyPair(l.CertFile, l.KeyFile)
+		if err != nil {
+			return cert, fmt.Errorf("HTTPS certificate: %w", err)
+		}
+		return cert, nil
+	}
+	var hosts []string
+	for _, s := range cfg.Sites {
+		hosts = append(hosts, s.Hosts...)
+	}
+	c, err := devtls.Generate(devtls.Options{Hosts: append(hosts, "localhost", "127.0.0.1", "::1")})
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("dev TLS: %w", err)
+	}
+	log.Warn("sessiond: serving a self-signed development certificate")
+	return c.TLS, nil
+}
+
+// provision turns a validated configuration into a gateway: everything
+// serve does before it binds its listeners. check-config runs exactly this
+// (with check set), so it accepts a file exactly when serve would start.
+func provision(ctx context.Context, cfg *config.Config, check bool, stdout, stderr io.Writer) (_ *provisioned, err error) {
 	p := &provisioned{}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	aw, aclose, err := auditWriter(cfg.Audit.Log, stdout, stderr)
+	if check {
+		log = slog.New(slog.DiscardHandler)
+	}
+	aw, aclose, err := openAppend("audit log", cfg.Audit.Log, stdout, stderr, check)
 	if err != nil {
 		return nil, err
 	}
@@ -284,57 +377,39 @@ func provision(ctx context.Context, cfg *config.Config, devTLS bool, stdout, std
 
 	l := cfg.Listen
 	p.listeners = gateway.Listeners{HTTP: l.HTTP.Addr, Admin: l.Admin.Addr}
-	if l.HTTPS.Enabled() || devTLS {
+	if l.HTTPS.Enabled() {
 		p.listeners.HTTPS = l.HTTPS.Addr
-		if p.listeners.HTTPS == "" {
-			p.listeners.HTTPS = config.DefaultHTTPSAddr
-		}
-		var cert tls.Certificate
-		if l.HTTPS.DevTLS || devTLS {
-			var hosts []string
-			for _, s := range cfg.Sites {
-				hosts = append(hosts, s.Hosts...)
-			}
-			c, err := devtls.Generate(devtls.Options{Hosts: append(hosts, "localhost", "127.0.0.1", "::1")})
-			if err != nil {
-				p.close()
-				return nil, fmt.Errorf("dev TLS: %w", err)
-			}
-			cert = c.TLS
-			log.Warn("sessiond: serving a self-signed development certificate")
-		} else if cert, err = tls.LoadX509KeyPair(l.HTTPS.CertFile, l.HTTPS.KeyFile); err != nil {
-			p.close()
-			return nil, fmt.Errorf("HTTPS certificate: %w", err)
+		cert, err := loadCertificate(cfg, log)
+		if err != nil {
+			return nil, err
 		}
 		p.listeners.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	httpPort, httpsPort := portOf(p.listeners.HTTP), portOf(p.listeners.HTTPS)
 
-	st, codec, sclose, err := openStore(ctx, cfg.Store, log)
+	st, codec, sclose, err := openStore(ctx, cfg.Store, log, check)
 	if err != nil {
-		p.close()
 		return nil, fmt.Errorf("session store: %w", err)
 	}
 	p.closers = append(p.closers, sclose)
 
-	unknown := -1
-	if u := cfg.Limits.UnknownIDs; u.Attempts > 0 && u.Per > 0 {
-		unknown = max(1, int(int64(u.Attempts)*int64(time.Minute)/int64(u.Per)))
-	}
 	var sites []gateway.SiteConfig
 	for _, sc := range cfg.Sites {
-		s, c, err := buildSite(sc, httpPort, httpsPort)
+		s, c, err := buildSite(sc, httpPort, httpsPort, cfg.Limits)
 		if err != nil {
-			p.close()
 			return nil, err
 		}
 		p.closers = append(p.closers, c)
 		sites = append(sites, s)
 	}
+	metricsPath := l.Admin.MetricsPath
+	if metricsPath == "" {
+		metricsPath = "-"
+	}
 	g, err := gateway.New(gateway.Config{Sites: sites, Store: st, Codec: codec,
-		AdminToken: l.Admin.Token.Reveal(), Logger: log, Auditor: auditor, UnknownIDLimit: unknown})
+		AdminToken: l.Admin.Token.Reveal(), MetricsPath: metricsPath, Logger: log, Auditor: auditor,
+		UnknownIDLimit: perMinute(cfg.Limits.UnknownIDs)})
 	if err != nil {
-		p.close()
 		return nil, err
 	}
 	p.gw = g

@@ -7,26 +7,46 @@ import (
 	"net"
 	"time"
 
-	"github.com/sessiond/sessiond/gateway"
 	"github.com/sessiond/sessiond/gateway/config"
 )
 
-// loadConfig reads and validates a config file, printing warnings.
-func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
-	cfg, warnings, err := config.LoadFile(path)
+// loadConfig reads and validates a config file, printing warnings and
+// every problem (each already names the file and line) to stderr.
+func loadConfig(path string, devTLS bool, stderr io.Writer) (*config.Config, error) {
+	var opts []config.Option
+	if devTLS {
+		opts = append(opts, config.WithDevTLS())
+	}
+	cfg, warnings, err := config.LoadFile(path, opts...)
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
 	if err != nil {
-		for _, fe := range config.Errors(err) {
+		fes := config.Errors(err)
+		for _, fe := range fes {
 			fmt.Fprintln(stderr, fe)
 		}
-		if len(config.Errors(err)) == 0 {
-			fmt.Fprintln(stderr, err)
+		if len(fes) == 0 {
+			return nil, fmt.Errorf("%w: %w", errInvalidConfig, err)
 		}
-		return nil, fmt.Errorf("%w: %s", errInvalidConfig, path)
+		return nil, fmt.Errorf("%w (%d problems above)", errInvalidConfig, len(fes))
 	}
 	return cfg, nil
+}
+
+// build loads path and provisions everything serve runs, short of binding
+// the listeners: the one path shared by serve, check-config and reload.
+func build(ctx context.Context, path string, devTLS, check bool, stdout, stderr io.Writer) (*provisioned, error) {
+	cfg, err := loadConfig(path, devTLS, stderr)
+	if err != nil {
+		return nil, err
+	}
+	p, err := provision(ctx, cfg, check, stdout, stderr)
+	if err != nil {
+		// Provisioning errors have no line: name the file once.
+		return nil, fmt.Errorf("%w: %s: %w", errInvalidConfig, path, err)
+	}
+	return p, nil
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,11 +60,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := loadConfig(*path, stderr)
-	if err != nil {
-		return err
-	}
-	p, err := provision(ctx, cfg, *devTLS, stdout, stderr)
+	p, err := build(ctx, *path, *devTLS, false, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -65,8 +81,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return p.gw.Serve(ctx, l)
 }
 
+// runCheckConfig runs what serve runs before it binds its listeners —
+// parsing, validation, certificates, keys, users file, store connection,
+// every site's provisioning — so a file passes exactly when serve would
+// start with it. It creates no file: a missing SQLite database or audit
+// log is only checked for a place to be created in.
 func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("check-config", "check-config FILE", stderr)
+	fs := newFlags("check-config", "check-config [--dev-tls] FILE", stderr)
+	devTLS := fs.Bool("dev-tls", false, "check as `serve --dev-tls` would run")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -74,26 +96,11 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := loadConfig(fs.Arg(0), stderr)
+	p, err := build(ctx, fs.Arg(0), *devTLS, true, stdout, stderr)
 	if err != nil {
 		return err
 	}
-	// Provision the sites without opening the store or listening: every
-	// error a start would hit in the sites shows up here.
-	var errs []error
-	for _, sc := range cfg.Sites {
-		s, _, err := buildSite(sc, portOf(cfg.Listen.HTTP.Addr), portOf(cfg.Listen.HTTPS.Addr))
-		if err == nil {
-			_, err = gateway.CheckSite(s)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			fmt.Fprintln(stderr, err)
-		}
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%w: %s", errInvalidConfig, fs.Arg(0))
-	}
-	fmt.Fprintf(stdout, "%s: OK (%d sites)\n", fs.Arg(0), len(cfg.Sites))
+	p.close()
+	fmt.Fprintf(stdout, "%s: OK (%d sites)\n", fs.Arg(0), p.gw.SiteCount())
 	return nil
 }

@@ -76,7 +76,7 @@
 //	  log: stderr                       # stderr, stdout or a file path
 //
 //	limits:
-//	  unknown_ids: {attempts: 30, per: 1m}   # per client IP
+//	  unknown_ids: {attempts: 60, per: 1m}   # per client IP; attempts: 0 = off
 //	  max_clients: 100000
 //
 //	sites:
@@ -93,8 +93,8 @@
 //	        same_site: lax              # lax, strict or none
 //	        persist: 0s                 # Max-Age; 0 = browser-session cookie
 //	      idle_timeout: 30m
-//	      absolute_timeout: 12h
-//	      max_age: 0s                   # SessionMaxAge: restarts on every save; 0 = none
+//	      absolute_timeout: 24h
+//	      max_age: 0s                   # SessionMaxAge from the last change (not a touch); 0 = none
 //	      rotate_every: 15m
 //	      rotate_requests: 0
 //	      grace: 30s

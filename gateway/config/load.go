@@ -33,6 +33,12 @@ type Option func(*resolver)
 // working directory.
 func WithBaseDir(dir string) Option { return func(r *resolver) { r.base = dir } }
 
+// WithDevTLS is `serve --dev-tls`: HTTPS on (at listen.https.addr, or
+// DefaultHTTPSAddr) with a generated self-signed certificate instead of
+// the configured files, applied before the configuration is checked, so the
+// loopback rule and every other check judge what will actually run.
+func WithDevTLS() Option { return func(r *resolver) { r.devTLS = true } }
+
 // WithEnv replaces os.LookupEnv for secrets given as environment variables.
 func WithEnv(lookup func(string) (string, bool)) Option {
 	return func(r *resolver) { r.env = lookup }
@@ -44,10 +50,11 @@ func WithFS(fsys FileSystem) Option { return func(r *resolver) { r.fs = fsys } }
 // resolver carries what provisioning needs from outside: the base
 // directory, environment and files, and where to report problems.
 type resolver struct {
-	base string
-	env  func(string) (string, bool)
-	fs   FileSystem
-	p    *problems
+	devTLS bool
+	base   string
+	env    func(string) (string, bool)
+	fs     FileSystem
+	p      *problems
 }
 
 func newResolver(p *problems, opts []Option) *resolver {
@@ -110,6 +117,10 @@ func Load(name string, data []byte, opts ...Option) (*Config, []Warning, error) 
 		return nil, w, err
 	}
 	r := newResolver(p, opts)
+	if r.devTLS {
+		h := &cfg.Listen.HTTPS
+		h.DevTLS, h.CertFile, h.KeyFile = true, "", ""
+	}
 	if len(p.errs) > 0 {
 		// Keep checking, to report everything at once, but leave out what
 		// only repeats a decoding error in other words, and touch no files.

@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/sessiond/sessiond/session"
 )
 
 const minimal = `
@@ -90,7 +90,7 @@ func TestExplicitZeroWins(t *testing.T) {
 	if ss.IdleTimeout != 0 || ss.RotateEvery != 0 || cfg.Sites[0].CSRF.EnforceOrigin {
 		t.Fatalf("explicit zero values replaced by defaults: %+v", ss)
 	}
-	if ss.AbsoluteTimeout != 12*time.Hour {
+	if ss.AbsoluteTimeout != session.DefaultAbsoluteTimeout {
 		t.Fatalf("absent key lost its default: %v", ss.AbsoluteTimeout)
 	}
 }

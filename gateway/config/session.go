@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sessiond/sessiond/secure"
 )
 
 // validateSession checks a site's session block: mode, cookie (prefix
@@ -28,6 +30,9 @@ func validateSession(c *Config, s *Site, sp string, p *problems) {
 	}
 	if !c.Listen.HTTPS.Enabled() {
 		p.errf(join(pp, "mode"), "%s sessions need HTTPS: configure listen.https (cert_file and key_file, or dev_tls: true)", ss.Mode)
+	}
+	if ss.Mode == ModeMixed && c.Store.Cookie != nil {
+		p.errf(join(pp, "mode"), "mixed mode needs a server-side store (a cookie session cannot hold two IDs); use sqlite, postgres, redis or memory")
 	}
 	if ss.Mode == ModeMixed && c.Listen.HTTP.Addr == "" {
 		p.warnf(join(pp, "mode"), "mixed mode without an HTTP listener behaves like https-only")
@@ -137,7 +142,8 @@ func validateAuth(s *Site, sp string, p *problems) {
 		p.errf(join(ap, "logout_path"), "must differ from login_path")
 	}
 	for _, lp := range []struct{ key, v string }{{"login_path", a.LoginPath}, {"logout_path", a.LogoutPath}} {
-		if !inSession(s.Session, lp.v) {
+		// Only a login the gateway serves needs its paths in the session.
+		if a.Htpasswd != "" && !inSession(s.Session, lp.v) {
 			p.errf(join(ap, lp.key), "%s is outside the session's include/exclude paths, so login could not work", quote(lp.v))
 		}
 	}
@@ -150,10 +156,10 @@ func validateAuth(s *Site, sp string, p *problems) {
 func inSession(ss Session, urlPath string) bool {
 	in := len(ss.Include) == 0
 	for _, pre := range ss.Include {
-		in = in || strings.HasPrefix(urlPath, pre)
+		in = in || secure.PathHasPrefix(urlPath, pre)
 	}
 	for _, pre := range ss.Exclude {
-		if strings.HasPrefix(urlPath, pre) {
+		if secure.PathHasPrefix(urlPath, pre) {
 			return false
 		}
 	}

@@ -3,6 +3,8 @@ package config
 import (
 	"net/http"
 	"time"
+
+	"github.com/sessiond/sessiond/session"
 )
 
 // Config is the whole gateway configuration. Start from Default (and
@@ -57,8 +59,8 @@ type AdminListener struct {
 	// TokenEnv names the environment variable read when neither Token nor
 	// TokenFile is set. Default "SESSIOND_ADMIN_TOKEN".
 	TokenEnv string `yaml:"token_env"`
-	// MetricsPath serves Prometheus metrics on the admin listener. Default
-	// "/metrics".
+	// MetricsPath serves Prometheus metrics on the admin listener, behind
+	// the token; "" serves none. Default "/metrics".
 	MetricsPath string `yaml:"metrics_path"`
 }
 
@@ -137,10 +139,11 @@ type Audit struct {
 // Limits are gateway-wide throttles.
 type Limits struct {
 	// UnknownIDs throttles, per client IP, requests that present session
-	// IDs the store does not know (ID guessing). Default 30 per minute.
+	// IDs the store does not know (ID guessing). Default 60 per minute
+	// (session.DefaultUnknownIDLimit); attempts: 0 turns it off.
 	UnknownIDs Rate `yaml:"unknown_ids"`
-	// MaxClients bounds how many client keys each limiter tracks (memory).
-	// Default 100000.
+	// MaxClients bounds how many clients (IPs, user names) each login rate
+	// limiter remembers (memory). Default 100000.
 	MaxClients int `yaml:"max_clients"`
 }
 
@@ -179,7 +182,8 @@ type Site struct {
 	Redirects    Redirects `yaml:"redirects"`
 	Headers      Headers   `yaml:"headers"`
 	// MaxHeaderBytes bounds the backend's X-Replace-Session header; a longer
-	// one is refused (502) and logged. Default 8192.
+	// one is ignored (the session stays as it was, the response goes
+	// through) and logged. Default 8192.
 	MaxHeaderBytes int        `yaml:"max_header_bytes"`
 	CSRF           CSRF       `yaml:"csrf"`
 	ModCrypto      *ModCrypto `yaml:"modcrypto"`
@@ -201,10 +205,13 @@ type Session struct {
 	// idle timeout). Default 30m.
 	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// AbsoluteTimeout ends a session this long after it started, however
-	// active (0: none). Default 12h.
+	// active (0: none). Default 24h (session.DefaultAbsoluteTimeout).
 	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"`
-	// MaxAge is mod_session's SessionMaxAge: a lifetime that restarts
-	// whenever the session is saved (0: none). Default 0.
+	// MaxAge is mod_session's SessionMaxAge counted from the last change:
+	// the session ends this long after its data or user last changed; a
+	// request that changes nothing does not restart it (unlike Apache,
+	// where it slides on every request; idle_timeout is the sliding limit).
+	// 0: none, the default.
 	MaxAge time.Duration `yaml:"max_age"`
 	// RotateEvery regenerates the ID this often (0: never). Default 15m.
 	RotateEvery time.Duration `yaml:"rotate_every"`
@@ -369,7 +376,7 @@ func Default() Config {
 		},
 		Audit: Audit{Log: "stderr"},
 		Limits: Limits{
-			UnknownIDs: Rate{Attempts: 30, Per: time.Minute},
+			UnknownIDs: Rate{Attempts: session.DefaultUnknownIDLimit, Per: time.Minute},
 			MaxClients: 100_000,
 		},
 	}
@@ -382,10 +389,10 @@ func DefaultSite() Site {
 		Session: Session{
 			Mode:            ModeHTTPSOnly,
 			Cookie:          Cookie{Path: "/", SameSite: SameSiteLax},
-			IdleTimeout:     30 * time.Minute,
-			AbsoluteTimeout: 12 * time.Hour,
-			RotateEvery:     15 * time.Minute,
-			Grace:           30 * time.Second,
+			IdleTimeout:     session.DefaultIdleTimeout,
+			AbsoluteTimeout: session.DefaultAbsoluteTimeout,
+			RotateEvery:     session.DefaultRotateEvery,
+			Grace:           session.DefaultGrace,
 			TheftAction:     TheftRevokeUser,
 			Bind:            Bind{IP: BindIPOff, Action: BindLog},
 		},

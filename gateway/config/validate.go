@@ -179,8 +179,11 @@ func validateListen(c *Config, p *problems) {
 		if adminOK && !loopback(l.Admin.Addr) {
 			p.warnf("listen.admin.addr", "the admin API listens beyond loopback; keep it behind a firewall")
 		}
-		if l.Admin.MetricsPath != "" && !strings.HasPrefix(l.Admin.MetricsPath, "/") {
+		switch mp := l.Admin.MetricsPath; {
+		case mp != "" && !strings.HasPrefix(mp, "/"):
 			p.errf("listen.admin.metrics_path", "must start with \"/\"")
+		case mp == "/healthz" || mp == "/readyz" || mp == "/reload" || mp == "/api" || strings.HasPrefix(mp, "/api/"):
+			p.errf("listen.admin.metrics_path", "%s is taken by the admin API", quote(mp))
 		}
 	}
 }

@@ -115,7 +115,11 @@ func (l *Limiter) Allow(key string) bool {
 
 // Take takes one token from key's bucket. When the bucket is empty it takes
 // nothing and reports how long until a token is available (a Retry-After).
+// A nil *Limiter is "no limit": it allows everything.
 func (l *Limiter) Take(key string) (ok bool, retryAfter time.Duration) {
+	if l == nil {
+		return true, 0
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
@@ -145,6 +149,9 @@ func (l *Limiter) RetryAfter(key string) time.Duration {
 // Reset forgets key, giving it a full bucket (for example after a
 // successful login).
 func (l *Limiter) Reset(key string) {
+	if l == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e, ok := l.keys[key]; ok {

@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/store/memory"
+)
+
+// TestLoginLimitsConfigurable: the configured burst is the number of
+// attempts allowed at once, and a negative rate (attempts: 0 in the file)
+// really turns a limit off.
+func TestLoginLimitsConfigurable(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		mod        func(*SiteConfig)
+		tries      int
+		wantLimitN int // first attempt answered 429 (0: none)
+	}{
+		{"burst 3 per user", func(c *SiteConfig) { c.LoginPerClient = -1; c.LoginPerUser = time.Hour; c.LoginUserBurst = 3 }, 6, 4},
+		{"burst 2 per client", func(c *SiteConfig) { c.LoginPerUser = -1; c.LoginPerClient = time.Hour; c.LoginClientBurst = 2 }, 6, 3},
+		{"both off", func(c *SiteConfig) { c.LoginPerClient, c.LoginPerUser = -1, -1 }, 30, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := startGateway(t, tc.mod)
+			c := g.client()
+			first := 0
+			for i := 1; i <= tc.tries && first == 0; i++ {
+				if doLogin(g, c, "alice", "guess", "/").StatusCode == http.StatusTooManyRequests {
+					first = i
+				}
+			}
+			if first != tc.wantLimitN {
+				t.Fatalf("first 429 at attempt %d, want %d", first, tc.wantLimitN)
+			}
+			if tc.wantLimitN == 0 {
+				if code := doLogin(g, c, "alice", "alice-pw", "/").StatusCode; code != http.StatusSeeOther {
+					t.Fatalf("right password after %d wrong ones with limits off = %d, want 303", tc.tries, code)
+				}
+			}
+		})
+	}
+}
+
+// TestMetricsPath: the admin listener serves metrics where configured,
+// behind the token, and nowhere with "-".
+func TestMetricsPath(t *testing.T) {
+	for _, tc := range []struct {
+		path         string
+		want404, got string
+	}{{"/prom", "/metrics", "/prom"}, {"", "/prom", "/metrics"}, {"-", "/metrics", ""}} {
+		g, err := New(Config{Store: memory.New(memory.Config{}), AdminToken: "admintoken", MetricsPath: tc.path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := g.AdminHandler()
+		get := func(p, tok string) int {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest("GET", p, nil)
+			if tok != "" {
+				req.Header.Set("Authorization", "Bearer "+tok)
+			}
+			h.ServeHTTP(rec, req)
+			return rec.Code
+		}
+		if tc.got != "" {
+			if c := get(tc.got, "admintoken"); c != 200 {
+				t.Errorf("MetricsPath %q: GET %s = %d, want 200", tc.path, tc.got, c)
+			}
+			if c := get(tc.got, "wrong"); c != 401 {
+				t.Errorf("MetricsPath %q: GET %s with a wrong token = %d, want 401", tc.path, tc.got, c)
+			}
+		}
+		if c := get(tc.want404, "admintoken"); c != 404 {
+			t.Errorf("MetricsPath %q: GET %s = %d, want 404", tc.path, tc.want404, c)
+		}
+	}
+}
