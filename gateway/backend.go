@@ -78,6 +78,9 @@ func (b *backendWriter) Unwrap() http.ResponseWriter { return b.ResponseWriter }
 
 func (b *backendWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		// 1xx (103 Early Hints): ReverseProxy and the direct path put the
+		// backend's interim headers into this header map just before.
+		b.site.cfg.Headers.stripResponse(b.Header())
 		b.ResponseWriter.WriteHeader(code)
 		return
 	}
@@ -199,6 +202,7 @@ func redirectCode(method string) int {
 func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 	sess := session.FromContext(r.Context())
 	h := s.cfg.Headers
+	stripForward(r.Header, s.cgi)
 	if sess != nil {
 		data := sessionHeaderValue(sess)
 		r.Header.Set(h.Session, data)
@@ -227,12 +231,21 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	removeCookies(r.Header, append(s.cookieNames, s.stripNames...))
+	s.callBackend(w, r, sess)
+}
+
+// callBackend runs the backend through a backendWriter, which applies the
+// backend's session headers (sess is nil where sessions are off) and keeps
+// every protocol header — in 1xx responses, the final one and trailers —
+// from the client.
+func (s *site) callBackend(w http.ResponseWriter, r *http.Request, sess *session.Session) {
 	bw := &backendWriter{ResponseWriter: w, site: s, sess: sess, r: r}
 	s.backend.ServeHTTP(bw, r)
 	if !bw.done {
 		bw.done = true
 		bw.apply()
 	}
+	s.cfg.Headers.stripResponse(w.Header()) // trailers are sent after the handler returns
 }
 
 func (s *site) isSessionCookie(name string) bool {

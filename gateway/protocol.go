@@ -54,18 +54,90 @@ func (h Headers) request() []string {
 // reach the client.
 func (h Headers) response() []string { return []string{h.Replace, h.Action} }
 
-// stripSpoofed removes, from a client's request, every header the backend
-// could mistake for the gateway's: the configured names and anything
-// starting with X-Session or X-Replace-Session.
+// headerKey is how a backend may read a header name: CGI (and many
+// application servers) map '-' and '_' to the same variable, and case
+// never matters.
+func headerKey(name string) string {
+	return strings.ReplaceAll(strings.ToLower(name), "_", "-")
+}
+
+// isProtocol reports whether name is, or could be taken for, a header of
+// the gateway protocol: a configured name, "Session" (CGI's HTTP_SESSION),
+// or anything starting with X-Session or X-Replace-Session, compared as
+// headerKey.
+func (h Headers) isProtocol(name string) bool {
+	k := headerKey(name)
+	if k == "session" || strings.HasPrefix(k, "x-session") || strings.HasPrefix(k, "x-replace-session") {
+		return true
+	}
+	for _, n := range h.request() {
+		if k == headerKey(n) {
+			return true
+		}
+	}
+	for _, n := range h.response() {
+		if k == headerKey(n) {
+			return true
+		}
+	}
+	return false
+}
+
+// identityHeaders are headers that backends, frameworks and CGI take for
+// the client's identity or transport (SPEC §5 "Headers a client may not
+// send"), as headerKey. Every x-forwarded-* name is dropped too.
+var identityHeaders = map[string]bool{
+	"forwarded": true, "x-real-ip": true, "x-client-ip": true, "true-client-ip": true,
+	"remote-user": true, "x-remote-user": true, "x-remote-addr": true,
+	"x-auth-request-user": true, "x-auth-request-email": true,
+	"x-original-url": true, "x-rewrite-url": true,
+}
+
+// transportHeaders are read by the session middleware when the gateway
+// sits behind a trusted proxy (Session.TrustedProxies): kept until the
+// request is forwarded, then dropped and set by the gateway itself.
+var transportHeaders = map[string]bool{"forwarded": true, "x-forwarded-for": true, "x-forwarded-proto": true, "x-forwarded-host": true}
+
+// stripSpoofed removes, from a client's request, every header a backend
+// could take for the gateway's: protocol names and identity headers,
+// compared as headerKey (X_Session_User is X-Session-User to CGI). The
+// forwarding headers a trusted proxy sets stay until stripForward.
 func (h Headers) stripSpoofed(hdr http.Header) {
 	for k := range hdr {
-		lk := strings.ToLower(k)
-		if strings.HasPrefix(lk, "x-session") || strings.HasPrefix(lk, "x-replace-session") || lk == "session" {
+		hk := headerKey(k)
+		if transportHeaders[hk] {
+			continue
+		}
+		if h.isProtocol(k) || identityHeaders[hk] || strings.HasPrefix(hk, "x-forwarded-") {
 			delete(hdr, k)
 		}
 	}
-	for _, k := range append(h.request(), h.response()...) {
-		delete(hdr, k)
+}
+
+// stripForward removes, just before a request goes to the backend, what
+// stripSpoofed kept for the session middleware (the gateway sets its own
+// X-Forwarded-For/-Host/-Proto on proxied requests) and, for CGI, every
+// name with '_' (CGI cannot tell it from '-').
+func stripForward(hdr http.Header, cgi bool) {
+	for k := range hdr {
+		hk := headerKey(k)
+		if transportHeaders[hk] || strings.HasPrefix(hk, "x-forwarded-") || identityHeaders[hk] || (cgi && strings.Contains(k, "_")) {
+			delete(hdr, k)
+		}
+	}
+}
+
+// stripResponse removes the protocol headers (and trailers of those
+// names) from a backend's response header: they never reach the client.
+func (h Headers) stripResponse(hdr http.Header) {
+	for k := range hdr {
+		name := k
+		if t, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
+			name = t
+		}
+		if h.isProtocol(name) {
+			delete(hdr, k)
+		}
 	}
 }
 
@@ -167,9 +239,7 @@ func parseUpdate(hdr http.Header, h Headers, maxBytes int, log *slog.Logger) bac
 		log.Error("gateway: backend login refused: the response names more than one user", "users", len(logins))
 		u.login = ""
 	}
-	for _, k := range h.response() {
-		hdr.Del(k)
-	}
+	h.stripResponse(hdr)
 	return u
 }
 

@@ -69,3 +69,39 @@ func TestLoginLimiterConfigRefused(t *testing.T) {
 		t.Fatalf("New with a 1,000,000 h login limit = %v, want an error", err)
 	}
 }
+
+// TestHeaderPolicy: what a client may not send and a backend may not
+// answer, compared as CGI compares names ('_' is '-', any case).
+func TestHeaderPolicy(t *testing.T) {
+	h := Headers{User: "X-App-User"}.withDefaults()
+	req := http.Header{}
+	for _, k := range []string{"X_Session_User", "x_session", "Session", "SESSION", "X-App-User", "X_App_User",
+		"Forwarded", "X-Real-Ip", "X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Prefix", "Remote-User",
+		"Remote_User", "X-Remote-User", "X-Forwarded-For", "X-Forwarded-Proto", "X_Forwarded_Proto", "Accept", "X_Custom"} {
+		req[k] = []string{"v"}
+	}
+	h.stripSpoofed(req)
+	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X_Forwarded_Proto", "Forwarded", "Accept", "X_Custom"} {
+		if req[k] == nil {
+			t.Errorf("stripSpoofed dropped %s (kept for the session middleware or harmless)", k)
+		}
+	}
+	if len(req) != 6 {
+		t.Errorf("after stripSpoofed: %v", req)
+	}
+	proxied, cgi := req.Clone(), req.Clone()
+	stripForward(proxied, false)
+	stripForward(cgi, true)
+	if len(proxied) != 2 || proxied["Accept"] == nil || proxied["X_Custom"] == nil {
+		t.Errorf("forwarded to a proxy: %v", proxied)
+	}
+	if len(cgi) != 1 || cgi["Accept"] == nil {
+		t.Errorf("forwarded to CGI: %v", cgi)
+	}
+	resp := http.Header{"X-Session": {"v"}, "X_Session_Ref": {"v"}, "Session": {"v"}, "X-App-User": {"v"},
+		"X-Replace-Session": {"v"}, http.TrailerPrefix + "X-Session": {"v"}, "Link": {"v"}}
+	h.stripResponse(resp)
+	if len(resp) != 1 || resp["Link"] == nil {
+		t.Errorf("response after stripResponse: %v", resp)
+	}
+}

@@ -305,12 +305,8 @@ func (s *site) serveBackend(w http.ResponseWriter, r *http.Request) {
 	if !s.checkOrigin(w, r) {
 		return
 	}
-	bw := &backendWriter{ResponseWriter: w, site: s, r: r}
-	s.backend.ServeHTTP(bw, r)
-	if !bw.done {
-		bw.done = true
-		bw.apply()
-	}
+	stripForward(r.Header, s.cgi)
+	s.callBackend(w, r, nil)
 }
 
 func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {

@@ -1,8 +1,16 @@
 package main_test
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -69,5 +77,145 @@ func TestLoginUserNameBounded(t *testing.T) {
 		"username": {"alice"}, "password": {"alice-pw"}})
 	if resp.StatusCode != 303 {
 		t.Fatalf("alice's login after the attack = %d", resp.StatusCode)
+	}
+}
+
+// spoofed are client headers that a backend or CGI could take for the
+// gateway's identity or transport headers.
+var spoofed = map[string]string{
+	"X_Session_User": "admin", "X_Session": "role=admin", "X_Session_Secure": "1", "Session": "role=admin",
+	"X-Real-IP": "10.6.6.6", "Remote-User": "admin", "Remote_User": "admin", "X-Remote-User": "admin",
+	"X-Forwarded-User": "admin", "X-Forwarded-Email": "admin@example.com", "X-Forwarded-Prefix": "/evil",
+	"Forwarded": "for=10.6.6.6;proto=https", "X-Forwarded-For": "10.6.6.6", "X-Forwarded-Proto": "https",
+	"X_Forwarded_For": "10.6.6.6",
+}
+
+func spoof(t *testing.T, c *http.Client, method, u string) string {
+	t.Helper()
+	var body io.Reader
+	if method == "POST" {
+		body = strings.NewReader("a=b")
+	}
+	req, _ := http.NewRequest(method, u, body)
+	for k, v := range spoofed {
+		req.Header[k] = []string{v} // raw names: X_Session_User stays as sent
+	}
+	if method == "POST" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		o, _ := url.Parse(u)
+		req.Header.Set("Origin", o.Scheme+"://"+o.Host)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestNoIdentitySmuggling attacks a proxied site (both the direct path of
+// a bodiless GET and ReverseProxy's of a POST) and a CGI site with client
+// headers a backend would take for identity or transport.
+func TestNoIdentitySmuggling(t *testing.T) {
+	bin := buildSessiond(t)
+	t.Run("proxied", func(t *testing.T) {
+		up := newUpstream(t)
+		s := serve(t, bin, "    upstream: "+up.srv.URL)
+		w := web{t, client()}
+		w.do("GET", s.httpsURL+"/p?replace=cart%3D1", nil)
+		for _, method := range []string{"GET", "POST"} {
+			spoof(t, w.c, method, s.httpsURL+"/p")
+			got := up.seen()
+			for k := range got {
+				hk := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
+				if _, bad := spoofed[k]; bad && !strings.HasPrefix(hk, "x-forwarded-") && hk != "forwarded" {
+					t.Errorf("%s: %s reached the backend: %q", method, k, got[k])
+				}
+			}
+			for k, v := range got {
+				if strings.Contains(strings.Join(v, ","), "admin") || strings.Contains(strings.Join(v, ","), "10.6.6.6") ||
+					strings.Contains(strings.Join(v, ","), "/evil") {
+					t.Errorf("%s: a spoofed value reached the backend in %s: %q", method, k, v)
+				}
+			}
+			if got.Get("X-Session") != "cart=1" || got.Get("X-Forwarded-Proto") != "https" || got.Get("Forwarded") != "" {
+				t.Errorf("%s: backend saw X-Session %q, X-Forwarded-Proto %q, Forwarded %q", method,
+					got.Get("X-Session"), got.Get("X-Forwarded-Proto"), got.Get("Forwarded"))
+			}
+		}
+	})
+	t.Run("cgi", func(t *testing.T) {
+		dir := t.TempDir()
+		os.WriteFile(filepath.Join(dir, "env.cgi"), []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nenv | grep '^HTTP_' | sort\n"), 0o755)
+		s := serve(t, bin, fmt.Sprintf("    cgi: {dir: %s, prefix: /cgi-bin}", dir))
+		w := web{t, client()}
+		for _, method := range []string{"GET", "POST"} {
+			env := spoof(t, w.c, method, s.httpsURL+"/cgi-bin/env.cgi")
+			if !strings.Contains(env, "HTTP_SESSION=") {
+				t.Fatalf("%s: the CGI script did not run:\n%s", method, env)
+			}
+			for _, line := range strings.Split(env, "\n") {
+				name, v, _ := strings.Cut(line, "=")
+				if strings.Contains(v, "admin") || strings.Contains(v, "10.6.6.6") || strings.HasPrefix(name, "HTTP_X_FORWARDED") ||
+					name == "HTTP_REMOTE_USER" || name == "HTTP_FORWARDED" || name == "HTTP_X_REAL_IP" {
+					t.Errorf("%s: CGI got %s", method, line)
+				}
+			}
+		}
+	})
+}
+
+// TestProtocolHeadersNeverReachClient: a backend's X-Session* and Session
+// headers are dropped from final and 1xx (103 Early Hints) responses, on
+// both proxy paths.
+func TestProtocolHeadersNeverReachClient(t *testing.T) {
+	bin := buildSessiond(t)
+	leaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Link", "</style.css>; rel=preload")
+		h.Set("X-Session", "leak-103")
+		h.Set("X-Session-User", "leak-103")
+		h.Set("Session", "leak-103")
+		w.WriteHeader(http.StatusEarlyHints)
+		clear(h)
+		h.Set("X-Session", "leak")
+		h.Set("X-Session-Ref", "leak")
+		h.Set("X_Session_User", "leak")
+		h.Set("Session", "leak")
+		h.Set("X-Replace-Session", "k=v")
+		h.Set("Content-Type", "text/plain")
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(leaky.Close)
+	s := serve(t, bin, "    upstream: "+leaky.URL)
+	c := client()
+	for _, method := range []string{"GET", "POST"} {
+		var early []http.Header
+		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			early = append(early, http.Header(h).Clone())
+			return nil
+		}}
+		var body io.Reader
+		if method == "POST" {
+			body = strings.NewReader("x=1")
+		}
+		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, s.httpsURL+"/p", body)
+		req.Header.Set("Origin", s.httpsURL)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if len(early) != 1 || early[0].Get("Link") == "" {
+			t.Fatalf("%s: 103 responses %v; want one with its Link", method, early)
+		}
+		for _, h := range append(early, resp.Header) {
+			for k, v := range h {
+				if strings.Contains(strings.Join(v, ","), "leak") || strings.Contains(k, "Replace") {
+					t.Errorf("%s: the client got the backend's %s: %q", method, k, v)
+				}
+			}
+		}
 	}
 }
