@@ -12,12 +12,34 @@ import (
 )
 
 // Load implements session.Store: one indexed join from the hash to the
-// record, on a read connection. Like the memory store it returns expired
-// records until GC removes them; the Manager judges expiry by its clock.
+// record, on a read connection, unless the read cache holds the record
+// and nothing has been committed to the database since it was read. Like
+// the memory store it returns expired records until GC removes them; the
+// Manager judges expiry by its clock.
 func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, error) {
 	if h.IsZero() {
 		return nil, fmt.Errorf("sqlite: load: %w", session.ErrNotFound)
 	}
+	if s.cache == nil {
+		return s.load(ctx, h)
+	}
+	// The header is read before the query: a commit between the two
+	// leaves the entry tagged with the older header, so it is never
+	// served (stale at once), never wrongly fresh.
+	at, ok := s.cache.header()
+	if ok {
+		if rec := s.cache.get(h, at); rec != nil {
+			return rec, nil
+		}
+	}
+	rec, err := s.load(ctx, h)
+	if err == nil && ok {
+		s.cache.put(h, rec, at)
+	}
+	return rec, err
+}
+
+func (s *Store) load(ctx context.Context, h session.Hash) (*session.Record, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var blob []byte

@@ -83,6 +83,11 @@ type Config struct {
 	// each, so that writes of requests wait at most about GCTarget. Default
 	// 3ms; negative: always GCBatch rows, no pause (fastest collection).
 	GCTarget time.Duration
+	// CacheSize bounds the in-process read cache, in records: a loaded
+	// record is served again from memory only while no transaction has
+	// committed to the database since it was read, by any connection of
+	// any process (see readCache). Default 10,000; negative: no cache.
+	CacheSize int
 	// Logger receives open, migration and GC messages (never IDs, hashes or
 	// session data). Default slog.Default().
 	Logger *slog.Logger
@@ -132,6 +137,9 @@ func (c *Config) validate() error {
 	if c.GCTarget == 0 {
 		c.GCTarget = defaultGCTarget
 	}
+	if c.CacheSize == 0 {
+		c.CacheSize = defaultCacheSize
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -144,6 +152,7 @@ type Store struct {
 	w, r    *sql.DB // one writer connection; a pool of read-only ones
 	st      statements
 	ckpt    *checkpointer
+	cache   *readCache // nil: off
 	timeout time.Duration
 	gcPlan  sqlstore.GCPlan
 	log     *slog.Logger
@@ -216,6 +225,12 @@ func (s *Store) open(ctx context.Context, abs string, cfg Config, busy string) e
 	if s.ckpt, err = startCheckpointer(abs, busy, s.timeout, s.log); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
+	if cfg.CacheSize > 0 {
+		// The -shm file exists while any connection is open (WAL mode).
+		if s.cache, err = openReadCache(abs+"-shm", cfg.CacheSize); err != nil {
+			return fmt.Errorf("sqlite: open %s: read cache: %w", abs, err)
+		}
+	}
 	s.log.Debug("sqlite session store open", "path", abs, "synchronous", cfg.Synchronous, "read_conns", cfg.ReadConns)
 	return nil
 }
@@ -262,6 +277,9 @@ func (s *Store) Close() error {
 			errs = append(errs, s.ckpt.close())
 		}
 		s.st.close()
+		if s.cache != nil {
+			errs = append(errs, s.cache.close())
+		}
 		for _, db := range []*sql.DB{s.r, s.w} {
 			if db != nil {
 				errs = append(errs, db.Close())
