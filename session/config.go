@@ -110,6 +110,14 @@ type Config struct {
 	// Off by default: a sniffed insecure ID then yields at most the
 	// insecure data.
 	AllowHTTPAuth bool
+	// AllowHTTP (HTTPS-only mode) serves sessions over plain HTTP, for
+	// development: only on a loopback listener (127.0.0.1, ::1 — the
+	// request's http.LocalAddrContextKey), where nobody can sniff the
+	// cookie. Elsewhere a change over plain HTTP still fails with
+	// ErrPlainHTTP. The default cookie name becomes "sid" (a __Host- cookie
+	// is never stored over HTTP) and the cookie is not Secure on plain-HTTP
+	// responses. Never turn it on in production.
+	AllowHTTP bool
 	// StaySecure (mixed mode): once a session has stepped up, its HTTP
 	// requests are redirected to HTTPS. Needs HTTPSURL.
 	StaySecure bool
@@ -248,6 +256,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.UnknownIDLimit == 0 {
 		c.UnknownIDLimit = DefaultUnknownIDLimit
 	}
+	if c.AllowHTTP && c.Mode == Mixed {
+		bad("AllowHTTP", "is for HTTPS-only mode; mixed mode serves plain HTTP already")
+	}
 	if c.StaySecure && c.HTTPSURL == nil {
 		bad("HTTPSURL", "StaySecure needs HTTPSURL to build redirect targets from configuration")
 	}
@@ -269,7 +280,7 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if ck.Name == "" {
 		ck.Name = "__Host-sid"
-		if c.Mode == Mixed {
+		if c.Mode == Mixed || c.AllowHTTP {
 			ck.Name = "sid"
 		}
 		if ck.Domain != "" && c.Mode == HTTPSOnly {
@@ -312,7 +323,7 @@ func (c Config) withDefaults() (Config, error) {
 			}
 		}
 	}
-	checkPrefix("Cookie.Name", ck.Name, c.Mode == HTTPSOnly)
+	checkPrefix("Cookie.Name", ck.Name, c.Mode == HTTPSOnly && !c.AllowHTTP)
 	if c.Mode == Mixed {
 		if !validCookieName(ck.SecureName) {
 			bad("Cookie.SecureName", "%q is not a valid cookie name", ck.SecureName)
@@ -352,13 +363,17 @@ func validCookieName(s string) bool {
 }
 
 // DefaultErrorHandler answers 503 for a store failure and 429 for a
-// throttled client, with short plain text that reveals nothing internal.
+// throttled client, with short plain text that reveals nothing internal;
+// a session changed over plain HTTP in HTTPS-only mode (ErrPlainHTTP, a
+// setup mistake) gets 500 with the fix.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Cache-Control", "no-store")
 	switch {
 	case errors.Is(err, ErrThrottled):
 		w.Header().Set("Retry-After", "60")
 		http.Error(w, "Too many requests with unknown session IDs. Try again in a minute.", http.StatusTooManyRequests)
+	case errors.Is(err, ErrPlainHTTP):
+		http.Error(w, "This session needs HTTPS. "+ErrPlainHTTP.Error()+".", http.StatusInternalServerError)
 	case errors.Is(err, ErrTooLarge):
 		http.Error(w, "The session is too large to be stored.", http.StatusInternalServerError)
 	default:

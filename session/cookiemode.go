@@ -35,7 +35,7 @@ func (m *Manager) saveCookieRecord(s *Session, rec *Record) error {
 	if err != nil {
 		return err
 	}
-	c := m.baseCookie(m.cfg.Cookie.Name, true)
+	c := m.baseCookie(m.cfg.Cookie.Name, !s.devHTTP)
 	c.Value = v
 	s.queue(c)
 	s.rec = rec

@@ -22,6 +22,12 @@ var (
 	// ErrResponseStarted: the change needs a new cookie but the response
 	// headers have already been written.
 	ErrResponseStarted = errors.New("session: response already started; cookie cannot be sent")
+	// ErrPlainHTTP: a handler changed a session of an HTTPS-only Manager
+	// during a request that came over plain HTTP, where its Secure cookie
+	// can be neither sent nor received. Serve over HTTPS, or set
+	// Config.AllowHTTP for development on a loopback listener. The
+	// middleware answers 500 and logs it at ERROR (once per Manager).
+	ErrPlainHTTP = errors.New("session: changed over plain HTTP but this Manager is HTTPS-only; serve it over HTTPS (http.ListenAndServeTLS), or set session.Config{AllowHTTP: true} for development on a loopback listener")
 	// ErrNoManager: the request did not pass through a Manager's Handler.
 	ErrNoManager = errors.New("session: no session in context (handler not wrapped by Manager.Handler)")
 )

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiond/sessiond/internal/token"
@@ -29,6 +30,8 @@ type Manager struct {
 	cfg     Config
 	locks   localLocks
 	unknown *UnknownIDLimiter
+	// plainHTTPLogged: ErrPlainHTTP has been logged at ERROR once.
+	plainHTTPLogged atomic.Bool
 }
 
 // New validates cfg, applies defaults and returns a Manager. Errors name
@@ -264,8 +267,11 @@ func (m *Manager) save(s *Session) error {
 		return nil
 	}
 	if !s.canSave() {
+		if s.changed() && !s.headersSent {
+			return ErrPlainHTTP // answered with a 500 that names the fix
+		}
 		if s.changed() {
-			m.cfg.Logger.Warn("session: changes not saved: request over plain HTTP in https-only mode")
+			m.cfg.Logger.Error("session: changes not saved", "err", ErrPlainHTTP)
 		}
 		return nil
 	}
@@ -562,6 +568,14 @@ func (m *Manager) RunGC(ctx context.Context, every time.Duration) {
 
 // errorResponse hands err to the configured error handler.
 func (m *Manager) errorResponse(w http.ResponseWriter, r *http.Request, err error) {
-	m.cfg.Logger.Error("session: request refused", "err", err, "path", r.URL.Path)
+	switch {
+	case !errors.Is(err, ErrPlainHTTP):
+		m.cfg.Logger.Error("session: request refused", "err", err, "path", r.URL.Path)
+	case m.plainHTTPLogged.CompareAndSwap(false, true):
+		// A setup mistake, not an incident: once is loud enough.
+		m.cfg.Logger.Error("session: request refused (logged once)", "err", err, "path", r.URL.Path)
+	default:
+		m.cfg.Logger.Debug("session: request refused", "err", err, "path", r.URL.Path)
+	}
 	m.cfg.ErrorHandler(w, r, err)
 }

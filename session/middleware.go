@@ -87,7 +87,10 @@ func (m *Manager) load(s *Session, r *http.Request) error {
 		return m.loadMixed(s, r, now)
 	}
 	if !s.secure {
-		return nil // HTTPS-only: a cookie over plain HTTP is never used
+		if !m.cfg.AllowHTTP || !loopbackListener(r) {
+			return nil // HTTPS-only: a cookie over plain HTTP is never used
+		}
+		s.devHTTP = true
 	}
 	value, n := cookieValues(r, name)
 	if n == 0 {
@@ -272,7 +275,7 @@ func (s *Session) queue(c http.Cookie) {
 // queueID sends the primary cookie (the only one in HTTPS-only mode, the
 // insecure one in mixed mode) with value id.
 func (m *Manager) queueID(s *Session, id string) {
-	c := m.baseCookie(m.cfg.Cookie.Name, m.cfg.Mode == HTTPSOnly)
+	c := m.baseCookie(m.cfg.Cookie.Name, m.cfg.Mode == HTTPSOnly && !s.devHTTP)
 	c.Value = id
 	s.queue(c)
 }
@@ -285,7 +288,7 @@ func (m *Manager) queueClear(s *Session) {
 		names = append(names, m.cfg.Cookie.SecureName)
 	}
 	for i, name := range names {
-		secure := m.cfg.Mode == HTTPSOnly || i == 1
+		secure := (m.cfg.Mode == HTTPSOnly && !s.devHTTP) || i == 1
 		if secure && !s.secure {
 			continue // a Secure cookie cannot be set (or cleared) over HTTP
 		}
@@ -431,3 +434,15 @@ func addVary(h http.Header) {
 }
 
 func parseAddr(s string) (netip.Addr, error) { return netip.ParseAddr(s) }
+
+// loopbackListener reports whether r arrived on a loopback listener
+// (the local address net/http records for each connection), where plain
+// HTTP cannot be sniffed off a network.
+func loopbackListener(r *http.Request) bool {
+	a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok {
+		return false
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	return err == nil && ap.Addr().Unmap().IsLoopback()
+}

@@ -51,14 +51,15 @@ func (s *Session) identityVisible() bool {
 }
 
 func (s *Session) loginAllowed() error {
-	if s.secure || (s.m.cfg.Mode == Mixed && s.m.cfg.AllowHTTPAuth) {
+	if s.secure || s.devHTTP || (s.m.cfg.Mode == Mixed && s.m.cfg.AllowHTTPAuth) {
 		return nil
 	}
 	return ErrInsecure
 }
 
-// canSave: HTTPS-only sessions are never written over plain HTTP.
-func (s *Session) canSave() bool { return s.m.cfg.Mode == Mixed || s.secure }
+// canSave: HTTPS-only sessions are never written over plain HTTP (but
+// see Config.AllowHTTP).
+func (s *Session) canSave() bool { return s.m.cfg.Mode == Mixed || s.secure || s.devHTTP }
 
 // usesSecureID: the credential of this request is the secure ID.
 func (s *Session) usesSecureID() bool { return s.m.cfg.Mode == Mixed && s.secure }

@@ -24,9 +24,12 @@ type Session struct {
 	ctx context.Context
 
 	secure bool // the request came over HTTPS
-	ip     netip.Addr
-	ipStr  string // s.ip as text, made on first use (ipString)
-	ua     string
+	// devHTTP: plain HTTP on a loopback listener with Config.AllowHTTP
+	// (HTTPS-only mode): served as if secure, with a non-Secure cookie.
+	devHTTP bool
+	ip      netip.Addr
+	ipStr   string // s.ip as text, made on first use (ipString)
+	ua      string
 
 	rec *Record // as loaded (read-only; nil: no live record yet)
 	// rawID and rawSecure are the client's current raw IDs (insecure or

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -49,5 +50,42 @@ func TestReadmeConfigExample(t *testing.T) {
 	out, err := exec.Command(buildSessiond(t), "check-config", cfg).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "OK") {
 		t.Fatalf("README's config example fails check-config: %v\n%s", err, out)
+	}
+}
+
+// TestReadmeLibraryExample keeps README.md's library program complete: it
+// must compile as a main package of this module. The go command sees it
+// through an overlay, so nothing is written into the source tree.
+func TestReadmeLibraryExample(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## Library\n.*?```go\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md's Library section has no go example")
+	}
+	if !strings.HasPrefix(string(m[1]), "package main\n") {
+		t.Fatalf("README's library example is not a complete program:\n%s", m[1])
+	}
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "main.go")
+	if err := os.WriteFile(src, m[1], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	virtual := filepath.Join(root, "internal", "readmeexample", "main.go")
+	overlay := filepath.Join(dir, "overlay.json")
+	js := `{"Replace":{` + strconv.Quote(virtual) + `:` + strconv.Quote(src) + `}}`
+	if err := os.WriteFile(overlay, []byte(js), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "build", "-overlay", overlay, "-o", filepath.Join(dir, "example"), "./internal/readmeexample")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("README's library example does not compile: %v\n%s", err, out)
 	}
 }
