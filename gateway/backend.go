@@ -154,17 +154,24 @@ func (b *backendWriter) apply() bool {
 			if err := sess.Logout(); err != nil {
 				s.log.Error("gateway: backend logout failed", "err", err)
 			}
+			setWhy(b.r, "logout")
 		default:
+			if sess.IsNew() && len(u.changes.Set) > 0 {
+				s.logEvent(sess, "created")
+			}
 			if u.login != "" {
 				if err := sess.Login(u.login); err != nil {
 					s.log.Warn("gateway: backend login refused", "err", err)
 				} else {
 					s.csrf.Rotate(b.r) // a fresh token secret for the new identity
 					s.audit(b.r, session.Event{Type: "login.backend", User: u.login, Ref: sess.Ref()})
+					s.logEvent(sess, "login")
 				}
 			} else if u.regenerate {
 				if err := sess.Regenerate(); err != nil {
 					s.log.Warn("gateway: backend regenerate failed", "err", err)
+				} else {
+					s.logEvent(sess, "regenerate")
 				}
 			}
 			for _, k := range u.changes.Delete {
@@ -176,6 +183,7 @@ func (b *backendWriter) apply() bool {
 		}
 	}
 	if u.requireSecure && !s.isSecure(b.r) {
+		setWhy(b.r, "backend")
 		target := s.httpsURL(b.r)
 		if target == "" {
 			http.Error(b.ResponseWriter, "This page needs HTTPS.", http.StatusForbidden)
@@ -203,6 +211,16 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 	sess := session.FromContext(r.Context())
 	h := s.cfg.Headers
 	stripForward(r.Header, s.cgi)
+	if s.cfg.Inspect {
+		var now []string
+		if sess != nil {
+			if t := sess.Transition(); t != "" {
+				now = append(now, t)
+				s.logEvent(sess, t)
+			}
+		}
+		r.Header.Set(h.Info, s.infoHeader(r, sess, now))
+	}
 	if sess != nil {
 		data := sessionHeaderValue(sess)
 		r.Header.Set(h.Session, data)

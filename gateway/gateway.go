@@ -202,6 +202,9 @@ func (g *Gateway) RunGC(ctx context.Context, every time.Duration) {
 type Listeners struct {
 	HTTP, HTTPS, Admin string
 	TLS                *tls.Config
+	// Handler, if set, serves the HTTP and HTTPS listeners instead of the
+	// gateway itself: a wrapper around it (the demo's sniffer page).
+	Handler http.Handler
 	// Ready, if set, is called with the bound addresses once listening.
 	Ready func(http, https, admin net.Addr)
 }
@@ -236,7 +239,11 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 			s.ln.Close()
 		}
 	}
-	httpAddr, err := listen(l.HTTP, g, nil)
+	var front http.Handler = g
+	if l.Handler != nil {
+		front = l.Handler
+	}
+	httpAddr, err := listen(l.HTTP, front, nil)
 	if err != nil {
 		return err
 	}
@@ -246,7 +253,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 			closeAll()
 			return errors.New("gateway: HTTPS listener without a TLS config")
 		}
-		if httpsAddr, err = listen(l.HTTPS, g, l.TLS); err != nil {
+		if httpsAddr, err = listen(l.HTTPS, front, l.TLS); err != nil {
 			closeAll()
 			return err
 		}

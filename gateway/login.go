@@ -33,7 +33,7 @@ const defaultLoginTemplate = `<!doctype html>
 <style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}
 label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem}button{margin-top:1rem;padding:.5rem 1.2rem}
 .err{color:#a00}</style></head>
-<body><h1>Sign in</h1>
+<body><p><a href="/" id="home">← Back to {{.Site}}</a></p><h1>Sign in</h1>
 {{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
 <form method="post" action="{{.Action}}" id="login">
 <input type="hidden" name="csrf_token" value="{{.Token}}">
@@ -156,6 +156,9 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	sess := session.FromContext(r.Context())
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		if sess.IsNew() {
+			l.s.logEvent(sess, "created") // the form's CSRF token starts the session
+		}
 		l.render(w, r, http.StatusOK, safeNext(r.URL.Query().Get("next")), "", "")
 		return
 	case http.MethodPost:
@@ -210,6 +213,7 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	l.s.csrf.Rotate(r)
 	l.devices.issue(w, user)
+	l.s.logEvent(sess, "login")
 	if legacy {
 		if err := l.s.cfg.Users.Upgrade(user, pass); err != nil {
 			l.s.log.Warn("gateway: legacy password hash kept (could not upgrade to bcrypt)", "user", user, "err", err)
@@ -250,7 +254,13 @@ func (l *login) serveLogout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l.s.audit(r, session.Event{Type: "logout", User: user})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	target := "/"
+	if l.s.cfg.Inspect {
+		// The note cookie would not survive Clear-Site-Data: say it in
+		// the URL instead (inspect reads it back).
+		target = "/?" + signedOutQuery
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 func itoa(n int) string {

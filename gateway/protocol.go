@@ -22,6 +22,7 @@ type Headers struct {
 	Secure    string // request: "1" over HTTPS, else "0" (X-Session-Secure)
 	CSRF      string // request: a fresh masked CSRF token (X-Session-Csrf)
 	CSRFField string // request: its form field name (X-Session-Csrf-Field)
+	Info      string // request: what the gateway did, with SiteConfig.Inspect (X-Session-Info)
 	Replace   string // response: updates, "k=v&gone=" (X-Replace-Session)
 	Action    string // response: login user=ID | logout | regenerate | require-secure (X-Session-Action)
 }
@@ -39,6 +40,7 @@ func (h Headers) withDefaults() Headers {
 	def(&h.Secure, "X-Session-Secure")
 	def(&h.CSRF, "X-Session-Csrf")
 	def(&h.CSRFField, "X-Session-Csrf-Field")
+	def(&h.Info, "X-Session-Info")
 	def(&h.Replace, "X-Replace-Session")
 	def(&h.Action, "X-Session-Action")
 	return h
@@ -47,7 +49,7 @@ func (h Headers) withDefaults() Headers {
 // request are the headers the gateway sets on forwarded requests; any
 // client-supplied copy is dropped first.
 func (h Headers) request() []string {
-	return []string{h.Session, h.User, h.Ref, h.Secure, h.CSRF, h.CSRFField, "Session"}
+	return []string{h.Session, h.User, h.Ref, h.Secure, h.CSRF, h.CSRFField, h.Info, "Session"}
 }
 
 // response are the headers a backend sends to the gateway; they never
@@ -154,11 +156,11 @@ func reservedKey(key string) bool {
 }
 
 // sessionHeaderValue is the data a backend sees: the visible partition,
-// minus the gateway's internal keys.
+// minus the gateway's internal keys (the CSRF secret, the event log).
 func sessionHeaderValue(s *session.Session) string {
 	vals := s.Values()
 	for k := range vals {
-		if strings.HasPrefix(k, internalPrefix) {
+		if strings.HasPrefix(k, internalPrefix) || strings.HasPrefix(k, "sessiond.") {
 			delete(vals, k)
 		}
 	}

@@ -58,6 +58,13 @@ type SiteConfig struct {
 	RulesHook secure.Hook
 
 	Headers Headers
+	// Inspect tells the backend what the gateway did with the session, in
+	// the X-Session-Info request header: the transport, the session
+	// cookies the request carried (by name), the partition the backend
+	// sees, the record's last session events (created, step-up, step-down,
+	// fork, regenerate, login, logout) and why the client was just
+	// redirected. For demos and debugging; off by default.
+	Inspect bool
 	// MaxReplaceBytes bounds a backend's X-Replace-Session; a longer one is
 	// ignored and logged (default config.DefaultMaxHeaderBytes).
 	MaxReplaceBytes int
@@ -292,6 +299,9 @@ func hasPathPrefix(p, prefix string) bool { return secure.PathHasPrefix(p, prefi
 
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.cfg.Headers.stripSpoofed(r.Header)
+	if s.cfg.Inspect {
+		w, r = s.inspect(w, r)
+	}
 	if s.m == nil || !s.sessionPath(r.URL.Path) {
 		removeCookies(r.Header, append(s.cookieNames, s.stripNames...))
 		s.plain.ServeHTTP(w, r)
@@ -306,6 +316,9 @@ func (s *site) serveBackend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stripForward(r.Header, s.cgi)
+	if s.cfg.Inspect {
+		r.Header.Set(s.cfg.Headers.Info, s.infoHeader(r, nil, nil))
+	}
 	s.callBackend(w, r, nil)
 }
 
@@ -376,6 +389,7 @@ func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := s.cfg.HTTPSOrigin + s.cfg.LoginPath + "?next=" + url.QueryEscape(r.URL.RequestURI())
+	setWhy(r, "auth")
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, redirectCode(r.Method))
 }

@@ -37,13 +37,20 @@ type Config struct {
 	// "zh-CN", ...). A city without a name in that language is given its
 	// English name. Default "en".
 	Language string
+	// LocalNetworks also looks up addresses that are not public (loopback,
+	// private, link-local), for a database that names internal networks
+	// ("office VPN", "this machine"). Such a record needs no country: its
+	// city name alone is the area. Off by default: public databases map
+	// nothing useful there.
+	LocalNetworks bool
 }
 
 // Locator maps IP addresses to areas. It is safe for concurrent use,
 // including Close concurrently with Locate.
 type Locator struct {
-	path string
-	lang string
+	path  string
+	lang  string
+	local bool
 
 	mu sync.RWMutex
 	db *maxminddb.Reader // nil once closed
@@ -100,7 +107,7 @@ func Open(cfg Config) (*Locator, error) {
 		_ = db.Close() // an in-memory reader: nothing to release
 		return nil, fmt.Errorf("geoip: %s: %w", cfg.Path, err)
 	}
-	return &Locator{path: cfg.Path, lang: lang, db: db}, nil
+	return &Locator{path: cfg.Path, lang: lang, local: cfg.LocalNetworks, db: db}, nil
 }
 
 // readFile reads a regular file whole. Anything else (a directory, a
@@ -166,7 +173,8 @@ func (l *Locator) Locate(ip netip.Addr) (area string) {
 		return ""
 	}
 	ip = ip.Unmap().WithZone("")
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() {
+	local := ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast()
+	if (!ip.IsGlobalUnicast() || ip.IsPrivate()) && !(l.local && local) {
 		return ""
 	}
 	// The decoder checks its input, but the file came from outside: a
@@ -186,12 +194,15 @@ func (l *Locator) Locate(ip netip.Addr) (area string) {
 		return ""
 	}
 	cc := rec.Country.ISOCode
-	if cc == "" {
-		return ""
-	}
 	city := rec.City.Names[l.lang]
 	if city == "" {
 		city = rec.City.Names["en"]
+	}
+	if cc == "" {
+		if local {
+			return city // an internal network: no country
+		}
+		return ""
 	}
 	if city == "" {
 		return cc

@@ -415,3 +415,19 @@ func TestRotateEveryNRequests(t *testing.T) {
 		t.Fatalf("data lost across rotations: %q", body)
 	}
 }
+
+// TestActiveSessionsShowLatestLogin: the active-sessions list shows the
+// browser of the latest sign-in, not the one that created the session.
+func TestActiveSessionsShowLatestLogin(t *testing.T) {
+	h := newHarness(t, session.Config{}, nil)
+	c := h.client()
+	h.do(c, "POST", "/set?k=cart&v=1", http.Header{"User-Agent": {"Creator/1.0"}})
+	h.do(c, "POST", "/login?u=gina", http.Header{"User-Agent": {"SignIn/2.0"}})
+	list, err := h.m.ListUserSessions(t.Context(), "gina")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListUserSessions = %v, %v", list, err)
+	}
+	if list[0].UserAgent != "SignIn/2.0" {
+		t.Fatalf("UserAgent = %q, want the sign-in's browser SignIn/2.0", list[0].UserAgent)
+	}
+}

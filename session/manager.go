@@ -158,7 +158,9 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) (*Record, issue
 	}
 	next.Version = base.Version + 1
 	next.LastSeen = now
-	if s.bindSave {
+	if s.bindSave || (s.userSet && s.user != "") {
+		// A sign-in records its client: the active-sessions list shows
+		// the browser and address of the latest login, not of creation.
 		next.IP, next.UserAgent = s.ipString(), s.ua
 	}
 	if s.count {

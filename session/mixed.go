@@ -34,6 +34,7 @@ type mixedState struct {
 	stepDown    bool // rotate the insecure ID, clear SecureSeen
 	markSecure  bool // note secure activity (so the next HTTP request steps down)
 	newInsecure bool // the client lacks a valid insecure ID: issue one
+	forked      bool // the request's insecure ID was forked off its record
 }
 
 func (ms *mixedState) pending() bool {
@@ -148,6 +149,7 @@ func (m *Manager) fork(s *Session, rec *Record, now time.Time) {
 		IP: s.ipString(), UserAgent: s.ua, Attrs: []slog.Attr{slog.String("reason", "insecure ID over HTTPS on a record with a secure ID")}})
 	s.rec = nil
 	s.rawID = ""
+	s.mixed.forked = true
 	for k, v := range maps.All(rec.Data) {
 		if !isSecureKey(k) {
 			if s.sets == nil {
@@ -156,6 +158,27 @@ func (m *Manager) fork(s *Session, rec *Record, now time.Time) {
 			s.sets[k] = v
 		}
 	}
+}
+
+// Transition names the mixed-mode change of transport this request makes
+// to its session, decided when the session was loaded: "step-up" (first
+// HTTPS request: the secure ID is issued, or the session is back on HTTPS
+// after HTTP activity; the insecure ID is regenerated), "step-down" (first
+// HTTP request after HTTPS activity: the insecure ID is regenerated),
+// "fork" (an insecure ID over HTTPS on a record that has a secure ID: this
+// request got a new session with a copy of the insecure data), or "".
+func (s *Session) Transition() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch ms := s.mixed; {
+	case ms.forked:
+		return "fork"
+	case ms.stepUp || ms.markSecure:
+		return "step-up"
+	case ms.stepDown:
+		return "step-down"
+	}
+	return ""
 }
 
 // mixedBuild applies the transport switch to next.

@@ -12,6 +12,9 @@
 //	X-Session-Secure: 0|1           whether the client came over HTTPS
 //	X-Session-Csrf: <token>         a fresh masked CSRF token, and the form
 //	X-Session-Csrf-Field: csrf_token field to carry it in
+//	X-Session-Info: transport=http&cookies=sid&partition=insecure&events=…
+//	                                what the gateway did (site setting inspect);
+//	                                shown in the "session inspector" panel
 //
 // Response headers (to the gateway):
 //
@@ -20,6 +23,7 @@
 //
 // Routes, fixed by the demo's specification so that anyone can script them:
 //
+//	GET  /style.css      the only stylesheet; no other assets
 //	GET  /               product list; never changes the session (sessions are lazy)
 //	GET  /products/{id}  product page with an add-to-cart form
 //	POST /cart/add       form field product=<id>; appends to the cart, 303 to /cart
@@ -52,6 +56,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond/session"
 )
@@ -119,6 +124,11 @@ type Config struct {
 	HeaderAction    string // response: control action; default "X-Session-Action"
 	HeaderCSRF      string // request: masked CSRF token; default "X-Session-Csrf"
 	HeaderCSRFField string // request: its form field name; default "X-Session-Csrf-Field"
+	HeaderInfo      string // request: what the gateway did (inspection); default "X-Session-Info"
+
+	// SniffedPath, if set, is linked from every page of a mixed-mode site
+	// as "Attacker's view" (the demo serves it in front of the gateway).
+	SniffedPath string
 
 	// AdminUser is the only user who may open /admin; default "admin".
 	AdminUser string
@@ -143,6 +153,7 @@ func (c Config) withDefaults() Config {
 	def(&c.HeaderAction, "X-Session-Action")
 	def(&c.HeaderCSRF, "X-Session-Csrf")
 	def(&c.HeaderCSRFField, "X-Session-Csrf-Field")
+	def(&c.HeaderInfo, "X-Session-Info")
 	def(&c.AdminUser, "admin")
 	if len(c.Products) == 0 {
 		c.Products = DefaultProducts()
@@ -175,6 +186,7 @@ func New(cfg Config) http.Handler {
 		s.byID[p.ID] = p
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /style.css", serveStyle)
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("GET /products/{id}", s.product)
 	mux.HandleFunc("POST /cart/add", s.cartAdd)
@@ -195,12 +207,20 @@ type csrfField struct{ Name, Value string }
 type view struct {
 	Site   string
 	Title  string
+	Page   string     // the page's name, for <body id="page-…">
 	User   string     // X-Session-User, "" when anonymous
 	Ref    string     // X-Session-Ref
 	Secure string     // "1", "0", or "unknown" when the header is absent or odd
 	CSRF   *csrfField // nil when the gateway sent no token
 
 	data map[string]string // decoded X-Session
+
+	// From X-Session-Info (nil without it) and what follows from it.
+	Info        *info
+	SessionsOn  bool   // false when the gateway says sessions are off here
+	HTTPHome    string // the site's plain-HTTP home, linked from HTTPS pages of a mixed site
+	SniffedLink string // Config.SniffedPath on a mixed-mode site
+	VisibleText string // what the backend can see of the session, in words
 
 	// Page-specific fields.
 	Products  []Product
@@ -240,6 +260,18 @@ func (s *shop) newView(r *http.Request, title string) *view {
 			"header", s.cfg.HeaderSession, "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	v.data = data
+	v.SessionsOn = true
+	if raw := h.Get(s.cfg.HeaderInfo); raw != "" {
+		v.Info = parseInfo(raw, time.Now())
+		v.SessionsOn = v.Info.Sessions != "off"
+		if v.Info.Mode == "mixed" {
+			if v.Info.Transport == "https" && v.Info.HTTPOrigin != "" {
+				v.HTTPHome = v.Info.HTTPOrigin + "/"
+			}
+			v.SniffedLink = s.cfg.SniffedPath
+		}
+	}
+	v.VisibleText = visibleText(data)
 	return v
 }
 
@@ -362,6 +394,9 @@ func (s *shop) cartAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := s.newView(r, "Cart")
+	if s.sessionsOff(w, r, v) {
+		return
+	}
 	ids := s.cartIDs(r, v)
 	if len(ids) >= MaxCartItems {
 		s.fail(w, r, v, http.StatusConflict, fmt.Sprintf("Your cart is full (%d items): nothing was added.", MaxCartItems))
@@ -372,14 +407,30 @@ func (s *shop) cartAdd(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/cart", http.StatusSeeOther)
 }
 
+// sessionsOff answers a session route on a site without sessions: there
+// is no cart, checkout or account here. It reports whether it answered.
+func (s *shop) sessionsOff(w http.ResponseWriter, r *http.Request, v *view) bool {
+	if v.SessionsOn {
+		return false
+	}
+	s.fail(w, r, v, http.StatusNotFound, "There is no cart, checkout or account on this site: sessions are off here.")
+	return true
+}
+
 func (s *shop) cart(w http.ResponseWriter, r *http.Request) {
 	v := s.newView(r, "Cart")
+	if s.sessionsOff(w, r, v) {
+		return
+	}
 	s.setCart(v, s.cartIDs(r, v))
 	s.render(w, r, "cart", http.StatusOK, v)
 }
 
 func (s *shop) checkout(w http.ResponseWriter, r *http.Request) {
 	v := s.newView(r, "Checkout")
+	if s.sessionsOff(w, r, v) {
+		return
+	}
 	s.setCart(v, s.cartIDs(r, v))
 	v.LastOrder = joinIDs(s.parseIDs(r, KeyLastOrder, v.data[KeyLastOrder]))
 	s.render(w, r, "checkout", http.StatusOK, v)
@@ -410,7 +461,11 @@ func (s *shop) placeOrder(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *shop) account(w http.ResponseWriter, r *http.Request) {
-	s.render(w, r, "account", http.StatusOK, s.newView(r, "Account"))
+	v := s.newView(r, "Account")
+	if s.sessionsOff(w, r, v) {
+		return
+	}
+	s.render(w, r, "account", http.StatusOK, v)
 }
 
 // admin lets only Config.AdminUser in. An admin over plain HTTP (which a
@@ -442,6 +497,7 @@ func (s *shop) fail(w http.ResponseWriter, r *http.Request, v *view, code int, m
 }
 
 func (s *shop) render(w http.ResponseWriter, r *http.Request, page string, code int, v *view) {
+	v.Page = page
 	var buf bytes.Buffer
 	if err := pages[page].ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.cfg.Logger.Error("shop: rendering page", "page", page, "err", err)

@@ -147,7 +147,7 @@ func TestGetRoutes(t *testing.T) {
 			req:      req{path: "/"},
 			wantCode: 200,
 			want: []string{`href="/products/1"`, `href="/products/2"`, `href="/products/3"`, "Session Mug",
-				`<strong id="site">shop</strong>`, `href="/cart"`, `href="/checkout"`, `href="/account"`},
+				`<strong id="site"><a href="/">shop</a></strong>`, `href="/cart"`, `href="/checkout"`, `href="/account"`},
 		},
 		{
 			name:     "home with a session changes nothing",
@@ -161,7 +161,7 @@ func TestGetRoutes(t *testing.T) {
 			req:      req{path: "/products/2"},
 			wantCode: 200,
 			want: []string{"<h1>Cookie Jar</h1>", "19.90",
-				`<form method="post" action="/cart/add"><input type="hidden" name="product" value="2"><button>Add to cart</button></form>`},
+				`<form method="post" action="/cart/add"><input type="hidden" name="product" value="2"><button id="add">Add to cart</button></form>`},
 		},
 		{name: "unknown product", req: req{path: "/products/99"}, wantCode: 404, want: []string{"no such product"}},
 		{name: "product zero", req: req{path: "/products/0"}, wantCode: 404},
@@ -172,14 +172,14 @@ func TestGetRoutes(t *testing.T) {
 			name:     "empty cart",
 			req:      req{path: "/cart"},
 			wantCode: 200,
-			want:     []string{`<p id="cart-line">cart: </p>`, "Your cart is empty", `href="/checkout"`},
+			want:     []string{`<p id="cart-line" class="ids">cart: </p>`, "Your cart is empty", `href="/checkout"`},
 			absent:   []string{"<li data-product"},
 		},
 		{
 			name:     "cart lists its products",
 			req:      req{path: "/cart", hdr: map[string]string{hSession: "cart=1%2c3"}},
 			wantCode: 200,
-			want: []string{"cart: 1,3", `<ul id="cart"><li data-product="1">1 — Session Mug</li><li data-product="3">3 — Padlock T-shirt</li></ul>`,
+			want: []string{"cart: 1,3", `<ul id="cart" class="lines"><li data-product="1"><span>Session Mug</span><span class="price">12.50</span></li><li data-product="3"><span>Padlock T-shirt</span><span class="price">24.00</span></li></ul>`,
 				`href="/checkout"`},
 			absent: []string{"Your cart is empty"},
 		},
@@ -193,7 +193,7 @@ func TestGetRoutes(t *testing.T) {
 			name:     "checkout as guest",
 			req:      req{path: "/checkout", hdr: map[string]string{hSession: "cart=1%2c3"}},
 			wantCode: 200,
-			want:     []string{"cart: 1,3", `<li data-product="3">`, `<form method="post" action="/checkout"><button>Place order</button></form>`, `href="/login"`},
+			want:     []string{"cart: 1,3", `<li data-product="3">`, `<form method="post" action="/checkout"><button id="place-order">Place order</button></form>`, `href="/login?next=%2Fcheckout"`},
 			absent:   []string{"Signed in as"},
 		},
 		{
@@ -206,34 +206,34 @@ func TestGetRoutes(t *testing.T) {
 			name:     "checkout shows the last order",
 			req:      req{path: "/checkout", hdr: map[string]string{hSession: "secure.last_order=1%2c2", hSecure: "1"}},
 			wantCode: 200,
-			want:     []string{"last order: 1,2", `<p id="cart-line">cart: </p>`},
+			want:     []string{"last order: 1,2", `<p id="cart-line" class="ids">cart: </p>`},
 			absent:   []string{"Place order"},
 		},
 		{
 			name:     "account anonymous",
 			req:      req{path: "/account", hdr: map[string]string{hSecure: "0"}},
 			wantCode: 200,
-			want:     []string{"not signed in", `<a href="/login">`, "secure: 0"},
-			absent:   []string{`action="/logout"`, "session ref"},
+			want:     []string{"not signed in", `<a href="/login?next=%2Faccount" id="signin">`, "Transport: HTTP."},
+			absent:   []string{`action="/logout"`, "Session ref"},
 		},
 		{
 			name:     "account signed in",
 			req:      req{path: "/account", hdr: map[string]string{hUser: "alice", hSecure: "1", hRef: "r-42"}},
 			wantCode: 200,
-			want:     []string{"Signed in as alice", `<form method="post" action="/logout"><button>Log out</button></form>`, "secure: 1", "session ref: r-42"},
+			want:     []string{"Signed in as alice", `<form method="post" action="/logout"><button id="logout">Log out</button></form>`, "Transport: HTTPS.", "Session ref: <code>r-42</code>"},
 			absent:   []string{"not signed in"},
 		},
 		{
 			name:     "account without a gateway",
 			req:      req{path: "/account"},
 			wantCode: 200,
-			want:     []string{"secure: unknown"},
+			want:     []string{"Transport: unknown."},
 		},
 		{
 			name:     "account with an odd secure value",
 			req:      req{path: "/account", hdr: map[string]string{hSecure: "yes"}},
 			wantCode: 200,
-			want:     []string{"secure: unknown"},
+			want:     []string{"Transport: unknown."},
 		},
 		{name: "admin anonymous", req: req{path: "/admin"}, wantCode: 403, absent: []string{"administrator)"}},
 		{name: "admin as alice", req: req{path: "/admin", hdr: map[string]string{hUser: "alice", hSecure: "1"}}, wantCode: 403},
@@ -371,7 +371,7 @@ func TestPlaceOrder(t *testing.T) {
 			wantCode: 200,
 			wantSet:  map[string]string{"secure.last_order": "1,3"},
 			wantDel:  []string{"cart"},
-			want:     []string{"order: 1,3", "Thank you, alice!", `<ul id="order"><li data-product="1">1 — Session Mug</li><li data-product="3">`, `<p id="cart-line">cart: </p>`},
+			want:     []string{"order: 1,3", "Thank you, alice!", `<ul id="order" class="lines"><li data-product="1"><span>Session Mug</span><span class="price">12.50</span></li><li data-product="3">`, `<p id="cart-line" class="ids">cart: </p>`},
 		},
 		{
 			name:     "without a gateway's secure header",
@@ -437,9 +437,9 @@ func TestCSRFField(t *testing.T) {
 		form string // the form's opening, up to where the field goes
 		end  string // what follows the field
 	}{
-		{"product", "/products/1", nil, `<form method="post" action="/cart/add"><input type="hidden" name="product" value="1">`, `<button>Add to cart</button></form>`},
-		{"checkout", "/checkout", map[string]string{hSession: "cart=1"}, `<form method="post" action="/checkout">`, `<button>Place order</button></form>`},
-		{"account logout", "/account", map[string]string{hUser: "alice"}, `<form method="post" action="/logout">`, `<button>Log out</button></form>`},
+		{"product", "/products/1", nil, `<form method="post" action="/cart/add"><input type="hidden" name="product" value="1">`, `<button id="add">Add to cart</button></form>`},
+		{"checkout", "/checkout", map[string]string{hSession: "cart=1"}, `<form method="post" action="/checkout">`, `<button id="place-order">Place order</button></form>`},
+		{"account logout", "/account", map[string]string{hUser: "alice"}, `<form method="post" action="/logout">`, `<button id="logout">Log out</button></form>`},
 	}
 	gateways := []struct {
 		name  string
@@ -491,7 +491,7 @@ func TestEscaping(t *testing.T) {
 	}
 	t.Run("user on account page", func(t *testing.T) {
 		got := s.do(t, req{path: "/account", hdr: hostile})
-		checkBody(t, got.body, []string{"Signed in as &lt;script&gt;alert(1)&lt;/script&gt;", "session ref: &lt;script&gt;"}, nil)
+		checkBody(t, got.body, []string{"Signed in as &lt;script&gt;alert(1)&lt;/script&gt;", "Session ref: <code>&lt;script&gt;"}, nil)
 	})
 	t.Run("product names", func(t *testing.T) {
 		s := newServer(t, shop.Config{Products: []shop.Product{{ID: 1, Name: evil, Description: evil}}})
@@ -570,7 +570,7 @@ func TestConfig(t *testing.T) {
 		want     []string
 		absent   []string
 	}{
-		{name: "site name", req: req{path: "/"}, wantCode: 200, want: []string{`<strong id="site">outlet</strong>`, "Widget</a> — 0.05", `href="/products/9"`}, absent: []string{`href="/products/1"`}},
+		{name: "site name", req: req{path: "/"}, wantCode: 200, want: []string{`<strong id="site"><a href="/">outlet</a></strong>`, `Widget</a><div class="price">0.05</div>`, `href="/products/9"`}, absent: []string{`href="/products/1"`}},
 		{name: "configured product", req: req{path: "/products/7"}, wantCode: 200, want: []string{"<h1>Widget</h1>"}},
 		{name: "default product is gone", req: req{path: "/products/1"}, wantCode: 404},
 		{
@@ -583,14 +583,14 @@ func TestConfig(t *testing.T) {
 			name:     "default headers are ignored",
 			req:      req{path: "/account", hdr: map[string]string{hUser: "alice", hCSRF: "tok", hSecure: "1"}},
 			wantCode: 200,
-			want:     []string{"not signed in", "secure: unknown"},
+			want:     []string{"not signed in", "Transport: unknown."},
 			absent:   []string{"alice"},
 		},
 		{
 			name:     "custom user and CSRF headers",
 			req:      req{path: "/account", hdr: map[string]string{"X-U": "alice", "X-T": "tok", "X-TF": "f", "X-Sec": "1", "X-Ref": "r1"}},
 			wantCode: 200,
-			want:     []string{"Signed in as alice", `<input type="hidden" name="f" value="tok">`, "secure: 1", "session ref: r1"},
+			want:     []string{"Signed in as alice", `<input type="hidden" name="f" value="tok">`, "Transport: HTTPS.", "Session ref: <code>r1</code>"},
 		},
 		{name: "default admin is not admin", req: req{path: "/admin", hdr: map[string]string{"X-U": "admin"}}, wantCode: 403},
 		{name: "configured admin", req: req{path: "/admin", hdr: map[string]string{"X-U": "root"}}, wantCode: 200},

@@ -8,6 +8,11 @@
 //   - outlet.localhost: HTTPS-only, its own cart;
 //   - catalog.localhost: shared product pages, sessions off.
 //
+// Every site runs with inspection on (SiteConfig.Inspect), so the shop's
+// "session inspector" panel can show what the gateway did; the shop also
+// has an attacker's view at SniffedPath. A tiny GeoIP database generated
+// at start names 127.0.0.0/8 and ::1 "this machine" on the sessions page.
+//
 // Everything binds to loopback only.
 package demo
 
@@ -121,12 +126,22 @@ func Run(ctx context.Context, o Options) error {
 
 	// One backend per site, each on its own loopback port, reached only
 	// through the proxy and the session headers.
+	locator, err := openDemoGeoIP(filepath.Join(o.DataDir, "geoip-demo.mmdb"))
+	if err != nil {
+		return fmt.Errorf("demo: GeoIP database: %w", err)
+	}
+	defer locator.Close()
+
 	backend := func(name string) (*url.URL, error) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
-		srv := &http.Server{Handler: shop.New(shop.Config{Name: name, Logger: o.Logger}), ReadHeaderTimeout: 10 * time.Second}
+		sc := shop.Config{Name: name, Logger: o.Logger}
+		if name == "shop" {
+			sc.SniffedPath = SniffedPath
+		}
+		srv := &http.Server{Handler: shop.New(sc), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(ln)
 		context.AfterFunc(ctx, func() { srv.Close() })
 		return &url.URL{Scheme: "http", Host: ln.Addr().String()}, nil
@@ -149,7 +164,7 @@ func Run(ctx context.Context, o Options) error {
 		hs, h := origins(host)
 		sc := gateway.SiteConfig{Name: s.name, Hosts: []string{host}, Upstream: up, HTTPSOrigin: hs, HTTPOrigin: h,
 			Users: users, AuthRequired: []string{"/admin"}, EnforceOrigin: true, TrustedOrigins: []string{h, hs},
-			Session: session.Config{RotateEvery: 15 * time.Minute}}
+			Inspect: true, Session: session.Config{RotateEvery: 15 * time.Minute, Locator: locator}}
 		switch s.mode {
 		case "mixed":
 			sc.Session.Mode = session.Mixed
@@ -177,7 +192,9 @@ func Run(ctx context.Context, o Options) error {
 	go g.RunGC(ctx, 5*time.Minute)
 
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}
-	return g.Serve(ctx, gateway.Listeners{HTTP: o.HTTPAddr, HTTPS: o.HTTPSAddr, TLS: tlsCfg,
+	shopHTTPS, shopHTTP := origins("shop.localhost")
+	front := newSniffer(g, "shop.localhost", "sid", shopHTTP, shopHTTPS, o.HTTPAddr, o.HTTPSAddr)
+	return g.Serve(ctx, gateway.Listeners{HTTP: o.HTTPAddr, HTTPS: o.HTTPSAddr, TLS: tlsCfg, Handler: front,
 		Ready: func(h, hs, _ net.Addr) {
 			printBanner(o.Out, httpPort, httpsPort, o.DataDir)
 			if o.Ready != nil {

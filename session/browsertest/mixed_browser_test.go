@@ -1,7 +1,6 @@
 package browsertest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"html/template"
@@ -22,7 +21,7 @@ import (
 	"github.com/chromedp/cdproto/storage"
 	"github.com/chromedp/chromedp"
 
-	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testbrowser"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
@@ -48,7 +47,6 @@ const (
 // cookie never travels over plain HTTP — checked in the browser's own
 // cookie store and in the requests the servers received.
 func TestMixedHTTPSInBrowser(t *testing.T) {
-	chromium := testenv.LookPath(t, "chromium")
 	start := time.Now()
 
 	// --- server side ------------------------------------------------------
@@ -90,36 +88,14 @@ func TestMixedHTTPSInBrowser(t *testing.T) {
 
 	// --- browser ----------------------------------------------------------
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	profile := t.TempDir() // registered before the browser cleanups: removed after the browser exits
-	var browserOut lockedBuffer
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-proxy-server", true), // an http_proxy in the environment must not see shop.test
-		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.Flag("host-resolver-rules", "MAP "+shopHost+" 127.0.0.1"),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1024, 768),
-		chromedp.CombinedOutput(&browserOut),
-	)
-	t.Cleanup(cancelAlloc) // waits for the browser process to exit
-	bctx, cancelTab := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelTab)
+	browser := testbrowser.Launch(t, testbrowser.Options{HostRules: "MAP " + shopHost + " 127.0.0.1", Timeout: 60 * time.Second})
+	bctx := browser.Tab
 
 	fatalf := func(format string, args ...any) {
 		t.Helper()
 		t.Logf("requests the servers saw:\n%s", rec.dump())
-		if out := browserOutput(browserOut.String()); out != "" {
-			t.Logf("browser output (tail, D-Bus noise left out):\n%s", tail(out, 3000))
+		if out := browser.Output(); out != "" {
+			t.Logf("browser output (tail, D-Bus noise left out):\n%s", out)
 		}
 		t.Fatalf(format, args...)
 	}
@@ -664,41 +640,4 @@ func short(id string) string {
 		return id[:6] + "…"
 	}
 	return id
-}
-
-// browserOutput drops the D-Bus complaints of a container without a bus.
-func browserOutput(s string) string {
-	var keep []string
-	for line := range strings.Lines(s) {
-		if !strings.Contains(line, "dbus/") {
-			keep = append(keep, line)
-		}
-	}
-	return strings.Join(keep, "")
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
-// lockedBuffer collects the browser's output (written from another
-// goroutine).
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

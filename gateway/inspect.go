@@ -1,0 +1,257 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessiond/sessiond/secure"
+	"github.com/sessiond/sessiond/session"
+)
+
+// Inspection (SiteConfig.Inspect) lets a backend show what the gateway
+// did with the session: which session cookies the request carried, which
+// partition the backend sees, the record's recent session events, and why
+// the client was just redirected. It is made for demos and debugging; the
+// header carries no ID and no data the backend could not see anyway.
+//
+// The gateway keeps the event log in the record under eventsKey (insecure
+// partition, never forwarded as data, never settable by a backend) and
+// carries a redirect's reason to the next request in a short-lived
+// noteCookie (never forwarded either).
+const (
+	eventsKey  = "sessiond.events"
+	maxEvents  = 8
+	noteCookie = "sessiond_note"
+	// signedOutQuery ends the URL the gateway's sign-out redirects to.
+	signedOutQuery = "signed-out"
+)
+
+// note is one request's inspection state.
+type note struct {
+	in      string   // the note cookie that arrived
+	why     string   // a reason set by the gateway's own code: auth, backend, logout
+	cookies []string // session cookies the request carried, by name
+}
+
+type noteKey struct{}
+
+func noteFrom(ctx context.Context) *note {
+	n, _ := ctx.Value(noteKey{}).(*note)
+	return n
+}
+
+// setWhy records why the gateway answered as it did (for the next request).
+func setWhy(r *http.Request, why string) {
+	if n := noteFrom(r.Context()); n != nil {
+		n.why = why
+	}
+}
+
+// inspect starts a request's inspection: it reads (and hides from the
+// backend) the note cookie and records the session cookies present.
+func (s *site) inspect(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request) {
+	n := &note{}
+	if c, err := r.Cookie(noteCookie); err == nil {
+		n.in = c.Value
+	}
+	if r.URL.RawQuery == signedOutQuery && r.Method == http.MethodGet {
+		n.in = "logout"
+	}
+	for _, name := range s.cookieNames {
+		if len(r.CookiesNamed(name)) > 0 {
+			n.cookies = append(n.cookies, name)
+		}
+	}
+	removeCookies(r.Header, []string{noteCookie})
+	r = r.WithContext(context.WithValue(r.Context(), noteKey{}, n))
+	return &noteWriter{ResponseWriter: w, s: s, r: r, n: n}, r
+}
+
+// noteWriter sets (or clears) the note cookie when the response starts.
+type noteWriter struct {
+	http.ResponseWriter
+	s    *site
+	r    *http.Request
+	n    *note
+	done bool
+}
+
+func (w *noteWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *noteWriter) WriteHeader(code int) {
+	if !w.done && code >= 200 {
+		w.done = true
+		w.s.noteResponse(w.Header(), w.r, w.n, code)
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *noteWriter) Write(p []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *noteWriter) Flush() {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// noteResponse decides the note for the next request: why a plain-HTTP
+// request was sent to HTTPS, or that the user signed out.
+func (s *site) noteResponse(h http.Header, r *http.Request, n *note, code int) {
+	out := ""
+	switch {
+	case n.why == "logout" && code >= 300 && code < 400 && h.Get("Location") != "/?"+signedOutQuery:
+		out = "logout" // a backend's logout action: its redirect goes anywhere
+	case code >= 300 && code < 400 && !s.isSecure(r) && strings.HasPrefix(h.Get("Location"), s.cfg.HTTPSOrigin+"/"):
+		out = n.why
+		if out == "" {
+			out = s.redirectReason(r)
+		}
+	}
+	c := &http.Cookie{Name: noteCookie, Value: out, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: 60}
+	switch {
+	case out != "":
+	case n.in != "":
+		c.MaxAge = -1 // read: clear it
+	default:
+		return
+	}
+	h.Add("Set-Cookie", c.String())
+}
+
+// redirectReason names the rule that sent r to HTTPS.
+func (s *site) redirectReason(r *http.Request) string {
+	if s.rules != nil {
+		if to, idx := s.rules.Decide(r); to == secure.HTTPS {
+			if idx >= 0 {
+				return "r" + strconv.Itoa(idx)
+			}
+			return "always"
+		}
+	}
+	return "form"
+}
+
+// explain turns a note into one plain sentence; unknown notes (a client
+// can send anything) explain nothing.
+func (s *site) explain(code string) string {
+	switch code {
+	case "":
+		return ""
+	case "always":
+		return "This site is HTTPS-only: the gateway sends every plain-HTTP request to HTTPS."
+	case "auth":
+		return "This page needs a signed-in user, so the gateway sent you to its HTTPS sign-in page."
+	case "backend":
+		return "The site asked the gateway for HTTPS on this page (X-Session-Action: require-secure)."
+	case "form":
+		for _, rule := range s.cfg.Rules {
+			if rule.Form != "" && rule.To == secure.HTTPS {
+				return fmt.Sprintf("The page contains a form matching %q, so the gateway's content rule sent it to HTTPS before it was shown.", rule.Form)
+			}
+		}
+		return ""
+	case "logout":
+		return "You signed out: the gateway destroyed the session on the server, so its IDs are dead even if someone copied them."
+	}
+	if i, err := strconv.Atoi(strings.TrimPrefix(code, "r")); err == nil && code[0] == 'r' && i >= 0 && i < len(s.cfg.Rules) {
+		return "You were sent to HTTPS because the gateway's rule " + describeRule(s.cfg.Rules[i]) + " matched."
+	}
+	return ""
+}
+
+func describeRule(r secure.Rule) string {
+	var parts []string
+	switch {
+	case r.Path != "":
+		parts = append(parts, "path "+r.Path)
+	case r.Glob != "":
+		parts = append(parts, "paths "+r.Glob)
+	default:
+		parts = append(parts, "every path")
+	}
+	switch r.State {
+	case secure.Anonymous:
+		parts = append(parts, "anonymous")
+	case secure.Authenticated:
+		parts = append(parts, "signed in")
+	}
+	if r.Credentials {
+		parts = append(parts, "credentials")
+	}
+	to := "HTTPS"
+	if r.To == secure.HTTP {
+		to = "HTTP"
+	}
+	return "“" + strings.Join(parts, ", ") + " → " + to + "”"
+}
+
+// logEvent appends session events to the record's short log.
+func (s *site) logEvent(sess *session.Session, kinds ...string) {
+	if !s.cfg.Inspect || sess == nil || len(kinds) == 0 {
+		return
+	}
+	var evs []string
+	if old := sess.Get(eventsKey); old != "" {
+		evs = strings.Split(old, ",")
+	}
+	now := strconv.FormatInt(time.Now().Unix(), 10)
+	for _, k := range kinds {
+		evs = append(evs, k+" "+now)
+	}
+	if len(evs) > maxEvents {
+		evs = evs[len(evs)-maxEvents:]
+	}
+	sess.Set(eventsKey, strings.Join(evs, ","))
+}
+
+// infoHeader is the X-Session-Info value for a forwarded request.
+func (s *site) infoHeader(r *http.Request, sess *session.Session, now []string) string {
+	n := noteFrom(r.Context())
+	v := map[string]string{"transport": "http", "http": s.cfg.HTTPOrigin, "https": s.cfg.HTTPSOrigin}
+	if s.isSecure(r) {
+		v["transport"] = "https"
+	}
+	if n != nil {
+		v["cookies"] = strings.Join(n.cookies, " ")
+		v["why"] = s.explain(n.in)
+		if n.in == "logout" {
+			now = append(now, "logout")
+		}
+	}
+	switch {
+	case s.m == nil || sess == nil:
+		v["sessions"] = "off"
+	default:
+		v["sessions"] = "on"
+		v["mode"] = s.m.Config().Mode.String()
+		v["partition"] = "all"
+		if cfg := s.m.Config(); cfg.Mode == session.Mixed && !sess.Secure() {
+			v["partition"] = "insecure"
+			if n != nil && slices.Contains(n.cookies, cfg.Cookie.SecureName) {
+				// Chromium sends Secure cookies to http://localhost too.
+				v["ignored"] = cfg.Cookie.SecureName
+			}
+		}
+		v["events"] = sess.Get(eventsKey)
+	}
+	v["now"] = strings.Join(now, ",")
+	for k, val := range v {
+		if val == "" {
+			delete(v, k)
+		}
+	}
+	return session.EncodeValues(v)
+}

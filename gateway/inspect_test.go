@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/sessiond/sessiond/secure"
+	"github.com/sessiond/sessiond/session"
+)
+
+// seenInfo is the X-Session-Info the backend received, decoded.
+func seenInfo(t *testing.T, g *gw) map[string]string {
+	t.Helper()
+	v, err := session.DecodeValues(g.backend.seen().Get("X-Session-Info"))
+	if err != nil {
+		t.Fatalf("X-Session-Info: %v", err)
+	}
+	return v
+}
+
+// TestInspect: with SiteConfig.Inspect the backend learns what the
+// gateway did — transport, session cookies by name, partition, the
+// record's event log, and why it redirected — from a header no client can
+// forge, and the gateway's own bookkeeping never leaks into the session
+// data or the backend's cookies.
+func TestInspect(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) {
+		sc.Inspect = true
+		sc.Session.Mode = session.Mixed
+		sc.Exclude = []string{"/static"}
+		sc.Rules = []secure.Rule{{Path: "/secure", To: secure.HTTPS}}
+	})
+	c := g.client()
+	spoof := http.Header{"X-Session-Info": {"events=login+1&why=spoofed&cookies=__Host-ssid"}}
+
+	// A visitor without a session: nothing carried, nothing forged.
+	g.do(c, "GET", g.httpURL+"/p", nil, spoof)
+	info := seenInfo(t, g)
+	if info["transport"] != "http" || info["sessions"] != "on" || info["mode"] != "mixed" || info["partition"] != "insecure" ||
+		info["cookies"] != "" || info["events"] != "" || info["why"] != "" {
+		t.Fatalf("first visit: backend saw %v", info)
+	}
+
+	// The cart is stored over HTTP: the record is created, and says so.
+	g.do(c, "GET", g.httpURL+"/p?replace="+url.QueryEscape("cart=1"), nil, nil)
+	g.do(c, "GET", g.httpURL+"/p", nil, nil)
+	info = seenInfo(t, g)
+	if info["cookies"] != "sid" || !strings.HasPrefix(info["events"], "created ") {
+		t.Fatalf("after the first write: backend saw %v", info)
+	}
+	if data := g.backend.seen().Get("X-Session"); data != "cart=1" {
+		t.Fatalf("X-Session = %q; the event log must not reach the backend as data", data)
+	}
+
+	// A backend cannot write the log.
+	g.do(c, "GET", g.httpURL+"/p?replace="+url.QueryEscape("sessiond.events=login 1"), nil, nil)
+	g.do(c, "GET", g.httpURL+"/p", nil, nil)
+	if ev := seenInfo(t, g)["events"]; strings.Contains(ev, "login") {
+		t.Fatalf("a backend forged the event log: %q", ev)
+	}
+
+	// A rule redirect to HTTPS: the next request learns which rule, and
+	// that it stepped up; the note cookie never reaches the backend.
+	resp, _ := g.do(c, "GET", g.httpURL+"/secure", nil, nil)
+	if resp.StatusCode != http.StatusFound || !strings.Contains(strings.Join(resp.Header.Values("Set-Cookie"), "\n"), noteCookie+"=r0") {
+		t.Fatalf("rule redirect: %d, Set-Cookie %q", resp.StatusCode, resp.Header.Values("Set-Cookie"))
+	}
+	resp, _ = g.do(c, "GET", g.httpsURL+"/secure", nil, nil)
+	info = seenInfo(t, g)
+	if !strings.Contains(info["why"], "“path /secure → HTTPS”") || info["now"] != "step-up" || info["transport"] != "https" ||
+		info["partition"] != "all" || !strings.Contains(info["events"], "step-up ") {
+		t.Fatalf("after the rule redirect: backend saw %v", info)
+	}
+	if ck := g.backend.seen().Get("Cookie"); strings.Contains(ck, noteCookie) {
+		t.Fatalf("the note cookie reached the backend: %q", ck)
+	}
+	cleared := false
+	for _, ck := range resp.Cookies() {
+		cleared = cleared || (ck.Name == noteCookie && ck.MaxAge < 0)
+	}
+	if !cleared {
+		t.Fatalf("the note was not cleared once read: Set-Cookie %q", resp.Header.Values("Set-Cookie"))
+	}
+	g.do(c, "GET", g.httpsURL+"/secure", nil, nil)
+	if info = seenInfo(t, g); info["why"] != "" || info["now"] != "" {
+		t.Fatalf("the note or the step up was reported twice: %v", info)
+	}
+
+	// Back on HTTP: a step down.
+	g.do(c, "GET", g.httpURL+"/p", nil, nil)
+	if info = seenInfo(t, g); info["now"] != "step-down" {
+		t.Fatalf("back on HTTP: backend saw %v", info)
+	}
+
+	// An unknown note explains nothing.
+	g.do(g.client(), "GET", g.httpsURL+"/p", nil, http.Header{"Cookie": {noteCookie + "=r99; x=1"}})
+	if info = seenInfo(t, g); info["why"] != "" {
+		t.Fatalf("an unknown note was explained: %v", info)
+	}
+
+	// Paths without sessions say so.
+	g.do(c, "GET", g.httpURL+"/static/x", nil, spoof)
+	if info = seenInfo(t, g); info["sessions"] != "off" || info["why"] != "" {
+		t.Fatalf("excluded path: backend saw %v", info)
+	}
+}
+
+// TestInspectOffByDefault: without Inspect the header is never sent, and a
+// client's copy is dropped like every X-Session* header.
+func TestInspectOffByDefault(t *testing.T) {
+	g := startGateway(t, nil)
+	resp, _ := g.do(g.client(), "GET", g.httpsURL+"/p", nil, http.Header{"X-Session-Info": {"sessions=on&why=spoofed"}})
+	if v := g.backend.seen().Get("X-Session-Info"); v != "" {
+		t.Fatalf("X-Session-Info reached the backend without Inspect: %q", v)
+	}
+	if len(resp.Header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("a read-only request set cookies: %q", resp.Header.Values("Set-Cookie"))
+	}
+}
