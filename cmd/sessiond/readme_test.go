@@ -17,14 +17,7 @@ import (
 // the paths it names, and a real certificate: check-config loads it as
 // serve does).
 func TestReadmeConfigExample(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README.md has no yaml example")
-	}
+	m := readmeBlock(t, "(?s)```yaml\n(.*?)```", "README.md has no yaml example")
 	dir := t.TempDir()
 	cert, err := devtls.Generate(devtls.Options{Hosts: []string{"localhost"}})
 	if err != nil {
@@ -57,14 +50,7 @@ func TestReadmeConfigExample(t *testing.T) {
 // must compile as a main package of this module. The go command sees it
 // through an overlay, so nothing is written into the source tree.
 func TestReadmeLibraryExample(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("(?s)## Library\n.*?```go\n(.*?)```").FindSubmatch(readme)
-	if m == nil {
-		t.Fatal("README.md's Library section has no go example")
-	}
+	m := readmeBlock(t, "(?s)## Library\n.*?```go\n(.*?)```", "README.md's Library section has no go example")
 	if !strings.HasPrefix(string(m[1]), "package main\n") {
 		t.Fatalf("README's library example is not a complete program:\n%s", m[1])
 	}
@@ -88,4 +74,18 @@ func TestReadmeLibraryExample(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("README's library example does not compile: %v\n%s", err, out)
 	}
+}
+
+// readmeBlock finds pattern in README.md; m[1] is the block's text.
+func readmeBlock(t *testing.T, pattern, missing string) [][]byte {
+	t.Helper()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(pattern).FindSubmatch(readme)
+	if m == nil {
+		t.Fatal(missing)
+	}
+	return m
 }
