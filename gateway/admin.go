@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,21 +17,30 @@ import (
 
 // AdminHandler serves the admin API (JSON, bearer token) and /metrics on
 // the admin listener, which should stay on loopback or a private network.
+// Users are per realm (a user name of one site is not the same user on
+// another), so every session route names the realm:
 //
-//	GET    /api/users/{user}/sessions         list a user's sessions
-//	DELETE /api/users/{user}/sessions         revoke all of them
-//	DELETE /api/users/{user}/sessions/{ref}   revoke one
-//	GET    /healthz                           liveness (no token)
-//	GET    /metrics                           Prometheus (Config.MetricsPath)
+//	GET    /api/realms                                      the realms and their sites
+//	GET    /api/realms/{realm}/users/{user}/sessions        list a user's sessions
+//	DELETE /api/realms/{realm}/users/{user}/sessions        revoke all of them
+//	DELETE /api/realms/{realm}/users/{user}/sessions/{ref}  revoke one
+//	GET    /healthz                                         liveness (no token)
+//	GET    /metrics                                         Prometheus (Config.MetricsPath)
+//
+// The older /api/users/{user}/sessions[/{ref}] routes work when the gateway
+// serves one realm only; with several they answer 400 naming the realms.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	api := http.NewServeMux()
-	api.HandleFunc("GET /api/users/{user}/sessions", g.adminList)
-	api.HandleFunc("DELETE /api/users/{user}/sessions", g.adminRevokeAll)
-	api.HandleFunc("DELETE /api/users/{user}/sessions/{ref}", g.adminRevoke)
+	api.HandleFunc("GET /api/realms", g.adminRealms)
+	for _, prefix := range []string{"/api/realms/{realm}", "/api"} {
+		api.HandleFunc("GET "+prefix+"/users/{user}/sessions", g.adminList)
+		api.HandleFunc("DELETE "+prefix+"/users/{user}/sessions", g.adminRevokeAll)
+		api.HandleFunc("DELETE "+prefix+"/users/{user}/sessions/{ref}", g.adminRevoke)
+	}
 	if g.metricsPath != "" {
 		api.Handle("GET "+g.metricsPath, promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
 	}
@@ -75,17 +87,53 @@ type sessionJSON struct {
 	Area      string    `json:"area,omitempty"`
 }
 
-func (g *Gateway) adminManager() (*session.Manager, error) {
-	if g.admin == nil {
-		return nil, errors.ErrUnsupported
+func (g *Gateway) realmNames() []string {
+	return slices.Sorted(maps.Keys(g.realms))
+}
+
+// adminManager finds the Manager of the request's realm: the {realm} path
+// value, or the only realm for the older routes. It answers the error
+// itself and returns nil if there is none.
+func (g *Gateway) adminManager(w http.ResponseWriter, r *http.Request) (*session.Manager, string) {
+	realm := r.PathValue("realm")
+	if realm == "" {
+		if len(g.realms) != 1 {
+			writeJSON(w, http.StatusBadRequest, map[string]any{
+				"error":  "this gateway serves several realms: use /api/realms/{realm}/users/{user}/sessions",
+				"realms": g.realmNames()})
+			return nil, ""
+		}
+		realm = g.realmNames()[0]
 	}
-	return g.admin, nil
+	m, ok := g.realms[realm]
+	if !ok {
+		writeJSON(w, http.StatusNotFound, map[string]any{"error": "no such realm", "realms": g.realmNames()})
+		return nil, ""
+	}
+	return m, realm
+}
+
+func (g *Gateway) adminRealms(w http.ResponseWriter, r *http.Request) {
+	sites := map[string][]string{}
+	for _, s := range g.order {
+		if s.m != nil {
+			realm := s.m.Config().Realm
+			sites[realm] = append(sites[realm], s.cfg.Name)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"realms": sites})
+}
+
+// adminAudit records an admin action on sessions.
+func (g *Gateway) adminAudit(r *http.Request, action, realm, user, ref string, n int) {
+	g.auditor.Audit(r.Context(), session.Event{Time: time.Now(), Type: "admin." + action, User: user, Ref: ref,
+		IP: clientAddr(r), UserAgent: r.UserAgent(),
+		Attrs: []slog.Attr{slog.String("realm", realm), slog.Int("count", n)}})
 }
 
 func (g *Gateway) adminList(w http.ResponseWriter, r *http.Request) {
-	m, err := g.adminManager()
-	if err != nil {
-		g.adminError(w, err)
+	m, realm := g.adminManager(w, r)
+	if m == nil {
 		return
 	}
 	list, err := m.ListUserSessions(context.WithoutCancel(r.Context()), r.PathValue("user"))
@@ -97,35 +145,40 @@ func (g *Gateway) adminList(w http.ResponseWriter, r *http.Request) {
 	for _, s := range list {
 		out = append(out, sessionJSON{s.Ref, s.Created, s.LastSeen, s.IP, s.UserAgent, s.Area})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user": r.PathValue("user"), "sessions": out})
+	writeJSON(w, http.StatusOK, map[string]any{"realm": realm, "user": r.PathValue("user"), "sessions": out})
 }
 
 func (g *Gateway) adminRevokeAll(w http.ResponseWriter, r *http.Request) {
-	var n int
-	var err error
-	if g.codec != nil {
-		// Cookie sessions: revoke through the codec's revocation store.
-		err = g.codec.RevokeUser(r.Context(), r.PathValue("user"), time.Now())
-	} else {
-		n, err = g.admin.RevokeUserSessions(r.Context(), r.PathValue("user"), "")
+	m, realm := g.adminManager(w, r)
+	if m == nil {
+		return
 	}
+	// Server stores destroy the records; the cookie store records a
+	// per-user "revoked before" time in its revocation list.
+	n, err := m.RevokeUserSessions(context.WithoutCancel(r.Context()), r.PathValue("user"), "")
 	if err != nil {
 		g.adminError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"revoked": n})
+	g.adminAudit(r, "revoke_all", realm, r.PathValue("user"), "", n)
+	resp := map[string]any{"realm": realm, "revoked": n}
+	if g.codec != nil {
+		resp["revoked"] = "all" // cookies cannot be counted, only revoked
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (g *Gateway) adminRevoke(w http.ResponseWriter, r *http.Request) {
-	m, err := g.adminManager()
-	if err == nil {
-		err = m.RevokeSession(r.Context(), r.PathValue("user"), r.PathValue("ref"))
+	m, realm := g.adminManager(w, r)
+	if m == nil {
+		return
 	}
-	if err != nil {
+	if err := m.RevokeSession(context.WithoutCancel(r.Context()), r.PathValue("user"), r.PathValue("ref")); err != nil {
 		g.adminError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"revoked": 1})
+	g.adminAudit(r, "revoke", realm, r.PathValue("user"), r.PathValue("ref"), 1)
+	writeJSON(w, http.StatusOK, map[string]any{"realm": realm, "revoked": 1})
 }
 
 // metrics are the gateway's Prometheus series, in their own registry.

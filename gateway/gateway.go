@@ -57,6 +57,7 @@ type Gateway struct {
 	store   session.Store
 	codec   session.CookieCodec
 	admin   *session.Manager
+	realms  map[string]*session.Manager // a Manager of each realm, for the admin API
 	token   string
 	log     *slog.Logger
 	auditor session.Auditor
@@ -117,6 +118,9 @@ func New(cfg Config) (*Gateway, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if err := g.indexRealms(); err != nil {
+		return nil, err
+	}
 	if cfg.Store != nil {
 		am, err := session.New(session.Config{Store: cfg.Store, Auditor: g.auditor, Logger: g.log, UnknownIDs: g.unknown})
 		if err != nil {
@@ -149,6 +153,30 @@ func (g *Gateway) loadDeviceKey() []byte {
 
 // SiteCount is the number of configured sites.
 func (g *Gateway) SiteCount() int { return len(g.order) }
+
+// indexRealms keeps one Manager per realm for the admin API and refuses a
+// realm shared by sites of different modes: an HTTPS-only site must never
+// accept a session that has been on plain HTTP.
+func (g *Gateway) indexRealms() error {
+	g.realms = map[string]*session.Manager{}
+	modeOf := map[string]*site{}
+	for _, s := range g.order {
+		if s.m == nil {
+			continue
+		}
+		c := s.m.Config()
+		if first, ok := modeOf[c.Realm]; ok {
+			if fm := first.m.Config().Mode; fm != c.Mode {
+				return fmt.Errorf("gateway: realm %q is shared by %s site %q and %s site %q; an HTTPS-only site must never accept a session that has been on plain HTTP",
+					c.Realm, fm, first.cfg.Name, c.Mode, s.cfg.Name)
+			}
+			continue
+		}
+		modeOf[c.Realm] = s
+		g.realms[c.Realm] = s.m
+	}
+	return nil
+}
 
 // ServeHTTP routes by Host to a site; an unknown host gets 421.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {

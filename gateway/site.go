@@ -35,7 +35,8 @@ type SiteConfig struct {
 	// Sessions is off for the whole site when SessionsOff.
 	SessionsOff bool
 	// Session is the session configuration; the gateway sets Store/Codec,
-	// Auditor, Logger and the redirect URL.
+	// Auditor, Logger and the redirect URL, and Realm to Name if it is empty:
+	// sites share sessions only when they are given the same Realm.
 	Session session.Config
 	// Include and Exclude are path prefixes where sessions apply
 	// (mod_session's SessionInclude/SessionExclude): with Include set,
@@ -203,6 +204,9 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 
 	if !cfg.SessionsOff {
 		sc := cfg.Session
+		if sc.Realm == "" {
+			sc.Realm = cfg.Name // every site is its own realm unless told otherwise
+		}
 		sc.Store, sc.Codec = g.store, g.codec
 		sc.Auditor, sc.Logger = g.auditor, s.log
 		if g.unknown != nil {

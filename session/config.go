@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/token"
 )
 
 // Mode says which transports a Manager's sessions use.
@@ -75,6 +77,18 @@ type Config struct {
 
 	Mode   Mode
 	Cookie CookieConfig
+
+	// Realm names who may use this Manager's sessions: a session belongs to
+	// the realm that created it, and an ID (or cookie) presented to a Manager
+	// of another realm is unknown there, whatever the store — the store is
+	// keyed by a realm-bound hash of the ID, each record carries its realm,
+	// and a cookie session is sealed with its realm. User listings,
+	// revocations and theft detection stay within the realm too. Managers
+	// share sessions only when they share a Realm (and a Store or Codec).
+	// Give each site its own realm (the gateway uses the site's name). The
+	// empty realm is the one of Managers configured before realms existed.
+	// At most 255 bytes, no control characters.
+	Realm string
 
 	// IdleTimeout ends a session after this long without a request.
 	// Default 30 minutes; negative disables.
@@ -205,6 +219,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Mode != HTTPSOnly && c.Mode != Mixed {
 		bad("Mode", "unknown mode %d", int(c.Mode))
+	}
+	if len(c.Realm) > token.MaxRealm || strings.ContainsFunc(c.Realm, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		bad("Realm", "%q: at most %d bytes and no control characters", c.Realm, token.MaxRealm)
+	}
+	if c.Codec != nil && !c.Codec.CanRevoke() {
+		bad("Codec", "cannot revoke cookies (no server-side revocation store): logout would leave a copied cookie "+
+			"valid until it expires; give the codec one (store/cookie Config.Revocations)")
 	}
 	if c.Mode == Mixed && c.Codec != nil {
 		bad("Mode", "mixed mode needs a server-side Store (a cookie session cannot hold two IDs)")

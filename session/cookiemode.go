@@ -11,12 +11,15 @@ import (
 // and "revoke all" go through the codec's revocation store.
 
 func (m *Manager) loadCookie(s *Session, value string, now time.Time) error {
-	rec, err := m.cfg.Codec.Decode(s.ctx, m.cfg.Cookie.Name, value)
+	rec, err := m.cfg.Codec.Decode(s.ctx, m.cfg.Cookie.Name, m.cfg.Realm, value)
 	if errors.Is(err, ErrNotFound) {
 		return m.unknownID(s, now, "invalid cookie")
 	}
 	if err != nil {
 		return unavailable("decode cookie", err)
+	}
+	if rec.Realm != m.cfg.Realm {
+		return m.foreignRealm(s, rec, now)
 	}
 	if !m.live(rec, now) {
 		return nil

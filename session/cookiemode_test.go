@@ -104,7 +104,7 @@ func TestCookieSessionLateChangesAreReported(t *testing.T) {
 		w.(http.Flusher).Flush()
 		session.FromContext(r.Context()).Set("late", "1")
 	})
-	codec, err := cookie.New(cookie.Config{Keys: [][]byte{cookie.GenerateKey()}})
+	codec, err := cookie.New(cookie.Config{Keys: [][]byte{cookie.GenerateKey()}, Revocations: cookie.NewMemoryRevocations()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,9 @@ var (
 	// Config.AllowHTTP for development on a loopback listener. The
 	// middleware answers 500 and logs it at ERROR (once per Manager).
 	ErrPlainHTTP = errors.New("session: changed over plain HTTP but this Manager is HTTPS-only; serve it over HTTPS (http.ListenAndServeTLS), or set session.Config{AllowHTTP: true} for development on a loopback listener")
+	// ErrInvalidUser: Login was given a user name with a NUL byte (no
+	// store, header or revocation key could carry it unambiguously).
+	ErrInvalidUser = errors.New("session: invalid user name (contains a NUL byte)")
 	// ErrNoManager: the request did not pass through a Manager's Handler.
 	ErrNoManager = errors.New("session: no session in context (handler not wrapped by Manager.Handler)")
 )

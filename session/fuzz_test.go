@@ -38,6 +38,8 @@ func FuzzUnmarshalRecord(f *testing.F) {
 	b, _ := MarshalRecord(&Record{Ref: "r", Data: map[string]string{"a": "b"}, Version: 1})
 	f.Add(b)
 	f.Add([]byte{1})
+	b, _ = MarshalRecord(&Record{Ref: "r", Realm: "shop", User: "alice", Version: 3})
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		r, err := UnmarshalRecord(in)
 		if err != nil {
@@ -45,7 +47,7 @@ func FuzzUnmarshalRecord(f *testing.F) {
 		}
 		out, _ := MarshalRecord(r)
 		r2, err := UnmarshalRecord(out)
-		if err != nil || r2.Ref != r.Ref || len(r2.Data) != len(r.Data) || r2.Version != r.Version {
+		if err != nil || r2.Ref != r.Ref || r2.Realm != r.Realm || len(r2.Data) != len(r.Data) || r2.Version != r.Version {
 			t.Fatalf("re-decode differs: %v", err)
 		}
 	})

@@ -32,6 +32,8 @@ type Manager struct {
 	unknown *UnknownIDLimiter
 	// plainHTTPLogged: ErrPlainHTTP has been logged at ERROR once.
 	plainHTTPLogged atomic.Bool
+	// unknownSample rate-limits the session.unknown_id audit event.
+	unknownSample sampler
 }
 
 // New validates cfg, applies defaults and returns a Manager. Errors name
@@ -94,7 +96,7 @@ func follow(rec *Record, raw string, secure bool) string {
 		target = rec.SecureID
 	}
 	for range maxAliases + 1 {
-		h, ok := token.Parse(raw)
+		h, ok := token.ParseIn(rec.Realm, raw)
 		if !ok {
 			return ""
 		}
@@ -193,9 +195,9 @@ type pending struct {
 	hash Hash
 }
 
-func (p *pending) draw() {
+func (p *pending) draw(realm string) {
 	if p.raw == "" {
-		p.raw, p.hash = token.New()
+		p.raw, p.hash = token.NewIn(realm)
 	}
 }
 
@@ -209,7 +211,7 @@ func (m *Manager) rotateID(s *Session, base, next *Record, secure, withNext bool
 	if secure {
 		p, old, raw = &s.pendSecure, base.SecureID, s.rawSecure
 	}
-	p.draw()
+	p.draw(m.cfg.Realm)
 	if !old.IsZero() {
 		alias := Alias{Hash: old, Secure: secure, Until: now.Add(m.cfg.Grace), Generation: base.Generation}
 		if withNext && raw != "" {
@@ -234,6 +236,7 @@ func (m *Manager) rotateID(s *Session, base, next *Record, secure, withNext bool
 func (m *Manager) newRecord(s *Session, now time.Time) (*Record, issued) {
 	base := &Record{
 		Ref:       token.Ref(),
+		Realm:     m.cfg.Realm,
 		Created:   now,
 		Saved:     now,
 		Rotated:   now,
@@ -248,10 +251,10 @@ func (m *Manager) newRecord(s *Session, now time.Time) (*Record, issued) {
 	next.Version, next.Requests, next.Generation = 1, 0, 0
 	next.Aliases = nil
 	var out issued
-	s.pendID.draw()
+	s.pendID.draw(m.cfg.Realm)
 	next.ID, out.id = s.pendID.hash, s.pendID.raw
 	if m.cfg.Mode == Mixed && s.secure {
-		s.pendSecure.draw()
+		s.pendSecure.draw(m.cfg.Realm)
 		next.SecureID, out.secureID = s.pendSecure.hash, s.pendSecure.raw
 		next.SecureSeen = now
 	}
@@ -363,7 +366,7 @@ func (m *Manager) update(s *Session, now time.Time) error {
 			if lerr != nil {
 				return unavailable("reload", lerr)
 			}
-			if fresh.Ref != base.Ref {
+			if fresh.Ref != base.Ref || fresh.Realm != base.Realm {
 				return unavailable("reload", errors.New("ID now names another record"))
 			}
 			base = fresh
@@ -404,7 +407,7 @@ func (s *Session) resetChanges() {
 // destroyRecord deletes a record (or revokes a cookie session).
 func (m *Manager) destroyRecord(ctx context.Context, rec *Record) error {
 	if m.cfg.Codec != nil {
-		if err := m.cfg.Codec.Revoke(ctx, rec); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		if err := m.cfg.Codec.Revoke(ctx, rec); err != nil {
 			return unavailable("revoke", err)
 		}
 		return nil
@@ -416,9 +419,18 @@ func (m *Manager) destroyRecord(ctx context.Context, rec *Record) error {
 }
 
 // theft handles an obsolete ID used after its grace window.
+//
+// In mixed mode an obsolete insecure ID is refused and audited but never
+// triggers the theft action: it travelled in clear by design, so a passive
+// sniffer replaying it must not be able to log the user out (SPEC §5).
+// Obsolete secure IDs and HTTPS-only IDs keep the configured action.
 func (m *Manager) theft(s *Session, rec *Record, a Alias) {
 	ctx := s.ctx
 	action := [...]string{"revoke-user", "destroy-session", "log-only"}[m.cfg.TheftAction]
+	clear := m.cfg.Mode == Mixed && !a.Secure
+	if clear {
+		action = "refused"
+	}
 	attrs := []slog.Attr{
 		slog.String("action", action),
 		slog.Int("id_generation", a.Generation),
@@ -426,9 +438,12 @@ func (m *Manager) theft(s *Session, rec *Record, a Alias) {
 		slog.Time("grace_ended", a.Until),
 		slog.Bool("secure_id", a.Secure),
 	}
+	if clear {
+		attrs = append(attrs, slog.String("reason", "insecure ID: it travels in clear, so its replay is not proof of theft"))
+	}
 	// Evidence for later investigation: a snapshot of the user's sessions.
-	if rec.User != "" && m.cfg.Store != nil {
-		if list, err := m.cfg.Store.ListUser(ctx, rec.User); err == nil {
+	if rec.User != "" && m.cfg.Store != nil && !clear {
+		if list, err := m.userRecords(ctx, rec.User); err == nil {
 			group := make([]any, 0, len(list))
 			for i, r := range list {
 				group = append(group, slog.Group(fmt.Sprint(i),
@@ -439,8 +454,11 @@ func (m *Manager) theft(s *Session, rec *Record, a Alias) {
 			attrs = append(attrs, slog.Group("user_sessions", group...))
 		}
 	}
-	m.cfg.Auditor.Audit(ctx, Event{Time: m.cfg.Now(), Type: "session.obsolete_id", Ref: rec.Ref,
+	m.audit(ctx, Event{Type: "session.obsolete_id", Ref: rec.Ref,
 		User: rec.User, IP: s.ipString(), UserAgent: s.ua, Attrs: attrs})
+	if clear {
+		return
+	}
 	var err error
 	switch m.cfg.TheftAction {
 	case RevokeUser:
@@ -457,14 +475,31 @@ func (m *Manager) theft(s *Session, rec *Record, a Alias) {
 	}
 }
 
-// ListUserSessions lists the live sessions of user, most recent first.
+// userRecords lists the records of user in this Manager's realm: a user
+// name in another realm is another user (another site's users file).
+func (m *Manager) userRecords(ctx context.Context, user string) ([]*Record, error) {
+	recs, err := m.cfg.Store.ListUser(ctx, user)
+	if err != nil {
+		return nil, unavailable("list", err)
+	}
+	out := recs[:0:0]
+	for _, r := range recs {
+		if r.User == user && r.Realm == m.cfg.Realm {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// ListUserSessions lists the live sessions of user in this Manager's
+// realm, most recent first.
 func (m *Manager) ListUserSessions(ctx context.Context, user string) ([]Info, error) {
 	if m.cfg.Store == nil {
 		return nil, fmt.Errorf("session: listing needs a server-side store: %w", errors.ErrUnsupported)
 	}
-	recs, err := m.cfg.Store.ListUser(ctx, user)
+	recs, err := m.userRecords(ctx, user)
 	if err != nil {
-		return nil, unavailable("list", err)
+		return nil, err
 	}
 	now := m.cfg.Now()
 	cur := ""
@@ -473,7 +508,7 @@ func (m *Manager) ListUserSessions(ctx context.Context, user string) ([]Info, er
 	}
 	out := make([]Info, 0, len(recs))
 	for _, r := range recs {
-		if r.User != user || !m.live(r, now) {
+		if !m.live(r, now) {
 			continue
 		}
 		info := Info{Ref: r.Ref, Created: r.Created, LastSeen: r.LastSeen, IP: r.IP,
@@ -489,50 +524,47 @@ func (m *Manager) ListUserSessions(ctx context.Context, user string) ([]Info, er
 	return out, nil
 }
 
-// RevokeSession destroys the session ref of user. A ref that is not one of
-// the user's live sessions is ErrNotFound (users cannot revoke others').
+// RevokeSession destroys the session ref of user (in this Manager's
+// realm). A ref that is not one of the user's sessions in the realm is
+// ErrNotFound: users cannot revoke others', nor another site's.
 func (m *Manager) RevokeSession(ctx context.Context, user, ref string) error {
 	if m.cfg.Store == nil {
 		return fmt.Errorf("session: revoking one session needs a server-side store: %w", errors.ErrUnsupported)
 	}
-	recs, err := m.cfg.Store.ListUser(ctx, user)
+	recs, err := m.userRecords(ctx, user)
 	if err != nil {
-		return unavailable("list", err)
+		return err
 	}
 	for _, r := range recs {
-		if r.Ref == ref && r.User == user {
+		if r.Ref == ref {
 			if err := m.destroyRecord(ctx, r); err != nil {
 				return err
 			}
-			m.cfg.Auditor.Audit(ctx, Event{Time: m.cfg.Now(), Type: "session.revoked", Ref: ref, User: user})
+			m.audit(ctx, Event{Type: "session.revoked", Ref: ref, User: user})
 			return nil
 		}
 	}
 	return ErrNotFound
 }
 
-// RevokeUserSessions destroys every session of user except the one with
-// ref except ("" for none) and reports how many it destroyed.
+// RevokeUserSessions destroys every session of user in this Manager's
+// realm except the one with ref except ("" for none) and reports how many
+// it destroyed (with a cookie codec, which cannot count, 0).
+//
+// With a cookie codec, except must be the session of the request in ctx
+// (FromContext), whose cookie has not gone out yet: every cookie of the
+// user issued until now is revoked, and that session gets a new cookie.
 func (m *Manager) RevokeUserSessions(ctx context.Context, user, except string) (int, error) {
 	if m.cfg.Codec != nil {
-		if except != "" {
-			return 0, fmt.Errorf("session: keeping one cookie session while revoking the others: %w", errors.ErrUnsupported)
-		}
-		if err := m.cfg.Codec.RevokeUser(ctx, user, m.cfg.Now()); err != nil {
-			if errors.Is(err, errors.ErrUnsupported) {
-				return 0, err
-			}
-			return 0, unavailable("revoke user", err)
-		}
-		return 0, nil
+		return 0, m.revokeUserCookies(ctx, user, except)
 	}
-	recs, err := m.cfg.Store.ListUser(ctx, user)
+	recs, err := m.userRecords(ctx, user)
 	if err != nil {
-		return 0, unavailable("list", err)
+		return 0, err
 	}
 	n := 0
 	for _, r := range recs {
-		if r.Ref == except || r.User != user {
+		if r.Ref == except {
 			continue
 		}
 		if err := m.destroyRecord(ctx, r); err != nil {
@@ -540,9 +572,55 @@ func (m *Manager) RevokeUserSessions(ctx context.Context, user, except string) (
 		}
 		n++
 	}
-	m.cfg.Auditor.Audit(ctx, Event{Time: m.cfg.Now(), Type: "session.revoked_all", User: user,
+	m.audit(ctx, Event{Type: "session.revoked_all", User: user,
 		Attrs: []slog.Attr{slog.Int("count", n), slog.Bool("kept_current", except != "")}})
 	return n, nil
+}
+
+// revokeUserCookies is RevokeUserSessions for cookie sessions: the codec's
+// per-user "revoked before" time, in this realm.
+func (m *Manager) revokeUserCookies(ctx context.Context, user, except string) error {
+	now := m.cfg.Now()
+	before := now
+	var keep *Session
+	if except != "" {
+		keep = FromContext(ctx)
+		if keep == nil || keep.Ref() != except {
+			return fmt.Errorf("session: keeping a cookie session other than the request's own while revoking the others: %w", errors.ErrUnsupported)
+		}
+		keep.mu.Lock()
+		defer keep.mu.Unlock()
+		if keep.headersSent {
+			return fmt.Errorf("%w: the kept session's new cookie can no longer be sent", ErrResponseStarted)
+		}
+		// Cookies keep whole milliseconds: revoke up to the start of this
+		// one, and re-issue the kept session's cookie (regenerated, so it
+		// is issued at or after that).
+		before = time.UnixMilli(now.UnixMilli())
+	}
+	if err := m.cfg.Codec.RevokeUser(ctx, m.cfg.Realm, user, before); err != nil {
+		if errors.Is(err, errors.ErrUnsupported) {
+			return err
+		}
+		return unavailable("revoke user", err)
+	}
+	if keep != nil && keep.regen == regenNone {
+		keep.regen = regenSoft
+	}
+	m.audit(ctx, Event{Type: "session.revoked_all", User: user,
+		Attrs: []slog.Attr{slog.Bool("kept_current", except != ""), slog.String("store", "cookie")}})
+	return nil
+}
+
+// audit sends e to the Auditor, with the time and the realm filled in.
+func (m *Manager) audit(ctx context.Context, e Event) {
+	if e.Time.IsZero() {
+		e.Time = m.cfg.Now()
+	}
+	if m.cfg.Realm != "" {
+		e.Attrs = append(e.Attrs, slog.String("realm", m.cfg.Realm))
+	}
+	m.cfg.Auditor.Audit(ctx, e)
 }
 
 // RunGC calls the store's GC every interval until ctx ends, logging

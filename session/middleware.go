@@ -115,7 +115,7 @@ func (m *Manager) load(s *Session, r *http.Request) error {
 // client's current raw ID. nil, nil means "no session" (unknown, expired,
 // obsolete after grace, malformed).
 func (m *Manager) lookup(s *Session, raw string, secure bool, now time.Time) (*Record, error) {
-	h, ok := token.Parse(raw)
+	h, ok := token.ParseIn(m.cfg.Realm, raw)
 	if !ok {
 		return nil, m.unknownID(s, now, "malformed")
 	}
@@ -125,6 +125,11 @@ func (m *Manager) lookup(s *Session, raw string, secure bool, now time.Time) (*R
 	}
 	if err != nil {
 		return nil, unavailable("load", err)
+	}
+	if rec.Realm != m.cfg.Realm {
+		// The hash is realm-bound, so this takes a store that ignores it
+		// (or a forged row): never adopt another realm's record.
+		return nil, m.foreignRealm(s, rec, now)
 	}
 	if !m.live(rec, now) {
 		return nil, nil // expired behaves exactly like unknown (GC removes it)
@@ -160,9 +165,22 @@ func (m *Manager) lookup(s *Session, raw string, secure bool, now time.Time) (*R
 	return nil, nil
 }
 
+// foreignRealm refuses a record of another realm: strict mode, as if the
+// ID were unknown, and audited.
+func (m *Manager) foreignRealm(s *Session, rec *Record, now time.Time) error {
+	m.audit(s.ctx, Event{Time: now, Type: "session.foreign_realm", Ref: rec.Ref, IP: s.ipString(), UserAgent: s.ua,
+		Attrs: []slog.Attr{slog.String("record_realm", rec.Realm)}})
+	return m.unknownID(s, now, "foreign realm")
+}
+
 // unknownID counts an unknown ID against the client and throttles it past
 // Config.UnknownIDLimit per minute.
 func (m *Manager) unknownID(s *Session, now time.Time, why string) error {
+	if emit, n := m.unknownSample.hit(now, unknownSampleEvery); emit {
+		m.audit(s.ctx, Event{Time: now, Type: "session.unknown_id", IP: s.ipString(), UserAgent: s.ua,
+			Attrs: []slog.Attr{slog.String("reason", why), slog.Int("count", n),
+				slog.Duration("sample_interval", unknownSampleEvery)}})
+	}
 	over, first := m.unknown.hit(s.ip, now)
 	if first {
 		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.id_bruteforce", IP: s.ipString(), UserAgent: s.ua})

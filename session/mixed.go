@@ -190,7 +190,7 @@ func (m *Manager) mixedBuild(s *Session, base, next *Record, regen regenKind, ou
 	rotateIns, leadOn := false, false
 	if ms.stepUp && base.SecureID.IsZero() {
 		if next.SecureID.IsZero() {
-			s.pendSecure.draw()
+			s.pendSecure.draw(m.cfg.Realm)
 			next.SecureID, out.secureID = s.pendSecure.hash, s.pendSecure.raw
 		}
 		rotateIns, leadOn = true, true

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
@@ -315,5 +316,56 @@ func TestMixedStaySecure(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != h.httpsURL+"/cart" {
 		t.Fatalf("stay secure: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// Attack (SPEC §5): a passive sniffer replays an old insecure ID after its
+// grace window. It is refused and audited, but must not sign the user out
+// everywhere. An obsolete secure ID after grace keeps the theft action.
+func TestMixedObsoleteInsecureIDNeverRevokesUser(t *testing.T) {
+	clk := newClock()
+	h := newMixedHarness(t, session.Config{Now: clk.Now, RotateEvery: time.Minute, Grace: time.Second})
+	victim, laptop := h.browser(), h.browser()
+	h.do(victim, "POST", h.httpURL+"/cart/add?product=3", nil)
+	h.do(victim, "POST", h.httpsURL+"/login?u=victim", nil)
+	h.do(laptop, "POST", h.httpsURL+"/login?u=victim", nil)
+	h.do(victim, "GET", h.httpURL+"/cart", nil) // step down: this insecure ID travels in clear
+	sniffed := h.cookie(victim, "sid")
+	h.do(victim, "GET", h.httpsURL+"/whoami", nil) // back on HTTPS: the insecure ID is regenerated
+	if h.cookie(victim, "sid") == sniffed {
+		t.Fatal("setup: the insecure ID was not regenerated on the way back to HTTPS")
+	}
+	clk.Advance(5 * time.Second) // past the grace window, within RotateEvery's minute
+	thief := &http.Client{Transport: victim.Transport}
+	if got := h.do(thief, "GET", h.httpURL+"/cart", http.Header{"Cookie": {"sid=" + sniffed}}); got != "" {
+		t.Fatalf("obsolete insecure ID after grace still sees the cart %q", got)
+	}
+	ev, ok := h.audit.last("session.obsolete_id")
+	if !ok || attr(ev, "action") != "refused" || attr(ev, "secure_id") != "false" {
+		t.Fatalf("obsolete insecure ID not audited as refused: %+v", ev)
+	}
+	for name, c := range map[string]*http.Client{"victim": victim, "laptop": laptop} {
+		if got := h.do(c, "GET", h.httpsURL+"/whoami", nil); got != "victim" {
+			t.Fatalf("a replayed insecure ID signed the %s session out (%q)", name, got)
+		}
+	}
+
+	// An obsolete secure ID after grace is theft: the user is revoked.
+	oldSecure := h.cookie(victim, "__Host-ssid")
+	clk.Advance(2 * time.Minute)
+	h.do(victim, "GET", h.httpsURL+"/whoami", nil) // periodic rotation of the secure ID
+	if h.cookie(victim, "__Host-ssid") == oldSecure {
+		t.Fatal("setup: the secure ID was not rotated")
+	}
+	clk.Advance(5 * time.Second)
+	jar, _ := cookiejar.New(nil)
+	u, _ := url.Parse(h.httpsURL)
+	jar.SetCookies(u, []*http.Cookie{{Name: "__Host-ssid", Value: oldSecure}})
+	h.do(&http.Client{Transport: victim.Transport, Jar: jar}, "GET", h.httpsURL+"/whoami", nil)
+	if ev, _ := h.audit.last("session.obsolete_id"); attr(ev, "action") != "revoke-user" {
+		t.Fatalf("obsolete secure ID: action %q, want revoke-user", attr(ev, "action"))
+	}
+	if got := h.do(laptop, "GET", h.httpsURL+"/whoami", nil); got != "" {
+		t.Fatal("an obsolete secure ID after grace did not revoke the user's sessions")
 	}
 }

@@ -8,7 +8,8 @@ import (
 	"github.com/sessiond/sessiond/internal/token"
 )
 
-// Hash is the SHA-256 of a session ID: the only form of an ID a store sees.
+// Hash is the realm-bound SHA-256 of a session ID (internal/token.ParseIn):
+// the only form of an ID a store sees.
 type Hash = token.Hash
 
 // Record is one session as a store keeps it. A Store treats everything but
@@ -24,6 +25,10 @@ type Record struct {
 	// is not a credential (knowing it opens nothing); the gateway passes it
 	// to backends as X-Session-Ref and logs use it.
 	Ref string `json:"ref"`
+	// Realm is Config.Realm of the Manager that created the record. A
+	// Manager of another realm never adopts it (the ID hashes are bound to
+	// the realm as well, so it normally cannot even find it).
+	Realm string `json:"realm,omitempty"`
 	// ID is the hash of the current ID: the only ID in https-only mode, the
 	// insecure ID in mixed mode.
 	ID Hash `json:"id"`

@@ -14,7 +14,13 @@ import (
 // bytes. It is several times faster to decode than JSON, which matters
 // because a server store decodes a record on every request.
 
-const recordFormat = 1
+// Format 1 has no realm; format 2 adds Realm right after Ref. A record of
+// the empty realm is still written as format 1, so that it reads the same
+// in versions that predate realms.
+const (
+	recordFormat      = 1
+	recordFormatRealm = 2
+)
 
 // maxRecordField bounds any one length prefix, so a corrupt row cannot
 // make the decoder allocate gigabytes.
@@ -25,13 +31,19 @@ var errRecord = errors.New("session: malformed stored record")
 // MarshalRecord is the record's storage form. Stores may use any form
 // that round-trips every field; this one is shared so they need not.
 func MarshalRecord(r *Record) ([]byte, error) {
-	n := 64 + len(r.Ref) + len(r.User) + len(r.IP) + len(r.UserAgent) + len(r.Sealed) + 64*len(r.Aliases)
+	n := 64 + len(r.Ref) + len(r.Realm) + len(r.User) + len(r.IP) + len(r.UserAgent) + len(r.Sealed) + 64*len(r.Aliases)
 	for k, v := range r.Data {
 		n += len(k) + len(v) + 4
 	}
 	b := make([]byte, 0, n)
-	b = append(b, recordFormat)
-	b = appendString(b, r.Ref)
+	if r.Realm == "" {
+		b = append(b, recordFormat)
+		b = appendString(b, r.Ref)
+	} else {
+		b = append(b, recordFormatRealm)
+		b = appendString(b, r.Ref)
+		b = appendString(b, r.Realm)
+	}
 	b = append(b, r.ID[:]...)
 	if r.SecureID.IsZero() {
 		b = append(b, 0)
@@ -204,12 +216,17 @@ func (d *recordReader) count(what string, min int) int {
 // versions, truncation, trailing bytes, absurd lengths — is an error
 // wrapping a clear description, never a panic.
 func UnmarshalRecord(b []byte) (*Record, error) {
-	if len(b) == 0 || b[0] != recordFormat {
+	if len(b) == 0 || (b[0] != recordFormat && b[0] != recordFormatRealm) {
 		return nil, fmt.Errorf("%w: unknown format", errRecord)
 	}
 	d := &recordReader{b: b[1:]}
 	r := &Record{}
 	r.Ref = d.string("ref")
+	if b[0] == recordFormatRealm {
+		if r.Realm = d.string("realm"); r.Realm == "" && d.err == nil {
+			d.fail("empty realm in a format 2 record")
+		}
+	}
 	r.ID = d.hash("id")
 	if d.bool("secure id flag") {
 		r.SecureID = d.hash("secure id")

@@ -25,7 +25,10 @@ func fullRecord() *session.Record {
 }
 
 func TestRecordCodecRoundTrip(t *testing.T) {
-	for name, r := range map[string]*session.Record{"full": fullRecord(), "minimal": {Ref: "x"}} {
+	realm := fullRecord()
+	realm.Realm = "shop"
+	for name, r := range map[string]*session.Record{"full": fullRecord(), "minimal": {Ref: "x"}, "realm": realm,
+		"minimal realm": {Ref: "x", Realm: "r"}} {
 		t.Run(name, func(t *testing.T) {
 			b, err := session.MarshalRecord(r)
 			if err != nil {
@@ -105,5 +108,26 @@ func TestRecordCodecRefusesUnstorableTimes(t *testing.T) {
 	got, err := session.UnmarshalRecord(b)
 	if err != nil || !got.Expires.Equal(r.Expires) || !got.Created.Equal(r.Created) {
 		t.Fatalf("in-range times did not round-trip: %v %v %v", err, got.Expires, got.Created)
+	}
+}
+
+// A record's realm survives the storage form, and a record of the empty
+// realm keeps the format older versions read.
+func TestRecordCodecRealm(t *testing.T) {
+	r := fullRecord()
+	plain, _ := session.MarshalRecord(r)
+	if plain[0] != 1 {
+		t.Fatalf("a record without a realm is written as format %d, want 1", plain[0])
+	}
+	r.Realm = "outlet"
+	b, _ := session.MarshalRecord(r)
+	got, err := session.UnmarshalRecord(b)
+	if err != nil || got.Realm != "outlet" {
+		t.Fatalf("realm after a round trip: %q, %v", got.Realm, err)
+	}
+	// Format 2 with an empty realm is not something MarshalRecord writes.
+	forged := append([]byte{2}, plain[1:]...)
+	if _, err := session.UnmarshalRecord(forged); err == nil {
+		t.Fatal("a format 2 record without its realm field was accepted")
 	}
 }

@@ -257,6 +257,9 @@ func (s *Session) Login(user string) error {
 	if err := s.loginAllowed(); err != nil {
 		return err
 	}
+	if strings.IndexByte(user, 0) >= 0 {
+		return ErrInvalidUser
+	}
 	s.regen = regenHard
 	s.userSet, s.user = true, user
 	return nil

@@ -58,20 +58,29 @@ type Locker interface {
 // CookieCodec keeps the whole record in the browser instead of a server
 // store (store/cookie implements it). The Manager uses it in place of a
 // Store: the cookie value is the sealed record, re-issued on every write.
+//
+// A cookie is bound to its realm (Record.Realm; Config.Realm): a cookie
+// sealed for one realm never opens in another, and revocations of a user
+// are per realm (a user name of one site is not the same user on another).
 type CookieCodec interface {
-	// Encode seals rec as the value of the cookie called name. A value
-	// past the codec's size limit is ErrTooLarge, never a truncated cookie.
+	// Encode seals rec as the value of the cookie called name, bound to
+	// rec.Realm. A value past the codec's size limit is ErrTooLarge, never a
+	// truncated cookie.
 	Encode(ctx context.Context, name string, rec *Record) (string, error)
-	// Decode opens a cookie value. Anything that is not a live, intact,
+	// Decode opens a cookie value sealed for the cookie name in realm (and
+	// sets the record's Realm). Anything that is not a live, intact,
 	// unrevoked record of this codec — tampered, truncated, expired, sealed
-	// for another cookie name, revoked — is ErrNotFound; ErrUnavailable if
-	// the revocation store cannot be reached.
-	Decode(ctx context.Context, name, value string) (*Record, error)
+	// for another cookie name or realm, revoked — is ErrNotFound;
+	// ErrUnavailable if the revocation store cannot be reached.
+	Decode(ctx context.Context, name, realm, value string) (*Record, error)
 	// Revoke makes every cookie of this record (this Ref) invalid until it
 	// would have expired anyway: logout for a client-side session.
 	Revoke(ctx context.Context, rec *Record) error
-	// RevokeUser invalidates every cookie of user issued before the given
-	// time. Codecs without a server-side revocation store return
-	// errors.ErrUnsupported.
-	RevokeUser(ctx context.Context, user string, before time.Time) error
+	// RevokeUser invalidates every cookie of user in realm issued before
+	// the given time.
+	RevokeUser(ctx context.Context, realm, user string, before time.Time) error
+	// CanRevoke reports whether the codec has a server-side revocation
+	// store. New refuses a codec without one: logout would leave a copied
+	// cookie valid until it expires.
+	CanRevoke() bool
 }

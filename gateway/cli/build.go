@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -181,6 +182,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 			IdleTimeout: disabled(ss.IdleTimeout), AbsoluteTimeout: disabled(ss.AbsoluteTimeout), MaxAge: ss.MaxAge,
 			RotateEvery: disabled(ss.RotateEvery), RotateRequests: ss.RotateRequests, Grace: ss.Grace,
 			StaySecure: ss.StaySecure, AllowHTTPAuth: ss.AllowHTTPAuth,
+			Realm: sc.EffectiveRealm(),
 		}
 		if ss.Mode == config.ModeMixed {
 			c.Mode = session.Mixed
@@ -238,11 +240,30 @@ func openStore(ctx context.Context, sc config.Store, log *slog.Logger, check boo
 	closer := func() error { return nil }
 	switch {
 	case sc.Cookie != nil:
-		codec, err := cookie.New(cookie.Config{Keys: sc.Cookie.Keys, Logger: log})
+		if sc.Revocations == nil {
+			return nil, nil, closer, errors.New("the cookie store needs store.revocations (a cookie cannot be taken back once issued)")
+		}
+		var rev cookie.Revocations
+		rclose := closer
+		if check {
+			// Like the SQLite store: check the place, create nothing.
+			if err := checkSQLitePath(sc.Revocations.Path); err != nil {
+				return nil, nil, closer, fmt.Errorf("cookie revocations: %w", err)
+			}
+			rev = cookie.NewMemoryRevocations()
+		} else {
+			sqlRev, c, err := openRevocations(ctx, sc.Revocations.Path)
+			if err != nil {
+				return nil, nil, closer, err
+			}
+			rev, rclose = sqlRev, c
+		}
+		codec, err := cookie.New(cookie.Config{Keys: sc.Cookie.Keys, Logger: log, Revocations: rev})
 		if err != nil {
+			rclose()
 			return nil, nil, closer, err
 		}
-		return nil, codec, closer, nil
+		return nil, codec, rclose, nil
 	case sc.Memory != nil:
 		m := memory.New(memory.Config{})
 		st, closer = m, m.Close
@@ -286,6 +307,37 @@ func openStore(ctx context.Context, sc config.Store, log *slog.Logger, check boo
 		st = w
 	}
 	return st, nil, closer, nil
+}
+
+// openRevocations opens the cookie store's revocation list: an embedded
+// SQLite database shared by every gateway process that opens the file, with
+// a background sweep of revocations that ended.
+func openRevocations(ctx context.Context, path string) (*cookie.SQLRevocations, func() error, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, nil, fmt.Errorf("cookie revocations %s: %w", path, err)
+	}
+	rev, err := cookie.NewSQLRevocations(ctx, cookie.SQLConfig{DB: db})
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("cookie revocations %s: %w", path, err)
+	}
+	gcCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		t := time.NewTicker(10 * time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-gcCtx.Done():
+				return
+			case now := <-t.C:
+				if _, err := rev.GC(gcCtx, now); err != nil && gcCtx.Err() == nil {
+					slog.Error("sessiond: sweeping cookie revocations", "err", err)
+				}
+			}
+		}
+	}()
+	return rev, func() error { stop(); return db.Close() }, nil
 }
 
 // checkSQLitePath reports what would stop SQLite from opening path: an

@@ -68,6 +68,7 @@
 //	  # postgres: {dsn_file: secrets/pg-dsn}          or dsn_env: PG_DSN
 //	  # redis: {url_env: SESSIOND_REDIS_URL}          or url_file
 //	  # cookie: {keys_file: secrets/cookie-keys}      sessions sealed in the browser
+//	  # revocations: {path: sessiond-revocations.db}  cookie store only: what logout revokes (the default)
 //	  # memory: {}                                    lost on restart
 //	  encrypt_at_rest:                  # optional, server stores only
 //	    keys_file: secrets/data-keys    # one base64 32-byte key per line; the first seals
@@ -83,6 +84,7 @@
 //	  - name: shop                      # default: the first host
 //	    hosts: [shop.example.com, www.shop.example.com]
 //	    upstream: http://127.0.0.1:9001 # or cgi: {dir, prefix} or static: {dir, prefix}
+//	    realm: shop                     # default: the name; sites share sessions only by naming one realm each
 //	    session:
 //	      mode: mixed                   # https-only (default), mixed or off
 //	      cookie:

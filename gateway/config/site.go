@@ -146,6 +146,7 @@ func validateSites(c *Config, p *problems) {
 		}
 		names[s.Name] = sp
 	}
+	validateRealms(c, p)
 }
 
 func validateSite(c *Config, s *Site, sp string, p *problems) {

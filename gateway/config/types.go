@@ -74,6 +74,11 @@ type Store struct {
 	// EncryptAtRest seals session data inside a server store (not with
 	// cookie or memory).
 	EncryptAtRest *KeyRing `yaml:"encrypt_at_rest"`
+	// Revocations is where the cookie store keeps what logout and "sign out
+	// everywhere" revoke (a cookie cannot be taken back once issued): an
+	// embedded SQLite database, default "sessiond-revocations.db" next to
+	// the config file. Only with the cookie store.
+	Revocations *SQLiteStore `yaml:"revocations"`
 }
 
 // Kind names the chosen store: "sqlite", "postgres", "redis", "cookie" or
@@ -169,6 +174,13 @@ type Site struct {
 	// Hosts are the exact host names (no port, no wildcard) this site
 	// answers; required, and unique across sites.
 	Hosts []string `yaml:"hosts"`
+	// Realm names the sessions this site accepts: a session belongs to the
+	// realm that created it and is unknown to every other realm. Default:
+	// the site's name, so every site is isolated. Sites share sessions only
+	// by naming the same realm explicitly, each of them (e.g. www. and shop.
+	// on one cookie domain), and only sites of the same mode (an HTTPS-only
+	// site never accepts a session that has been on plain HTTP).
+	Realm string `yaml:"realm"`
 
 	// Exactly one backend: Upstream (an http:// or https:// URL), CGI
 	// scripts or Static files.
@@ -365,6 +377,9 @@ const (
 	// MaxRatePer and MaxRateAttempts bound a Rate.
 	MaxRatePer      = 24 * time.Hour
 	MaxRateAttempts = 1_000_000
+	// DefaultRevocationsPath is the cookie store's revocation database,
+	// relative to the config file's directory.
+	DefaultRevocationsPath = "sessiond-revocations.db"
 )
 
 // Default returns a configuration with every global default and no sites.

@@ -29,6 +29,12 @@ func provision(c *Config, r *resolver) {
 	if s.SQLite != nil {
 		s.SQLite.Path = r.abs(s.SQLite.Path)
 	}
+	if s.Cookie != nil && s.Revocations == nil {
+		s.Revocations = &SQLiteStore{Path: DefaultRevocationsPath}
+	}
+	if s.Revocations != nil {
+		s.Revocations.Path = r.abs(s.Revocations.Path)
+	}
 	if s.Postgres != nil {
 		s.Postgres.DSNFile = r.abs(s.Postgres.DSNFile)
 	}
@@ -106,6 +112,9 @@ func resolve(c *Config, r *resolver) {
 	}
 	if s.SQLite != nil {
 		r.needDir("store.sqlite.path", filepath.Dir(s.SQLite.Path))
+	}
+	if s.Revocations != nil && s.Cookie != nil {
+		r.needDir("store.revocations.path", filepath.Dir(s.Revocations.Path))
 	}
 	if s.Cookie != nil {
 		r.resolveKeys("store.cookie", s.Cookie)
@@ -242,6 +251,14 @@ func validateStore(c *Config, p *problems) {
 			p.errf("store.encrypt_at_rest", "the cookie store is always encrypted; remove encrypt_at_rest")
 		case s.Memory != nil:
 			p.errf("store.encrypt_at_rest", "the memory store writes nothing to disk; remove encrypt_at_rest")
+		}
+	}
+	if s.Revocations != nil {
+		switch {
+		case s.Cookie == nil:
+			p.errf("store.revocations", "only the cookie store keeps revocations apart; server stores delete the session itself")
+		case s.Revocations.Path == "":
+			p.errf("store.revocations.path", "is empty")
 		}
 	}
 	if s.Memory != nil {

@@ -22,6 +22,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -214,7 +215,18 @@ func main() {
 		log.Fatal(err)
 	}
 	defer sq.Close()
-	codec, err := cookie.New(cookie.Config{Keys: [][]byte{cookie.GenerateKey()}})
+	// The cookie store with its revocation list in SQLite, as the gateway
+	// runs it (every request with a cookie costs a revocation lookup).
+	revDB, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "revocations.db")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer revDB.Close()
+	rev, err := cookie.NewSQLRevocations(ctx, cookie.SQLConfig{DB: revDB})
+	if err != nil {
+		log.Fatal(err)
+	}
+	codec, err := cookie.New(cookie.Config{Keys: [][]byte{cookie.GenerateKey()}, Revocations: rev})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,8 +1,15 @@
 // Package token makes and checks session IDs and their hashes.
 //
 // An ID is 32 bytes from crypto/rand, written as unpadded base64url (43
-// characters). Only the SHA-256 of the raw 32 bytes ever reaches a store, so a
+// characters). Only a SHA-256 of the raw 32 bytes ever reaches a store, so a
 // dump of the store cannot be replayed as cookies.
+//
+// The hash is bound to a realm (the site, or the sites sharing sessions, that
+// issued the ID): HashIn(realm, raw) is SHA-256 over a label, the realm's
+// length and bytes, and the raw ID. The same ID presented to another realm
+// therefore has another hash, which no record of any store carries: it is
+// simply unknown there. The empty realm hashes the raw bytes alone (the form
+// before realms existed), so records of a Manager without a realm keep working.
 package token
 
 import (
@@ -60,18 +67,24 @@ func (hashError) Error() string { return "token: malformed hash (want 64 hex dig
 
 var errBadHash = hashError{}
 
-// New draws a fresh ID and returns it with its hash.
-func New() (id string, h Hash) {
+// New draws a fresh ID and returns it with its hash in the empty realm.
+func New() (id string, h Hash) { return NewIn("") }
+
+// NewIn draws a fresh ID and returns it with its hash in realm.
+func NewIn(realm string) (id string, h Hash) {
 	var raw [Size]byte
 	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails (Go 1.24+); it crashes the program instead
-	return base64.RawURLEncoding.EncodeToString(raw[:]), sha256.Sum256(raw[:])
+	return base64.RawURLEncoding.EncodeToString(raw[:]), hashIn(realm, &raw)
 }
 
-// Parse checks that id has the form of an ID this package makes and returns
-// its hash. Anything else — wrong length, other alphabet, padding, non-canonical
-// trailing bits — is rejected without allocating, so hostile values never
-// reach a store.
-func Parse(id string) (Hash, bool) {
+// Parse is ParseIn in the empty realm.
+func Parse(id string) (Hash, bool) { return ParseIn("", id) }
+
+// ParseIn checks that id has the form of an ID this package makes and
+// returns its hash in realm. Anything else — wrong length, other alphabet,
+// padding, non-canonical trailing bits — is rejected without allocating, so
+// hostile values never reach a store.
+func ParseIn(realm, id string) (Hash, bool) {
 	if len(id) != Len {
 		return Hash{}, false
 	}
@@ -79,7 +92,32 @@ func Parse(id string) (Hash, bool) {
 	if !ok {
 		return Hash{}, false
 	}
-	return sha256.Sum256(raw[:]), true
+	return hashIn(realm, &raw), true
+}
+
+// realmLabel starts every realm-bound hash input, so it can never equal the
+// input of another use of SHA-256 in this project.
+const realmLabel = "sessiond realm id v1\x00"
+
+// MaxRealm bounds a realm name (session.Config checks it).
+const MaxRealm = 255
+
+// hashIn is the store hash of a raw ID in realm: SHA-256(raw) for the empty
+// realm, else SHA-256(label || len(realm) || realm || raw).
+func hashIn(realm string, raw *[Size]byte) Hash {
+	if realm == "" {
+		return sha256.Sum256(raw[:])
+	}
+	if len(realm) > MaxRealm {
+		realm = realm[:MaxRealm] // session.Config refuses longer realms; never reached
+	}
+	var buf [len(realmLabel) + 1 + MaxRealm + Size]byte
+	n := copy(buf[:], realmLabel)
+	buf[n] = byte(len(realm))
+	n++
+	n += copy(buf[n:], realm)
+	n += copy(buf[n:], raw[:])
+	return sha256.Sum256(buf[:n])
 }
 
 // decode reads a 43-character unpadded base64url ID into 32 bytes without

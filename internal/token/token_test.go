@@ -105,3 +105,28 @@ func TestHashText(t *testing.T) {
 		t.Fatal("String leaks the hash")
 	}
 }
+
+// An ID's hash depends on the realm: the same ID presented to another realm
+// names nothing there, whatever the store.
+func TestRealmBoundHash(t *testing.T) {
+	id, hShop := NewIn("shop")
+	got, ok := ParseIn("shop", id)
+	if !ok || got != hShop {
+		t.Fatal("ParseIn in the issuing realm does not give the issued hash")
+	}
+	seen := map[Hash]string{hShop: "shop"}
+	for _, realm := range []string{"", "outlet", "sho", "shop ", "Shop", "shopshop"} {
+		h, ok := ParseIn(realm, id)
+		if !ok {
+			t.Fatalf("ParseIn(%q) refused a well-formed ID", realm)
+		}
+		if other, dup := seen[h]; dup {
+			t.Fatalf("realms %q and %q give the same hash for one ID", realm, other)
+		}
+		seen[h] = realm
+	}
+	plain, _ := Parse(id)
+	if empty, _ := ParseIn("", id); empty != plain {
+		t.Fatal("the empty realm must keep the plain SHA-256 (records made before realms)")
+	}
+}

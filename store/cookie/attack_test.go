@@ -18,7 +18,7 @@ import (
 // session.ErrNotFound: every refusal looks the same to the client.
 func mustRefuse(t *testing.T, c *cookie.Codec, name, value string) {
 	t.Helper()
-	rec, err := c.Decode(context.Background(), name, value)
+	rec, err := c.Decode(context.Background(), name, "", value)
 	if err != session.ErrNotFound || rec != nil {
 		t.Fatalf("Decode(%q, %.40q…) = %v, %v; want exactly session.ErrNotFound", name, value, rec, err)
 	}
@@ -31,7 +31,7 @@ func TestBitFlipAnywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Decode(context.Background(), "sid", v); err != nil {
+	if _, err := c.Decode(context.Background(), "sid", "", v); err != nil {
 		t.Fatalf("the genuine cookie does not decode: %v", err)
 	}
 	for i := range len(v) {
@@ -168,7 +168,7 @@ func TestExpiry(t *testing.T) {
 				mustRefuse(t, c, "sid", tc.value)
 				return
 			}
-			if _, err := c.Decode(ctx, "sid", tc.value); err != nil {
+			if _, err := c.Decode(ctx, "sid", "", tc.value); err != nil {
 				t.Fatalf("Decode = %v, want the cookie accepted", err)
 			}
 		})
@@ -208,7 +208,7 @@ func TestKeyRotation(t *testing.T) {
 				mustRefuse(t, tc.codec, "sid", tc.value)
 				return
 			}
-			if rec, err := tc.codec.Decode(ctx, "sid", tc.value); err != nil || rec.Data["cart"] != "1,2,3" {
+			if rec, err := tc.codec.Decode(ctx, "sid", "", tc.value); err != nil || rec.Data["cart"] != "1,2,3" {
 				t.Fatalf("Decode = %v, %v", rec, err)
 			}
 		})

@@ -44,7 +44,7 @@ func BenchmarkDecode(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(v)))
 			for b.Loop() {
-				if _, err := c.Decode(ctx, "__Host-sid", v); err != nil {
+				if _, err := c.Decode(ctx, "__Host-sid", "", v); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -66,7 +66,7 @@ func BenchmarkDecodeTampered(b *testing.B) {
 	tampered := string(bad)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.Decode(ctx, "__Host-sid", tampered); err != session.ErrNotFound {
+		if _, err := c.Decode(ctx, "__Host-sid", "", tampered); err != session.ErrNotFound {
 			b.Fatal(err)
 		}
 	}

@@ -3,8 +3,9 @@
 // server stores nothing and the client can neither read nor change it.
 //
 // The cookie value is unpadded base64url of a sealed blob (internal/seal)
-// whose associated data is the cookie's name: a value copied into a cookie
-// of another name does not open. The record's Expires travels inside the
+// whose associated data is the cookie's name and the session's realm
+// (session.Config.Realm): a value copied into a cookie of another name, or
+// presented to a site of another realm, does not open. The record's Expires travels inside the
 // seal and is checked on every Decode against Config.Now, so an old cookie
 // replayed after its expiry is refused even if the browser kept it.
 //
@@ -22,8 +23,9 @@
 // A cookie cannot be taken back once issued. Logout and "revoke all my
 // sessions" therefore need server-side state: Config.Revocations (a
 // per-user "revoked before" time and a list of revoked Refs). Without it,
-// Revoke and RevokeUser return errors.ErrUnsupported and a logged-out cookie
-// stays valid until its Expires.
+// Revoke and RevokeUser return errors.ErrUnsupported, CanRevoke is false and
+// session.New refuses the codec: a logged-out cookie would stay valid until
+// its Expires. Per-user revocation times are kept per realm.
 //
 // Which fields a cookie keeps: Ref, Data, User, Created, LastSeen, Saved,
 // Rotated, SecureSeen, Expires, Version, Generation, Requests, IP and
@@ -162,10 +164,10 @@ func (c *Codec) Encode(ctx context.Context, name string, rec *session.Record) (s
 		return "", c.tooLarge(name, rec, minLen, "at least ")
 	}
 	b64Max := b64.EncodedLen(seal.SealedLen(bound))
-	buf := make([]byte, len(name)+b64Max+seal.SealedLen(bound))
-	copy(buf, name)
-	ad := buf[:len(name):len(name)]
-	start := len(name) + b64Max
+	adLen := adLen(name, rec.Realm)
+	buf := make([]byte, adLen+b64Max+seal.SealedLen(bound))
+	ad := appendAD(buf[:0:adLen], name, rec.Realm)
+	start := adLen + b64Max
 	pt := appendRecord(buf[start+seal.Prefix:start+seal.Prefix], rec)
 	if len(pt) > bound { // cannot happen; would mean pt left buf
 		return "", fmt.Errorf("cookie: internal error: record encoding is %d bytes, bound %d", len(pt), bound)
@@ -177,7 +179,7 @@ func (c *Codec) Encode(ctx context.Context, name string, rec *session.Record) (s
 	if err != nil {
 		return "", fmt.Errorf("cookie: %w", err)
 	}
-	out := buf[len(name) : len(name)+b64.EncodedLen(len(blob))]
+	out := buf[adLen : adLen+b64.EncodedLen(len(blob))]
 	b64.Encode(out, blob)
 	return string(out), nil
 }
@@ -213,11 +215,12 @@ func (c *Codec) tooLarge(name string, rec *session.Record, ptLen int, atLeast st
 // session.ErrNotFound — the very same error whatever the reason. A
 // revocation store that cannot answer is an error wrapping
 // session.ErrUnavailable. The returned record is the caller's.
-func (c *Codec) Decode(ctx context.Context, name, value string) (*session.Record, error) {
-	rec, reason := c.open(name, value)
+func (c *Codec) Decode(ctx context.Context, name, realm, value string) (*session.Record, error) {
+	rec, reason := c.open(name, realm, value)
 	if rec == nil {
 		return nil, c.refuse(ctx, reason)
 	}
+	rec.Realm = realm
 	if rec.ExpiredAt(c.now()) {
 		return nil, c.refuse(ctx, "expired")
 	}
@@ -225,7 +228,7 @@ func (c *Codec) Decode(ctx context.Context, name, value string) (*session.Record
 		return rec, nil
 	}
 	if rec.User != "" {
-		before, err := c.rev.RevokedBefore(ctx, rec.User)
+		before, err := c.rev.RevokedBefore(ctx, userKey(realm, rec.User))
 		if err != nil {
 			return nil, fmt.Errorf("%w: cookie: revocation store: %w", session.ErrUnavailable, err)
 		}
@@ -245,7 +248,7 @@ func (c *Codec) Decode(ctx context.Context, name, value string) (*session.Record
 
 // open decodes and opens a value; on failure it returns a reason for the
 // debug log.
-func (c *Codec) open(name, value string) (*session.Record, string) {
+func (c *Codec) open(name, realm, value string) (*session.Record, string) {
 	switch {
 	case !validName(name):
 		return nil, "invalid cookie name"
@@ -262,9 +265,8 @@ func (c *Codec) open(name, value string) (*session.Record, string) {
 	if n < seal.Overhead {
 		return nil, "too short"
 	}
-	buf := make([]byte, n+len(name))
-	ad := buf[n:]
-	copy(ad, name)
+	buf := make([]byte, n+adLen(name, realm))
+	ad := appendAD(buf[n:n], name, realm)
 	m, err := b64.Decode(buf[:n], []byte(value))
 	if err != nil {
 		return nil, "not base64url"
@@ -274,7 +276,7 @@ func (c *Codec) open(name, value string) (*session.Record, string) {
 		if errors.Is(err, seal.ErrUnknownKey) {
 			return nil, "sealed with a key that is not in the ring"
 		}
-		return nil, "does not open (tampered, truncated or another cookie's value)"
+		return nil, "does not open (tampered, truncated, or another cookie's or realm's value)"
 	}
 	rec, ok := parseRecord(string(pt))
 	if !ok {
@@ -340,21 +342,57 @@ func (c *Codec) Revoke(ctx context.Context, rec *session.Record) error {
 	return nil
 }
 
-// RevokeUser implements session.CookieCodec: every cookie of user issued
+// RevokeUser implements session.CookieCodec: every cookie of user in realm issued
 // (created or last regenerated) before the given time is refused. The time
 // only ever moves forward. A cookie keeps whole milliseconds, so one issued
 // within the millisecond of before counts as issued before it: to keep the
 // current session while revoking all others, issue its new cookie at least
 // a millisecond after before.
-func (c *Codec) RevokeUser(ctx context.Context, user string, before time.Time) error {
+func (c *Codec) RevokeUser(ctx context.Context, realm, user string, before time.Time) error {
 	if c.rev == nil {
 		return fmt.Errorf("cookie: RevokeUser needs Config.Revocations: %w", errors.ErrUnsupported)
 	}
 	if user == "" {
 		return errors.New("cookie: RevokeUser: empty user")
 	}
-	if err := c.rev.SetRevokedBefore(ctx, user, before); err != nil {
+	if err := c.rev.SetRevokedBefore(ctx, userKey(realm, user), before); err != nil {
 		return fmt.Errorf("%w: cookie: revoking a user's sessions: %w", session.ErrUnavailable, err)
 	}
 	return nil
+}
+
+// CanRevoke implements session.CookieCodec: true when the codec has
+// Config.Revocations.
+func (c *Codec) CanRevoke() bool { return c.rev != nil }
+
+// The associated data of a seal is the cookie name, then, for a realm other
+// than the empty one (the form before realms), a NUL byte and the realm. A
+// cookie name cannot hold a NUL, so no (name, realm) pair has another's
+// associated data.
+func adLen(name, realm string) int {
+	if realm == "" {
+		return len(name)
+	}
+	return len(name) + 1 + len(realm)
+}
+
+func appendAD(b []byte, name, realm string) []byte {
+	b = append(b, name...)
+	if realm != "" {
+		b = append(b, 0)
+		b = append(b, realm...)
+	}
+	return b
+}
+
+// userKey is the key of user's "revoked before" time in Revocations: the
+// user name itself in the empty realm (the form before realms), else a NUL
+// byte, the realm, a NUL byte and the user. A realm holds no NUL
+// (session.Config refuses control characters) and session.Login refuses a
+// user name starting with NUL, so keys of different realms never meet.
+func userKey(realm, user string) string {
+	if realm == "" {
+		return user
+	}
+	return "\x00" + realm + "\x00" + user
 }

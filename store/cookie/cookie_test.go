@@ -117,7 +117,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Encode: %v", err)
 			}
-			got, err := c.Decode(ctx, "__Host-sid", v)
+			got, err := c.Decode(ctx, "__Host-sid", "", v)
 			if err != nil {
 				t.Fatalf("Decode: %v", err)
 			}

@@ -40,7 +40,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add("sid", "garbage")
 	f.Add("", "AQAAAAA")
 	f.Fuzz(func(t *testing.T, name, value string) {
-		rec, err := c.Decode(ctx, name, value)
+		rec, err := c.Decode(ctx, name, "", value)
 		if err != nil {
 			if err != session.ErrNotFound || rec != nil {
 				t.Fatalf("refusal is %v, %v; want exactly session.ErrNotFound", rec, err)
@@ -51,7 +51,7 @@ func FuzzDecode(f *testing.F) {
 		if err != nil {
 			t.Fatalf("an accepted record does not encode again: %v", err)
 		}
-		back, err := c.Decode(ctx, name, again)
+		back, err := c.Decode(ctx, name, "", again)
 		if err != nil {
 			t.Fatalf("re-encoded cookie refused: %v", err)
 		}
@@ -81,7 +81,7 @@ func FuzzEncode(f *testing.F) {
 			}
 			t.Fatalf("Encode: %v", err)
 		}
-		got, err := c.Decode(ctx, "sid", val)
+		got, err := c.Decode(ctx, "sid", "", val)
 		if rec.ExpiredAt(t0) {
 			if err != session.ErrNotFound {
 				t.Fatalf("expired record decoded: %v", err)

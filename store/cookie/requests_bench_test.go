@@ -9,7 +9,7 @@ import (
 )
 
 func BenchmarkRequests(b *testing.B) {
-	c, err := cookie.New(cookie.Config{Keys: [][]byte{cookie.GenerateKey()}})
+	c, err := cookie.New(cookie.Config{Keys: [][]byte{cookie.GenerateKey()}, Revocations: cookie.NewMemoryRevocations()})
 	if err != nil {
 		b.Fatal(err)
 	}

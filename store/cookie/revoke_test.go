@@ -131,7 +131,7 @@ func TestRevokeUser(t *testing.T) {
 			fresh := encode("alice", t0.Add(time.Millisecond))
 			bob := encode("bob", t0.Add(-time.Minute))
 			anon := encode("", t0.Add(-time.Minute))
-			if err := c.RevokeUser(ctx, "alice", t0.Add(100*time.Microsecond)); err != nil {
+			if err := c.RevokeUser(ctx, "", "alice", t0.Add(100*time.Microsecond)); err != nil {
 				t.Fatal(err)
 			}
 			cases := []struct {
@@ -151,7 +151,7 @@ func TestRevokeUser(t *testing.T) {
 						mustRefuse(t, c, "sid", tc.value)
 						return
 					}
-					if _, err := c.Decode(ctx, "sid", tc.value); err != nil {
+					if _, err := c.Decode(ctx, "sid", "", tc.value); err != nil {
 						t.Fatalf("Decode = %v", err)
 					}
 				})
@@ -182,7 +182,7 @@ func TestRevokeRef(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := c.Decode(ctx, "sid", latest)
+			got, err := c.Decode(ctx, "sid", "", latest)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -191,7 +191,7 @@ func TestRevokeRef(t *testing.T) {
 			}
 			mustRefuse(t, c, "sid", latest)
 			mustRefuse(t, c, "sid", before) // replay of an earlier cookie of the session
-			if _, err := c.Decode(ctx, "sid", other); err != nil {
+			if _, err := c.Decode(ctx, "sid", "", other); err != nil {
 				t.Fatalf("another session was revoked too: %v", err)
 			}
 		})
@@ -239,7 +239,7 @@ func TestRevokeWithoutRevocations(t *testing.T) {
 		call func() error
 	}{
 		{"Revoke", func() error { return c.Revoke(ctx, typical()) }},
-		{"RevokeUser", func() error { return c.RevokeUser(ctx, "alice", t0) }},
+		{"RevokeUser", func() error { return c.RevokeUser(ctx, "", "alice", t0) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,9 +270,9 @@ func TestRevocationStoreDown(t *testing.T) {
 		name string
 		call func() error
 	}{
-		{"Decode", func() error { _, err := c.Decode(ctx, "sid", v); return err }},
+		{"Decode", func() error { _, err := c.Decode(ctx, "sid", "", v); return err }},
 		{"Revoke", func() error { return c.Revoke(ctx, typical()) }},
-		{"RevokeUser", func() error { return c.RevokeUser(ctx, "alice", t0) }},
+		{"RevokeUser", func() error { return c.RevokeUser(ctx, "", "alice", t0) }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
