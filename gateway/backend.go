@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/sessiond/sessiond/session"
 )
@@ -163,6 +164,7 @@ func (b *backendWriter) apply() bool {
 				if err := sess.Login(u.login); err != nil {
 					s.log.Warn("gateway: backend login refused", "err", err)
 				} else {
+					markAuth(sess, authViaBackend, time.Now())
 					s.csrf.Rotate(b.r) // a fresh token secret for the new identity
 					s.audit(b.r, session.Event{Type: "login.backend", User: u.login, Ref: sess.Ref()})
 					s.logEvent(sess, "login")

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessiond/sessiond/gateway/htpasswd"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -294,6 +295,9 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	if l.Ready != nil {
 		l.Ready(httpAddr, httpsAddr, adminAddr)
 	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go g.watchUsers(watchCtx, htpasswd.DefaultCheckInterval)
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() {

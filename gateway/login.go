@@ -180,37 +180,22 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 		l.render(w, r, http.StatusUnauthorized, next, "", "Wrong user name or password.")
 		return
 	}
-	// A client that signed in as this user before (device cookie) is not
-	// subject to the per-client and per-user limits, so guessing cannot
-	// lock the user out; it has its own budget instead.
-	device, trusted := l.devices.trusted(r, user)
-	if !trusted {
-		if ok, wait := l.perClient.Take("ip:" + ip); !ok {
-			l.limited(w, r, next, user, wait, "client")
-			return
-		}
-		if user != "" {
-			if ok, wait := l.perUser.Take("user:" + user); !ok {
-				l.limited(w, r, next, user, wait, "user")
-				return
-			}
-		}
+	v := l.attempt(r, user, pass)
+	if v.wait > 0 {
+		l.limited(w, r, next, user, v.wait, v.by)
+		return
 	}
-	ok, legacy := l.s.cfg.Users.Verify(user, pass)
-	if !ok || !validUser(user) {
-		if trusted && l.devices.failed(device) {
-			l.s.audit(r, session.Event{Type: "login.device_locked", User: user})
-		}
-		l.s.metrics.login("failed")
-		l.s.audit(r, session.Event{Type: "login.failed", User: user, Attrs: []slog.Attr{slog.Bool("trusted_device", trusted)}})
+	if !v.ok {
 		l.render(w, r, http.StatusUnauthorized, next, user, "Wrong user name or password.")
 		return
 	}
+	legacy := v.legacy
 	if err := sess.Login(user); err != nil {
 		l.s.log.Error("gateway: login", "err", err)
 		http.Error(w, "Sign-in failed. Please try again.", http.StatusInternalServerError)
 		return
 	}
+	markAuth(sess, authViaGateway, time.Now())
 	l.s.csrf.Rotate(r)
 	l.devices.issue(w, user)
 	l.s.logEvent(sess, "login")
@@ -226,6 +211,41 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	l.s.audit(r, session.Event{Type: "login.ok", User: user, Ref: sess.Ref()})
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// verdict is the outcome of one password attempt.
+type verdict struct {
+	ok, legacy bool
+	wait       time.Duration // > 0: refused by a limit (by), not checked
+	by         string
+}
+
+// attempt checks user's password under the limits, counting and auditing
+// a failure. A client that signed in as this user before (device cookie)
+// is not subject to the per-client and per-user limits, so guessing
+// cannot lock the user out; it has its own budget instead (device.go).
+func (l *login) attempt(r *http.Request, user, pass string) verdict {
+	device, trusted := l.devices.trusted(r, user)
+	if !trusted {
+		if ok, wait := l.perClient.Take("ip:" + clientAddr(r)); !ok {
+			return verdict{wait: wait, by: "client"}
+		}
+		if user != "" {
+			if ok, wait := l.perUser.Take("user:" + user); !ok {
+				return verdict{wait: wait, by: "user"}
+			}
+		}
+	}
+	ok, legacy := l.s.cfg.Users.Verify(user, pass)
+	if !ok || !validUser(user) {
+		if trusted && l.devices.failed(device) {
+			l.s.audit(r, session.Event{Type: "login.device_locked", User: user})
+		}
+		l.s.metrics.login("failed")
+		l.s.audit(r, session.Event{Type: "login.failed", User: user, Attrs: []slog.Attr{slog.Bool("trusted_device", trusted)}})
+		return verdict{}
+	}
+	return verdict{ok: true, legacy: legacy}
 }
 
 func (l *login) limited(w http.ResponseWriter, r *http.Request, next, user string, wait time.Duration, by string) {

@@ -94,6 +94,11 @@ type SiteConfig struct {
 	// subject to LoginPerClient and LoginPerUser (device.go).
 	DeviceAttempts int
 	DevicePer      time.Duration
+	// ReauthAfter: this long after the password was last proven, revoking
+	// other sessions on the sessions page asks for it again, so a copied
+	// cookie alone cannot sign the owner out everywhere. Default 15
+	// minutes; negative never asks.
+	ReauthAfter time.Duration
 
 	// EnforceOrigin refuses cross-origin unsafe requests to the backend
 	// (Go's http.CrossOriginProtection). The gateway's own forms are
@@ -176,6 +181,9 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 	}
 	if cfg.LogoutPath == "" {
 		cfg.LogoutPath = "/logout"
+	}
+	if cfg.ReauthAfter == 0 {
+		cfg.ReauthAfter = 15 * time.Minute
 	}
 	s := &site{cfg: cfg, log: g.log.With("site", cfg.Name), auditor: g.auditor, metrics: g.metrics}
 	switch {
@@ -263,6 +271,9 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 			return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
 		}
 		s.cookieNames = append(s.cookieNames, deviceCookieName)
+		if s.m != nil {
+			cfg.Users.OnChange(s.revokeRemoved)
+		}
 	}
 	inner := http.HandlerFunc(s.serveInner)
 	if s.m != nil {
@@ -330,6 +341,7 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.ModCrypto != nil {
 		s.migrateApache(w, r)
 	}
+	s.signOutRemoved(r, session.FromContext(r.Context()))
 	p := r.URL.Path
 	if s.login != nil && (p == s.cfg.LoginPath || p == s.cfg.LogoutPath) && !s.isSecure(r) {
 		s.login.insecure(w, r) // before anything reads a body sent in the clear

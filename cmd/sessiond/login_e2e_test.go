@@ -3,6 +3,7 @@ package main_test
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -10,7 +11,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/testenv"
 )
@@ -29,7 +32,16 @@ var gatewayStores = []storeCase{
 		return fmt.Sprintf("  sqlite: {path: %s}\n", filepath.Join(dir, "s.db"))
 	}},
 	{"redis", func(t *testing.T, dir string) string {
-		t.Setenv("TEST_REDIS_URL", testenv.RedisURL(t))
+		// A database of its own (1-15): records other test runs left in
+		// database 0 under the same user names stay out of the lists.
+		u, err := url.Parse(testenv.RedisURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b [1]byte
+		rand.Read(b[:])
+		u.Path = fmt.Sprintf("/%d", 1+int(b[0])%15)
+		t.Setenv("TEST_REDIS_URL", u.String())
 		return "  redis: {url_env: TEST_REDIS_URL}\n"
 	}},
 	{"cookie", func(t *testing.T, dir string) string {
@@ -57,7 +69,31 @@ func addUser(t *testing.T, bin, file, user, pw string) {
 type gateway struct {
 	dir, users string
 	https      int
+	admin      int
 	proc       *proc
+}
+
+const testAdminToken = "e2e-admin-token-0123456789"
+
+// adminSessions lists user's sessions through the admin API (-1 if the
+// store cannot list them).
+func (g gateway) adminSessions(t *testing.T, user string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/api/users/%s/sessions", g.admin, user), nil)
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return -1
+	}
+	var out struct{ Sessions []json.RawMessage }
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	return len(out.Sessions)
 }
 
 func (g gateway) url(host, path string) string {
@@ -70,12 +106,13 @@ func (g gateway) url(host, path string) string {
 func startGatewayConfig(t *testing.T, bin string, st storeCase, top, sites string) gateway {
 	t.Helper()
 	dir := t.TempDir()
-	g := gateway{dir: dir, users: filepath.Join(dir, "users"), https: testenv.FreePort(t)}
-	if _, err := os.Stat(g.users); err != nil {
-		addUser(t, bin, g.users, "alice", "alice-pw")
-	}
-	cfg := fmt.Sprintf("listen:\n  http: {addr: \"127.0.0.1:%d\"}\n  https: {addr: \"127.0.0.1:%d\", dev_tls: true}\nstore:\n%s%s\nsites:\n%s",
-		testenv.FreePort(t), g.https, st.yaml(t, dir), top, strings.ReplaceAll(sites, "{users}", g.users))
+	g := gateway{dir: dir, users: filepath.Join(dir, "users"), https: testenv.FreePort(t), admin: testenv.FreePort(t)}
+	addUser(t, bin, g.users, "alice", "alice-pw")
+	addUser(t, bin, g.users, "bob", "bob-pw")
+	t.Setenv("TEST_ADMIN_TOKEN", testAdminToken)
+	cfg := fmt.Sprintf("listen:\n  http: {addr: \"127.0.0.1:%d\"}\n  https: {addr: \"127.0.0.1:%d\", dev_tls: true}\n"+
+		"  admin: {addr: \"127.0.0.1:%d\", token_env: TEST_ADMIN_TOKEN}\nstore:\n%s%s\nsites:\n%s",
+		testenv.FreePort(t), g.https, g.admin, st.yaml(t, dir), top, strings.ReplaceAll(sites, "{users}", g.users))
 	path := filepath.Join(dir, "sessiond.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -170,6 +207,113 @@ func TestAttackLockoutAndThrottleAreNotWeapons(t *testing.T) {
 			resp, body := alice.do("GET", g.url("a.localhost", "/who"), nil)
 			if resp.StatusCode != http.StatusOK || !strings.Contains(body, "user=alice") {
 				t.Fatalf("alice's valid session on the throttled address = %d %q, want 200 signed in", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// whoAmI asks the upstream who the gateway says the client is.
+func whoAmI(w web, g gateway, host string) string {
+	w.t.Helper()
+	_, body := w.do("GET", g.url(host, "/who"), nil)
+	_, rest, _ := strings.Cut(body, "user=")
+	u, _, _ := strings.Cut(rest, "\n")
+	return u
+}
+
+// TestAttackRemovedUserAndCopiedCookie (issue 9 item 5), against the built
+// binary on each store: a copied session cookie cannot sign its owner out
+// everywhere once reauth_after has passed (the password is asked for), and
+// a user removed from the users file loses every session at the reload
+// (SIGHUP, or the file watch) and is signed out on the next request.
+func TestAttackRemovedUserAndCopiedCookie(t *testing.T) {
+	bin := buildSessiond(t)
+	up := newUpstream(t)
+	for _, st := range gatewayStores {
+		t.Run(st.name, func(t *testing.T) {
+			g := startGatewayConfig(t, bin, st, "", fmt.Sprintf(`
+  - hosts: [a.localhost]
+    upstream: %s
+    auth: {htpasswd: {users}, reauth_after: 1s}
+`, up.srv.URL))
+			owner, other, bob := web{t, client()}, web{t, client()}, web{t, client()}
+			for _, w := range []web{owner, other} {
+				if resp := login(w, g, "a.localhost", "alice", "alice-pw"); resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("login = %d", resp.StatusCode)
+				}
+			}
+			login(bob, g, "a.localhost", "bob", "bob-pw")
+			thief := web{t, client()}
+			u, _ := url.Parse(g.url("a.localhost", "/"))
+			thief.c.Jar.SetCookies(u, []*http.Cookie{{Name: "__Host-sid", Value: sessionCookie(owner, g, "a.localhost"), Path: "/", Secure: true}})
+			if whoAmI(thief, g, "a.localhost") != "alice" {
+				t.Fatal("the copied cookie does not work")
+			}
+			time.Sleep(2100 * time.Millisecond)
+			_, page := thief.do("GET", g.url("a.localhost", "/.sessiond/sessions"), nil)
+			if !strings.Contains(page, `name="password"`) {
+				t.Fatalf("the sessions page asks a copied cookie for no password:\n%s", page)
+			}
+			tok := field(page, "csrf_token")
+			for _, pw := range []string{"", "guess"} {
+				resp, _ := thief.do("POST", g.url("a.localhost", "/.sessiond/sessions/revoke-others"), url.Values{"csrf_token": {tok}, "password": {pw}})
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("revoke-others with a copied cookie and password %q = %d, want 401", pw, resp.StatusCode)
+				}
+			}
+			if whoAmI(other, g, "a.localhost") != "alice" {
+				t.Fatal("a copied cookie signed the owner out of her other session")
+			}
+			resp, _ := owner.do("POST", g.url("a.localhost", "/.sessiond/sessions/revoke-others"), url.Values{"csrf_token": {tok}, "password": {"alice-pw"}})
+			if resp.StatusCode == http.StatusUnauthorized || (st.name != "cookie" && resp.StatusCode != http.StatusSeeOther) {
+				t.Fatalf("revoke-others with the password = %d", resp.StatusCode)
+			}
+			if st.name != "cookie" && whoAmI(other, g, "a.localhost") != "" {
+				t.Fatal("revoke-others with the password left the other session")
+			}
+			login(other, g, "a.localhost", "alice", "alice-pw")
+
+			// alice is removed from the users file; SIGHUP reloads it.
+			data, err := os.ReadFile(g.users)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var kept []string
+			for _, line := range strings.Split(string(data), "\n") {
+				if !strings.HasPrefix(line, "alice:") {
+					kept = append(kept, line)
+				}
+			}
+			if err := os.WriteFile(g.users+".new", []byte(strings.Join(kept, "\n")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(g.users+".new", g.users); err != nil {
+				t.Fatal(err)
+			}
+			if err := g.proc.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+			if st.name != "cookie" { // the cookie store cannot list sessions
+				deadline := time.Now().Add(5 * time.Second)
+				for g.adminSessions(t, "alice") != 0 {
+					if time.Now().After(deadline) {
+						t.Fatalf("alice still has %d sessions in the store after the reload", g.adminSessions(t, "alice"))
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			} else {
+				time.Sleep(1100 * time.Millisecond) // the file is checked at most once a second
+			}
+			for _, w := range []web{owner, other, thief} {
+				if who := whoAmI(w, g, "a.localhost"); who != "" {
+					t.Fatalf("a session of the removed user still acts as %q", who)
+				}
+			}
+			if whoAmI(bob, g, "a.localhost") != "bob" {
+				t.Fatal("bob was signed out too")
+			}
+			if resp := login(web{t, client()}, g, "a.localhost", "alice", "alice-pw"); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("the removed user signs in = %d, want 401", resp.StatusCode)
 			}
 		})
 	}

@@ -146,6 +146,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 		LoginPerUser: every(sc.Auth.RateLimit.PerUser), LoginUserBurst: sc.Auth.RateLimit.PerUser.Attempts,
 		LoginMaxClients: limits.MaxClients,
 		DeviceAttempts:  sc.Auth.RateLimit.PerDevice.Attempts, DevicePer: sc.Auth.RateLimit.PerDevice.Per,
+		ReauthAfter: disabled(sc.Auth.ReauthAfter),
 	}
 	if out.DeviceAttempts == 0 {
 		out.DeviceAttempts = -1 // attempts 0: device cookies off

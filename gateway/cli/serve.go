@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/sessiond/sessiond/gateway/config"
@@ -66,6 +69,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer p.close()
 	go p.gw.RunGC(ctx, 5*time.Minute)
+	// SIGHUP re-reads the users files at once (they are also watched).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				p.gw.ReloadUsers()
+			}
+		}
+	}()
 	l := p.listeners
 	l.Ready = func(h, hs, a net.Addr) {
 		for _, x := range []struct {

@@ -111,6 +111,7 @@
 //	      htpasswd: users.htpasswd      # "" = the backend logs users in
 //	      login_path: /login
 //	      logout_path: /logout
+//	      reauth_after: 15m             # revoking other sessions asks for the password after this
 //	      rate_limit:
 //	        per_ip: {attempts: 20, per: 1m}
 //	        per_user: {attempts: 10, per: 1m}

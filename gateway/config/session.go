@@ -150,6 +150,12 @@ func validateAuth(s *Site, sp string, p *problems) {
 	checkRate(p, join(ap, "rate_limit.per_ip"), a.RateLimit.PerIP)
 	checkRate(p, join(ap, "rate_limit.per_user"), a.RateLimit.PerUser)
 	checkRate(p, join(ap, "rate_limit.per_device"), a.RateLimit.PerDevice)
+	switch {
+	case a.ReauthAfter < 0:
+		p.errf(join(ap, "reauth_after"), "must not be negative")
+	case a.ReauthAfter == 0 && a.Htpasswd != "":
+		p.warnf(join(ap, "reauth_after"), "0 never asks for the password again: a copied session cookie can sign its owner out everywhere")
+	}
 }
 
 // inSession applies include/exclude as the gateway will.

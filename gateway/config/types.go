@@ -288,6 +288,11 @@ type Auth struct {
 	// LogoutPath takes POSTed logouts. Default "/logout".
 	LogoutPath string        `yaml:"logout_path"`
 	RateLimit  AuthRateLimit `yaml:"rate_limit"`
+	// ReauthAfter: this long after the password was last proven, signing
+	// out other sessions on the sessions page asks for it again, so a
+	// copied cookie alone cannot sign the owner out everywhere. Default
+	// 15m; 0 never asks.
+	ReauthAfter time.Duration `yaml:"reauth_after"`
 }
 
 // AuthRateLimit throttles login attempts.
@@ -412,8 +417,9 @@ func DefaultSite() Site {
 			Bind:            Bind{IP: BindIPOff, Action: BindLog},
 		},
 		Auth: Auth{
-			LoginPath:  "/login",
-			LogoutPath: "/logout",
+			LoginPath:   "/login",
+			LogoutPath:  "/logout",
+			ReauthAfter: 15 * time.Minute,
 			RateLimit: AuthRateLimit{
 				PerIP:     Rate{Attempts: 20, Per: time.Minute},
 				PerUser:   Rate{Attempts: 10, Per: time.Minute},

@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +49,7 @@ type File struct {
 	table     atomic.Pointer[table]
 	lastCheck atomic.Int64 // unix nanoseconds of the last stat
 	reloadMu  sync.Mutex   // one reload at a time
+	onChange  atomic.Pointer[func(removed []string)]
 }
 
 // table is one immutable load of the file.
@@ -195,7 +197,39 @@ func (f *File) Reload() error {
 	for _, w := range t.warnings {
 		f.logger.Warn("htpasswd: legacy password hash", "detail", w)
 	}
+	if fn := f.onChange.Load(); fn != nil {
+		var removed []string
+		for u := range cur.users {
+			if _, ok := t.users[u]; !ok {
+				removed = append(removed, u)
+			}
+		}
+		if len(removed) > 0 {
+			slices.Sort(removed)
+			(*fn)(removed)
+		}
+	}
 	return nil
+}
+
+// OnChange registers fn, called after each reload that removed users,
+// with their names (sorted). It replaces any earlier fn; nil removes it.
+// fn runs on the goroutine that noticed the change and must not call
+// Reload.
+func (f *File) OnChange(fn func(removed []string)) {
+	if fn == nil {
+		f.onChange.Store(nil)
+		return
+	}
+	f.onChange.Store(&fn)
+}
+
+// Has reports whether user is in the file (looking for changes first, as
+// Verify does). A user removed from the file is gone once it reloads.
+func (f *File) Has(user string) bool {
+	f.maybeReload()
+	_, ok := f.table.Load().users[user]
+	return ok
 }
 
 func sameVersion(a, b os.FileInfo) bool {
