@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,14 @@ type Config struct {
 
 	// AdminToken guards the admin API and /metrics (bearer token).
 	AdminToken string
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed: for every site's sessions (unless a
+	// site sets its own), login limits, audit records, the access log and
+	// the X-Forwarded-* headers sent to backends. Empty: none.
+	TrustedProxies []netip.Prefix
+	// Locator, if set, fills the Area of listed sessions (GeoIP).
+	Locator session.Locator
+
 	// MetricsPath is where the admin listener serves Prometheus metrics.
 	// Default "/metrics"; "-" serves none.
 	MetricsPath string
@@ -64,6 +73,8 @@ type Gateway struct {
 	auditor session.Auditor
 	metrics *metrics
 	unknown *session.UnknownIDLimiter
+	trusted []netip.Prefix
+	locator session.Locator
 	// metricsPath is Config.MetricsPath resolved ("" serves none).
 	metricsPath string
 	// deviceKey signs device cookies (device.go): kept in the store when
@@ -77,7 +88,8 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, errors.New("gateway: exactly one of Store and Codec is needed")
 	}
 	g := &Gateway{sites: map[string]*site{}, store: cfg.Store, codec: cfg.Codec, token: cfg.AdminToken,
-		log: cfg.Logger, metrics: newMetrics(), metricsPath: cfg.MetricsPath}
+		log: cfg.Logger, metrics: newMetrics(), metricsPath: cfg.MetricsPath,
+		trusted: cfg.TrustedProxies, locator: cfg.Locator}
 	switch g.metricsPath {
 	case "":
 		g.metricsPath = "/metrics"
@@ -123,7 +135,8 @@ func New(cfg Config) (*Gateway, error) {
 		return nil, err
 	}
 	if cfg.Store != nil {
-		am, err := session.New(session.Config{Store: cfg.Store, Auditor: g.auditor, Logger: g.log, UnknownIDs: g.unknown})
+		am, err := session.New(session.Config{Store: cfg.Store, Auditor: g.auditor, Logger: g.log, UnknownIDs: g.unknown,
+			Locator: cfg.Locator, TrustedProxies: cfg.TrustedProxies})
 		if err != nil {
 			return nil, err
 		}
@@ -192,6 +205,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
+	if len(g.trusted) > 0 {
+		// Judge the peer once: every later use of the client's address or
+		// transport (limits, audit, backend headers) reads this.
+		r = r.WithContext(context.WithValue(r.Context(), peerKey{}, peer{
+			ip: session.ClientIP(r, g.trusted), secure: session.IsSecureRequest(r, g.trusted)}))
+	}
 	s.ServeHTTP(rec, r)
 	g.metrics.request(s.cfg.Name, rec.code, time.Since(start))
 }

@@ -88,13 +88,13 @@ func UpstreamTransport() *http.Transport {
 // (httputil.ProxyRequest.SetXForwarded): the client's address, the host
 // it asked for and the scheme it used to reach the gateway.
 func setForwarded(out http.Header, in *http.Request) {
-	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+	if ip := clientAddr(in); ip != "" {
 		out.Set("X-Forwarded-For", ip)
 	} else {
 		out.Del("X-Forwarded-For")
 	}
 	out.Set("X-Forwarded-Host", in.Host)
-	if in.TLS == nil {
+	if !requestSecure(in) {
 		out.Set("X-Forwarded-Proto", "http")
 	} else {
 		out.Set("X-Forwarded-Proto", "https")
@@ -344,14 +344,14 @@ func (p *proxy) writeRequest(bw *bufio.Writer, r *http.Request) error {
 	if err := r.Header.WriteSubset(bw, exclude); err != nil {
 		return err
 	}
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+	if ip := clientAddr(r); ip != "" {
 		bw.WriteString("X-Forwarded-For: ")
 		bw.WriteString(ip)
 		bw.WriteString("\r\n")
 	}
 	bw.WriteString("X-Forwarded-Host: ")
 	bw.WriteString(host)
-	if r.TLS == nil {
+	if !requestSecure(r) {
 		bw.WriteString("\r\nX-Forwarded-Proto: http\r\n\r\n")
 	} else {
 		bw.WriteString("\r\nX-Forwarded-Proto: https\r\n\r\n")

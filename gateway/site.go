@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -216,6 +217,12 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 			sc.Realm = cfg.Name // every site is its own realm unless told otherwise
 		}
 		sc.Store, sc.Codec = g.store, g.codec
+		if sc.TrustedProxies == nil {
+			sc.TrustedProxies = g.trusted
+		}
+		if sc.Locator == nil {
+			sc.Locator = g.locator
+		}
 		sc.Auditor, sc.Logger = g.auditor, s.log
 		if g.unknown != nil {
 			sc.UnknownIDs = g.unknown // one count per gateway, not per site
@@ -289,7 +296,7 @@ func (s *site) isSecure(r *http.Request) bool {
 	if s.m != nil {
 		return s.m.IsSecure(r)
 	}
-	return r.TLS != nil
+	return requestSecure(r)
 }
 
 // sessionPath applies Include/Exclude.
@@ -423,10 +430,37 @@ func (s *site) audit(r *http.Request, e session.Event) {
 	s.auditor.Audit(r.Context(), e)
 }
 
+// peer is what the gateway concluded about a request that came through a
+// trusted proxy (Config.TrustedProxies): the client's address and whether
+// it used HTTPS. Requests without one are judged by the connection alone.
+type peer struct {
+	ip     netip.Addr
+	secure bool
+}
+
+type peerKey struct{}
+
+// clientAddr is the client's IP address as text: the connection's peer,
+// or what a trusted proxy said (session.ClientIP).
 func clientAddr(r *http.Request) string {
+	if p, ok := r.Context().Value(peerKey{}).(peer); ok {
+		if !p.ip.IsValid() {
+			return ""
+		}
+		return p.ip.String()
+	}
 	host := r.RemoteAddr
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}
 	return strings.Trim(host, "[]")
+}
+
+// requestSecure reports whether the client used HTTPS: the connection,
+// or what a trusted proxy said (session.IsSecureRequest).
+func requestSecure(r *http.Request) bool {
+	if p, ok := r.Context().Value(peerKey{}).(peer); ok {
+		return p.secure
+	}
+	return r.TLS != nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
 	"github.com/sessiond/sessiond/gateway/modcrypto"
+	"github.com/sessiond/sessiond/geoip"
 	"github.com/sessiond/sessiond/internal/devtls"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
@@ -459,7 +460,17 @@ func provision(ctx context.Context, cfg *config.Config, check bool, stdout, stde
 	if metricsPath == "" {
 		metricsPath = "-"
 	}
+	var locator session.Locator
+	if cfg.GeoIP != nil {
+		loc, err := geoip.Open(geoip.Config{Path: cfg.GeoIP.Database, Language: cfg.GeoIP.Language})
+		if err != nil {
+			return nil, fmt.Errorf("geoip: %w", err)
+		}
+		p.closers = append(p.closers, loc.Close)
+		locator = loc
+	}
 	g, err := gateway.New(gateway.Config{Sites: sites, Store: st, Codec: codec,
+		TrustedProxies: cfg.Prefixes(), Locator: locator,
 		AdminToken: l.Admin.Token.Reveal(), MetricsPath: metricsPath, Logger: log, Auditor: auditor,
 		UnknownIDLimit: perMinute(cfg.Limits.UnknownIDs)})
 	if err != nil {

@@ -62,6 +62,9 @@
 //	    token_file: secrets/admin-token # or token_env (default SESSIOND_ADMIN_TOKEN)
 //	    metrics_path: /metrics
 //
+//	trusted_proxies: []                 # proxies whose X-Forwarded-For/-Proto are believed, e.g. [10.0.0.0/8]
+//	# geoip: {database: GeoLite2-City.mmdb, language: en}   # the Area of listed sessions
+//
 //	store:                              # exactly one of sqlite (default), postgres, redis, cookie, memory
 //	  sqlite:
 //	    path: data/sessions.db          # default sessiond.db

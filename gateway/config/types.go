@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/session"
@@ -13,12 +16,65 @@ import (
 // Validate has returned, not safe to change while others read it.
 type Config struct {
 	Listen Listen `yaml:"listen"`
+	// TrustedProxies are the peers (load balancers, TLS terminators) whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed, as CIDR
+	// prefixes or single addresses: [10.0.0.0/8, 192.0.2.7]. Everywhere
+	// the gateway uses a client address (login limits, unknown-ID limit,
+	// audit, binding, access log, X-Forwarded-For to the backend) or the
+	// transport (secure cookies, redirects), a request from one of them is
+	// judged by those headers; from any other peer they are ignored and
+	// dropped. Default: none.
+	TrustedProxies []IPPrefix `yaml:"trusted_proxies"`
+	// GeoIP fills the Area column of the sessions page and admin API.
+	GeoIP  *GeoIP `yaml:"geoip"`
 	Store  Store  `yaml:"store"`
 	Audit  Audit  `yaml:"audit"`
 	Limits Limits `yaml:"limits"`
 	Sites  []Site `yaml:"sites"`
 
 	src *source
+}
+
+// IPPrefix is a CIDR prefix; a single address means just that address.
+type IPPrefix struct{ netip.Prefix }
+
+// UnmarshalText parses "10.0.0.0/8" or "192.0.2.7".
+func (p *IPPrefix) UnmarshalText(b []byte) error {
+	s := string(b)
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address or CIDR prefix", s)
+		}
+		p.Prefix = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		return nil
+	}
+	pr, err := netip.ParsePrefix(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a CIDR prefix like 10.0.0.0/8", s)
+	}
+	if pr.Masked() != pr {
+		return fmt.Errorf("%q has bits set past the prefix length; write %s", s, pr.Masked())
+	}
+	p.Prefix = pr
+	return nil
+}
+
+// Prefixes returns the configured prefixes as the library takes them.
+func (c *Config) Prefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range c.TrustedProxies {
+		out = append(out, p.Prefix)
+	}
+	return out
+}
+
+// GeoIP is a MaxMind DB (GeoLite2/GeoIP2 City or Country, .mmdb).
+type GeoIP struct {
+	// Database is the .mmdb file, read into memory at start and on reload.
+	Database string `yaml:"database"`
+	// Language of city names ("de", "fr", ...). Default "en".
+	Language string `yaml:"language"`
 }
 
 // Listen holds the gateway's listeners.

@@ -46,6 +46,9 @@ func provision(c *Config, r *resolver) {
 			kr.KeysFile = r.abs(kr.KeysFile)
 		}
 	}
+	if c.GeoIP != nil {
+		c.GeoIP.Database = r.abs(c.GeoIP.Database)
+	}
 	if c.Audit.Log == "" {
 		c.Audit.Log = "stderr"
 	}
@@ -63,6 +66,14 @@ func validate(c *Config, p *problems) {
 	validateStore(c, p)
 	if c.Audit.Log != "stderr" && c.Audit.Log != "stdout" && !filepath.IsAbs(c.Audit.Log) {
 		p.errf("audit.log", "want \"stderr\", \"stdout\" or a file path")
+	}
+	for i, tp := range c.TrustedProxies {
+		if tp.Bits() == 0 {
+			p.warnf(fmt.Sprintf("trusted_proxies[%d]", i), "%s trusts every peer: any client can then choose its own address and claim HTTPS", tp)
+		}
+	}
+	if c.GeoIP != nil && c.GeoIP.Database == "" {
+		p.errf("geoip.database", "is required (a .mmdb file)")
 	}
 	checkRate(p, "limits.unknown_ids", c.Limits.UnknownIDs)
 	if c.Limits.MaxClients < 1 {
@@ -124,6 +135,9 @@ func resolve(c *Config, r *resolver) {
 	}
 	if c.Audit.Log != "stderr" && c.Audit.Log != "stdout" {
 		r.needDir("audit.log", filepath.Dir(c.Audit.Log))
+	}
+	if c.GeoIP != nil && c.GeoIP.Database != "" {
+		r.needFile("geoip.database", c.GeoIP.Database)
 	}
 	for i := range c.Sites {
 		resolveSite(&c.Sites[i], fmt.Sprintf("sites[%d]", i), r)
