@@ -28,8 +28,12 @@ func (m *Manager) loadCookie(s *Session, value string, now time.Time) error {
 }
 
 func (m *Manager) saveCookie(s *Session, now time.Time) error {
-	next, _ := m.build(s, s.rec, now)
-	return m.saveCookieRecord(s, next)
+	b := m.build(s, s.rec, now)
+	if !b.data && !b.meta && !s.touch {
+		s.resetChanges() // nothing changed: the cookie the client has stays valid
+		return nil
+	}
+	return m.saveCookieRecord(s, b.next)
 }
 
 func (m *Manager) saveCookieRecord(s *Session, rec *Record) error {

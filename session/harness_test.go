@@ -75,6 +75,14 @@ func (c *countingStore) Update(ctx context.Context, r *session.Record, prev uint
 	return c.Store.Update(ctx, r, prev)
 }
 
+func (c *countingStore) Merge(ctx context.Context, ch *session.Change) error {
+	c.updates.Add(1)
+	if c.down.Load() {
+		return errDown
+	}
+	return c.Store.Merge(ctx, ch)
+}
+
 func (c *countingStore) Delete(ctx context.Context, ref string) error {
 	c.deletes.Add(1)
 	if c.down.Load() {

@@ -62,15 +62,23 @@ func TestRegenerateKeepsDataAndGraceLeadsOn(t *testing.T) {
 	if _, body, _ := h.do(c, "GET", "/get?k=cart", nil); body != "9" {
 		t.Fatalf("data lost on regeneration: %q", body)
 	}
-	// Explicit Regenerate is a privilege change: the old ID is refused
-	// quietly within the grace window (no data, no new cookie) ...
+	// Explicit Regenerate is soft (SPEC §5): the old ID keeps working for
+	// the grace window and leads its holder to the new ID ...
 	rc := h.rawClient()
 	_, body, resp := h.do(rc, "GET", "/get?k=cart", cookieHeader("__Host-sid", old))
-	if body != "" || len(resp.Header.Values("Set-Cookie")) != 0 {
-		t.Fatalf("pre-regeneration ID within grace: body %q, cookies %q", body, resp.Header.Values("Set-Cookie"))
+	if body != "9" || !strings.Contains(strings.Join(resp.Header.Values("Set-Cookie"), "\n"), "__Host-sid="+nu) {
+		t.Fatalf("pre-regeneration ID within grace: body %q, cookies %q (want the data and the new ID)", body, resp.Header.Values("Set-Cookie"))
 	}
 	if h.auditor().count("session.obsolete_id") != 0 {
 		t.Fatal("use within the grace window counted as theft")
+	}
+	// ... and after it, its use is refused as theft.
+	h.clock.Advance(31 * time.Second)
+	if _, body, _ := h.do(rc, "GET", "/get?k=cart", cookieHeader("__Host-sid", old)); body != "" {
+		t.Fatalf("pre-regeneration ID after grace still reads the session: %q", body)
+	}
+	if h.auditor().count("session.obsolete_id") != 1 {
+		t.Fatal("use after the grace window not audited as theft")
 	}
 }
 

@@ -22,9 +22,6 @@ var ErrInsecure = errors.New("session: refused over plain HTTP")
 // oldest is forgotten (its replay is then simply unknown).
 const maxAliases = 64
 
-// maxRetries bounds compare-and-swap retries of one save.
-const maxRetries = 50
-
 // Manager issues, loads and saves sessions. It is safe for concurrent use.
 type Manager struct {
 	cfg     Config
@@ -122,40 +119,48 @@ type issued struct {
 	secureID string // rec.SecureID (mixed mode)
 }
 
+// built is what build made of a change set.
+type built struct {
+	next *Record
+	out  issued
+	// data: a value of Data changed; meta: a field other than Data and the
+	// timestamps changed (Change.Meta).
+	data, meta bool
+}
+
 // build applies s's change set to base and returns the next version and
 // the IDs the client must be given.
-func (m *Manager) build(s *Session, base *Record, now time.Time) (*Record, issued) {
+func (m *Manager) build(s *Session, base *Record, now time.Time) built {
 	next := base.Clone()
-	var out issued
+	var b built
 	if next.Data == nil {
 		next.Data = map[string]string{}
 	}
-	dataChanged := false
 	if s.cleared {
 		for k := range next.Data {
 			if s.visible(k) {
 				delete(next.Data, k)
-				dataChanged = true
+				b.data = true
 			}
 		}
 	}
 	for k := range s.dels {
 		if _, ok := next.Data[k]; ok {
 			delete(next.Data, k)
-			dataChanged = true
+			b.data = true
 		}
 	}
 	for k, v := range s.sets {
 		if old, ok := next.Data[k]; !ok || old != v {
 			next.Data[k] = v
-			dataChanged = true
+			b.data = true
 		}
 	}
 	if s.userSet && next.User != s.user {
 		next.User = s.user
-		dataChanged = true
+		b.meta = true
 	}
-	if dataChanged {
+	if b.data || b.meta {
 		next.Saved = now
 	}
 	next.Version = base.Version + 1
@@ -164,29 +169,69 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) (*Record, issue
 		// A sign-in records its client: the active-sessions list shows
 		// the browser and address of the latest login, not of creation.
 		next.IP, next.UserAgent = s.ipString(), s.ua
+		b.meta = true
 	}
 	if s.count {
 		next.Requests++
+		b.meta = true
 	}
 	regen := s.regen
 	if regen == regenSoft && base.Rotated.After(s.loadedRotated) {
 		regen = regenNone // a concurrent request rotated already; our client follows its alias
 	}
+	if regen == regenHard && m.joinLogin(s, base, &b.out) {
+		regen = regenNone // a concurrent login of the same user did it; our client joins it
+	}
 	if regen != regenNone {
 		secure := s.usesSecureID()
 		raw := m.rotateID(s, base, next, secure, regen == regenSoft, now)
 		if secure {
-			out.secureID = raw
+			b.out.secureID = raw
 		} else {
-			out.id = raw
+			b.out.id = raw
 		}
 		next.Rotated = now
 		next.Generation++
 		next.Requests = 0
+		b.meta = true
 	}
-	m.mixedBuild(s, base, next, regen, &out, now)
+	m.mixedBuild(s, base, next, regen, &b.out, now)
+	if next.SecureID != base.SecureID || next.ID != base.ID || !next.SecureSeen.Equal(base.SecureSeen) {
+		b.meta = true
+	}
 	next.Expires = m.expiry(next)
-	return next, out
+	b.next = next
+	return b
+}
+
+// joinLogin handles a login that lost the race to a concurrent login of
+// the same user on the same session (https-only mode): that login turned
+// our client's ID into an alias whose successor only a request holding the
+// old ID and authenticated as that user can open. It points out at the
+// current ID and reports true; false means rotate as usual.
+func (m *Manager) joinLogin(s *Session, base *Record, out *issued) bool {
+	if m.cfg.Mode == Mixed || !s.userSet || s.user == "" || base.User != s.user ||
+		!base.Rotated.After(s.loadedRotated) || s.rawID == "" {
+		return false
+	}
+	h, ok := token.Parse(s.rawID)
+	if !ok {
+		return false
+	}
+	i := slices.IndexFunc(base.Aliases, func(a Alias) bool { return a.Hash == h })
+	if i < 0 || base.Aliases[i].Next == nil {
+		return false
+	}
+	next, ok := token.OpenLoginSuccessor(s.rawID, s.user, base.Aliases[i].Next)
+	if !ok {
+		return false
+	}
+	cur := follow(base, next, false)
+	if cur == "" {
+		return false
+	}
+	out.id = cur
+	return true
 }
 
 // pending is a drawn ID kept across compare-and-swap retries.
@@ -214,9 +259,15 @@ func (m *Manager) rotateID(s *Session, base, next *Record, secure, withNext bool
 	p.draw(m.cfg.Realm)
 	if !old.IsZero() {
 		alias := Alias{Hash: old, Secure: secure, Until: now.Add(m.cfg.Grace), Generation: base.Generation}
-		if withNext && raw != "" {
+		if raw != "" {
 			if cur := follow(base, raw, secure); cur != "" {
-				alias.Next = token.SealSuccessor(cur, p.raw)
+				switch {
+				case withNext:
+					alias.Next = token.SealSuccessor(cur, p.raw)
+				case !secure && m.cfg.Mode != Mixed && s.userSet && s.user != "":
+					// A login: only a concurrent login of the same user may follow.
+					alias.Next = token.SealLoginSuccessor(cur, s.user, p.raw)
+				}
 			}
 		}
 		next.Aliases = append(next.Aliases, alias)
@@ -246,7 +297,7 @@ func (m *Manager) newRecord(s *Session, now time.Time) (*Record, issued) {
 	s.loadedRotated = now
 	regen := s.regen
 	s.regen = regenNone
-	next, _ := m.build(s, base, now)
+	next := m.build(s, base, now).next
 	s.regen = regen
 	next.Version, next.Requests, next.Generation = 1, 0, 0
 	next.Aliases = nil
@@ -339,20 +390,32 @@ func (m *Manager) create(s *Session, now time.Time) error {
 func (m *Manager) update(s *Session, now time.Time) error {
 	base := s.rec
 	onlyTouch := !s.changed() && !s.bindSave && !s.count && !s.mixed.pending()
-	for attempt := 0; ; attempt++ {
-		next, out := m.build(s, base, now)
-		err := m.cfg.Store.Update(s.ctx, next, base.Version)
+	merger, _ := m.cfg.Store.(Merger)
+	var retry backoff
+	for {
+		b := m.build(s, base, now)
+		if !b.data && !b.meta && !s.touch && b.out == (issued{}) {
+			// Nothing to write (e.g. a backend re-sent the values it had).
+			m.afterSave(s, base, b.out)
+			return nil
+		}
+		var err error
+		if merger != nil {
+			err = merger.Merge(s.ctx, m.change(s, base, b))
+		} else {
+			err = m.cfg.Store.Update(s.ctx, b.next, base.Version)
+		}
 		switch {
 		case err == nil:
-			m.afterSave(s, next, out)
+			m.afterSave(s, b.next, b.out)
 			return nil
 		case errors.Is(err, ErrConflict):
 			if onlyTouch {
 				s.touch = false // someone else just wrote: last-seen is fresh enough
 				return nil
 			}
-			if attempt >= maxRetries {
-				return unavailable("update", fmt.Errorf("gave up after %d conflicting writers", attempt))
+			if werr := retry.wait(s.ctx); werr != nil {
+				return unavailable("update", werr)
 			}
 			fresh, lerr := m.cfg.Store.Load(s.ctx, base.ID)
 			if errors.Is(lerr, ErrNotFound) {
@@ -380,6 +443,18 @@ func (m *Manager) update(s *Session, now time.Time) error {
 			return unavailable("update", err)
 		}
 	}
+}
+
+// change is the Merger form of s's change set built on base.
+func (m *Manager) change(s *Session, base *Record, b built) *Change {
+	c := &Change{Base: base, Next: b.next, Set: s.sets, Clear: s.cleared, Meta: b.meta}
+	if len(s.dels) > 0 {
+		c.Del = keys(s.dels)
+	}
+	if s.cleared && m.cfg.Mode == Mixed && !s.secure {
+		c.Keep = "secure." // the secure partition is invisible, so not cleared
+	}
+	return c
 }
 
 // afterSave installs the saved record and queues the cookies for new IDs.

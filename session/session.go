@@ -70,7 +70,7 @@ type regenKind int
 
 const (
 	regenNone regenKind = iota
-	regenSoft           // periodic: concurrent rotations coalesce; old IDs lead to the new one
+	regenSoft           // periodic or Regenerate: concurrent rotations coalesce; old IDs lead to the new one
 	regenHard           // privilege change: always a fresh ID; old IDs never lead to it
 )
 
@@ -234,15 +234,20 @@ func (s *Session) Ref() string {
 func (s *Session) Secure() bool { return s.secure }
 
 // Regenerate issues a new ID for this session at the end of the request,
-// keeping its data; the old ID stays usable for the grace window. Call it
-// on any privilege change; Login and Logout call it for you.
+// keeping its data. It is soft (SPEC §5): the old ID stays usable for the
+// grace window and leads its holder to the new one, on any process sharing
+// the store, so requests in flight are not logged out; if a concurrent
+// request of the session rotated after this one loaded, that rotation
+// stands for this one. Login, Logout and a change of user are hard.
 func (s *Session) Regenerate() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.headersSent {
 		return ErrResponseStarted
 	}
-	s.regen = regenHard
+	if s.regen == regenNone {
+		s.regen = regenSoft
+	}
 	return nil
 }
 

@@ -14,15 +14,20 @@ import (
 // derive: AES-256-GCM under HMAC-SHA256(old ID bytes, label). A dump of the
 // store yields hashes and sealed blobs, neither of which opens a session.
 
-var sealLabel = []byte("sessiond alias successor v1")
+var (
+	sealLabel  = []byte("sessiond alias successor v1")
+	loginLabel = []byte("sessiond login successor v1")
+)
 
-func aliasAEAD(oldID string) (cipher.AEAD, bool) {
+func aliasAEAD(oldID string) (cipher.AEAD, bool) { return labelAEAD(oldID, sealLabel) }
+
+func labelAEAD(oldID string, label []byte) (cipher.AEAD, bool) {
 	raw, ok := decode(oldID)
 	if !ok {
 		return nil, false
 	}
 	m := hmac.New(sha256.New, raw[:])
-	m.Write(sealLabel)
+	m.Write(label)
 	block, err := aes.NewCipher(m.Sum(nil))
 	if err != nil {
 		return nil, false
@@ -35,24 +40,44 @@ func aliasAEAD(oldID string) (cipher.AEAD, bool) {
 }
 
 // SealSuccessor seals next so that only a holder of old can read it.
-func SealSuccessor(old, next string) []byte {
-	aead, ok := aliasAEAD(old)
+func SealSuccessor(old, next string) []byte { return seal(old, next, sealLabel, nil) }
+
+// OpenSuccessor opens a blob made by SealSuccessor with the old ID.
+func OpenSuccessor(old string, sealed []byte) (string, bool) {
+	return open(old, sealed, sealLabel, nil)
+}
+
+// SealLoginSuccessor seals the ID a login of user issued in place of old,
+// for a concurrent login of the same user on the same session: only a
+// request that holds old AND has just authenticated as user can open it
+// (OpenLoginSuccessor). OpenSuccessor never opens it, so a replay of the
+// pre-login ID (fixation) never leads to the signed-in session.
+func SealLoginSuccessor(old, user, next string) []byte {
+	return seal(old, next, loginLabel, []byte(user))
+}
+
+// OpenLoginSuccessor opens a blob made by SealLoginSuccessor.
+func OpenLoginSuccessor(old, user string, sealed []byte) (string, bool) {
+	return open(old, sealed, loginLabel, []byte(user))
+}
+
+func seal(old, next string, label, ad []byte) []byte {
+	aead, ok := labelAEAD(old, label)
 	if !ok {
 		return nil
 	}
 	nonce := make([]byte, aead.NonceSize(), aead.NonceSize()+len(next)+aead.Overhead())
 	_, _ = rand.Read(nonce)
-	return aead.Seal(nonce, nonce, []byte(next), nil)
+	return aead.Seal(nonce, nonce, []byte(next), ad)
 }
 
-// OpenSuccessor opens a blob made by SealSuccessor with the old ID.
-func OpenSuccessor(old string, sealed []byte) (string, bool) {
-	aead, ok := aliasAEAD(old)
+func open(old string, sealed, label, ad []byte) (string, bool) {
+	aead, ok := labelAEAD(old, label)
 	if !ok || len(sealed) < aead.NonceSize() {
 		return "", false
 	}
 	ns := aead.NonceSize()
-	pt, err := aead.Open(nil, sealed[:ns], sealed[ns:], nil)
+	pt, err := aead.Open(nil, sealed[:ns], sealed[ns:], ad)
 	if err != nil {
 		return "", false
 	}

@@ -241,6 +241,28 @@ func (s *Store) updateLocked(old, rec *session.Record, prev uint64) error {
 	return nil
 }
 
+// Merge implements session.Merger under the locks of every shard the
+// stored and the merged version touch.
+func (s *Store) Merge(ctx context.Context, c *session.Change) error {
+	for {
+		old := s.current(c.Next.Ref)
+		if old == nil {
+			return session.ErrNotFound
+		}
+		unlock := s.lock(s.shardsFor(old, c.Next))
+		if s.shards[s.refShard(old.Ref)].recs[old.Ref] != old {
+			unlock() // changed between the peek and the lock: retry
+			continue
+		}
+		next, err := c.Apply(old)
+		if err == nil && next != nil {
+			err = s.updateLocked(old, next, old.Version)
+		}
+		unlock()
+		return err
+	}
+}
+
 // Delete implements session.Store.
 func (s *Store) Delete(ctx context.Context, ref string) error {
 	for {

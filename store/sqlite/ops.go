@@ -99,42 +99,47 @@ func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) er
 		return fmt.Errorf("sqlite: update: %w", err)
 	}
 	return s.write(ctx, "update", func(ctx context.Context, tx *sql.Tx) error {
-		var id int64
-		err := tx.StmtContext(ctx, s.st.update).QueryRowContext(ctx,
-			row.User, row.Expires, row.Version, row.Blob, row.Ref, int64(prev)).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) { // no such ref, or not at version prev
-			var v int64
-			err := tx.StmtContext(ctx, s.st.version).QueryRowContext(ctx, row.Ref).Scan(&v)
-			if errors.Is(err, sql.ErrNoRows) {
-				return session.ErrNotFound
-			}
-			if err != nil {
-				return err
-			}
-			return session.ErrConflict
-		}
-		if err != nil {
-			return err
-		}
-		old, err := s.hashesOf(ctx, tx, id)
-		if err != nil {
-			return err
-		}
-		removed, added := sqlstore.Diff(old, row.Hashes)
-		del := tx.StmtContext(ctx, s.st.delID)
-		for _, h := range removed {
-			if _, err := del.ExecContext(ctx, h); err != nil {
-				return err
-			}
-		}
-		ins := tx.StmtContext(ctx, s.st.insID)
-		for _, h := range added {
-			if _, err := ins.ExecContext(ctx, h, id); err != nil {
-				return err
-			}
-		}
-		return nil
+		return s.updateTx(ctx, tx, row, prev)
 	})
+}
+
+// updateTx is Update's compare-and-swap and ID-row rewrite inside tx.
+func (s *Store) updateTx(ctx context.Context, tx *sql.Tx, row sqlstore.Row, prev uint64) error {
+	var id int64
+	err := tx.StmtContext(ctx, s.st.update).QueryRowContext(ctx,
+		row.User, row.Expires, row.Version, row.Blob, row.Ref, int64(prev)).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) { // no such ref, or not at version prev
+		var v int64
+		err := tx.StmtContext(ctx, s.st.version).QueryRowContext(ctx, row.Ref).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return session.ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		return session.ErrConflict
+	}
+	if err != nil {
+		return err
+	}
+	old, err := s.hashesOf(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	removed, added := sqlstore.Diff(old, row.Hashes)
+	del := tx.StmtContext(ctx, s.st.delID)
+	for _, h := range removed {
+		if _, err := del.ExecContext(ctx, h); err != nil {
+			return err
+		}
+	}
+	ins := tx.StmtContext(ctx, s.st.insID)
+	for _, h := range added {
+		if _, err := ins.ExecContext(ctx, h, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) hashesOf(ctx context.Context, tx *sql.Tx, id int64) ([][]byte, error) {

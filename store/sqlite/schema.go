@@ -86,7 +86,7 @@ type statements struct {
 	load, listUser                 *sql.Stmt // read pool
 	insSession, insID              *sql.Stmt // writer
 	update, version, hashes, delID *sql.Stmt
-	delSession, gcBatch            *sql.Stmt
+	delSession, gcBatch, current   *sql.Stmt
 }
 
 func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
@@ -102,6 +102,7 @@ func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
 		{w, &st.update, `UPDATE sessions SET user_id = ?, expires = ?, version = ?, blob = ?
 			WHERE ref = ? AND version = ? RETURNING id`},
 		{w, &st.version, `SELECT version FROM sessions WHERE ref = ?`},
+		{w, &st.current, `SELECT blob FROM sessions WHERE ref = ?`},
 		{w, &st.hashes, `SELECT hash FROM ids WHERE sid = ?`},
 		{w, &st.delID, `DELETE FROM ids WHERE hash = ?`},
 		{w, &st.delSession, `DELETE FROM sessions WHERE ref = ?`},
@@ -119,7 +120,7 @@ func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
 
 func (st *statements) close() {
 	for _, s := range []*sql.Stmt{st.load, st.listUser, st.insSession, st.insID, st.update,
-		st.version, st.hashes, st.delID, st.delSession, st.gcBatch} {
+		st.version, st.hashes, st.delID, st.delSession, st.gcBatch, st.current} {
 		if s != nil {
 			s.Close()
 		}

@@ -156,6 +156,7 @@ type Store struct {
 	timeout time.Duration
 	gcPlan  sqlstore.GCPlan
 	log     *slog.Logger
+	merges  mergeQueue
 
 	closed    atomic.Bool // set first by Close: failures then read as ErrUnavailable
 	closeOnce sync.Once

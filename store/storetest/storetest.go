@@ -428,6 +428,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 			}
 		}},
 	}
+	tests = append(tests, mergeTests(ctx)...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}

@@ -1,0 +1,139 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/internal/sqlstore"
+)
+
+// maxMergeBatch bounds how many queued merges share one transaction.
+const maxMergeBatch = 256
+
+// mergeQueue is group commit for Merge: merges that arrive while one is
+// being written queue up, and the next transaction applies all of them
+// (each in its own savepoint, so one failure fails only its caller) with
+// one commit — one fsync for many writers, instead of one each. The first
+// caller to find no transaction running writes the batches until the
+// queue is empty.
+type mergeQueue struct {
+	mu      sync.Mutex
+	pending []*mergeReq
+	running bool
+}
+
+type mergeReq struct {
+	ctx  context.Context
+	c    *session.Change
+	done chan error // buffered: the writer never blocks on a caller
+}
+
+// Merge implements session.Merger: the stored record is read, the change
+// set applied (session.Change.Apply) and the result written if it differs,
+// in one IMMEDIATE transaction shared with the merges queued meanwhile.
+// Concurrent merges wait for the writer instead of failing; ctx bounds the
+// wait, the store's Timeout bounds the transaction.
+func (s *Store) Merge(ctx context.Context, c *session.Change) error {
+	if err := sqlstore.CheckRecord(c.Next); err != nil {
+		return fmt.Errorf("sqlite: merge: %w", err)
+	}
+	req := &mergeReq{ctx: ctx, c: c, done: make(chan error, 1)}
+	q := &s.merges
+	q.mu.Lock()
+	q.pending = append(q.pending, req)
+	lead := !q.running
+	q.running = true
+	q.mu.Unlock()
+	if lead {
+		s.writeMerges()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return s.fail("merge", fmt.Errorf("waiting for the writer: %w", context.Cause(ctx)))
+	}
+}
+
+// writeMerges writes one batch, then hands the rest (if any) to a new
+// goroutine, so the request that led is not kept writing for others.
+func (s *Store) writeMerges() {
+	q := &s.merges
+	q.mu.Lock()
+	n := min(len(q.pending), maxMergeBatch)
+	batch := q.pending[:n:n]
+	q.pending = q.pending[n:]
+	q.mu.Unlock()
+	s.mergeBatch(batch)
+	q.mu.Lock()
+	more := len(q.pending) > 0
+	q.running = more
+	q.mu.Unlock()
+	if more {
+		go s.writeMerges()
+	}
+}
+
+func (s *Store) mergeBatch(batch []*mergeReq) {
+	results := make([]error, len(batch))
+	err := s.write(context.Background(), "merge", func(ctx context.Context, tx *sql.Tx) error {
+		for i, req := range batch {
+			if err := req.ctx.Err(); err != nil {
+				results[i] = err // its caller has given up: do not write it
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT merge`); err != nil {
+				return err
+			}
+			results[i] = s.mergeTx(ctx, tx, req.c)
+			if results[i] != nil {
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO merge`); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE merge`); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for i, req := range batch {
+		switch {
+		case err != nil:
+			req.done <- err
+		case results[i] != nil:
+			req.done <- s.fail("merge", results[i])
+		default:
+			req.done <- nil
+		}
+	}
+}
+
+// mergeTx applies one change set inside tx.
+func (s *Store) mergeTx(ctx context.Context, tx *sql.Tx, c *session.Change) error {
+	var blob []byte
+	err := tx.StmtContext(ctx, s.st.current).QueryRowContext(ctx, c.Next.Ref).Scan(&blob)
+	if errors.Is(err, sql.ErrNoRows) {
+		return session.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	cur, err := sqlstore.Decode(blob)
+	if err != nil {
+		return err
+	}
+	next, err := c.Apply(cur)
+	if err != nil || next == nil {
+		return err
+	}
+	row, err := sqlstore.NewRow(next)
+	if err != nil {
+		return err
+	}
+	return s.updateTx(ctx, tx, row, cur.Version)
+}
