@@ -19,17 +19,22 @@ func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, erro
 	if h.IsZero() {
 		return nil, fmt.Errorf("postgres: load: %w", session.ErrNotFound)
 	}
-	ctx, cancel := s.op(ctx)
-	defer cancel()
+	c, ctx, done, err := s.conn(ctx, "load")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	var blob []byte
-	err := s.pool.QueryRow(ctx, s.q.load, h[:]).Scan(&blob)
+	var kv map[string]string
+	var version int64
+	err = c.QueryRow(ctx, s.q.load, h[:]).Scan(&blob, &kv, &version)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("postgres: load: %w", session.ErrNotFound)
 	}
 	if err != nil {
 		return nil, s.fail("load", err)
 	}
-	rec, err := sqlstore.Decode(blob)
+	rec, err := decodeRow(blob, kv, version)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: load: %w", err)
 	}
@@ -48,13 +53,13 @@ func expires(us *int64) *time.Time {
 // Create implements session.Store in one statement: the session row and
 // its ID rows, or nothing if ref or a hash is taken (ErrCollision).
 func (s *Store) Create(ctx context.Context, rec *session.Record) error {
-	row, err := sqlstore.NewRow(rec)
+	row, kv, err := newRow(rec)
 	if err != nil {
 		return fmt.Errorf("postgres: create: %w", err)
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	if _, err := s.pool.Exec(ctx, s.q.create, row.Ref, row.User, expires(row.Expires), row.Version, row.Blob, row.Hashes); err != nil {
+	if _, err := s.pool.Exec(ctx, s.q.create, row.Ref, row.User, expires(row.Expires), row.Version, row.Blob, row.Hashes, kv); err != nil {
 		return s.fail("create", err)
 	}
 	return nil
@@ -66,16 +71,19 @@ func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) er
 	if err := sqlstore.CheckUpdate(rec, prev); err != nil {
 		return fmt.Errorf("postgres: update: %w", err)
 	}
-	row, err := sqlstore.NewRow(rec)
+	row, kv, err := newRow(rec)
 	if err != nil {
 		return fmt.Errorf("postgres: update: %w", err)
 	}
-	ctx, cancel := s.op(ctx)
-	defer cancel()
+	c, ctx, release, err := s.conn(ctx, "update")
+	if err != nil {
+		return err
+	}
+	defer release()
 	var done bool
 	var stored *int64
-	err = s.pool.QueryRow(ctx, s.q.update, row.Ref, row.User, expires(row.Expires), row.Version, row.Blob,
-		int64(prev), row.Hashes).Scan(&done, &stored)
+	err = c.QueryRow(ctx, s.q.update, row.Ref, row.User, expires(row.Expires), row.Version, row.Blob,
+		int64(prev), row.Hashes, kv).Scan(&done, &stored)
 	switch {
 	case err != nil:
 		return s.fail("update", err)
@@ -113,9 +121,10 @@ func (s *Store) ListUser(ctx context.Context, user string) ([]*session.Record, e
 		return nil, s.fail("list user", err)
 	}
 	defer rows.Close()
-	out, err := sqlstore.DecodeAll(rows)
+	out, err := decodeRows(rows)
+	var corrupt corruptError
 	switch {
-	case sqlstore.IsCorrupt(err):
+	case errors.As(err, &corrupt):
 		return nil, fmt.Errorf("postgres: list user: %w", err)
 	case err != nil:
 		return nil, s.fail("list user", err)

@@ -208,6 +208,20 @@ func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.timeout)
 }
 
+// conn takes a pool connection for a request-path operation. The wait for
+// a free connection is bounded by the caller's context and Timeout
+// together only once a connection is being made: a burst of requests
+// queues for the pool instead of failing, while a server that does not
+// answer still fails within Timeout. The statement gets Timeout.
+func (s *Store) conn(ctx context.Context, op string) (*pgxpool.Conn, context.Context, func(), error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, nil, s.fail(op, err)
+	}
+	octx, cancel := s.op(ctx)
+	return c, octx, func() { cancel(); c.Release() }, nil
+}
+
 // advisoryKey maps names into PostgreSQL's 64-bit advisory lock space
 // (shared by every application of the database, hence the prefix).
 func advisoryKey(names ...string) int64 {

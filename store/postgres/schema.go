@@ -33,10 +33,17 @@ var migrations = [][]string{
 		)`,
 		`CREATE INDEX {p}ids_sid_idx ON {ids} (sid)`,
 	},
+	{
+		// The data as a jsonb object (keys and values escaped, see
+		// escapeKV), so a merge changes keys in place; NULL for rows written
+		// before, whose data is in the blob (their next write converts them).
+		`ALTER TABLE {s} ADD COLUMN kv jsonb`,
+		mergeFunction,
+	},
 }
 
 // SchemaVersion is the schema version this build creates and understands.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrateTimeout bounds New's migration (unless its ctx ends first): it may
 // wait for another process's migration, which a request never does.
@@ -45,8 +52,8 @@ const migrateTimeout = 30 * time.Second
 // queries holds the SQL text with this store's table names filled in.
 // pgx prepares and caches each statement per connection.
 type queries struct {
-	expand                                                   func(string) string
-	load, create, update, delete, listUser, gcBatch, version string
+	expand                                                          func(string) string
+	load, create, update, delete, listUser, gcBatch, version, merge string
 }
 
 func newQueries(schema, prefix string) queries {
@@ -54,16 +61,18 @@ func newQueries(schema, prefix string) queries {
 		"{s}", ident(schema, prefix+"sessions"),
 		"{ids}", ident(schema, prefix+"ids"),
 		"{v}", ident(schema, prefix+"schema_version"),
+		"{merge}", ident(schema, prefix+"merge"),
 		"{p}", prefix,
 	)
 	q := queries{expand: r.Replace}
-	q.load = r.Replace(`SELECT s.blob FROM {ids} i JOIN {s} s ON s.id = i.sid WHERE i.hash = $1`)
-	q.listUser = r.Replace(`SELECT blob FROM {s} WHERE user_id = $1`)
+	q.load = r.Replace(`SELECT s.blob, s.kv, s.version FROM {ids} i JOIN {s} s ON s.id = i.sid WHERE i.hash = $1`)
+	q.listUser = r.Replace(`SELECT blob, kv, version FROM {s} WHERE user_id = $1`)
+	q.merge = r.Replace(`SELECT {merge}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`)
 	q.delete = r.Replace(`DELETE FROM {s} WHERE ref = $1`)
 	// The ID rows reference the session row inserted by the same statement:
 	// foreign keys are checked at its end.
 	q.create = r.Replace(`WITH s AS (
-			INSERT INTO {s} (ref, user_id, expires, version, blob) VALUES ($1, $2, $3, $4, $5) RETURNING id)
+			INSERT INTO {s} (ref, user_id, expires, version, blob, kv) VALUES ($1, $2, $3, $4, $5, $7) RETURNING id)
 		INSERT INTO {ids} (hash, sid) SELECT h, s.id FROM s, unnest($6::bytea[]) AS h`)
 	// Compare-and-swap plus the ID index in one statement. All parts see the
 	// snapshot from before it, so: del removes the hashes the record no
@@ -73,7 +82,7 @@ func newQueries(schema, prefix string) queries {
 	// such record). A concurrent update of the same record makes upd wait
 	// for its row lock and then re-check version = $6 on the new row.
 	q.update = r.Replace(`WITH upd AS (
-			UPDATE {s} SET user_id = $2, expires = $3, version = $4, blob = $5
+			UPDATE {s} SET user_id = $2, expires = $3, version = $4, blob = $5, kv = $8
 			WHERE ref = $1 AND version = $6 RETURNING id),
 		del AS (
 			DELETE FROM {ids} WHERE sid IN (SELECT id FROM upd) AND NOT (hash = ANY ($7::bytea[]))),

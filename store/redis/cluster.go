@@ -64,12 +64,29 @@ func (s *Store) pipe(ctx context.Context, calls []*call) error {
 	return first
 }
 
-func (s *Store) clusterLoad(ctx context.Context, h session.Hash) (string, error) {
+func (s *Store) clusterLoad(ctx context.Context, h session.Hash) ([]string, error) {
 	ref, err := s.client.Get(ctx, s.idKey(h)).Result()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return s.client.HGet(ctx, s.recordKey(ref), "d").Result()
+	return s.hgetall(ctx, s.recordKey(ref))
+}
+
+// hgetall reads a hash as name/value pairs (nil if absent).
+func (s *Store) hgetall(ctx context.Context, key string) ([]string, error) {
+	m, err := s.client.HGetAll(ctx, key).Result()
+	if err != nil {
+		return nil, err
+	}
+	return pairsOfMap(m), nil
+}
+
+func pairsOfMap(m map[string]string) []string {
+	pairs := make([]string, 0, 2*len(m))
+	for k, v := range m {
+		pairs = append(pairs, k, v)
+	}
+	return pairs
 }
 
 // claims are the calls that make w's ID keys name w.ref (scriptClaim: SET
@@ -151,7 +168,7 @@ func (s *Store) clusterCreate(ctx context.Context, w *write) error {
 		return status("create", "COLLISION")
 	}
 	n, err := scriptCreateRecord.Run(ctx, s.client, []string{s.recordKey(w.ref)},
-		w.data, w.ver, w.ids, w.user, w.exp, w.ttl).Int()
+		append([]any{w.data, w.ver, w.ids, w.user, w.exp, w.ttl}, w.fields...)...).Int()
 	if err != nil || n != 1 {
 		s.release(ctx, w.ref, c.fresh)
 		if err != nil {
@@ -168,7 +185,7 @@ func (s *Store) cas(w *write, prev string, fast bool) *call {
 		f = "1"
 	}
 	return &call{sc: scriptCAS, keys: []string{s.recordKey(w.ref)},
-		args: []any{w.data, w.ver, w.ids, w.user, w.exp, w.ttl, prev, f}}
+		args: append([]any{w.data, w.ver, w.ids, w.user, w.exp, w.ttl, prev, f}, w.fields...)}
 }
 
 func casAnswer(c *call) (word, oldIDs string, err error) {
@@ -194,32 +211,41 @@ func casAnswer(c *call) (word, oldIDs string, err error) {
 // round 3, only if the record dropped IDs, releases their keys.
 func (s *Store) clusterUpdate(ctx context.Context, w *write, prev uint64) error {
 	pv := strconv.FormatUint(prev, 10)
-	fast := s.cas(w, pv, true)
+	return s.clusterWrite(ctx, w, "update", func(fast bool) *call { return s.cas(w, pv, fast) })
+}
+
+// clusterWrite is clusterUpdate's protocol for any script in the record's
+// slot that answers like scriptCAS (mk makes its fast or full call).
+func (s *Store) clusterWrite(ctx context.Context, w *write, op string, mk func(fast bool) *call) error {
+	fast := mk(true)
 	claims := s.claims(w)
 	perr := s.pipe(ctx, append([]*call{fast}, claims...))
 	c := readClaims(w, claims)
 	word, _, err := casAnswer(fast)
 	if err != nil {
 		s.release(ctx, w.ref, c.fresh)
-		return fail("update", err)
+		return fail(op, err)
 	}
 	switch word {
 	case "OK":
 		s.repair(ctx, w, c)
 		return nil
 	case "CHANGED":
+	case "LEGACY":
+		s.release(ctx, w.ref, c.fresh)
+		return legacyError{}
 	default: // NOTFOUND, CONFLICT
 		s.release(ctx, w.ref, c.fresh)
-		return status("update", word)
+		return status(op, word)
 	}
 	if perr != nil || c.taken {
 		s.release(ctx, w.ref, c.fresh)
 		if perr != nil {
-			return fail("update", perr)
+			return fail(op, perr)
 		}
-		return status("update", "COLLISION")
+		return status(op, "COLLISION")
 	}
-	slow := s.cas(w, pv, false)
+	slow := mk(false)
 	err = s.pipe(ctx, []*call{slow})
 	word, oldIDs, cerr := casAnswer(slow)
 	if err == nil {
@@ -228,9 +254,12 @@ func (s *Store) clusterUpdate(ctx context.Context, w *write, prev uint64) error 
 	if err != nil || word != "OK" {
 		s.release(ctx, w.ref, c.fresh)
 		if err != nil {
-			return fail("update", err)
+			return fail(op, err)
 		}
-		return status("update", word)
+		if word == "LEGACY" {
+			return legacyError{}
+		}
+		return status(op, word)
 	}
 	var stale []string
 	for j := 0; j+64 <= len(oldIDs); j += 64 {

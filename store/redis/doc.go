@@ -15,9 +15,12 @@
 // P is Config.Prefix (default "sessiond:"); only hashes of IDs are stored,
 // never IDs.
 //
-//	P{ref}:r      hash: the record. d = session.MarshalRecord bytes,
-//	              v = version, i = hex of every ID hash naming it
-//	              (concatenated), u = user, e = Expires in Unix µs ("" never)
+//	P{ref}:r      hash: the record. d = session.MarshalRecord bytes of
+//	              the record without its data, v = version, i = hex of
+//	              every ID hash naming it (concatenated), u = user,
+//	              e = Expires in Unix µs ("" never), x = 2 (this layout),
+//	              and one field ".<key>" per data key, so that a merge
+//	              (session.Merger) changes keys in place under this key
 //	P{ref}:l      string: the record's lock (random token of the holder)
 //	P i:<hex>     string: ID index, SHA-256 of an ID (hex) -> ref; one per
 //	              ID, secure ID and alias
@@ -57,6 +60,8 @@
 //	Update, same IDs and user   1 (EVALSHA)               1 (pipeline)
 //	Update that adds IDs/user   1 (EVALSHA)               2 (pipeline, pipeline)
 //	Update that drops IDs       1 (EVALSHA)               3
+//	Merge, same IDs and user    1 (EVALSHA)               1 (pipeline)
+//	Merge that changes IDs      1 (EVALSHA)               2 or 3, as Update
 //	Delete                      1 (EVALSHA)               2
 //	ListUser                    1 (EVALSHA)               2, 3 with stale entries
 //	GC, per batch of keys       1 SCAN + 1 or 2 EVALSHA   1 SCAN + up to 5

@@ -23,21 +23,23 @@ func (s *Store) ListUser(ctx context.Context, user string) ([]*session.Record, e
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	now := time.Now()
-	var raw []string
+	var raw [][]string
 	var err error
 	if s.cluster {
 		raw, err = s.clusterList(ctx, user, now)
 	} else {
-		raw, err = scriptList.Run(ctx, s.client, []string{s.userKey(user)}, s.prefix, user).StringSlice()
+		var v []any
+		v, err = scriptList.Run(ctx, s.client, []string{s.userKey(user)}, s.prefix, user).Slice()
+		raw = pairsOf(v)
 	}
 	if err != nil {
 		return nil, fail("list user", err)
 	}
 	out := make([]*session.Record, 0, len(raw))
-	for _, b := range raw {
-		rec, err := session.UnmarshalRecord([]byte(b))
+	for _, pairs := range raw {
+		rec, err := unmarshal(pairs)
 		if err != nil {
-			return nil, fmt.Errorf("redis: list user: stored record is corrupt: %v", err)
+			return nil, fmt.Errorf("redis: list user: %v", err)
 		}
 		if rec.User == user && !rec.ExpiredAt(now) {
 			out = append(out, rec)
@@ -46,28 +48,41 @@ func (s *Store) ListUser(ctx context.Context, user string) ([]*session.Record, e
 	return out, nil
 }
 
-func (s *Store) clusterList(ctx context.Context, user string, now time.Time) ([]string, error) {
+// pairsOf converts a script's array of HGETALL answers.
+func pairsOf(v []any) [][]string {
+	out := make([][]string, 0, len(v))
+	for _, x := range v {
+		arr, _ := x.([]any)
+		pairs := make([]string, 0, len(arr))
+		for _, e := range arr {
+			str, _ := e.(string)
+			pairs = append(pairs, str)
+		}
+		out = append(out, pairs)
+	}
+	return out
+}
+
+func (s *Store) clusterList(ctx context.Context, user string, now time.Time) ([][]string, error) {
 	uk := s.userKey(user)
 	refs, err := s.client.ZRange(ctx, uk, 0, -1).Result()
 	if err != nil || len(refs) == 0 {
 		return nil, err
 	}
 	p := s.client.Pipeline()
-	cmds := make([]*goredis.SliceCmd, len(refs))
+	cmds := make([]*goredis.MapStringStringCmd, len(refs))
 	for i, ref := range refs {
-		cmds[i] = p.HMGet(ctx, s.recordKey(ref), "d", "u")
+		cmds[i] = p.HGetAll(ctx, s.recordKey(ref))
 	}
 	if _, err := p.Exec(ctx); err != nil {
 		return nil, err
 	}
-	var out []string
+	var out [][]string
 	var dead []any
 	for i, c := range cmds {
 		v := c.Val()
-		d, _ := v[0].(string)
-		u, _ := v[1].(string)
-		if v[0] != nil && u == user {
-			out = append(out, d)
+		if _, ok := v["d"]; ok && v["u"] == user {
+			out = append(out, pairsOfMap(v))
 		} else {
 			dead = append(dead, refs[i])
 		}

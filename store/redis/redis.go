@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -91,6 +93,7 @@ type Store struct {
 	wait    time.Duration
 	batch   int
 	log     *slog.Logger
+	slots   chan struct{} // admission of request-path operations (see request)
 }
 
 var (
@@ -162,6 +165,8 @@ func New(cfg Config) (*Store, error) {
 		return nil, errors.New("redis: Config.Client or Config.URL is required")
 	}
 	s.match = globEscape(s.prefix) + "*"
+	// A few connections stay free for lock renewal, GC and listing.
+	s.slots = make(chan struct{}, max(poolSize(s.client)*3/4, 1))
 	return s, nil
 }
 
@@ -257,7 +262,8 @@ func globEscape(p string) string {
 type write struct {
 	ref    string
 	user   string
-	data   []byte
+	data   []byte // MarshalRecord of the record without its Data
+	fields []any  // the Data as hash fields
 	ver    string
 	ids    string   // hex of every distinct hash, concatenated, in Hashes() order
 	idKeys []string // the ID key of each of those hashes
@@ -271,31 +277,23 @@ func (s *Store) prepare(rec *session.Record, now time.Time) (*write, error) {
 	if rec.Ref == "" {
 		return nil, errors.New("redis: record without ref")
 	}
-	data, err := session.MarshalRecord(rec)
+	meta := *rec
+	meta.Data = nil
+	data, err := session.MarshalRecord(&meta)
 	if err != nil {
 		return nil, fmt.Errorf("redis: encoding record %s: %v", rec.Ref, err)
 	}
 	w := &write{
-		ref:   rec.Ref,
-		user:  rec.User,
-		data:  data,
+		ref:    rec.Ref,
+		user:   rec.User,
+		data:   data,
+		fields: fields(rec),
 		ver:   strconv.FormatUint(rec.Version, 10),
 		score: "+inf",
 		now:   strconv.FormatInt(now.UnixMicro(), 10),
 	}
-	hashes := rec.Hashes()
-	var ids strings.Builder
-	ids.Grow(64 * len(hashes))
-	w.idKeys = make([]string, 0, len(hashes))
-	for i, h := range hashes {
-		if containsHash(hashes[:i], h) {
-			continue
-		}
-		hex := h.Hex()
-		ids.WriteString(hex)
-		w.idKeys = append(w.idKeys, s.prefix+"i:"+hex)
-	}
-	w.ids = ids.String()
+	w.ids = s.idsOf(rec)
+	w.idKeys = s.idKeysOf(w.ids)
 	if !rec.Expires.IsZero() {
 		w.exp = strconv.FormatInt(rec.Expires.UnixMicro(), 10)
 		w.score = w.exp
@@ -314,13 +312,42 @@ func containsHash(hs []session.Hash, h session.Hash) bool {
 	return false
 }
 
+// unmarshal makes a record from its stored hash (HGETALL pairs).
+func unmarshal(pairs []string) (*session.Record, error) {
+	d, data, ok := assemble(pairs)
+	if !ok {
+		return nil, fmt.Errorf("redis: stored record is corrupt: no d field")
+	}
+	rec, err := session.UnmarshalRecord([]byte(d))
+	if err != nil {
+		return nil, fmt.Errorf("redis: stored record is corrupt: %v", err)
+	}
+	if rec.Data == nil {
+		rec.Data = data
+	} else {
+		maps.Copy(rec.Data, data)
+	}
+	// A merge that changes data only counts v up without rewriting d.
+	if v, ok := field(pairs, "v"); ok {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("redis: stored record is corrupt: version %q", v)
+		}
+		rec.Version = n
+	}
+	return rec, nil
+}
+
 // decode reads a stored record and checks that it is still named by h and
 // not expired. The check makes an ID key that a partial Cluster write left
 // behind (or one about to be deleted) harmless: it leads nowhere.
-func decode(b []byte, h session.Hash, now time.Time) (*session.Record, error) {
-	rec, err := session.UnmarshalRecord(b)
+func decode(pairs []string, h session.Hash, now time.Time) (*session.Record, error) {
+	if len(pairs) == 0 {
+		return nil, fmt.Errorf("redis: load: %w", session.ErrNotFound)
+	}
+	rec, err := unmarshal(pairs)
 	if err != nil {
-		return nil, fmt.Errorf("redis: stored record is corrupt: %v", err)
+		return nil, err
 	}
 	if !names(rec, h) || rec.ExpiredAt(now) {
 		return nil, fmt.Errorf("redis: load: %w", session.ErrNotFound)
@@ -387,6 +414,32 @@ func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelF
 	return context.WithTimeout(ctx, s.timeout)
 }
 
+// request admits one request-path operation and bounds it by Timeout. At
+// most a pool's worth of operations run at once; the others queue here,
+// bounded by the caller's context, not by Timeout: under a burst of
+// requests the time spent queueing is not a slow server, so it must not
+// turn into ErrUnavailable.
+func (s *Store) request(ctx context.Context, op string) (context.Context, context.CancelFunc, error) {
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("redis: %s: %w: waiting for a connection: %w", op, session.ErrUnavailable, context.Cause(ctx))
+	}
+	octx, cancel := s.opContext(ctx)
+	return octx, func() { cancel(); <-s.slots }, nil
+}
+
+// poolSize is the connection pool size of c (per node in a Cluster).
+func poolSize(c goredis.UniversalClient) int {
+	switch c := c.(type) {
+	case *goredis.Client:
+		return c.Options().PoolSize
+	case *goredis.ClusterClient:
+		return c.Options().PoolSize
+	}
+	return 10 * runtime.GOMAXPROCS(0) // go-redis's default
+}
+
 // Load implements session.Store: one round trip on a single node or
 // Sentinel (a script reads the ID key, then the record), two in Cluster
 // mode (GET the ID key, then HGET the record from its own slot).
@@ -394,19 +447,21 @@ func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, erro
 	if h.IsZero() {
 		return nil, fmt.Errorf("redis: load: %w", session.ErrNotFound)
 	}
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
-	var b string
-	var err error
+	ctx, done, err := s.request(ctx, "load")
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	var pairs []string
 	if s.cluster {
-		b, err = s.clusterLoad(ctx, h)
+		pairs, err = s.clusterLoad(ctx, h)
 	} else {
-		b, err = scriptLoad.Run(ctx, s.client, []string{s.idKey(h)}, s.prefix).Text()
+		pairs, err = scriptLoad.Run(ctx, s.client, []string{s.idKey(h)}, s.prefix).StringSlice()
 	}
 	if err != nil {
 		return nil, fail("load", err)
 	}
-	return decode([]byte(b), h, time.Now())
+	return decode(pairs, h, time.Now())
 }
 
 // Create implements session.Store: one script on a single node; in Cluster
@@ -417,13 +472,16 @@ func (s *Store) Create(ctx context.Context, rec *session.Record) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
+	ctx, done, err := s.request(ctx, "create")
+	if err != nil {
+		return err
+	}
+	defer done()
 	if s.cluster {
 		return s.clusterCreate(ctx, w)
 	}
 	word, err := scriptCreate.Run(ctx, s.client, append([]string{s.recordKey(w.ref)}, w.idKeys...),
-		s.prefix, w.ref, w.data, w.ver, w.ids, w.user, w.exp, w.ttl, w.score, w.now).Text()
+		append([]any{s.prefix, w.ref, w.data, w.ver, w.ids, w.user, w.exp, w.ttl, w.score, w.now}, w.fields...)...).Text()
 	if err != nil {
 		return fail("create", err)
 	}
@@ -439,14 +497,17 @@ func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) er
 	if err != nil {
 		return err
 	}
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
+	ctx, done, err := s.request(ctx, "update")
+	if err != nil {
+		return err
+	}
+	defer done()
 	if s.cluster {
 		return s.clusterUpdate(ctx, w, prev)
 	}
 	word, err := scriptUpdate.Run(ctx, s.client, append([]string{s.recordKey(w.ref)}, w.idKeys...),
-		s.prefix, w.ref, w.data, w.ver, w.ids, w.user, w.exp, w.ttl, w.score, w.now,
-		strconv.FormatUint(prev, 10)).Text()
+		append([]any{s.prefix, w.ref, w.data, w.ver, w.ids, w.user, w.exp, w.ttl, w.score, w.now,
+			strconv.FormatUint(prev, 10)}, w.fields...)...).Text()
 	if err != nil {
 		return fail("update", err)
 	}
@@ -456,12 +517,15 @@ func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) er
 // Delete implements session.Store: one script on a single node; two
 // rounds in Cluster mode (the record, then its ID keys and user entry).
 func (s *Store) Delete(ctx context.Context, ref string) error {
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
+	ctx, done, err := s.request(ctx, "delete")
+	if err != nil {
+		return err
+	}
+	defer done()
 	if s.cluster {
 		return s.clusterDelete(ctx, ref)
 	}
-	if err := scriptDelete.Run(ctx, s.client, []string{s.recordKey(ref)}, s.prefix, ref).Err(); err != nil {
+	if err = scriptDelete.Run(ctx, s.client, []string{s.recordKey(ref)}, s.prefix, ref).Err(); err != nil {
 		return fail("delete", err)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -48,9 +49,10 @@ func TestRoundTrips(t *testing.T) {
 	must(t, err)
 	_, err = s.ListUser(ctx, warm.User)
 	must(t, err)
+	must(t, s.Merge(ctx, mergeChange(next, "w", "1")))
 	must(t, s.Delete(ctx, warm.Ref))
 
-	readOnly := []string{"evalsha", "get", "hget"}
+	readOnly := []string{"evalsha", "get", "hget", "hgetall"}
 	for _, tc := range []struct {
 		name string
 		op   func() error
@@ -77,6 +79,23 @@ func TestRoundTrips(t *testing.T) {
 			n.Aliases = []session.Alias{{Hash: rec.ID}}
 			return s.Update(ctx, n, 2)
 		}, nil},
+		// A modifying request: its load, then its merge.
+		{"Load and Merge", func() error {
+			base, err := s.Load(ctx, rec.ID)
+			if err != nil {
+				return err
+			}
+			return s.Merge(ctx, mergeChange(base, "a", "1"))
+		}, nil},
+		{"Load and Merge after a concurrent write", func() error {
+			base, err := s.Load(ctx, rec.ID)
+			if err != nil {
+				return err
+			}
+			stale := base.Clone()
+			stale.Version--
+			return s.Merge(ctx, mergeChange(stale, "b", "2"))
+		}, nil},
 		{"ListUser", func() error { _, err := s.ListUser(ctx, rec.User); return err }, nil},
 		{"Delete", func() error { return s.Delete(ctx, rec.Ref) }, nil},
 	} {
@@ -89,11 +108,15 @@ func TestRoundTrips(t *testing.T) {
 			cmds, pipelines, _ := hook.reset()
 			d := diffStats(before, commandStats(t, stats))
 			t.Logf("%s: client sent %d command(s), %d pipeline(s); server commandstats diff %v", tc.name, cmds, pipelines, d)
-			if cmds != 1 || pipelines != 0 {
-				t.Errorf("client sent %d commands and %d pipelines, want exactly 1 command", cmds, pipelines)
+			want := int64(1)
+			if strings.HasPrefix(tc.name, "Load and ") {
+				want = 2 // SPEC §3: at most two for a modifying request, its load included
 			}
-			if d["evalsha"] != 1 || d["eval"] != 0 {
-				t.Errorf("server ran %d EVALSHA and %d EVAL, want 1 EVALSHA", d["evalsha"], d["eval"])
+			if int64(cmds) != want || pipelines != 0 {
+				t.Errorf("client sent %d commands and %d pipelines, want exactly %d", cmds, pipelines, want)
+			}
+			if d["evalsha"] != want || d["eval"] != 0 {
+				t.Errorf("server ran %d EVALSHA and %d EVAL, want %d EVALSHA", d["evalsha"], d["eval"], want)
 			}
 			if tc.onlyReads != nil {
 				for _, name := range slices.Sorted(maps.Keys(d)) {
@@ -122,6 +145,15 @@ func TestRoundTrips(t *testing.T) {
 			}
 		}
 	})
+}
+
+// mergeChange is the change set {k=v} on base, as the Manager makes it.
+func mergeChange(base *session.Record, k, v string) *session.Change {
+	c := &session.Change{Base: base, Set: map[string]string{k: v}}
+	c.Next = base.Clone()
+	c.Next.Data, _ = c.MergeData(base.Data)
+	c.Next.Version = base.Version + 1
+	return c
 }
 
 func must(t testing.TB, err error) {

@@ -33,6 +33,10 @@ local function touchuser(k, ref, score, now)
   setttl(k, ms)
   return added
 end
+-- putfields writes a record's data fields ARGV[from..] (field, value pairs).
+local function putfields(k, from)
+  for j = from, #ARGV, 2 do redis.call('HSET', k, ARGV[j], ARGV[j + 1]) end
+end
 -- dropids deletes the ID keys listed in ids that still name ref, except
 -- those in keep.
 local function dropids(prefix, ids, ref, keep)
@@ -50,29 +54,32 @@ end
 // keys it computes (the record key from the ID key's value, old ID keys,
 // the old user's index). That is allowed outside Cluster only.
 
-// KEYS[1] ID key; ARGV[1] prefix. Returns the record bytes or nil.
+// KEYS[1] ID key; ARGV[1] prefix. Returns the record hash (HGETALL) or nil.
 var scriptLoad = goredis.NewScript(`
 local ref = redis.call('GET', KEYS[1])
 if not ref then return false end
-return redis.call('HGET', ARGV[1] .. '{' .. ref .. '}:r', 'd')
+return redis.call('HGETALL', ARGV[1] .. '{' .. ref .. '}:r')
 `)
 
 // KEYS[1] record key, KEYS[2..] ID keys.
-// ARGV: prefix, ref, data, version, ids, user, e, ttl, score, now.
+// ARGV: prefix, ref, data, version, ids, user, e, ttl, score, now, then
+// (ARGV[11..]) the data fields.
 var scriptCreate = goredis.NewScript(luaHelpers + `
 for i = 1, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 'COLLISION' end
 end
 local ttl = tonumber(ARGV[8])
-redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', ARGV[4], 'i', ARGV[5], 'u', ARGV[6], 'e', ARGV[7])
+redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', ARGV[4], 'i', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'x', '2')
+putfields(KEYS[1], 11)
 setttl(KEYS[1], ttl)
 for i = 2, #KEYS do setid(KEYS[i], ARGV[2], ttl) end
 if ARGV[6] ~= '' then touchuser(ARGV[1] .. 'u:' .. ARGV[6], ARGV[2], ARGV[9], ARGV[10]) end
 return 'OK'
 `)
 
-// Compare-and-swap. KEYS and ARGV as scriptCreate, plus ARGV[11] the
-// expected stored version.
+// Compare-and-swap. KEYS as scriptCreate; ARGV as scriptCreate up to
+// ARGV[10], then ARGV[11] the expected stored version and (ARGV[12..]) the
+// data fields, which replace the stored ones.
 var scriptUpdate = goredis.NewScript(luaHelpers + `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u')
 if not cur[1] then return 'NOTFOUND' end
@@ -83,7 +90,9 @@ for i = 2, #KEYS do
   if o and o ~= ref then return 'COLLISION' end
 end
 local ttl = tonumber(ARGV[8])
-redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', ARGV[4], 'i', ARGV[5], 'u', ARGV[6], 'e', ARGV[7])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', ARGV[4], 'i', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'x', '2')
+putfields(KEYS[1], 12)
 setttl(KEYS[1], ttl)
 for i = 2, #KEYS do setid(KEYS[i], ref, ttl) end
 if cur[2] and cur[2] ~= ARGV[5] then
@@ -107,13 +116,18 @@ if cur[2] and cur[2] ~= '' then redis.call('ZREM', ARGV[1] .. 'u:' .. cur[2], AR
 return 1
 `)
 
-// KEYS[1] user index; ARGV prefix, user. Returns the records' bytes and
-// drops the entries whose record is gone or belongs to someone else.
+// KEYS[1] user index; ARGV prefix, user. Returns the records' hashes
+// (HGETALL each) and drops the entries whose record is gone or belongs to
+// someone else.
 var scriptList = goredis.NewScript(`
 local out = {}
 for _, ref in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  local x = redis.call('HMGET', ARGV[1] .. '{' .. ref .. '}:r', 'd', 'u')
-  if x[1] and x[2] == ARGV[2] then out[#out + 1] = x[1] else redis.call('ZREM', KEYS[1], ref) end
+  local k = ARGV[1] .. '{' .. ref .. '}:r'
+  if redis.call('HGET', k, 'u') == ARGV[2] then
+    out[#out + 1] = redis.call('HGETALL', k)
+  else
+    redis.call('ZREM', KEYS[1], ref)
+  end
 end
 return out
 `)
@@ -154,25 +168,29 @@ return n
 
 // Cluster: every script touches only its declared keys, all in one slot.
 
-// KEYS[1] record key; ARGV data, version, ids, user, e, ttl. 1 if written,
-// 0 if the key is taken.
+// KEYS[1] record key; ARGV data, version, ids, user, e, ttl, then
+// (ARGV[7..]) the data fields. 1 if written, 0 if the key is taken.
 var scriptCreateRecord = goredis.NewScript(luaHelpers + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'i', ARGV[3], 'u', ARGV[4], 'e', ARGV[5])
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'i', ARGV[3], 'u', ARGV[4], 'e', ARGV[5], 'x', '2')
+putfields(KEYS[1], 7)
 setttl(KEYS[1], tonumber(ARGV[6]))
 return 1
 `)
 
 // Compare-and-swap of the record alone. KEYS[1] record key; ARGV data,
-// version, ids, user, e, ttl, prev, fast. With fast = '1' it writes only if
-// the stored ids and user equal the new ones and otherwise answers
-// CHANGED. Answers {word, old ids, old user}.
+// version, ids, user, e, ttl, prev, fast, then (ARGV[9..]) the data
+// fields. With fast = '1' it writes only if the stored ids and user equal
+// the new ones and otherwise answers CHANGED. Answers {word, old ids, old
+// user}.
 var scriptCAS = goredis.NewScript(luaHelpers + `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u')
 if not cur[1] then return {'NOTFOUND'} end
 if cur[1] ~= ARGV[7] then return {'CONFLICT'} end
 if ARGV[8] == '1' and (cur[2] ~= ARGV[3] or cur[3] ~= ARGV[4]) then return {'CHANGED'} end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'i', ARGV[3], 'u', ARGV[4], 'e', ARGV[5])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'i', ARGV[3], 'u', ARGV[4], 'e', ARGV[5], 'x', '2')
+putfields(KEYS[1], 9)
 setttl(KEYS[1], tonumber(ARGV[6]))
 return {'OK', cur[2] or '', cur[3] or ''}
 `)

@@ -1,0 +1,244 @@
+package redis
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/session"
+)
+
+// Data fields. A record's data lives in its hash as one field per key,
+// named fieldPrefix + key, next to d (the rest of the record), so a merge
+// can change keys in place (HSET/HDEL) under the record's own key.
+// Records written before this layout have no x field and their data in d;
+// Load reads both, and the first write converts them (Merge answers
+// LEGACY and the write goes through Update).
+const fieldPrefix = "."
+
+// luaMerge is the merge shared by both scripts (session.Merger's rules).
+// ARGV: prefix, ref, d, ids, user, e, ttl, score, now, base version,
+// meta, base ids, base user, fast, clear, keep, #dels, dels..., then
+// field/value pairs to set. check answers the verdict before anything is
+// written: nil to go on, else the answer word; whole says whether d and
+// the index fields are to be written (base version, or a meta change).
+const luaMerge = `
+local function check(k, cur, fast)
+  if not cur[1] then return 'NOTFOUND' end
+  if cur[4] ~= '2' then return 'LEGACY' end
+  local same = cur[1] == ARGV[10]
+  local meta = ARGV[11] == '1'
+  if not same and meta and (cur[2] ~= ARGV[12] or (cur[3] or '') ~= ARGV[13]) then return 'CONFLICT' end
+  local whole = same or meta
+  if whole and fast and (cur[2] ~= ARGV[4] or cur[3] ~= ARGV[5]) then return 'CHANGED' end
+  return nil, whole
+end
+-- mergedata applies the data change set; true if a value changed.
+local function mergedata(k)
+  local changed = false
+  if ARGV[15] == '1' then
+    local keep = ARGV[16]
+    for _, f in ipairs(redis.call('HKEYS', k)) do
+      if string.sub(f, 1, 1) == '.' and (keep == '' or string.sub(f, 1, #keep) ~= keep) then
+        redis.call('HDEL', k, f)
+        changed = true
+      end
+    end
+  end
+  local ndel = tonumber(ARGV[17])
+  for j = 18, 17 + ndel do
+    if redis.call('HDEL', k, ARGV[j]) == 1 then changed = true end
+  end
+  for j = 18 + ndel, #ARGV, 2 do
+    if redis.call('HGET', k, ARGV[j]) ~= ARGV[j + 1] then
+      redis.call('HSET', k, ARGV[j], ARGV[j + 1])
+      changed = true
+    end
+  end
+  return changed
+end
+local function writewhole(k)
+  redis.call('HSET', k, 'd', ARGV[3], 'i', ARGV[4], 'u', ARGV[5], 'e', ARGV[6])
+  redis.call('HINCRBY', k, 'v', 1)
+  setttl(k, tonumber(ARGV[7]))
+end
+`
+
+// Single node and Sentinel. KEYS[1] record key, KEYS[2..] the ID keys of
+// the merged record; ARGV as luaMerge.
+var scriptMerge = goredis.NewScript(luaHelpers + luaMerge + `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u', 'x')
+local word, whole = check(KEYS[1], cur, false)
+if word then return word end
+local ref = ARGV[2]
+if whole then
+  for i = 2, #KEYS do
+    local o = redis.call('GET', KEYS[i])
+    if o and o ~= ref then return 'COLLISION' end
+  end
+end
+local changed = mergedata(KEYS[1])
+if not whole then
+  if changed then redis.call('HINCRBY', KEYS[1], 'v', 1) end
+  return 'OK'
+end
+writewhole(KEYS[1])
+local ttl = tonumber(ARGV[7])
+for i = 2, #KEYS do setid(KEYS[i], ref, ttl) end
+if cur[2] ~= ARGV[4] then
+  local keep = {}
+  for j = 1, #ARGV[4], 64 do keep[string.sub(ARGV[4], j, j + 63)] = true end
+  dropids(ARGV[1], cur[2], ref, keep)
+end
+if cur[3] and cur[3] ~= '' and cur[3] ~= ARGV[5] then
+  redis.call('ZREM', ARGV[1] .. 'u:' .. cur[3], ref)
+end
+if ARGV[5] ~= '' then touchuser(ARGV[1] .. 'u:' .. ARGV[5], ref, ARGV[8], ARGV[9]) end
+return 'OK'
+`)
+
+// Cluster: the merge of the record alone, in its slot (the ID keys and the
+// user index are claimed and released around it, as for Update). KEYS[1]
+// record key; ARGV as luaMerge (fast: ARGV[14] = '1'). Answers {word, old
+// ids, old user}.
+var scriptMergeRecord = goredis.NewScript(luaHelpers + luaMerge + `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u', 'x')
+local word, whole = check(KEYS[1], cur, ARGV[14] == '1')
+if word then return {word} end
+local changed = mergedata(KEYS[1])
+if whole then
+  writewhole(KEYS[1])
+elseif changed then
+  redis.call('HINCRBY', KEYS[1], 'v', 1)
+end
+return {'OK', cur[2] or '', cur[3] or ''}
+`)
+
+// mergeArgs is ARGV of the merge scripts.
+func (s *Store) mergeArgs(w *write, c *session.Change, fast bool) []any {
+	base := s.idsOf(c.Base)
+	meta, f, clear := "0", "0", "0"
+	if c.Meta {
+		meta = "1"
+	}
+	if fast {
+		f = "1"
+	}
+	keep := ""
+	if c.Clear {
+		clear = "1"
+		if c.Keep != "" {
+			keep = fieldPrefix + c.Keep
+		}
+	}
+	args := make([]any, 0, 17+len(c.Del)+2*len(c.Set))
+	args = append(args, s.prefix, w.ref, w.data, w.ids, w.user, w.exp, w.ttl, w.score, w.now,
+		strconv.FormatUint(c.Base.Version, 10), meta, base, c.Base.User, f, clear, keep, len(c.Del))
+	for _, k := range c.Del {
+		args = append(args, fieldPrefix+k)
+	}
+	for k, v := range c.Set {
+		args = append(args, fieldPrefix+k, v)
+	}
+	return args
+}
+
+// idsOf is the ids field of rec (hex of its distinct hashes, in order).
+func (s *Store) idsOf(rec *session.Record) string {
+	hashes := rec.Hashes()
+	var b strings.Builder
+	b.Grow(64 * len(hashes))
+	for i, h := range hashes {
+		if !containsHash(hashes[:i], h) {
+			b.WriteString(h.Hex())
+		}
+	}
+	return b.String()
+}
+
+// Merge implements session.Merger: one script under the record's key on a
+// single node or Sentinel. In Cluster mode a merge that keeps the record's
+// IDs and user is one pipelined round (the script in the record's slot,
+// plus TTL refreshes of its ID keys); one that changes them claims the new
+// ID keys first and releases dropped ones after, as Update does.
+func (s *Store) Merge(ctx context.Context, c *session.Change) error {
+	err := s.merge(ctx, c)
+	if isLegacy(err) {
+		// A record in the old layout: the first write converts it.
+		return s.Update(ctx, c.Next, c.Base.Version)
+	}
+	return err
+}
+
+func (s *Store) merge(ctx context.Context, c *session.Change) error {
+	w, err := s.prepare(c.Next, time.Now())
+	if err != nil {
+		return err
+	}
+	ctx, done, err := s.request(ctx, "merge")
+	if err != nil {
+		return err
+	}
+	defer done()
+	if s.cluster {
+		return s.clusterWrite(ctx, w, "merge", func(fast bool) *call {
+			return &call{sc: scriptMergeRecord, keys: []string{s.recordKey(w.ref)}, args: s.mergeArgs(w, c, fast)}
+		})
+	}
+	word, err := scriptMerge.Run(ctx, s.client, append([]string{s.recordKey(w.ref)}, w.idKeys...),
+		s.mergeArgs(w, c, false)...).Text()
+	if err != nil {
+		return fail("merge", err)
+	}
+	if word == "LEGACY" {
+		return legacyError{}
+	}
+	return status("merge", word)
+}
+
+// legacyError is the answer LEGACY: a record in the old layout.
+type legacyError struct{}
+
+func (legacyError) Error() string { return "redis: record in the old layout" }
+
+func isLegacy(err error) bool { _, ok := err.(legacyError); return ok }
+
+// fields returns rec's data as hash fields (name, value, ...).
+func fields(rec *session.Record) []any {
+	out := make([]any, 0, 2*len(rec.Data))
+	for k, v := range rec.Data {
+		out = append(out, fieldPrefix+k, v)
+	}
+	return out
+}
+
+// field returns the value of a field of HGETALL pairs.
+func field(pairs []string, name string) (string, bool) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i] == name {
+			return pairs[i+1], true
+		}
+	}
+	return "", false
+}
+
+// assemble makes a record from a stored hash (HGETALL as name/value
+// pairs): d, with the data fields over any data d holds (old layout).
+func assemble(pairs []string) (d string, data map[string]string, ok bool) {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		name, v := pairs[i], pairs[i+1]
+		switch {
+		case name == "d":
+			d, ok = v, true
+		case strings.HasPrefix(name, fieldPrefix):
+			if data == nil {
+				data = make(map[string]string, len(pairs)/2)
+			}
+			data[name[len(fieldPrefix):]] = v
+		}
+	}
+	return d, data, ok
+}
