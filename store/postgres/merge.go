@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 
 	"strings"
@@ -211,23 +212,12 @@ func unescapeKV(s string) (string, bool) {
 		if i+2 >= len(s) {
 			return "", false
 		}
-		hi, ok1 := unhex(s[i+1])
-		lo, ok2 := unhex(s[i+2])
-		if !ok1 || !ok2 {
+		var x [1]byte
+		if _, err := hex.Decode(x[:], []byte(s[i+1:i+3])); err != nil {
 			return "", false
 		}
-		b.WriteByte(hi<<4 | lo)
+		b.WriteByte(x[0])
 		i += 2
 	}
 	return b.String(), true
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'A' <= c && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
 }

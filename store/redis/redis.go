@@ -288,9 +288,9 @@ func (s *Store) prepare(rec *session.Record, now time.Time) (*write, error) {
 		user:   rec.User,
 		data:   data,
 		fields: fields(rec),
-		ver:   strconv.FormatUint(rec.Version, 10),
-		score: "+inf",
-		now:   strconv.FormatInt(now.UnixMicro(), 10),
+		ver:    strconv.FormatUint(rec.Version, 10),
+		score:  "+inf",
+		now:    strconv.FormatInt(now.UnixMicro(), 10),
 	}
 	w.ids = s.idsOf(rec)
 	w.idKeys = s.idKeysOf(w.ids)
