@@ -188,7 +188,7 @@ func (b *backendWriter) apply() bool {
 		setWhy(b.r, "backend")
 		target := s.httpsURL(b.r)
 		if target == "" {
-			http.Error(b.ResponseWriter, "This page needs HTTPS.", http.StatusForbidden)
+			errorPage(b.ResponseWriter, s.cfg.Name, http.StatusForbidden, "This page needs HTTPS.")
 			return true
 		}
 		for k := range h {

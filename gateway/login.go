@@ -143,7 +143,8 @@ func (l *login) insecure(w http.ResponseWriter, r *http.Request) {
 }
 
 var insecurePage = template.Must(template.New("insecure").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
-<title>Use the secure sign-in page</title></head><body><h1>Sign in over HTTPS</h1>
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Use the secure sign-in page</title></head><body><p><a href="/" id="home">← Back to the site</a></p><h1>Sign in over HTTPS</h1>
 <p>Your password was sent over an unencrypted connection, so it was not checked. Change it if this network is not yours.</p>
 <p><a href="{{.}}">Go to the secure sign-in page</a></p></body></html>
 `))
@@ -164,7 +165,7 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		http.Error(w, "Method not allowed.", http.StatusMethodNotAllowed)
+		errorPage(w, l.s.cfg.Name, http.StatusMethodNotAllowed, "Sign in with the form on this page.")
 		return
 	}
 	next := safeNext(r.PostFormValue("next"))
@@ -192,7 +193,7 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	legacy := v.legacy
 	if err := sess.Login(user); err != nil {
 		l.s.log.Error("gateway: login", "err", err)
-		http.Error(w, "Sign-in failed. Please try again.", http.StatusInternalServerError)
+		errorPage(w, l.s.cfg.Name, http.StatusInternalServerError, "Sign-in failed. Please try again.")
 		return
 	}
 	markAuth(sess, authViaGateway, time.Now())
@@ -263,14 +264,14 @@ func (l *login) serveLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		http.Error(w, "Sign out with the button on your account page (POST).", http.StatusMethodNotAllowed)
+		errorPage(w, l.s.cfg.Name, http.StatusMethodNotAllowed, "Sign out with the button on your account page (POST).")
 		return
 	}
 	sess := session.FromContext(r.Context())
 	user := sess.User()
 	if err := sess.Logout(); err != nil {
 		l.s.log.Error("gateway: logout", "err", err)
-		http.Error(w, "Sign-out failed. Please try again.", http.StatusServiceUnavailable)
+		errorPage(w, l.s.cfg.Name, http.StatusServiceUnavailable, "Sign-out failed. Please try again.")
 		return
 	}
 	l.s.audit(r, session.Event{Type: "logout", User: user})

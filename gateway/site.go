@@ -224,6 +224,9 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 			sc.Locator = g.locator
 		}
 		sc.Auditor, sc.Logger = g.auditor, s.log
+		if sc.ErrorHandler == nil {
+			sc.ErrorHandler = sessionErrors(cfg.Name)
+		}
 		if g.unknown != nil {
 			sc.UnknownIDs = g.unknown // one count per gateway, not per site
 		}
@@ -397,7 +400,7 @@ func (s *site) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 		if err := s.origin.Check(r); err != nil {
 			s.audit(r, session.Event{Type: "csrf.refused", Attrs: []slog.Attr{slog.String("reason", "cross-origin"),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path)}})
-			http.Error(w, "Cross-origin request refused.", http.StatusForbidden)
+			errorPage(w, s.cfg.Name, http.StatusForbidden, "Cross-origin request refused: this form was sent from another site.")
 			return false
 		}
 	}
@@ -408,7 +411,7 @@ func (s *site) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 // validated next=.
 func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
 	if s.login == nil {
-		http.Error(w, "Login required.", http.StatusUnauthorized)
+		errorPage(w, s.cfg.Name, http.StatusUnauthorized, "Login required.")
 		return
 	}
 	target := s.cfg.HTTPSOrigin + s.cfg.LoginPath + "?next=" + url.QueryEscape(r.URL.RequestURI())

@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/device"
 
 	"github.com/sessiond/sessiond/internal/testbrowser"
 	"github.com/sessiond/sessiond/internal/testenv"
@@ -293,5 +296,128 @@ func TestDemoShopperInBrowser(t *testing.T) {
 	}
 	if strings.Contains(strings.ToLower(p.bodyText()), "sign in") {
 		p.fatalf("the catalog's product page offers to sign in")
+	}
+}
+
+// login signs in on the gateway's login page of the shop, starting from
+// path (which needs a signed-in user or links to the login page).
+func (p *page) login(d demoSite, next, user, pass string) {
+	p.t.Helper()
+	login := d.shopHTTPS + "/login?next=" + url.QueryEscape(next)
+	p.navigate("open the login page", login, 200, chromedp.Navigate(login))
+	p.do("fill the login form",
+		chromedp.SendKeys(chromedp.ID("username"), user, chromedp.NodeVisible),
+		chromedp.SendKeys(chromedp.ID("password"), pass, chromedp.NodeVisible))
+	p.navigate("submit the login form", d.shopHTTPS+next, 200, chromedp.Submit(chromedp.ID("login")))
+}
+
+// rows are the sessions page's rows: ref -> the row's text.
+func (p *page) rows() map[string]string {
+	p.t.Helper()
+	v, err := chromedp.Run(p.ctx, chromedp.Evaluate[map[string]string](`Object.fromEntries(
+		[...document.querySelectorAll("#sessions tr[data-ref]")].map(tr => [tr.dataset.ref, tr.innerText.replace(/\s+/g, " ")]))`))
+	if err != nil {
+		p.fatalf("reading the sessions table: %v", err)
+	}
+	return v
+}
+
+// TestDemoSessionsPageInBrowser: alice signs in from two browsers (two
+// browser contexts, separate cookies). The sessions page lists both, with
+// the browser of the latest sign-in, times with their zone and the area
+// from the demo's GeoIP database; "sign out everywhere else" shows only
+// when there is somewhere else. Revoking the other session removes it
+// from the list, and the other browser is signed out.
+func TestDemoSessionsPageInBrowser(t *testing.T) {
+	d := startDemo(t)
+	b := testbrowser.Launch(t, testbrowser.Options{HostRules: "MAP *.localhost 127.0.0.1", Timeout: 120 * time.Second})
+	dir := testbrowser.ArtifactDir(t)
+	first := &page{t: t, ctx: b.Tab, b: b, dir: dir}
+	other := &page{t: t, ctx: b.NewIncognito(t), b: b, dir: dir}
+	const sessions = "/.sessiond/sessions"
+
+	// Alone: no "everywhere else".
+	first.login(d, sessions, "alice", "alice-demo")
+	if got := first.rows(); len(got) != 1 {
+		first.fatalf("sessions page with one sign-in lists %d rows: %v", len(got), got)
+	}
+	if first.present("revoke-others") || !first.present("alone") || !first.present("home") {
+		first.fatalf("one session: want #alone and #home, no #revoke-others")
+	}
+
+	// The other browser opens the login page (its session starts with the
+	// browser's own User-Agent), then signs in as "Firefox 128": the list
+	// shows the browser of the sign-in.
+	login := d.shopHTTPS + "/login?next=" + url.QueryEscape("/account")
+	other.navigate("other browser: login page", login, 200, chromedp.Navigate(login))
+	if _, err := chromedp.Call(other.ctx, emulation.SetUserAgentOverride,
+		emulation.SetUserAgentOverrideParams{UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"}); err != nil {
+		other.fatalf("user agent override: %v", err)
+	}
+	other.do("other browser: fill the form",
+		chromedp.SendKeys(chromedp.ID("username"), "alice", chromedp.NodeVisible),
+		chromedp.SendKeys(chromedp.ID("password"), "alice-demo", chromedp.NodeVisible))
+	other.navigate("other browser: sign in", d.shopHTTPS+"/account", 200, chromedp.Submit(chromedp.ID("login")))
+	other.want("other browser, signed in", "user", "Signed in as alice")
+
+	first.navigate("reload the sessions page", d.shopHTTPS+sessions, 200, chromedp.Reload())
+	rows := first.rows()
+	if len(rows) != 2 || !first.present("revoke-others") || first.present("alone") {
+		first.fatalf("two sessions: rows %v, want 2 and a #revoke-others button", rows)
+	}
+	zone, _ := time.Now().Zone()
+	otherRef := ""
+	for ref, text := range rows {
+		for _, want := range []string{"127.0.0.1", "this machine", zone} {
+			if !strings.Contains(text, want) {
+				first.fatalf("row %q lacks %q", text, want)
+			}
+		}
+		if strings.Contains(text, "this session") {
+			continue
+		}
+		otherRef = ref
+		if !strings.Contains(text, "Firefox 128 on Windows") {
+			first.fatalf("the other session's row %q does not show the browser of its sign-in (Firefox 128 on Windows)", text)
+		}
+	}
+	if otherRef == "" {
+		first.fatalf("no row other than this session: %v", rows)
+	}
+	first.screenshot("sessions-two")
+
+	// Revoke the other one.
+	first.navigate("revoke the other session", d.shopHTTPS+sessions, 200,
+		chromedp.Click(chromedp.CSS(`tr[data-ref="`+otherRef+`"] button`), chromedp.NodeVisible))
+	if rows := first.rows(); len(rows) != 1 || rows[otherRef] != "" {
+		first.fatalf("after revoking: rows %v, want only this session", rows)
+	}
+	if first.present("revoke-others") {
+		first.fatalf("after revoking: still offers to sign out everywhere else")
+	}
+	first.screenshot("sessions-revoked")
+
+	// The other browser is signed out.
+	other.navigate("other browser: account", d.shopHTTPS+"/account", 200, chromedp.Reload())
+	other.want("other browser after the revoke", "user", "not signed in")
+}
+
+// TestDemoOnAPhone: the shop is readable on a phone-sized screen: nothing
+// wider than the viewport, the inspector below the page.
+func TestDemoOnAPhone(t *testing.T) {
+	d := startDemo(t)
+	b := testbrowser.Launch(t, testbrowser.Options{HostRules: "MAP *.localhost 127.0.0.1"})
+	p := &page{t: t, ctx: b.Tab, b: b, dir: testbrowser.ArtifactDir(t)}
+	p.do("emulate a phone", chromedp.Emulate(device.IPhone13))
+	for _, u := range []string{d.shopHTTP + "/", d.shopHTTP + "/products/1", d.shopHTTPS + "/login?next=%2F"} {
+		p.navigate("open "+u, u, 200, chromedp.Navigate(u))
+		wide, err := chromedp.Run(p.ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+		if err != nil {
+			p.fatalf("measuring %s: %v", u, err)
+		}
+		if wide {
+			p.fatalf("%s is wider than the phone's screen", u)
+		}
+		p.screenshot("phone")
 	}
 }

@@ -86,7 +86,7 @@ const layoutHTML = `{{define "layout"}}<!doctype html>
 <dt>Session</dt><dd id="i-mode">{{.ModeText}}</dd>
 <dt>Visible</dt><dd id="i-visible">{{$.VisibleText}}</dd>
 <dt>Hidden</dt><dd id="i-hidden">{{if eq .Partition "insecure"}}over HTTP the gateway hides the user and every <code>secure.*</code> key (your orders); they are kept, and shown again over HTTPS{{else}}nothing: the whole session is visible{{end}}</dd>
-<dt>User</dt><dd id="i-user">{{if $.User}}{{$.User}}{{else if eq .Partition "insecure"}}hidden over HTTP{{else}}not signed in{{end}}</dd>
+<dt>User</dt><dd id="i-user">{{if $.User}}{{$.User}}{{else if not $.Ref}}not signed in (no session yet){{else if eq .Partition "insecure"}}hidden over HTTP{{else}}not signed in{{end}}</dd>
 <dt>Ref</dt><dd id="i-ref">{{with $.Ref}}<code>{{.}}</code> (stable across new IDs; not an ID){{else}}none{{end}}</dd>
 </dl>
 <h2>Last session events</h2>

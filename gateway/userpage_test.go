@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSessionsPageDetails: a way home, times with their zone, the
+// sign-in's browser in words, and no "sign out everywhere else" when
+// there is nowhere else; a revoked session is gone from the list.
+func TestSessionsPageDetails(t *testing.T) {
+	g := startGateway(t, nil)
+	a, b := g.client(), g.client()
+	doLogin(g, a, "alice", "alice-pw", "/")
+	_, page := g.do(a, "GET", g.httpsURL+sessionsPage, nil, nil)
+	zone, _ := time.Now().Zone()
+	for _, want := range []string{`<a href="/" id="home">`, " " + zone + "</td>", `id="alone"`} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("sessions page alone lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "revoke-others") {
+		t.Fatalf("one session, yet the page offers to sign out everywhere else:\n%s", page)
+	}
+	g.do(b, "GET", g.httpsURL+"/login", nil, http.Header{"User-Agent": {"Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"}})
+	resp := doLogin(g, b, "alice", "alice-pw", "/")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("second login = %d", resp.StatusCode)
+	}
+	_, page = g.do(a, "GET", g.httpsURL+sessionsPage, nil, nil)
+	if strings.Count(page, "data-ref=") != 2 || !strings.Contains(page, `id="revoke-others"`) || strings.Contains(page, `id="alone"`) {
+		t.Fatalf("two sessions: page:\n%s", page)
+	}
+	// The other row, and its ref.
+	_, rest, _ := strings.Cut(page, `<tr data-ref="`)
+	if strings.HasPrefix(rest[strings.Index(rest, `"`):], `" class="current"`) {
+		_, rest, _ = strings.Cut(rest, `<tr data-ref="`)
+	}
+	ref := rest[:strings.Index(rest, `"`)]
+	tok := between(page, `name="csrf_token" value="`, `"`)
+	if resp, _ := g.do(a, "POST", g.httpsURL+sessionsPage+"/revoke", url.Values{"csrf_token": {tok}, "ref": {ref}}, nil); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke = %d", resp.StatusCode)
+	}
+	_, page = g.do(a, "GET", g.httpsURL+sessionsPage, nil, nil)
+	if strings.Contains(page, ref) || strings.Count(page, "data-ref=") != 1 {
+		t.Fatalf("the revoked session %s is still listed:\n%s", ref, page)
+	}
+	resp, body := g.do(a, "POST", g.httpsURL+sessionsPage+"/revoke", url.Values{"csrf_token": {tok}, "ref": {ref}}, nil)
+	if resp.StatusCode != http.StatusNotFound || !strings.Contains(body, `id="home"`) {
+		t.Fatalf("revoking it again = %d; want 404 on a page with a way home:\n%s", resp.StatusCode, body)
+	}
+}
+
+func TestBrowserName(t *testing.T) {
+	for ua, want := range map[string]string{
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0":                                              "Firefox 128 on Windows",
+		"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36":                         "Chrome 131 on Linux",
+		"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15":         "Safari 17 on macOS",
+		"Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 EdgA/131.0.0.0":   "Chrome 131 on Android",
+		"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0": "Edge 131 on Windows",
+		"curl/8.5.0": "curl 8",
+		"":           "unknown",
+		"weird":      "weird",
+	} {
+		if got := browserName(ua); got != want {
+			t.Errorf("browserName(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
