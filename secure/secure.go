@@ -18,7 +18,6 @@
 package secure
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"html/template"
@@ -111,6 +110,8 @@ type Config struct {
 	IsSecure func(r *http.Request) bool
 	// MaxBuffer bounds the HTML buffered for content rules (default 4 MiB);
 	// a larger page is redirected to HTTPS rather than checked in part.
+	// Only text/html (and XHTML) responses are held; everything else
+	// streams.
 	MaxBuffer int
 }
 
@@ -217,7 +218,8 @@ func PathHasPrefix(p, prefix string) bool {
 	return strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/")
 }
 
-func (rule *Rule) matches(req *http.Request, s *session.Session) bool {
+// matchesPath applies the rule's path or glob.
+func (rule *Rule) matchesPath(req *http.Request) bool {
 	p := req.URL.Path
 	if rule.Path != "" && !PathHasPrefix(p, rule.Path) {
 		return false
@@ -226,6 +228,13 @@ func (rule *Rule) matches(req *http.Request, s *session.Session) bool {
 		if ok, _ := path.Match(rule.Glob, p); !ok {
 			return false
 		}
+	}
+	return true
+}
+
+func (rule *Rule) matches(req *http.Request, s *session.Session) bool {
+	if !rule.matchesPath(req) {
+		return false
 	}
 	switch rule.State {
 	case Anonymous:
@@ -284,42 +293,45 @@ func (r *Rules) Handler(next http.Handler) http.Handler {
 			r.redirect(w, req, to)
 			return
 		}
-		if secure || !r.hasContentRules() {
+		if secure || !r.contentRulesFor(req) {
 			next.ServeHTTP(w, req)
 			return
 		}
-		// Over HTTP with content rules: hold the response until it is known
-		// not to contain a protected form.
-		bw := &bufferedWriter{header: http.Header{}, limit: r.cfg.MaxBuffer}
-		next.ServeHTTP(bw, req)
-		if bw.over || r.containsForm(req, bw) {
-			if !safeMethod(req.Method) && bw.over {
+		// Over HTTP with content rules: an HTML response is held until it
+		// is known not to contain a protected form; anything else (event
+		// streams, downloads, WebSocket upgrades) streams through.
+		cw := &contentWriter{w: w, header: http.Header{}, limit: r.cfg.MaxBuffer}
+		next.ServeHTTP(cw, req)
+		if cw.mode == undecided && cw.body.Len() > 0 {
+			cw.sniff() // a short body without a Content-Type
+		}
+		if cw.mode == streaming || cw.mode == hijacked {
+			return
+		}
+		if cw.over || r.containsForm(req, cw) {
+			if !safeMethod(req.Method) && cw.over {
 				r.refuse(w, req)
 				return
 			}
 			r.redirect(w, req, HTTPS)
 			return
 		}
-		bw.flushTo(w)
+		cw.flush()
 	})
 }
 
-func (r *Rules) hasContentRules() bool {
-	for _, re := range r.forms {
-		if re != nil {
+// contentRulesFor reports whether a content rule's path could match req
+// (its user state is judged on the response).
+func (r *Rules) contentRulesFor(req *http.Request) bool {
+	for i, re := range r.forms {
+		if re != nil && r.cfg.Rules[i].matchesPath(req) {
 			return true
 		}
 	}
 	return false
 }
 
-func (r *Rules) containsForm(req *http.Request, bw *bufferedWriter) bool {
-	if !strings.HasPrefix(strings.ToLower(bw.header.Get("Content-Type")), "text/html") && bw.header.Get("Content-Type") != "" {
-		return false
-	}
-	if bw.header.Get("Content-Type") == "" && !bytes.Contains(bytes.ToLower(bw.body.Bytes()[:min(512, bw.body.Len())]), []byte("<")) {
-		return false
-	}
+func (r *Rules) containsForm(req *http.Request, cw *contentWriter) bool {
 	s := session.FromContext(req.Context())
 	for i, re := range r.forms {
 		if re == nil {
@@ -327,7 +339,7 @@ func (r *Rules) containsForm(req *http.Request, bw *bufferedWriter) bool {
 		}
 		rule := r.cfg.Rules[i]
 		rule.Form = ""
-		if rule.matches(req, s) && re.Match(bw.body.Bytes()) {
+		if rule.matches(req, s) && re.Match(cw.body.Bytes()) {
 			return true
 		}
 	}
@@ -374,42 +386,4 @@ func (r *Rules) refuse(w http.ResponseWriter, req *http.Request) {
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusForbidden)
 	refusePage.Execute(w, target)
-}
-
-// bufferedWriter holds a response for the content check.
-type bufferedWriter struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-	limit  int
-	over   bool
-}
-
-func (b *bufferedWriter) Header() http.Header { return b.header }
-func (b *bufferedWriter) WriteHeader(code int) {
-	if b.code == 0 {
-		b.code = code
-	}
-}
-func (b *bufferedWriter) Write(p []byte) (int, error) {
-	if b.code == 0 {
-		b.code = http.StatusOK
-	}
-	if b.body.Len()+len(p) > b.limit {
-		b.over = true
-		return len(p), nil
-	}
-	return b.body.Write(p)
-}
-
-func (b *bufferedWriter) flushTo(w http.ResponseWriter) {
-	h := w.Header()
-	for k, v := range b.header {
-		h[k] = v
-	}
-	if b.code == 0 {
-		b.code = http.StatusOK
-	}
-	w.WriteHeader(b.code)
-	w.Write(b.body.Bytes())
 }

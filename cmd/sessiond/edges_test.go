@@ -1,9 +1,11 @@
 package main_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -13,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // auditLog reads a served gateway's audit log.
@@ -217,5 +220,89 @@ func TestProtocolHeadersNeverReachClient(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestContentRuleStreams: with a form content rule on a mixed site, over
+// plain HTTP an event stream's first event arrives while the backend is
+// still sending, a WebSocket upgrades, and a login form is still sent to
+// HTTPS.
+func TestContentRuleStreams(t *testing.T) {
+	bin := buildSessiond(t)
+	release := make(chan struct{})
+	defer close(release)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/events":
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprint(w, "data: first\n\n")
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		case "/ws":
+			conn, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			fmt.Fprint(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+			rw.Flush()
+			msg, _ := rw.ReadString('\n')
+			fmt.Fprint(rw, "echo: "+msg)
+			rw.Flush()
+		case "/signin":
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, `<form><input type="password" name="pw"></form>`)
+		}
+	}))
+	t.Cleanup(be.Close)
+	s := serve(t, bin, "    upstream: "+be.URL+`
+    session: {mode: mixed}
+    redirects:
+      rules:
+        - {form: "input[type=password]", to: https}`)
+	c := client()
+	resp, err := c.Get(s.httpURL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(resp.Body).ReadString('\n')
+		line <- l
+	}()
+	select {
+	case l := <-line:
+		if l != "data: first\n" {
+			t.Fatalf("first event = %q", l)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event stream was held back by the content rule")
+	}
+
+	u, _ := url.Parse(s.httpURL)
+	conn, err := net.Dial("tcp", "127.0.0.1:"+u.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", u.Host, s.httpURL)
+	br := bufio.NewReader(conn)
+	ws, err := http.ReadResponse(br, nil)
+	if err != nil || ws.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("WebSocket behind a content rule = %v, %v", ws, err)
+	}
+	fmt.Fprint(conn, "hello\n")
+	if got, _ := br.ReadString('\n'); got != "echo: hello\n" {
+		t.Fatalf("through the upgraded connection: %q", got)
+	}
+
+	w := web{t, client()}
+	if resp, body := w.do("GET", s.httpURL+"/signin", nil); resp.StatusCode != 302 || strings.Contains(body, "password") {
+		t.Fatalf("login form over HTTP = %d %q, want a redirect to HTTPS", resp.StatusCode, body)
 	}
 }
