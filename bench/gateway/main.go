@@ -44,8 +44,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/sessiond/sessiond/internal/devtls"
 )
 
 // target is one thing wrk drives.
@@ -179,11 +177,7 @@ func run(o options, dir string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	c, err := devtls.Generate(devtls.Options{Hosts: []string{"127.0.0.1", "localhost", hostSecure, hostProxied, hostMixed}})
-	if err != nil {
-		log.Fatal(err)
-	}
-	cert, key, err := c.WriteFiles(filepath.Join(dir, "tls"))
+	cert, key, err := writeCert(filepath.Join(dir, "tls"), "127.0.0.1", "localhost", hostSecure, hostProxied, hostMixed)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -268,7 +262,7 @@ func run(o options, dir string) {
 	// sessiond, one process per store.
 	trusted := trustedProxiesKey(bin, dir, upstream)
 	if !trusted {
-		log.Printf("this sessiond has no trusted_proxies key: the cookie store's HTTPS-only mode is measured over TLS at the gateway only")
+		log.Printf("this sessiond has no trusted_proxies key: the cookie store (HTTPS-only) is measured over TLS at the gateway only")
 	}
 	var redisURL, redisAddr, pgURL string
 	for _, kind := range sessiondStores {
@@ -292,7 +286,19 @@ func run(o options, dir string) {
 		httpAddr, httpsAddr := freeAddr(), freeAddr()
 		sd := startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, redisURL, pgURL, trusted)
 		base, tbase := "http://"+httpAddr, "https://"+httpsAddr
-		mt := memTarget{name: name, base: base, host: hostMixed, cookie: "sid"}
+		// The cookie store has no mixed mode (a cookie cannot hold two
+		// IDs): its plain-HTTP figures are HTTPS-only behind a trusted
+		// proxy (X-Forwarded-Proto from 127.0.0.1), when this sessiond
+		// has the key, and its TLS figures are TLS at the gateway.
+		site, host, ck, extra := base, hostMixed, "sid", []string(nil)
+		ref := "proxy"
+		switch {
+		case kind == "cookie" && trusted:
+			host, ck, extra = hostProxied, "__Host-sid", []string{"X-Forwarded-Proto: https"}
+		case kind == "cookie":
+			site, host, ck, ref = tbase, hostSecure, "__Host-sid", "proxy/tls"
+		}
+		mt := memTarget{name: name, base: site, host: host, cookie: ck, headers: extra}
 		switch kind {
 		case "memory":
 			mt.what, mt.size = "RSS", rssBytes(sd.pid, false)
@@ -306,29 +312,23 @@ func run(o options, dir string) {
 			mt.size = zero
 		}
 		memTargets = append(memTargets, mt)
-		hostH := "Host: " + hostMixed
-		ck := mustCookie(base, hostMixed, nil, "sid")
-		hdr := []string{hostH, "Cookie: " + ck}
-		add(&target{name: name, group: "read", url: base + "/page", headers: hdr, pid: sd.pid, ref: "proxy",
-			check: probe(base+"/check", hostMixed, hdr, false, "session=cart=1%2c2%2c3")})
-		add(&target{name: name + "/modify", group: "modify", url: base + "/modify", headers: hdr, pid: sd.pid, ref: "proxy",
-			check: probe(base+"/modify", hostMixed, hdr, kind == "cookie", "")})
+		hdr := append([]string{"Host: " + host}, extra...)
+		hdr = append(hdr, "Cookie: "+mustCookie(site, host, extra, ck))
+		if ref == "proxy" {
+			add(&target{name: name, group: "read", url: site + "/page", headers: hdr, pid: sd.pid, ref: ref,
+				check: probe(site+"/check", host, hdr, false, "session=cart=1%2c2%2c3")})
+		}
+		add(&target{name: name + "/modify", group: "modify", url: site + "/modify", headers: hdr, pid: sd.pid, ref: ref,
+			check: probe(site+"/modify", host, hdr, kind == "cookie", "")})
 		if kind == "sqlite" || kind == "memory" {
-			add(&target{name: name + "/nocookie", group: "nocookie", url: base + "/page", headers: []string{hostH}, pid: sd.pid, ref: "proxy",
-				check: probe(base+"/page", hostMixed, []string{hostH}, false, "")})
+			nohdr := []string{"Host: " + host}
+			add(&target{name: name + "/nocookie", group: "nocookie", url: site + "/page", headers: nohdr, pid: sd.pid, ref: ref,
+				check: probe(site+"/page", host, nohdr, false, "")})
 		}
 		if kind == "sqlite" || kind == "cookie" {
-			tck := mustCookie(tbase, hostSecure, nil, "__Host-sid")
-			thdr := []string{"Host: " + hostSecure, "Cookie: " + tck}
+			thdr := []string{"Host: " + hostSecure, "Cookie: " + mustCookie(tbase, hostSecure, nil, "__Host-sid")}
 			add(&target{name: name + "/tls", group: "https", url: tbase + "/page", headers: thdr, pid: sd.pid, ref: "proxy/tls",
 				check: probe(tbase+"/check", hostSecure, thdr, false, "session=cart=1%2c2%2c3")})
-		}
-		if trusted && kind == "cookie" {
-			xf := "X-Forwarded-Proto: https"
-			pck := mustCookie(base, hostProxied, []string{xf}, "__Host-sid")
-			phdr := []string{"Host: " + hostProxied, xf, "Cookie: " + pck}
-			add(&target{name: name + "/proxied", group: "read", url: base + "/page", headers: phdr, pid: sd.pid, ref: "proxy",
-				check: probe(base+"/check", hostProxied, phdr, false, "session=cart=1%2c2%2c3")})
 		}
 	}
 

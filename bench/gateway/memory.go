@@ -17,7 +17,8 @@ type memTarget struct {
 	name   string
 	base   string
 	host   string
-	cookie string // the session cookie's name
+	cookie  string   // the session cookie's name
+	headers []string // sent with every request
 	what   string // what size() measures
 	size   func() int64
 }
@@ -44,7 +45,7 @@ func memoryPerSession(o options, _ string) []memRow {
 		for range 16 {
 			wg.Go(func() {
 				for next.Add(1) <= int64(o.sessions) {
-					resp, _, err := get(t.base+"/setup", t.host, nil)
+					resp, _, err := get(t.base+"/setup", t.host, t.headers)
 					if err != nil || resp.StatusCode != 200 {
 						failed.Add(1)
 						continue

@@ -18,8 +18,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/sessiond/sessiond/gateway"
 )
 
 // The harness runs its own backend and bare proxy as child processes of
@@ -71,7 +69,7 @@ func runRole(role string, args []string) {
 		}
 		// httputil.ReverseProxy with its defaults and the gateway's
 		// upstream transport: what a Go developer would write.
-		h = &httputil.ReverseProxy{Transport: gateway.UpstreamTransport(),
+		h = &httputil.ReverseProxy{Transport: upstreamTransport(),
 			Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(up); pr.Out.Host = pr.In.Host; pr.SetXForwarded() }}
 		if len(args) == 4 {
 			cert, err := tls.LoadX509KeyPair(args[2], args[3])
@@ -86,6 +84,18 @@ func runRole(role string, args []string) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	fmt.Println("ready")
 	log.Fatal(srv.Serve(ln))
+}
+
+// upstreamTransport has the settings of gateway.UpstreamTransport (the
+// transport of sessiond's ReverseProxy path): the default transport with
+// an idle pool sized for a proxy. The harness imports nothing from the
+// main module, so that it builds whatever the module's dependencies are.
+func upstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	return t
 }
 
 // proc is a server process the harness started (and only those are stopped).

@@ -43,7 +43,7 @@ func storeYAML(dir, kind string, redisURL, pgURL string) string {
 
 // startSessiond writes a YAML config for one store and starts the built
 // binary with it. Three sites share the store and the backend:
-// hostMixed (mixed mode, plain HTTP), hostSecure (HTTPS-only, TLS at the
+// hostMixed (mixed mode, plain HTTP; not with the cookie store), hostSecure (HTTPS-only, TLS at the
 // gateway) and, when trusted is true, hostProxied (HTTPS-only behind a
 // trusted proxy on 127.0.0.1 that terminates TLS).
 func startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, redisURL, pgURL string, trusted bool) *proc {
@@ -58,10 +58,12 @@ func startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, red
 	p("%s", storeYAML(d, kind, redisURL, pgURL))
 	p("audit: {log: %s}", filepath.Join(d, "audit.log"))
 	p("sites:")
-	p("  - name: mixed")
-	p("    hosts: [%s]", hostMixed)
-	p("    upstream: %s", upstream)
-	p("    session: {mode: mixed}")
+	if kind != "cookie" {
+		p("  - name: mixed")
+		p("    hosts: [%s]", hostMixed)
+		p("    upstream: %s", upstream)
+		p("    session: {mode: mixed}")
+	}
 	p("  - name: secure")
 	p("    hosts: [%s]", hostSecure)
 	p("    upstream: %s", upstream)
