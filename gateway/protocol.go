@@ -66,23 +66,72 @@ func headerKey(name string) string {
 // isProtocol reports whether name is, or could be taken for, a header of
 // the gateway protocol: a configured name, "Session" (CGI's HTTP_SESSION),
 // or anything starting with X-Session or X-Replace-Session, compared as
-// headerKey.
+// headerKey. It runs for every header of every request and response, so
+// ASCII names (all that HTTP allows) are compared without allocating.
 func (h Headers) isProtocol(name string) bool {
-	k := headerKey(name)
-	if k == "session" || strings.HasPrefix(k, "x-session") || strings.HasPrefix(k, "x-replace-session") {
+	if !isASCII(name) {
+		return h.isProtocolKey(headerKey(name))
+	}
+	if sameKey(name, "session") || hasKeyPrefix(name, "x-session") || hasKeyPrefix(name, "x-replace-session") {
 		return true
 	}
-	for _, n := range h.request() {
-		if k == headerKey(n) {
+	for _, n := range [...]string{h.Session, h.User, h.Ref, h.Secure, h.CSRF, h.CSRFField, h.Replace, h.Action} {
+		if isASCII(n) && sameKey(name, n) || !isASCII(n) && headerKey(name) == headerKey(n) {
 			return true
 		}
 	}
-	for _, n := range h.response() {
+	return false
+}
+
+// isProtocolKey is isProtocol for a name already in headerKey form.
+func (h Headers) isProtocolKey(k string) bool {
+	if k == "session" || strings.HasPrefix(k, "x-session") || strings.HasPrefix(k, "x-replace-session") {
+		return true
+	}
+	for _, n := range append(h.request(), h.response()...) {
 		if k == headerKey(n) {
 			return true
 		}
 	}
 	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// sameKey reports headerKey(a) == headerKey(b) for ASCII a and b.
+func sameKey(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldKey(a[i]) != foldKey(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// hasKeyPrefix reports strings.HasPrefix(headerKey(s), prefix) for ASCII
+// s and a prefix in headerKey form.
+func hasKeyPrefix(s, prefix string) bool {
+	return len(s) >= len(prefix) && sameKey(s[:len(prefix)], prefix)
+}
+
+func foldKey(c byte) byte {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return c + 'a' - 'A'
+	case c == '_':
+		return '-'
+	}
+	return c
 }
 
 // identityHeaders are headers that backends, frameworks and CGI take for

@@ -257,3 +257,20 @@ func TestBodyRequestsForwarded(t *testing.T) {
 		t.Fatalf("POST: %d %q", resp.StatusCode, body)
 	}
 }
+
+// isProtocol's allocation-free comparison agrees with headerKey's.
+func TestIsProtocolMatchesHeaderKey(t *testing.T) {
+	h := Headers{User: "X-Remote-Ident", Replace: "X-App-Update"}.withDefaults()
+	names := []string{"X-Session", "x_session_user", "X-SESSION-ANYTHING", "Session", "SESSION", "sessions", "X-Replace-Session",
+		"x-replace_session-extra", "X-Remote-Ident", "x_remote_ident", "X-Remote-Identity", "X-App-Update", "X_APP_UPDATE",
+		"X-Sessio", "Content-Type", "X-\u212Aey", "X-Sess\u0130on", "", "x"}
+	for _, n := range names {
+		want := h.isProtocolKey(headerKey(n))
+		if got := h.isProtocol(n); got != want {
+			t.Errorf("isProtocol(%q) = %v, headerKey comparison says %v", n, got, want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { h.isProtocol("X-Forwarded-For") }); allocs != 0 {
+		t.Errorf("isProtocol allocates %v times per call", allocs)
+	}
+}

@@ -69,6 +69,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer p.close()
 	go p.gw.RunGC(ctx, 5*time.Minute)
+	go tuneGC(ctx)
 	// SIGHUP re-reads the users files at once (they are also watched).
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
