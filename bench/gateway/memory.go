@@ -14,13 +14,13 @@ import (
 // sessions are created through base/setup (no cookie: each request makes
 // a new session) and size() is read before and after.
 type memTarget struct {
-	name   string
-	base   string
-	host   string
+	name    string
+	base    string
+	host    string
 	cookie  string   // the session cookie's name
 	headers []string // sent with every request
-	what   string // what size() measures
-	size   func() int64
+	what    string   // what size() measures
+	size    func() int64
 }
 
 var memTargets []memTarget
