@@ -140,6 +140,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 		HSTS:            secure.HSTS{MaxAge: sc.Redirects.HSTS.MaxAge, IncludeSubdomains: sc.Redirects.HSTS.IncludeSubdomains},
 		MaxReplaceBytes: sc.MaxHeaderBytes,
 		EnforceOrigin:   sc.CSRF.EnforceOrigin,
+		Inspect:         sc.Inspect,
 		Headers: gateway.Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
 			Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action},
 		LoginPath: sc.Auth.LoginPath, LogoutPath: sc.Auth.LogoutPath,
@@ -462,7 +463,7 @@ func provision(ctx context.Context, cfg *config.Config, check bool, stdout, stde
 	}
 	var locator session.Locator
 	if cfg.GeoIP != nil {
-		loc, err := geoip.Open(geoip.Config{Path: cfg.GeoIP.Database, Language: cfg.GeoIP.Language})
+		loc, err := geoip.Open(geoip.Config{Path: cfg.GeoIP.Database, Language: cfg.GeoIP.Language, LocalNetworks: cfg.GeoIP.LocalNetworks})
 		if err != nil {
 			return nil, fmt.Errorf("geoip: %w", err)
 		}

@@ -63,7 +63,7 @@
 //	    metrics_path: /metrics
 //
 //	trusted_proxies: []                 # proxies whose X-Forwarded-For/-Proto are believed, e.g. [10.0.0.0/8]
-//	# geoip: {database: GeoLite2-City.mmdb, language: en}   # the Area of listed sessions
+//	# geoip: {database: GeoLite2-City.mmdb, language: en}   # the Area of listed sessions (local_networks: true also names loopback/private ranges)
 //
 //	store:                              # exactly one of sqlite (default), postgres, redis, cookie, memory
 //	  sqlite:
@@ -141,6 +141,7 @@
 //	      action: X-Session-Action
 //	    max_header_bytes: 8192
 //	    csrf: {enforce_origin: true}
+//	    inspect: false                  # X-Session-Info for the backend: what the gateway did (debugging panels)
 //	    modcrypto:                      # optional: import Apache mod_session_crypto cookies once
 //	      passphrase_file: secrets/apache-passphrases
 //	      cookie_name: session

@@ -395,3 +395,16 @@ func TestParseKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestInspectKey: the site key for the session inspector header (off by
+// default).
+func TestInspectKey(t *testing.T) {
+	cfg, _ := mustLoad(t, minimal, nil)
+	if cfg.Sites[0].Inspect {
+		t.Fatal("inspect is on by default")
+	}
+	cfg, _ = mustLoad(t, minimal+"    inspect: true\n", nil)
+	if !cfg.Sites[0].Inspect {
+		t.Fatal("inspect: true not read")
+	}
+}

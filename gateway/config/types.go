@@ -75,6 +75,10 @@ type GeoIP struct {
 	Database string `yaml:"database"`
 	// Language of city names ("de", "fr", ...). Default "en".
 	Language string `yaml:"language"`
+	// LocalNetworks also looks up loopback and private addresses, for a
+	// database that names internal networks ("office VPN"); their city
+	// name alone is the area.
+	LocalNetworks bool `yaml:"local_networks"`
 }
 
 // Listen holds the gateway's listeners.
@@ -255,6 +259,11 @@ type Site struct {
 	MaxHeaderBytes int        `yaml:"max_header_bytes"`
 	CSRF           CSRF       `yaml:"csrf"`
 	ModCrypto      *ModCrypto `yaml:"modcrypto"`
+	// Inspect sends the backend an X-Session-Info header saying what the
+	// gateway did with the session (transport, session cookies by name,
+	// visible partition, the record's last events, why it redirected),
+	// for a debugging panel like the demo shop's. Off by default.
+	Inspect bool `yaml:"inspect"`
 }
 
 // DirRoute serves a directory under a URL prefix.
