@@ -24,7 +24,7 @@ func (s *sampler) hit(now time.Time, every time.Duration) (emit bool, count int)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.count++
-	if !s.last.IsZero() && now.Sub(s.last) < every && now.After(s.last) {
+	if !s.last.IsZero() && now.Sub(s.last) < every && !now.Before(s.last) {
 		return false, 0
 	}
 	count, s.count, s.last = s.count, 0, now

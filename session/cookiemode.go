@@ -22,6 +22,7 @@ func (m *Manager) loadCookie(s *Session, value string, now time.Time) error {
 		return m.foreignRealm(s, rec, now)
 	}
 	if !m.live(rec, now) {
+		m.expired(s, rec, false, now)
 		return nil
 	}
 	return m.adopt(s, rec, now)
@@ -33,7 +34,11 @@ func (m *Manager) saveCookie(s *Session, now time.Time) error {
 		s.resetChanges() // nothing changed: the cookie the client has stays valid
 		return nil
 	}
-	return m.saveCookieRecord(s, b.next)
+	if err := m.saveCookieRecord(s, b.next); err != nil {
+		return err
+	}
+	m.auditRotation(s, b.next, b.out.rotation)
+	return nil
 }
 
 func (m *Manager) saveCookieRecord(s *Session, rec *Record) error {

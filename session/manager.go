@@ -117,6 +117,9 @@ func follow(rec *Record, raw string, secure bool) string {
 type issued struct {
 	id       string // rec.ID: the only ID (HTTPS-only) or the insecure one (mixed)
 	secureID string // rec.SecureID (mixed mode)
+	// rotation says why an existing ID was regenerated, for the audit log
+	// ("" if none was).
+	rotation rotation
 }
 
 // built is what build made of a change set.
@@ -194,6 +197,7 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) built {
 		next.Generation++
 		next.Requests = 0
 		b.meta = true
+		b.out.rotation = rotation{soft: regen == regenSoft, reason: s.regenReason()}
 	}
 	m.mixedBuild(s, base, next, regen, &b.out, now)
 	if next.SecureID != base.SecureID || next.ID != base.ID || !next.SecureSeen.Equal(base.SecureSeen) {
@@ -214,7 +218,7 @@ func (m *Manager) joinLogin(s *Session, base *Record, out *issued) bool {
 		!base.Rotated.After(s.loadedRotated) || s.rawID == "" {
 		return false
 	}
-	h, ok := token.Parse(s.rawID)
+	h, ok := token.ParseIn(base.Realm, s.rawID)
 	if !ok {
 		return false
 	}
@@ -368,12 +372,17 @@ func (m *Manager) create(s *Session, now time.Time) error {
 	for range 4 {
 		rec, out := m.newRecord(s, now)
 		if m.cfg.Codec != nil {
-			return m.saveCookieRecord(s, rec)
+			if err := m.saveCookieRecord(s, rec); err != nil {
+				return err
+			}
+			m.auditCreated(s, rec)
+			return nil
 		}
 		err := m.cfg.Store.Create(s.ctx, rec)
 		switch {
 		case err == nil:
 			m.afterSave(s, rec, out)
+			m.auditCreated(s, rec)
 			return nil
 		case errors.Is(err, ErrCollision):
 			// 256 random bits: in practice never; draw again rather than adopt.
@@ -470,11 +479,13 @@ func (m *Manager) afterSave(s *Session, rec *Record, out issued) {
 		s.rawSecure = out.secureID
 		m.queueSecureID(s, out.secureID)
 	}
+	m.auditRotation(s, rec, out.rotation)
 }
 
 func (s *Session) resetChanges() {
 	s.sets, s.dels, s.cleared, s.userSet, s.user = nil, nil, false, false, ""
 	s.regen, s.touch, s.bindSave, s.count = regenNone, false, false, false
+	s.regenWhy = ""
 	s.pendID, s.pendSecure = pending{}, pending{}
 	s.mixed = mixedState{}
 }
@@ -680,7 +691,7 @@ func (m *Manager) revokeUserCookies(ctx context.Context, user, except string) er
 		return unavailable("revoke user", err)
 	}
 	if keep != nil && keep.regen == regenNone {
-		keep.regen = regenSoft
+		keep.regen, keep.regenWhy = regenSoft, "revoke-others"
 	}
 	m.audit(ctx, Event{Type: "session.revoked_all", User: user,
 		Attrs: []slog.Attr{slog.Bool("kept_current", except != ""), slog.String("store", "cookie")}})

@@ -132,7 +132,8 @@ func (m *Manager) lookup(s *Session, raw string, secure bool, now time.Time) (*R
 		return nil, m.foreignRealm(s, rec, now)
 	}
 	if !m.live(rec, now) {
-		return nil, nil // expired behaves exactly like unknown (GC removes it)
+		m.expired(s, rec, secure, now)
+		return nil, nil // expired behaves like unknown (GC removes it), audited
 	}
 	current := rec.ID
 	if secure {
@@ -215,7 +216,7 @@ func (m *Manager) adopt(s *Session, rec *Record, now time.Time) error {
 		}
 		s.bindSave = true
 		if b.regenerate {
-			s.regen = regenHard
+			s.regen, s.regenWhy = regenHard, "binding"
 		}
 	}
 	if m.cfg.Lock && m.cfg.Store != nil {
@@ -238,12 +239,12 @@ func (m *Manager) adopt(s *Session, rec *Record, now time.Time) error {
 	s.rec = rec
 	s.loadedRotated = rec.Rotated
 	if m.cfg.RotateEvery > 0 && now.Sub(rec.Rotated) >= m.cfg.RotateEvery && s.regen == regenNone {
-		s.regen = regenSoft
+		s.regen, s.regenWhy = regenSoft, "periodic"
 	}
 	if m.cfg.RotateRequests > 0 {
 		s.count = true
 		if rec.Requests+1 >= m.cfg.RotateRequests && s.regen == regenNone {
-			s.regen = regenSoft
+			s.regen, s.regenWhy = regenSoft, "requests"
 		}
 	}
 	if now.Sub(rec.LastSeen) >= m.cfg.TouchInterval {

@@ -188,35 +188,39 @@ func (m *Manager) mixedBuild(s *Session, base, next *Record, regen regenKind, ou
 	}
 	ms := &s.mixed
 	rotateIns, leadOn := false, false
+	why := "" // for the audit log
 	if ms.stepUp && base.SecureID.IsZero() {
 		if next.SecureID.IsZero() {
 			s.pendSecure.draw(m.cfg.Realm)
 			next.SecureID, out.secureID = s.pendSecure.hash, s.pendSecure.raw
 		}
-		rotateIns, leadOn = true, true
+		rotateIns, leadOn, why = true, true, "step-up"
 	}
 	if ms.markSecure && base.SecureSeen.IsZero() {
 		// Back on HTTPS after HTTP activity: a step up of an existing
 		// secure session also regenerates the insecure ID (M21).
-		rotateIns, leadOn = true, true
+		rotateIns, leadOn, why = true, true, "step-up"
 	}
 	if s.secure && next.SecureSeen.IsZero() && !next.SecureID.IsZero() {
 		next.SecureSeen = now
 	}
 	if ms.stepDown && !base.SecureSeen.IsZero() {
-		rotateIns, leadOn = true, true
+		rotateIns, leadOn, why = true, true, "step-down"
 		next.SecureSeen = time.Time{}
 	}
 	if ms.newInsecure {
-		rotateIns = true
+		rotateIns, why = true, "new-insecure-id"
 	}
 	if s.secure && regen == regenHard {
 		// Login over HTTPS: an insecure ID known before it (fixation) must
 		// not stay attached to the authenticated record.
-		rotateIns, leadOn = true, false
+		rotateIns, leadOn, why = true, false, s.regenReason()
 	}
 	if rotateIns && out.id == "" {
 		out.id = m.rotateID(s, base, next, false, leadOn, now)
+		if out.rotation.reason == "" && !base.ID.IsZero() {
+			out.rotation = rotation{soft: leadOn, reason: why}
+		}
 	}
 }
 

@@ -48,6 +48,7 @@ type Session struct {
 	userSet    bool
 	user       string
 	regen      regenKind
+	regenWhy   string // why regen was set, when the Manager set it (audit)
 	destroy    bool
 	touch      bool
 	bindSave   bool
@@ -272,11 +273,14 @@ func (s *Session) Login(user string) error {
 
 // Logout destroys the session on the server and clears its cookie. Use
 // Login with a new identity (or Regenerate) to keep the data instead.
-func (s *Session) Logout() error { return s.Destroy() }
+func (s *Session) Logout() error { return s.end("session.logout") }
 
 // Destroy deletes the record on the server at once — a replayed ID is dead
 // from now on — and clears the cookie if the response has not started.
-func (s *Session) Destroy() error {
+func (s *Session) Destroy() error { return s.end("session.destroyed") }
+
+// end destroys the session and audits it as event.
+func (s *Session) end(event string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.destroy = true
@@ -287,6 +291,7 @@ func (s *Session) Destroy() error {
 	if err := s.m.destroyRecord(s.ctx, s.rec); err != nil {
 		return err
 	}
+	s.m.audit(s.ctx, Event{Type: event, Ref: s.rec.Ref, User: s.rec.User, IP: s.ipString(), UserAgent: s.ua})
 	s.rec = nil
 	return nil
 }
