@@ -251,8 +251,15 @@ type Listeners struct {
 	HTTP, HTTPS, Admin string
 	TLS                *tls.Config
 	// Handler, if set, serves the HTTP and HTTPS listeners instead of the
-	// gateway itself: a wrapper around it (the demo's sniffer page).
+	// gateway itself: a wrapper around it (the demo's sniffer page), or a
+	// switch between configurations (reload).
 	Handler http.Handler
+	// AdminHandler, if set, serves the admin listener instead of
+	// AdminHandler().
+	AdminHandler http.Handler
+	// External says the caller runs RunBackground for the gateways behind
+	// Handler (reload replaces them); Serve then runs it for none.
+	External bool
 	// Ready, if set, is called with the bound addresses once listening.
 	Ready func(http, https, admin net.Addr)
 }
@@ -306,7 +313,11 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 			return err
 		}
 	}
-	adminAddr, err := listen(l.Admin, g.AdminHandler(), nil)
+	admin := l.AdminHandler
+	if admin == nil {
+		admin = g.AdminHandler()
+	}
+	adminAddr, err := listen(l.Admin, admin, nil)
 	if err != nil {
 		closeAll()
 		return err
@@ -316,7 +327,9 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go g.watchUsers(watchCtx, htpasswd.DefaultCheckInterval)
+	if !l.External {
+		go g.watchUsers(watchCtx, htpasswd.DefaultCheckInterval)
+	}
 	errc := make(chan error, len(servers))
 	for _, s := range servers {
 		go func() {
@@ -338,6 +351,16 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	wg.Wait()
 	return err
 }
+
+// RunBackground runs the gateway's periodic work — garbage collection of
+// the store every gcEvery, the users files' watch — until ctx ends.
+func (g *Gateway) RunBackground(ctx context.Context, gcEvery time.Duration) {
+	go g.watchUsers(ctx, htpasswd.DefaultCheckInterval)
+	g.RunGC(ctx, gcEvery)
+}
+
+// Authorized reports whether r carries the admin bearer token.
+func (g *Gateway) Authorized(r *http.Request) bool { return g.authorized(r) }
 
 // authorized checks the admin bearer token in constant time.
 func (g *Gateway) authorized(r *http.Request) bool {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -35,13 +36,36 @@ import (
 type provisioned struct {
 	gw        *gateway.Gateway
 	listeners gateway.Listeners
+	cert      *tls.Certificate // the HTTPS certificate, if any
 	closers   []func() error
+
+	// The store, kept apart so that a reload can take it over when its
+	// configuration did not change (a memory store keeps its sessions).
+	storeCfg   config.Store
+	store      session.Store
+	codec      session.CookieCodec
+	storeClose func() error // nil once handed to a successor
 }
 
 func (p *provisioned) close() {
 	for i := len(p.closers) - 1; i >= 0; i-- {
 		p.closers[i]()
 	}
+	if p.storeClose != nil {
+		p.storeClose()
+		p.storeClose = nil
+	}
+}
+
+// provisionOptions says how provision runs.
+type provisionOptions struct {
+	// check: check-config — no listeners, no files created.
+	check bool
+	// log is the operational log (default: JSON on stderr).
+	log *slog.Logger
+	// reuse is the running gateway on a reload: its store is taken over
+	// when the store's configuration is unchanged.
+	reuse *provisioned
 }
 
 // origin builds "scheme://host[:port]" leaving out the scheme's default port.
@@ -412,16 +436,20 @@ func loadCertificate(cfg *config.Config, log *slog.Logger) (tls.Certificate, err
 // provision turns a validated configuration into a gateway: everything
 // serve does before it binds its listeners. check-config runs exactly this
 // (with check set), so it accepts a file exactly when serve would start.
-func provision(ctx context.Context, cfg *config.Config, check bool, stdout, stderr io.Writer) (_ *provisioned, err error) {
+func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdout, stderr io.Writer) (_ *provisioned, err error) {
 	p := &provisioned{}
 	defer func() {
 		if err != nil {
 			p.close()
 		}
 	}()
-	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	if check {
+	check := o.check
+	log := o.log
+	switch {
+	case check:
 		log = slog.New(slog.DiscardHandler)
+	case log == nil:
+		log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	aw, aclose, err := openAppend("audit log", cfg.Audit.Log, stdout, stderr, check)
 	if err != nil {
@@ -438,15 +466,25 @@ func provision(ctx context.Context, cfg *config.Config, check bool, stdout, stde
 		if err != nil {
 			return nil, err
 		}
+		p.cert = &cert
 		p.listeners.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	httpPort, httpsPort := portOf(p.listeners.HTTP), portOf(p.listeners.HTTPS)
 
-	st, codec, sclose, err := openStore(ctx, cfg.Store, log, check)
-	if err != nil {
-		return nil, fmt.Errorf("session store: %w", err)
+	p.storeCfg = cfg.Store
+	if r := o.reuse; r != nil && r.storeClose != nil && reflect.DeepEqual(r.storeCfg, cfg.Store) {
+		p.store, p.codec = r.store, r.codec // handed over once the new gateway is built
+	} else {
+		if r != nil {
+			log.Warn("sessiond: the store's configuration changed; sessions of the previous store are not carried over")
+		}
+		st, codec, sclose, err := openStore(ctx, cfg.Store, log, check)
+		if err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		p.store, p.codec, p.storeClose = st, codec, sclose
 	}
-	p.closers = append(p.closers, sclose)
+	st, codec := p.store, p.codec
 
 	var sites []gateway.SiteConfig
 	for _, sc := range cfg.Sites {
@@ -478,6 +516,9 @@ func provision(ctx context.Context, cfg *config.Config, check bool, stdout, stde
 		return nil, err
 	}
 	p.gw = g
+	if r := o.reuse; r != nil && p.storeClose == nil {
+		p.storeClose, r.storeClose = r.storeClose, nil
+	}
 	return p, nil
 }
 

@@ -24,6 +24,7 @@ Usage:
   sessiond check-config FILE                 validate a config file and exit
   sessiond demo [flags]                      run the demo (no setup needed)
   sessiond passwd [-cost N] FILE USER        add or change a user (bcrypt), password from stdin
+  sessiond reload [--admin ADDR]             make a running gateway re-read its config (as SIGHUP)
   sessiond version                           print the version
 
 Run 'sessiond COMMAND -h' for a command's flags.
@@ -41,6 +42,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"demo":         runDemo,
 		"passwd":       runPasswd,
 		"version":      runVersion,
+		"reload":       runReload,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":

@@ -2,13 +2,13 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/sessiond/sessiond/gateway/config"
 )
@@ -39,12 +39,12 @@ func loadConfig(path string, devTLS bool, stderr io.Writer) (*config.Config, err
 
 // build loads path and provisions everything serve runs, short of binding
 // the listeners: the one path shared by serve, check-config and reload.
-func build(ctx context.Context, path string, devTLS, check bool, stdout, stderr io.Writer) (*provisioned, error) {
+func build(ctx context.Context, path string, devTLS bool, o provisionOptions, stdout, stderr io.Writer) (*provisioned, error) {
 	cfg, err := loadConfig(path, devTLS, stderr)
 	if err != nil {
 		return nil, err
 	}
-	p, err := provision(ctx, cfg, check, stdout, stderr)
+	p, err := provision(ctx, cfg, o, stdout, stderr)
 	if err != nil {
 		// Provisioning errors have no line: name the file once.
 		return nil, fmt.Errorf("%w: %s: %w", errInvalidConfig, path, err)
@@ -53,9 +53,10 @@ func build(ctx context.Context, path string, devTLS, check bool, stdout, stderr 
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", "serve --config FILE [--dev-tls]", stderr)
+	fs := newFlags("serve", "serve --config FILE [--dev-tls] [--log-format auto|text|json]", stderr)
 	path := fs.String("config", "", "the YAML configuration file (required)")
 	devTLS := fs.Bool("dev-tls", false, "serve HTTPS with a self-signed certificate (development, loopback)")
+	logFormat := fs.String("log-format", "auto", "log format: text, json, or auto (text on a terminal, JSON otherwise)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -63,14 +64,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fs.Usage()
 		return errUsage
 	}
-	p, err := build(ctx, *path, *devTLS, false, stdout, stderr)
+	log, err := newLogger(*logFormat, stderr)
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	go p.gw.RunGC(ctx, 5*time.Minute)
+	p, err := build(ctx, *path, *devTLS, provisionOptions{log: log}, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	run := newRunning(ctx, *path, *devTLS, p, log, stdout, stderr)
+	defer run.stop()
 	go tuneGC(ctx)
-	// SIGHUP re-reads the users files at once (they are also watched).
+	// SIGHUP (and POST /reload on the admin listener, `sessiond reload`)
+	// re-reads the configuration file.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -80,11 +86,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			case <-ctx.Done():
 				return
 			case <-hup:
-				p.gw.ReloadUsers()
+				run.reload()
 			}
 		}
 	}()
 	l := p.listeners
+	l.Handler, l.AdminHandler, l.External = run, run.admin(), true
+	if l.TLS != nil {
+		l.TLS = &tls.Config{GetCertificate: run.getCertificate, MinVersion: tls.VersionTLS12}
+	}
 	l.Ready = func(h, hs, a net.Addr) {
 		for _, x := range []struct {
 			name string
@@ -114,7 +124,7 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 		fs.Usage()
 		return errUsage
 	}
-	p, err := build(ctx, fs.Arg(0), *devTLS, true, stdout, stderr)
+	p, err := build(ctx, fs.Arg(0), *devTLS, provisionOptions{check: true}, stdout, stderr)
 	if err != nil {
 		return err
 	}
