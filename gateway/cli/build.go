@@ -208,7 +208,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 				Path: ss.Cookie.Path, SameSite: ss.Cookie.SameSite.HTTP(), Persist: ss.Cookie.Persist},
 			IdleTimeout: disabled(ss.IdleTimeout), AbsoluteTimeout: disabled(ss.AbsoluteTimeout), MaxAge: ss.MaxAge,
 			RotateEvery: disabled(ss.RotateEvery), RotateRequests: ss.RotateRequests, Grace: ss.Grace,
-			StaySecure: ss.StaySecure, AllowHTTPAuth: ss.AllowHTTPAuth,
+			StaySecure: ss.StaySecure, AllowHTTPAuth: ss.AllowHTTPAuth, Lock: ss.Lock,
 			Realm: sc.EffectiveRealm(),
 		}
 		if ss.Mode == config.ModeMixed {

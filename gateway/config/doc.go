@@ -103,6 +103,7 @@
 //	      rotate_every: 15m
 //	      rotate_requests: 0
 //	      grace: 30s
+//	      lock: false                   # true: one request of a session at a time (see README)
 //	      stay_secure: false
 //	      allow_http_auth: false
 //	      theft_action: revoke-user     # revoke-user, destroy or log

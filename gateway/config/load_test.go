@@ -408,3 +408,19 @@ func TestInspectKey(t *testing.T) {
 		t.Fatal("inspect: true not read")
 	}
 }
+
+// TestSessionLock: session.lock reaches the site's session settings, and a
+// cookie store (no record to lock) refuses it, naming the key.
+func TestSessionLock(t *testing.T) {
+	cfg, _ := mustLoad(t, minimal+"    session: {lock: true}\n", nil)
+	if !cfg.Sites[0].Session.Lock {
+		t.Fatal("session.lock: true not decoded")
+	}
+	if cfg, _ := mustLoad(t, minimal, nil); cfg.Sites[0].Session.Lock {
+		t.Fatal("session.lock is on by default")
+	}
+	_, _, err := Load("test.yaml", []byte(minimal+"    session: {lock: true}\nstore:\n  cookie: {keys_file: /dev/null}\n"), testOptions(nil)...)
+	if err == nil || !strings.Contains(err.Error(), "session.lock") {
+		t.Fatalf("lock with the cookie store: %v, want an error naming session.lock", err)
+	}
+}

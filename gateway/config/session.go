@@ -34,6 +34,9 @@ func validateSession(c *Config, s *Site, sp string, p *problems) {
 	if ss.Mode == ModeMixed && c.Store.Cookie != nil {
 		p.errf(join(pp, "mode"), "mixed mode needs a server-side store (a cookie session cannot hold two IDs); use sqlite, postgres, redis or memory")
 	}
+	if ss.Lock && c.Store.Cookie != nil {
+		p.errf(join(pp, "lock"), "the cookie store keeps the session in the browser: there is no record to lock; use sqlite, postgres, redis or memory")
+	}
 	if ss.Mode == ModeMixed && c.Listen.HTTP.Addr == "" {
 		p.warnf(join(pp, "mode"), "mixed mode without an HTTP listener behaves like https-only")
 	}

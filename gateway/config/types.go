@@ -297,6 +297,15 @@ type Session struct {
 	// Grace is how long an ID keeps working after it was replaced, for
 	// requests already in flight and slow mobile links. Default 30s.
 	Grace time.Duration `yaml:"grace"`
+	// Lock serialises the requests of one session (session.Config.Lock):
+	// each holds an exclusive lock from load to save, across gateways with
+	// Redis or PostgreSQL. Off by default: concurrent requests are merged
+	// (distinct keys all kept, the same key last-writer-wins). Turn it on
+	// only for a backend that reads a value and writes one derived from it
+	// (a counter, a read-modify-write of one key), as PHP's default file
+	// sessions do; it costs throughput and a slow request holds the others
+	// of its session back.
+	Lock bool `yaml:"lock"`
 
 	// StaySecure redirects a mixed-mode session's HTTP requests to HTTPS
 	// once it has been on HTTPS (no step down).

@@ -151,7 +151,7 @@
 // exhausted, closed client, a loading, failing-over or out-of-memory
 // server) wraps session.ErrUnavailable together with the cause. Every
 // operation runs under Config.Timeout (default 1 s) on top of the caller's
-// context; a client made from Config.URL also dials with 250 ms, reads and
+// context; a client made from Config.URL also dials with 1 s, reads and
 // writes with 500 ms and retries once, and a caller's client must have
 // ContextTimeoutEnabled so the timeout reaches its sockets. A store whose
 // server is down or hung fails each call in about Config.Timeout at most

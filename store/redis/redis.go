@@ -31,7 +31,7 @@ const (
 // dead server fails a request in well under a second instead of the
 // go-redis defaults of 5 s per attempt.
 const (
-	urlDialTimeout  = 250 * time.Millisecond
+	urlDialTimeout  = time.Second // a refused dial fails at once; this bounds a silent one, and survives a busy machine
 	urlIOTimeout    = 500 * time.Millisecond
 	urlPoolTimeout  = 500 * time.Millisecond
 	urlMaxRetries   = 1
@@ -50,7 +50,7 @@ type Config struct {
 	// URL makes a client owned by the Store: redis://[user:pass@]host:port/db
 	// or rediss:// for TLS. With Cluster set it is parsed as a cluster URL
 	// (extra seed nodes as ?addr=host:port). Unless the URL says otherwise,
-	// the client dials with a 250 ms timeout, reads and writes with 500 ms,
+	// the client dials with a 1 s timeout, reads and writes with 500 ms,
 	// and retries once, so an outage is reported fast.
 	URL string
 	// Cluster selects the Redis Cluster protocol (see the package doc). It
