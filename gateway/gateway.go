@@ -42,6 +42,11 @@ type Config struct {
 	// shares the count). Default 60; negative disables.
 	UnknownIDLimit int
 
+	// Claims remembers the migrated Apache cookies (ModCrypto) so that a
+	// replayed copy is refused after a restart too. Default: the session
+	// Store; with a Codec and no Claims, this process's memory only.
+	Claims ClaimSet
+
 	// AdminToken guards the admin API and /metrics (bearer token).
 	AdminToken string
 	// TrustedProxies are the peers whose X-Forwarded-For and
@@ -80,6 +85,7 @@ type Gateway struct {
 	// deviceKey signs device cookies (device.go): kept in the store when
 	// there is one, so it survives restarts and is shared by gateways.
 	deviceKey []byte
+	claims    ClaimSet
 }
 
 // New provisions and validates every site.
@@ -112,6 +118,20 @@ func New(cfg Config) (*Gateway, error) {
 		g.auditor = countingAuditor{next: session.NewJSONAuditor(), m: g.metrics}
 	}
 	g.deviceKey = g.loadDeviceKey()
+	switch {
+	case cfg.Claims != nil:
+		g.claims = cfg.Claims
+	case cfg.Store != nil:
+		g.claims = storeClaims{cfg.Store}
+	default:
+		g.claims = &memoryClaims{}
+		for _, sc := range cfg.Sites {
+			if sc.ModCrypto != nil {
+				g.log.Warn("gateway: migrated Apache cookies are remembered in memory only (no Claims with the cookie store): a copy replayed after a restart is accepted once more")
+				break
+			}
+		}
+	}
 	var errs []error
 	for _, sc := range cfg.Sites {
 		s, err := newSite(sc, g)

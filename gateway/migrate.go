@@ -1,9 +1,14 @@
 package gateway
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/sessiond/sessiond/session"
 )
@@ -11,36 +16,117 @@ import (
 // Migration from Apache: with ModCrypto set, a cookie made by
 // mod_session_crypto is accepted once and re-issued as a sessiond session,
 // so a site moves behind sessiond without logging anyone out. The Apache
-// cookie is expired on the same response; its digest is remembered so a
-// copy replayed later (while this process runs) is refused. mod_auth_form's
-// cleartext "pw" key is dropped; its "user" key logs the user in (over
-// HTTPS), since Apache had authenticated it.
+// cookie is expired on the same response; its digest is claimed in the
+// ClaimSet (the session store by default), so a copy replayed later — after
+// a restart, or at another gateway on the same store — is refused.
+//
+// mod_auth_form keeps "<AuthName>-user", "<AuthName>-pw" (the password in
+// clear) and "<AuthName>-site" in the session. None of them is forwarded:
+// no key ending in "-pw" (or named "pw") ever reaches a backend. The user
+// is signed in only over HTTPS and only if the site's users file holds it
+// (a cookie naming anyone else signs in nobody); both outcomes are audited.
 
-// replaySet remembers recently used cookie digests, bounded (FIFO).
-type replaySet struct {
-	mu    sync.Mutex
-	seen  map[string]struct{}
-	order []string
-	max   int
+// ClaimSet remembers one-time tokens across restarts: Claim reports
+// whether key is claimed for the first time, and remembers it until
+// until. Claims of one key from any number of goroutines or gateways
+// sharing the set: exactly one is first.
+type ClaimSet interface {
+	Claim(ctx context.Context, key string, until time.Time) (first bool, err error)
 }
 
-func (r *replaySet) add(d string) (fresh bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.seen == nil {
-		r.seen = map[string]struct{}{}
-		r.max = 100_000
+// storeClaims keeps claims as internal records of a session store.
+type storeClaims struct{ st session.Store }
+
+func (c storeClaims) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
+	return claimOnce(ctx, c.st, internalHash("sessiond one-time claim v1\x00"+key), until)
+}
+
+// memoryClaims is the fallback without a store: this process only.
+type memoryClaims struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func (c *memoryClaims) Claim(_ context.Context, key string, until time.Time) (bool, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	if c.seen == nil {
+		c.seen = map[string]time.Time{}
 	}
-	if _, ok := r.seen[d]; ok {
-		return false
+	if end, ok := c.seen[key]; ok && now.Before(end) {
+		return false, nil
 	}
-	r.seen[d] = struct{}{}
-	r.order = append(r.order, d)
-	if len(r.order) > r.max {
-		delete(r.seen, r.order[0])
-		r.order = r.order[1:]
+	if len(c.seen) >= 100_000 {
+		for k, end := range c.seen {
+			if !now.Before(end) {
+				delete(c.seen, k)
+			}
+		}
 	}
-	return true
+	c.seen[key] = until
+	return true, nil
+}
+
+// maxApacheReplay bounds how long a migrated cookie without an expiry
+// (SessionMaxAge 0) is remembered.
+const maxApacheReplay = 400 * 24 * time.Hour
+
+// authFormKeys sorts a migrated table: the user (the key "<AuthName>-user",
+// or, without an AuthName, the single key ending in "-user" next to a
+// "-pw" or "-site" key) and whether a key belongs to mod_auth_form and is
+// never forwarded.
+type authFormKeys struct {
+	name string // AuthName; "" matches any
+}
+
+func (a authFormKeys) userKey(vals map[string]string) (key string, ambiguous bool) {
+	if a.name != "" {
+		if _, ok := vals[a.name+"-user"]; ok {
+			return a.name + "-user", false
+		}
+		return "", false
+	}
+	for k := range vals {
+		prefix, ok := strings.CutSuffix(k, "-user")
+		if !ok {
+			continue
+		}
+		_, pw := vals[prefix+"-pw"]
+		_, site := vals[prefix+"-site"]
+		if !pw && !site {
+			continue // an application's own key, not mod_auth_form's
+		}
+		if key != "" {
+			return "", true // two realms: which user? neither
+		}
+		key = k
+	}
+	return key, false
+}
+
+// hidden reports whether k is mod_auth_form's, of any AuthName (a
+// "*-pw" key, or a "*-user"/"*-site" key beside a key of the same prefix),
+// or a password: never forwarded.
+func (a authFormKeys) hidden(k string, vals map[string]string) bool {
+	if k == "pw" || strings.HasSuffix(k, "-pw") {
+		return true
+	}
+	for _, suffix := range []string{"-user", "-site"} {
+		prefix, ok := strings.CutSuffix(k, suffix)
+		if !ok {
+			continue
+		}
+		if a.name != "" && prefix == a.name {
+			return true
+		}
+		for _, sib := range []string{"-user", "-pw", "-site"} {
+			if _, ok := vals[prefix+sib]; ok && sib != suffix {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *site) migrateApache(w http.ResponseWriter, r *http.Request) {
@@ -60,20 +146,67 @@ func (s *site) migrateApache(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, session.Event{Type: "modcrypto.refused", Attrs: []slog.Attr{slog.String("err", err.Error())}})
 		return
 	}
-	if !s.replay.add(old.Digest) {
+	until := old.Expiry
+	if until.IsZero() || until.After(time.Now().Add(maxApacheReplay)) {
+		until = time.Now().Add(maxApacheReplay)
+	}
+	sum := sha256.Sum256([]byte(old.Digest))
+	first, err := s.claims.Claim(r.Context(), "modcrypto:"+hex.EncodeToString(sum[:]), until)
+	if err != nil {
+		s.log.Error("gateway: Apache session not migrated: the replay set is unavailable", "err", err)
+		s.audit(r, session.Event{Type: "modcrypto.refused", Attrs: []slog.Attr{slog.String("err", "replay set unavailable")}})
+		return
+	}
+	if !first {
 		s.audit(r, session.Event{Type: "modcrypto.replay"})
 		return
 	}
+	keys := authFormKeys{name: s.cfg.ModCryptoAuthName}
+	userKey, ambiguous := keys.userKey(old.Values)
 	for k, v := range old.Values {
-		switch {
-		case k == "pw" || reservedKey(k):
-		case k == "user" && s.login != nil:
-			if err := sess.Login(v); err != nil {
-				s.log.Info("gateway: migrated Apache user not logged in", "err", err)
-			}
-		default:
-			sess.Set(k, v)
+		if k == userKey || keys.hidden(k, old.Values) || reservedKey(k) {
+			continue
 		}
+		sess.Set(k, v)
 	}
-	s.audit(r, session.Event{Type: "modcrypto.migrated", User: old.Values["user"]})
+	user := old.Values[userKey]
+	switch {
+	case ambiguous:
+		s.audit(r, session.Event{Type: "modcrypto.login_refused", Attrs: []slog.Attr{slog.String("reason", "several AuthName users; set modcrypto.auth_name")}})
+	case userKey == "":
+	default:
+		s.migrateUser(r, sess, user)
+	}
+	s.audit(r, session.Event{Type: "modcrypto.migrated", User: sess.User()})
+}
+
+// migrateUser signs in the user an Apache session names, if the site's
+// users file holds it.
+func (s *site) migrateUser(r *http.Request, sess *session.Session, user string) {
+	refuse := func(reason string) {
+		ev := session.Event{Type: "modcrypto.login_refused", Attrs: []slog.Attr{slog.String("reason", reason)}}
+		if validUser(user) {
+			ev.User = user
+		}
+		s.audit(r, ev)
+	}
+	switch {
+	case !validUser(user):
+		refuse("invalid user name")
+	case s.cfg.Users == nil:
+		refuse("the site has no users file")
+	case !s.cfg.Users.Has(user):
+		refuse("not in the users file")
+	default:
+		if err := sess.Login(user); err != nil {
+			s.log.Info("gateway: migrated Apache user not signed in", "err", err)
+			refuse("sign-in refused: " + err.Error())
+			return
+		}
+		// Vouched for by the users file, but the password was proven to
+		// Apache at some unknown time: no auth_at, so revoking other
+		// sessions asks for it (reauth_after).
+		sess.Set(authViaKey, authViaGateway)
+		s.audit(r, session.Event{Type: "modcrypto.login", User: user})
+	}
 }

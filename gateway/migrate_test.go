@@ -17,7 +17,7 @@ func TestApacheCookieMigratedOnce(t *testing.T) {
 	g := startGateway(t, func(sc *SiteConfig) {
 		sc.ModCrypto, sc.ModCryptoCookie = dec, "session"
 	})
-	apache, err := modcrypto.Encode("apache-secret", map[string]string{"user": "alice", "pw": "alice-pw", "cart": "4,5"}, time.Now().Add(time.Hour))
+	apache, err := modcrypto.Encode("apache-secret", map[string]string{"realm-user": "alice", "realm-pw": "alice-pw", "realm-site": "x", "cart": "4,5"}, time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,6 +113,11 @@ type SiteConfig struct {
 	// ModCryptoCookie once and re-issues them as sessiond sessions.
 	ModCrypto       *modcrypto.Decoder
 	ModCryptoCookie string
+	// ModCryptoAuthName is mod_auth_form's AuthName: its session keys are
+	// "<AuthName>-user", "<AuthName>-pw" and "<AuthName>-site". Empty
+	// matches any AuthName (the one "*-user" key beside a "*-pw" or
+	// "*-site" key). The user is signed in only if Users holds it.
+	ModCryptoAuthName string
 }
 
 // site is a running SiteConfig.
@@ -132,7 +137,7 @@ type site struct {
 	chain       http.Handler // with sessions
 	plain       http.Handler // without sessions (off paths)
 	metrics     *metrics
-	replay      replaySet
+	claims      ClaimSet
 }
 
 func (c *SiteConfig) validate() error {
@@ -186,7 +191,7 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 	if cfg.ReauthAfter == 0 {
 		cfg.ReauthAfter = 15 * time.Minute
 	}
-	s := &site{cfg: cfg, log: g.log.With("site", cfg.Name), auditor: g.auditor, metrics: g.metrics}
+	s := &site{cfg: cfg, log: g.log.With("site", cfg.Name), auditor: g.auditor, metrics: g.metrics, claims: g.claims}
 	switch {
 	case cfg.Upstream != nil:
 		s.backend = newProxy(cfg.Upstream, s.log)

@@ -51,7 +51,7 @@ var gatewayStores = []storeCase{
 		if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		return fmt.Sprintf("  cookie: {keys_file: %s}\n", path)
+		return fmt.Sprintf("  cookie: {keys_file: %s}\n  revocations: {path: %s}\n", path, filepath.Join(dir, "revocations.db"))
 	}},
 }
 
@@ -68,6 +68,7 @@ func addUser(t *testing.T, bin, file, user, pw string) {
 // gateway is a running `sessiond serve`.
 type gateway struct {
 	dir, users string
+	config     string
 	https      int
 	admin      int
 	proc       *proc
@@ -103,22 +104,37 @@ func (g gateway) url(host, path string) string {
 // startGatewayConfig writes a config with the given store and sites (YAML
 // under "sites:", each site indented by two spaces) and starts the binary.
 // {users} in sites is replaced by the users file (alice/alice-pw added).
-func startGatewayConfig(t *testing.T, bin string, st storeCase, top, sites string) gateway {
+// users, if not nil, writes the users file instead.
+func startGatewayConfig(t *testing.T, bin string, st storeCase, top, sites string, users ...func(path string)) gateway {
 	t.Helper()
 	dir := t.TempDir()
 	g := gateway{dir: dir, users: filepath.Join(dir, "users"), https: testenv.FreePort(t), admin: testenv.FreePort(t)}
-	addUser(t, bin, g.users, "alice", "alice-pw")
-	addUser(t, bin, g.users, "bob", "bob-pw")
+	if len(users) == 0 {
+		addUser(t, bin, g.users, "alice", "alice-pw")
+		addUser(t, bin, g.users, "bob", "bob-pw")
+	}
+	for _, u := range users {
+		u(g.users)
+	}
 	t.Setenv("TEST_ADMIN_TOKEN", testAdminToken)
 	cfg := fmt.Sprintf("listen:\n  http: {addr: \"127.0.0.1:%d\"}\n  https: {addr: \"127.0.0.1:%d\", dev_tls: true}\n"+
 		"  admin: {addr: \"127.0.0.1:%d\", token_env: TEST_ADMIN_TOKEN}\nstore:\n%s%s\nsites:\n%s",
 		testenv.FreePort(t), g.https, g.admin, st.yaml(t, dir), top, strings.ReplaceAll(sites, "{users}", g.users))
-	path := filepath.Join(dir, "sessiond.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+	g.config = filepath.Join(dir, "sessiond.yaml")
+	if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	g.proc = startProc(t, bin, "sessiond: ready", "serve", "--config", path)
+	g.proc = startProc(t, bin, "sessiond: ready", "serve", "--config", g.config)
 	return g
+}
+
+// restart stops the gateway (SIGTERM, waiting for it) and starts it again
+// with the same configuration and data.
+func (g *gateway) restart(t *testing.T, bin string) {
+	t.Helper()
+	g.proc.cmd.Process.Signal(syscall.SIGTERM)
+	g.proc.cmd.Wait()
+	g.proc = startProc(t, bin, "sessiond: ready", "serve", "--config", g.config)
 }
 
 // login signs in through the gateway's form and returns the response.

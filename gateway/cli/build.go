@@ -243,7 +243,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 		if err != nil {
 			return out, noop, fmt.Errorf("site %q: %w", sc.Name, err)
 		}
-		out.ModCrypto, out.ModCryptoCookie = dec, mc.CookieName
+		out.ModCrypto, out.ModCryptoCookie, out.ModCryptoAuthName = dec, mc.CookieName, mc.AuthName
 	}
 	if sc.Auth.Htpasswd != "" {
 		f, err := htpasswd.Open(htpasswd.Config{Path: sc.Auth.Htpasswd})
@@ -508,10 +508,14 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 		p.closers = append(p.closers, loc.Close)
 		locator = loc
 	}
+	var claims gateway.ClaimSet
+	if cc, ok := codec.(*cookie.Codec); ok && cc.Revocations() != nil {
+		claims = revocationClaims{cc.Revocations()}
+	}
 	g, err := gateway.New(gateway.Config{Sites: sites, Store: st, Codec: codec,
 		TrustedProxies: cfg.Prefixes(), Locator: locator,
 		AdminToken: l.Admin.Token.Reveal(), MetricsPath: metricsPath, Logger: log, Auditor: auditor,
-		UnknownIDLimit: perMinute(cfg.Limits.UnknownIDs)})
+		UnknownIDLimit: perMinute(cfg.Limits.UnknownIDs), Claims: claims})
 	if err != nil {
 		return nil, err
 	}
@@ -523,3 +527,18 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 }
 
 var errInvalidConfig = errors.New("invalid configuration")
+
+// revocationClaims keeps the gateway's one-time claims (migrated Apache
+// cookies) in the cookie store's revocation list, so they survive a
+// restart. Check and mark are two steps: two copies of one cookie sent in
+// the same instant may both pass (a server store makes it one step).
+type revocationClaims struct{ rev cookie.Revocations }
+
+func (c revocationClaims) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
+	ref := "sessiond-claim:" + key
+	seen, err := c.rev.RefRevoked(ctx, ref)
+	if err != nil || seen {
+		return false, err
+	}
+	return true, c.rev.RevokeRef(ctx, ref, until)
+}

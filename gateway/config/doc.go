@@ -147,6 +147,7 @@
 //	      passphrase_file: secrets/apache-passphrases
 //	      cookie_name: session
 //	      cipher: aes256
+//	      auth_name: ""                 # mod_auth_form's AuthName ("" = any); its -pw key is never forwarded
 //
 //	  - name: outlet
 //	    hosts: [outlet.example.com]

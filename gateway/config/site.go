@@ -210,6 +210,12 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 			p.errf(join(mp, "cookie_name"), "%s is also the session cookie's name", quote(m.CookieName))
 		}
 		checkEnum(p, join(mp, "cipher"), m.Cipher, "aes256", "aes192", "aes128")
+		if strings.ContainsAny(m.AuthName, "\x00\r\n\t") {
+			p.errf(join(mp, "auth_name"), "%s: control characters cannot be in an AuthName", quote(m.AuthName))
+		}
+		if s.Auth.Htpasswd == "" {
+			p.warnf(mp, "without auth.htpasswd no Apache user is signed in (only users in the gateway's users file are)")
+		}
 	}
 }
 

@@ -445,6 +445,12 @@ type ModCrypto struct {
 	CookieName string `yaml:"cookie_name"`
 	// Cipher is SessionCryptoCipher: aes256 (default), aes192 or aes128.
 	Cipher string `yaml:"cipher"`
+	// AuthName is mod_auth_form's AuthName: the user is the session key
+	// "<auth_name>-user" (and "<auth_name>-pw", the password in clear, is
+	// never forwarded). Default: any AuthName — the one "*-user" key next
+	// to a "*-pw" or "*-site" key. The user is signed in only if
+	// auth.htpasswd holds it.
+	AuthName string `yaml:"auth_name"`
 }
 
 // Defaults that are not obvious from the field comments.

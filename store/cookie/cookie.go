@@ -365,6 +365,10 @@ func (c *Codec) RevokeUser(ctx context.Context, realm, user string, before time.
 // Config.Revocations.
 func (c *Codec) CanRevoke() bool { return c.rev != nil }
 
+// Revocations returns the codec's revocation list (nil if none), for
+// callers that keep other server-side marks beside it.
+func (c *Codec) Revocations() Revocations { return c.rev }
+
 // The associated data of a seal is the cookie name, then, for a realm other
 // than the empty one (the form before realms), a NUL byte and the realm. A
 // cookie name cannot hold a NUL, so no (name, realm) pair has another's
