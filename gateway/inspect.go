@@ -114,6 +114,8 @@ func (s *site) noteResponse(h http.Header, r *http.Request, n *note, code int) {
 	switch {
 	case n.why == "logout" && code >= 300 && code < 400 && h.Get("Location") != "/?"+signedOutQuery:
 		out = "logout" // a backend's logout action: its redirect goes anywhere
+	case n.why == "auth" && code >= 300 && code < 400:
+		out = "auth"
 	case code >= 300 && code < 400 && !s.isSecure(r) && strings.HasPrefix(h.Get("Location"), s.cfg.HTTPSOrigin+"/"):
 		out = n.why
 		if out == "" {
@@ -153,7 +155,7 @@ func (s *site) explain(code string) string {
 	case "always":
 		return "This site is HTTPS-only: the gateway sends every plain-HTTP request to HTTPS."
 	case "auth":
-		return "This page needs a signed-in user, so the gateway sent you to its HTTPS sign-in page."
+		return "The page you asked for needs a signed-in user, so the gateway sent you to its sign-in page (over HTTPS)."
 	case "backend":
 		return "The site asked the gateway for HTTPS on this page (X-Session-Action: require-secure)."
 	case "form":

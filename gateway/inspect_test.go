@@ -119,3 +119,33 @@ func TestInspectOffByDefault(t *testing.T) {
 		t.Fatalf("a read-only request set cookies: %q", resp.Header.Values("Set-Cookie"))
 	}
 }
+
+// TestInspectLoginPageSaysWhy: the gateway's sign-in page shows why the
+// browser was sent there — a rule to HTTPS, or a page that needs a user.
+func TestInspectLoginPageSaysWhy(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) {
+		sc.Inspect = true
+		sc.Session.Mode = session.Mixed
+		sc.AuthRequired = []string{"/admin"}
+		sc.Rules = []secure.Rule{{Path: "/login", To: secure.HTTPS, Credentials: true}}
+	})
+	c := g.client()
+	resp, _ := g.do(c, "GET", g.httpURL+"/login", nil, nil)
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("GET /login over HTTP = %d", resp.StatusCode)
+	}
+	_, page := g.do(c, "GET", g.httpsURL+"/login", nil, nil)
+	if !strings.Contains(page, `id="why"`) || !strings.Contains(page, "“path /login, credentials → HTTPS”") {
+		t.Fatalf("login page after the rule redirect does not say why:\n%s", page)
+	}
+	if _, page = g.do(c, "GET", g.httpsURL+"/login", nil, nil); strings.Contains(page, `id="why"`) {
+		t.Fatalf("the reason was shown twice:\n%s", page)
+	}
+	resp, _ = g.do(c, "GET", g.httpsURL+"/admin", nil, nil)
+	if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/login?next=") {
+		t.Fatalf("GET /admin anonymous = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, page = g.do(c, "GET", resp.Header.Get("Location"), nil, nil); !strings.Contains(page, "needs a signed-in user") {
+		t.Fatalf("login page after an auth redirect does not say why:\n%s", page)
+	}
+}

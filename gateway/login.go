@@ -32,8 +32,9 @@ const defaultLoginTemplate = `<!doctype html>
 <title>Sign in — {{.Site}}</title>
 <style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}
 label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem}button{margin-top:1rem;padding:.5rem 1.2rem}
-.err{color:#a00}</style></head>
+.err{color:#a00}.why{background:#eaf2ff;border:1px solid #9fbef0;border-radius:.4rem;padding:.5rem .8rem}</style></head>
 <body><p><a href="/" id="home">← Back to {{.Site}}</a></p><h1>Sign in</h1>
+{{if .Why}}<p class="why" id="why" role="status">{{.Why}}</p>{{end}}
 {{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
 <form method="post" action="{{.Action}}" id="login">
 <input type="hidden" name="csrf_token" value="{{.Token}}">
@@ -110,12 +111,17 @@ func safeNext(next string) string {
 
 type loginPage struct {
 	Site, Action, Token, Next, User, Error string
+	// Why the client was just sent here (SiteConfig.Inspect), or "".
+	Why string
 }
 
 func (l *login) render(w http.ResponseWriter, r *http.Request, code int, next, user, msg string) {
 	// The token first: it may start the session, whose cookie must go out
 	// with these headers.
 	page := loginPage{Site: l.s.cfg.Name, Action: l.s.cfg.LoginPath, Token: csrf.Token(r), Next: next, User: user, Error: msg}
+	if n := noteFrom(r.Context()); n != nil {
+		page.Why = l.s.explain(n.in)
+	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

@@ -420,7 +420,7 @@ func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := s.cfg.HTTPSOrigin + s.cfg.LoginPath + "?next=" + url.QueryEscape(r.URL.RequestURI())
-	setWhy(r, "auth")
+	setWhy(r, "auth") // noted even over HTTPS: the login page says why
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, redirectCode(r.Method))
 }
