@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 //	DELETE /api/realms/{realm}/users/{user}/sessions        revoke all of them
 //	DELETE /api/realms/{realm}/users/{user}/sessions/{ref}  revoke one
 //	GET    /healthz                                         liveness (no token)
+//	GET    /readyz                                          readiness: the store answers (no token; else 503)
 //	GET    /metrics                                         Prometheus (Config.MetricsPath)
 //
 // The older /api/users/{user}/sessions[/{ref}] routes work when the gateway
@@ -32,7 +34,17 @@ import (
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
 		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		if err := g.Ready(r.Context()); err != nil {
+			g.log.Warn("gateway: not ready", "err", err)
+			http.Error(w, "not ready: the session store is unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
 	})
 	api := http.NewServeMux()
 	api.HandleFunc("GET /api/realms", g.adminRealms)
@@ -57,6 +69,23 @@ func (g *Gateway) AdminHandler() http.Handler {
 		mux.Handle(g.metricsPath, guarded)
 	}
 	return mux
+}
+
+// Ready reports whether the gateway can serve sessions: its store answers
+// a lookup (of an ID that names nothing) within two seconds. A cookie
+// store needs nothing to be ready.
+func (g *Gateway) Ready(ctx context.Context) error {
+	if g.store == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var probe session.Hash // a random hash names nothing, but the store must look
+	rand.Read(probe[:])
+	if _, err := g.store.Load(ctx, probe); err != nil && !errors.Is(err, session.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

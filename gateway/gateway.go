@@ -17,6 +17,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -57,6 +58,12 @@ type Config struct {
 	// Locator, if set, fills the Area of listed sessions (GeoIP).
 	Locator session.Locator
 
+	// AccessLog, if set, gets one line per request: Apache's combined
+	// format with the session's Ref as a last quoted field, or JSON lines
+	// with AccessJSON. Sessions are named by Ref, never by ID.
+	AccessLog  io.Writer
+	AccessJSON bool
+
 	// MetricsPath is where the admin listener serves Prometheus metrics.
 	// Default "/metrics"; "-" serves none.
 	MetricsPath string
@@ -80,6 +87,7 @@ type Gateway struct {
 	unknown *session.UnknownIDLimiter
 	trusted []netip.Prefix
 	locator session.Locator
+	access  *accessLog // nil: no access log
 	// metricsPath is Config.MetricsPath resolved ("" serves none).
 	metricsPath string
 	// deviceKey signs device cookies (device.go): kept in the store when
@@ -96,6 +104,9 @@ func New(cfg Config) (*Gateway, error) {
 	g := &Gateway{sites: map[string]*site{}, store: cfg.Store, codec: cfg.Codec, token: cfg.AdminToken,
 		log: cfg.Logger, metrics: newMetrics(), metricsPath: cfg.MetricsPath,
 		trusted: cfg.TrustedProxies, locator: cfg.Locator}
+	if cfg.AccessLog != nil {
+		g.access = &accessLog{w: cfg.AccessLog, json: cfg.AccessJSON}
+	}
 	switch g.metricsPath {
 	case "":
 		g.metricsPath = "/metrics"
@@ -231,13 +242,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = r.WithContext(context.WithValue(r.Context(), peerKey{}, peer{
 			ip: session.ClientIP(r, g.trusted), secure: session.IsSecureRequest(r, g.trusted)}))
 	}
+	var entry *accessEntry
+	if g.access != nil {
+		r, entry = withAccessEntry(r)
+	}
 	s.ServeHTTP(rec, r)
 	g.metrics.request(s.cfg.Name, rec.code, time.Since(start))
+	if entry != nil {
+		g.access.log(r, s.cfg.Name, entry, rec.code, rec.n, start)
+	}
 }
 
 type statusRecorder struct {
 	http.ResponseWriter
 	code int
+	n    int64 // body bytes written
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
@@ -251,7 +270,9 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.code == 0 {
 		s.code = http.StatusOK
 	}
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	s.n += int64(n)
+	return n, err
 }
 func (s *statusRecorder) Flush() {
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {

@@ -1,8 +1,12 @@
 package gateway
 
 import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,6 +79,44 @@ func TestMetricsPath(t *testing.T) {
 		}
 		if c := get(tc.want404, "admintoken"); c != 404 {
 			t.Errorf("MetricsPath %q: GET %s = %d, want 404", tc.path, tc.want404, c)
+		}
+	}
+}
+
+// TestAccessLogJSON: format json writes one JSON object per request, with
+// the session's Ref when the request had a session, and no session ID.
+func TestAccessLogJSON(t *testing.T) {
+	var buf bytes.Buffer
+	backend := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Replace-Session", "k=v")
+		w.Write([]byte("hello"))
+	})
+	g, err := New(Config{Store: memory.New(memory.Config{}), AccessLog: &buf, AccessJSON: true,
+		Sites: []SiteConfig{{Name: "app", Hosts: []string{"app.test"}, Backend: backend, HTTPSOrigin: "https://app.test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest("GET", "https://app.test/x?y=1", nil)
+	req.TLS = &tls.ConnectionState{}
+	rec := httptest.NewRecorder()
+	g.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		t.Fatalf("GET = %d", rec.Code)
+	}
+	var e map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &e); err != nil {
+		t.Fatalf("access log line %q: %v", buf.String(), err)
+	}
+	if e["site"] != "app" || e["method"] != "GET" || e["path"] != "/x?y=1" || e["status"] != float64(200) || e["bytes"] != float64(5) {
+		t.Fatalf("access log line %s", buf.String())
+	}
+	ref, _ := e["session_ref"].(string)
+	if ref == "" {
+		t.Fatalf("no session_ref in %s", buf.String())
+	}
+	for _, c := range rec.Result().Cookies() {
+		if strings.Contains(buf.String(), c.Value) {
+			t.Fatal("the session ID is in the access log")
 		}
 	}
 }

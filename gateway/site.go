@@ -353,6 +353,7 @@ func (s *site) serveBackend(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
+	defer func() { noteSession(r, session.FromContext(r.Context())) }() // the access log's Ref and user
 	if s.cfg.ModCrypto != nil {
 		s.migrateApache(w, r)
 	}

@@ -451,12 +451,26 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 	case log == nil:
 		log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	aw, aclose, err := openAppend("audit log", cfg.Audit.Log, stdout, stderr, check)
-	if err != nil {
-		return nil, err
+	// Audit events: in the log stream (stderr, the default), or JSON lines
+	// of their own.
+	auditor := &session.SlogAuditor{Logger: log}
+	if cfg.Audit.Log != "stderr" {
+		aw, aclose, err := openAppend("audit log", cfg.Audit.Log, stdout, stderr, check)
+		if err != nil {
+			return nil, err
+		}
+		p.closers = append(p.closers, aclose)
+		auditor.Logger = slog.New(slog.NewJSONHandler(aw, nil))
 	}
-	p.closers = append(p.closers, aclose)
-	auditor := &session.SlogAuditor{Logger: slog.New(slog.NewJSONHandler(aw, nil))}
+	var access io.Writer
+	if cfg.AccessLog.Log != "off" {
+		aw, aclose, err := openAppend("access log", cfg.AccessLog.Log, stdout, stderr, check)
+		if err != nil {
+			return nil, err
+		}
+		p.closers = append(p.closers, aclose)
+		access = aw
+	}
 
 	l := cfg.Listen
 	p.listeners = gateway.Listeners{HTTP: l.HTTP.Addr, Admin: l.Admin.Addr}
@@ -514,6 +528,7 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 	}
 	g, err := gateway.New(gateway.Config{Sites: sites, Store: st, Codec: codec,
 		TrustedProxies: cfg.Prefixes(), Locator: locator,
+		AccessLog: access, AccessJSON: cfg.AccessLog.Format == "json",
 		AdminToken: l.Admin.Token.Reveal(), MetricsPath: metricsPath, Logger: log, Auditor: auditor,
 		UnknownIDLimit: perMinute(cfg.Limits.UnknownIDs), Claims: claims})
 	if err != nil {

@@ -77,7 +77,11 @@
 //	    keys_file: secrets/data-keys    # one base64 32-byte key per line; the first seals
 //
 //	audit:
-//	  log: stderr                       # stderr, stdout or a file path
+//	  log: stderr                       # stderr (in the log stream), stdout or a file path (JSON lines)
+//
+//	access_log:                         # one line per request, the session named by its Ref (never its ID)
+//	  log: off                          # off, stdout, stderr or a file path
+//	  format: combined                  # combined (Apache's, plus the Ref) or json
 //
 //	limits:
 //	  unknown_ids: {attempts: 60, per: 1m}   # per client IP; attempts: 0 = off

@@ -26,11 +26,12 @@ type Config struct {
 	// dropped. Default: none.
 	TrustedProxies []IPPrefix `yaml:"trusted_proxies"`
 	// GeoIP fills the Area column of the sessions page and admin API.
-	GeoIP  *GeoIP `yaml:"geoip"`
-	Store  Store  `yaml:"store"`
-	Audit  Audit  `yaml:"audit"`
-	Limits Limits `yaml:"limits"`
-	Sites  []Site `yaml:"sites"`
+	GeoIP     *GeoIP    `yaml:"geoip"`
+	Store     Store     `yaml:"store"`
+	Audit     Audit     `yaml:"audit"`
+	AccessLog AccessLog `yaml:"access_log"`
+	Limits    Limits    `yaml:"limits"`
+	Sites     []Site    `yaml:"sites"`
 
 	src *source
 }
@@ -195,10 +196,22 @@ type KeyRing struct {
 	Keys [][]byte `yaml:"-"`
 }
 
-// Audit is where security events go, as JSON lines.
+// Audit is where security events go.
 type Audit struct {
-	// Log is "stderr" (default), "stdout" or a file path (appended to).
+	// Log is "stderr" (default: in sessiond's log stream, in its format),
+	// "stdout" or a file path (appended to), both as JSON lines.
 	Log string `yaml:"log"`
+}
+
+// AccessLog is one line per request, naming the session by its Ref
+// (never by an ID).
+type AccessLog struct {
+	// Log is "off" (default), "stdout", "stderr" or a file path (appended
+	// to).
+	Log string `yaml:"log"`
+	// Format is "combined" (default: Apache's combined log format with the
+	// session Ref as a last quoted field) or "json".
+	Format string `yaml:"format"`
 }
 
 // Limits are gateway-wide throttles.
@@ -474,7 +487,8 @@ func Default() Config {
 			HTTP:  HTTPListener{Addr: DefaultHTTPAddr},
 			Admin: AdminListener{TokenEnv: DefaultAdminTokenEnv, MetricsPath: "/metrics"},
 		},
-		Audit: Audit{Log: "stderr"},
+		Audit:     Audit{Log: "stderr"},
+		AccessLog: AccessLog{Log: "off", Format: "combined"},
 		Limits: Limits{
 			UnknownIDs: Rate{Attempts: session.DefaultUnknownIDLimit, Per: time.Minute},
 			MaxClients: 100_000,

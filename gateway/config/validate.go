@@ -49,6 +49,15 @@ func provision(c *Config, r *resolver) {
 	if c.GeoIP != nil {
 		c.GeoIP.Database = r.abs(c.GeoIP.Database)
 	}
+	if c.AccessLog.Log == "" {
+		c.AccessLog.Log = "off"
+	}
+	if c.AccessLog.Format == "" {
+		c.AccessLog.Format = "combined"
+	}
+	if a := c.AccessLog.Log; a != "off" && a != "stderr" && a != "stdout" {
+		c.AccessLog.Log = r.abs(a)
+	}
 	if c.Audit.Log == "" {
 		c.Audit.Log = "stderr"
 	}
@@ -66,6 +75,9 @@ func validate(c *Config, p *problems) {
 	validateStore(c, p)
 	if c.Audit.Log != "stderr" && c.Audit.Log != "stdout" && !filepath.IsAbs(c.Audit.Log) {
 		p.errf("audit.log", "want \"stderr\", \"stdout\" or a file path")
+	}
+	if f := c.AccessLog.Format; f != "combined" && f != "json" {
+		p.errf("access_log.format", "%s is not one of combined, json", quote(f))
 	}
 	for i, tp := range c.TrustedProxies {
 		if tp.Bits() == 0 {
@@ -138,6 +150,9 @@ func resolve(c *Config, r *resolver) {
 	}
 	if c.GeoIP != nil && c.GeoIP.Database != "" {
 		r.needFile("geoip.database", c.GeoIP.Database)
+	}
+	if a := c.AccessLog.Log; a != "off" && a != "stderr" && a != "stdout" {
+		r.needDir("access_log.log", filepath.Dir(a))
 	}
 	for i := range c.Sites {
 		resolveSite(&c.Sites[i], fmt.Sprintf("sites[%d]", i), r)
