@@ -30,7 +30,7 @@ func (m *Manager) loadCookie(s *Session, value string, now time.Time) error {
 
 func (m *Manager) saveCookie(s *Session, now time.Time) error {
 	b := m.build(s, s.rec, now)
-	if !b.data && !b.meta && !s.touch {
+	if !b.data && !b.meta && !b.count && !s.touch {
 		s.resetChanges() // nothing changed: the cookie the client has stays valid
 		return nil
 	}

@@ -126,9 +126,10 @@ type issued struct {
 type built struct {
 	next *Record
 	out  issued
-	// data: a value of Data changed; meta: a field other than Data and the
-	// timestamps changed (Change.Meta).
-	data, meta bool
+	// data: a value of Data changed; meta: a field other than Data, the
+	// timestamps and the request count changed (Change.Meta); count: the
+	// request is counted (Change.Count).
+	data, meta, count bool
 }
 
 // build applies s's change set to base and returns the next version and
@@ -176,7 +177,7 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) built {
 	}
 	if s.count {
 		next.Requests++
-		b.meta = true
+		b.count = true
 	}
 	regen := s.regen
 	if regen == regenSoft && base.Rotated.After(s.loadedRotated) {
@@ -403,7 +404,7 @@ func (m *Manager) update(s *Session, now time.Time) error {
 	var retry backoff
 	for {
 		b := m.build(s, base, now)
-		if !b.data && !b.meta && !s.touch && b.out == (issued{}) {
+		if !b.data && !b.meta && !b.count && !s.touch && b.out == (issued{}) {
 			// Nothing to write (e.g. a backend re-sent the values it had).
 			m.afterSave(s, base, b.out)
 			return nil
@@ -456,7 +457,7 @@ func (m *Manager) update(s *Session, now time.Time) error {
 
 // change is the Merger form of s's change set built on base.
 func (m *Manager) change(s *Session, base *Record, b built) *Change {
-	c := &Change{Base: base, Next: b.next, Set: s.sets, Clear: s.cleared, Meta: b.meta}
+	c := &Change{Base: base, Next: b.next, Set: s.sets, Clear: s.cleared, Meta: b.meta, Count: b.count}
 	if len(s.dels) > 0 {
 		c.Del = keys(s.dels)
 	}

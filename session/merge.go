@@ -22,10 +22,11 @@ import (
 //     in order, and User) differs from c.Base's, ErrConflict and nothing
 //     is written; else store c.Next's fields except Data, with the stored
 //     data plus the data change set as Data and the stored version + 1.
-//  4. Otherwise the stored record keeps every field but Data; the data
-//     change set is applied to its data, and only if that changes a value
-//     is the record written (version + 1). A merge that changes nothing
-//     writes nothing.
+//  4. Otherwise the stored record keeps every field but Data (and
+//     Requests, see Change.Count); the data change set is applied to its
+//     data, and only if that changes a value (or counts a request) is the
+//     record written (version + 1). A merge that changes nothing writes
+//     nothing.
 //
 // store/storetest checks these rules on every store that implements it.
 type Merger interface {
@@ -44,11 +45,20 @@ type Change struct {
 	Del   []string
 	Clear bool
 	Keep  string
-	// Meta reports that Next changes more than data and timestamps: IDs,
-	// aliases, user, counters, client info or transport state. Such a
-	// change applies to a newer version only while its identity is Base's.
+	// Meta reports that Next changes more than data, timestamps and the
+	// request count: IDs, aliases, user, client info or transport state.
+	// Such a change applies to a newer version only while its identity is
+	// Base's.
 	Meta bool
+	// Count: Next counts this request in Requests (Config.RotateRequests).
+	// On a newer version the store adds one to the stored count instead,
+	// so concurrent requests are all counted — unless Next rotates the ID
+	// (Generation changes), which starts the count again.
+	Count bool
 }
+
+// Rotates reports whether Next regenerates Base's ID.
+func (c *Change) Rotates() bool { return c.Next.Generation != c.Base.Generation }
 
 // SameIdentity reports whether a and b have the same ID hashes (in
 // Hashes() order) and user: rule 3 of Merger.
@@ -104,21 +114,23 @@ func (c *Change) Apply(cur *Record) (*Record, error) {
 		return c.Next, nil
 	}
 	data, changed := c.MergeData(cur.Data)
-	if c.Meta {
+	var next *Record
+	switch {
+	case c.Meta:
 		if !SameIdentity(cur, c.Base) {
 			return nil, ErrConflict
 		}
-		next := c.Next.Clone()
-		next.Data = data
-		next.Version = cur.Version + 1
-		return next, nil
-	}
-	if !changed {
+		next = c.Next.Clone()
+	case !changed && !c.Count:
 		return nil, nil
+	default:
+		next = cur.Clone()
 	}
-	next := cur.Clone()
 	next.Data = data
 	next.Version = cur.Version + 1
+	if c.Count && !c.Rotates() {
+		next.Requests = cur.Requests + 1
+	}
 	return next, nil
 }
 

@@ -21,14 +21,14 @@ import (
 const mergeFunction = `CREATE FUNCTION {merge}(
 		p_ref text, p_base bigint, p_meta boolean, p_base_user text, p_base_hashes bytea[],
 		p_user text, p_expires timestamptz, p_blob bytea, p_hashes bytea[],
-		p_clear boolean, p_keep text, p_del text[], p_set jsonb) RETURNS text
+		p_clear boolean, p_keep text, p_del text[], p_set jsonb, p_requests integer, p_count boolean) RETURNS text
 	LANGUAGE plpgsql AS $f$
 	DECLARE
 		r record;
 		nkv jsonb;
 		whole boolean;
 	BEGIN
-		SELECT id, version, user_id, kv INTO r FROM {s} WHERE ref = p_ref FOR UPDATE;
+		SELECT id, version, user_id, kv, requests INTO r FROM {s} WHERE ref = p_ref FOR UPDATE;
 		IF NOT FOUND THEN RETURN 'NOTFOUND'; END IF;
 		IF r.kv IS NULL THEN RETURN 'LEGACY'; END IF;
 		whole := r.version = p_base OR p_meta;
@@ -45,12 +45,16 @@ const mergeFunction = `CREATE FUNCTION {merge}(
 		nkv := (nkv - p_del) || p_set;
 		IF whole THEN
 			UPDATE {s} SET user_id = p_user, expires = p_expires, version = r.version + 1,
-				blob = p_blob, kv = nkv WHERE id = r.id;
+				blob = p_blob, kv = nkv,
+				requests = CASE WHEN p_count THEN coalesce(r.requests, p_requests - 1) + 1 ELSE p_requests END
+			WHERE id = r.id;
 			DELETE FROM {ids} WHERE sid = r.id AND NOT (hash = ANY (p_hashes));
 			INSERT INTO {ids} (hash, sid) SELECT h, r.id FROM unnest(p_hashes) AS h
 			WHERE NOT EXISTS (SELECT 1 FROM {ids} x WHERE x.hash = h AND x.sid = r.id);
-		ELSIF nkv IS DISTINCT FROM r.kv THEN
-			UPDATE {s} SET version = r.version + 1, kv = nkv WHERE id = r.id;
+		ELSIF p_count OR nkv IS DISTINCT FROM r.kv THEN
+			UPDATE {s} SET version = r.version + 1, kv = nkv,
+				requests = CASE WHEN p_count THEN coalesce(r.requests, p_requests - 1) + 1 ELSE r.requests END
+			WHERE id = r.id;
 		END IF;
 		RETURN 'OK';
 	END
@@ -81,7 +85,7 @@ func (s *Store) Merge(ctx context.Context, c *session.Change) error {
 	var word string
 	err = conn.QueryRow(octx, s.q.merge, row.Ref, int64(c.Base.Version), c.Meta, baseUser,
 		sqlstore.Hashes(c.Base), row.User, expires(row.Expires), row.Blob, row.Hashes,
-		c.Clear, escapeKV(c.Keep), del, set).Scan(&word)
+		c.Clear, escapeKV(c.Keep), del, set, c.Next.Requests, c.Count && !c.Rotates()).Scan(&word)
 	release()
 	if err != nil {
 		return s.fail("merge", err)
@@ -119,8 +123,8 @@ func newRow(rec *session.Record) (sqlstore.Row, map[string]string, error) {
 	return row, kv, nil
 }
 
-// decodeRow makes a record from the blob, kv and version columns.
-func decodeRow(blob []byte, kv map[string]string, version int64) (*session.Record, error) {
+// decodeRow makes a record from the blob, kv, version and requests columns.
+func decodeRow(blob []byte, kv map[string]string, version int64, requests *int32) (*session.Record, error) {
 	rec, err := sqlstore.Decode(blob)
 	if err != nil {
 		return nil, err
@@ -138,21 +142,25 @@ func decodeRow(blob []byte, kv map[string]string, version int64) (*session.Recor
 			rec.Data[dk] = dv
 		}
 	}
-	rec.Version = uint64(version) // a data-only merge counts the column up, not the blob
+	rec.Version = uint64(version) // a merge that keeps the blob counts the columns up
+	if requests != nil {
+		rec.Requests = int(*requests)
+	}
 	return rec, nil
 }
 
-// decodeRows reads (blob, kv, version) rows.
+// decodeRows reads (blob, kv, version, requests) rows.
 func decodeRows(rows pgx.Rows) ([]*session.Record, error) {
 	var out []*session.Record
 	for rows.Next() {
 		var blob []byte
 		var kv map[string]string
 		var v int64
-		if err := rows.Scan(&blob, &kv, &v); err != nil {
+		var n *int32
+		if err := rows.Scan(&blob, &kv, &v, &n); err != nil {
 			return nil, err
 		}
-		rec, err := decodeRow(blob, kv, v)
+		rec, err := decodeRow(blob, kv, v, n)
 		if err != nil {
 			return nil, corruptError{err}
 		}

@@ -27,14 +27,15 @@ func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, erro
 	var blob []byte
 	var kv map[string]string
 	var version int64
-	err = c.QueryRow(ctx, s.q.load, h[:]).Scan(&blob, &kv, &version)
+	var requests *int32
+	err = c.QueryRow(ctx, s.q.load, h[:]).Scan(&blob, &kv, &version, &requests)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("postgres: load: %w", session.ErrNotFound)
 	}
 	if err != nil {
 		return nil, s.fail("load", err)
 	}
-	rec, err := decodeRow(blob, kv, version)
+	rec, err := decodeRow(blob, kv, version, requests)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: load: %w", err)
 	}
@@ -59,7 +60,7 @@ func (s *Store) Create(ctx context.Context, rec *session.Record) error {
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	if _, err := s.pool.Exec(ctx, s.q.create, row.Ref, row.User, expires(row.Expires), row.Version, row.Blob, row.Hashes, kv); err != nil {
+	if _, err := s.pool.Exec(ctx, s.q.create, row.Ref, row.User, expires(row.Expires), row.Version, row.Blob, row.Hashes, kv, rec.Requests); err != nil {
 		return s.fail("create", err)
 	}
 	return nil
@@ -83,7 +84,7 @@ func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) er
 	var done bool
 	var stored *int64
 	err = c.QueryRow(ctx, s.q.update, row.Ref, row.User, expires(row.Expires), row.Version, row.Blob,
-		int64(prev), row.Hashes, kv).Scan(&done, &stored)
+		int64(prev), row.Hashes, kv, rec.Requests).Scan(&done, &stored)
 	switch {
 	case err != nil:
 		return s.fail("update", err)

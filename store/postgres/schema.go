@@ -38,12 +38,19 @@ var migrations = [][]string{
 		// escapeKV), so a merge changes keys in place; NULL for rows written
 		// before, whose data is in the blob (their next write converts them).
 		`ALTER TABLE {s} ADD COLUMN kv jsonb`,
+	},
+	{
+		// The request count (RotateRequests), counted up in place by merges;
+		// NULL for rows written before: the blob's count stands.
+		`ALTER TABLE {s} ADD COLUMN requests integer`,
+		// A build between schema versions 2 and 3 made an earlier merge.
+		`DROP FUNCTION IF EXISTS {merge}(text, bigint, boolean, text, bytea[], text, timestamptz, bytea, bytea[], boolean, text, text[], jsonb)`,
 		mergeFunction,
 	},
 }
 
 // SchemaVersion is the schema version this build creates and understands.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrateTimeout bounds New's migration (unless its ctx ends first): it may
 // wait for another process's migration, which a request never does.
@@ -65,14 +72,14 @@ func newQueries(schema, prefix string) queries {
 		"{p}", prefix,
 	)
 	q := queries{expand: r.Replace}
-	q.load = r.Replace(`SELECT s.blob, s.kv, s.version FROM {ids} i JOIN {s} s ON s.id = i.sid WHERE i.hash = $1`)
-	q.listUser = r.Replace(`SELECT blob, kv, version FROM {s} WHERE user_id = $1`)
-	q.merge = r.Replace(`SELECT {merge}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`)
+	q.load = r.Replace(`SELECT s.blob, s.kv, s.version, s.requests FROM {ids} i JOIN {s} s ON s.id = i.sid WHERE i.hash = $1`)
+	q.listUser = r.Replace(`SELECT blob, kv, version, requests FROM {s} WHERE user_id = $1`)
+	q.merge = r.Replace(`SELECT {merge}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`)
 	q.delete = r.Replace(`DELETE FROM {s} WHERE ref = $1`)
 	// The ID rows reference the session row inserted by the same statement:
 	// foreign keys are checked at its end.
 	q.create = r.Replace(`WITH s AS (
-			INSERT INTO {s} (ref, user_id, expires, version, blob, kv) VALUES ($1, $2, $3, $4, $5, $7) RETURNING id)
+			INSERT INTO {s} (ref, user_id, expires, version, blob, kv, requests) VALUES ($1, $2, $3, $4, $5, $7, $8) RETURNING id)
 		INSERT INTO {ids} (hash, sid) SELECT h, s.id FROM s, unnest($6::bytea[]) AS h`)
 	// Compare-and-swap plus the ID index in one statement. All parts see the
 	// snapshot from before it, so: del removes the hashes the record no
@@ -82,7 +89,7 @@ func newQueries(schema, prefix string) queries {
 	// such record). A concurrent update of the same record makes upd wait
 	// for its row lock and then re-check version = $6 on the new row.
 	q.update = r.Replace(`WITH upd AS (
-			UPDATE {s} SET user_id = $2, expires = $3, version = $4, blob = $5, kv = $8
+			UPDATE {s} SET user_id = $2, expires = $3, version = $4, blob = $5, kv = $8, requests = $9
 			WHERE ref = $1 AND version = $6 RETURNING id),
 		del AS (
 			DELETE FROM {ids} WHERE sid IN (SELECT id FROM upd) AND NOT (hash = ANY ($7::bytea[]))),

@@ -19,6 +19,7 @@
 //	              the record without its data, v = version, i = hex of
 //	              every ID hash naming it (concatenated), u = user,
 //	              e = Expires in Unix µs ("" never), x = 2 (this layout),
+//	              n = the request count (Requests, counted up by merges),
 //	              and one field ".<key>" per data key, so that a merge
 //	              (session.Merger) changes keys in place under this key
 //	P{ref}:l      string: the record's lock (random token of the holder)

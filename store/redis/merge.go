@@ -21,8 +21,9 @@ const fieldPrefix = "."
 
 // luaMerge is the merge shared by both scripts (session.Merger's rules).
 // ARGV: prefix, ref, d, ids, user, e, ttl, score, now, base version,
-// meta, base ids, base user, fast, clear, keep, #dels, dels..., then
-// field/value pairs to set. check answers the verdict before anything is
+// meta, base ids, base user, fast, clear, keep, requests (Next's), count
+// ('1': add one to the stored count), #dels, dels..., then field/value
+// pairs to set. check answers the verdict before anything is
 // written: nil to go on, else the answer word; whole says whether d and
 // the index fields are to be written (base version, or a meta change).
 const luaMerge = `
@@ -48,11 +49,11 @@ local function mergedata(k)
       end
     end
   end
-  local ndel = tonumber(ARGV[17])
-  for j = 18, 17 + ndel do
+  local ndel = tonumber(ARGV[19])
+  for j = 20, 19 + ndel do
     if redis.call('HDEL', k, ARGV[j]) == 1 then changed = true end
   end
-  for j = 18 + ndel, #ARGV, 2 do
+  for j = 20 + ndel, #ARGV, 2 do
     if redis.call('HGET', k, ARGV[j]) ~= ARGV[j + 1] then
       redis.call('HSET', k, ARGV[j], ARGV[j + 1])
       changed = true
@@ -63,7 +64,17 @@ end
 local function writewhole(k)
   redis.call('HSET', k, 'd', ARGV[3], 'i', ARGV[4], 'u', ARGV[5], 'e', ARGV[6])
   redis.call('HINCRBY', k, 'v', 1)
+  if ARGV[18] == '1' then redis.call('HINCRBY', k, 'n', 1) else redis.call('HSET', k, 'n', ARGV[17]) end
   setttl(k, tonumber(ARGV[7]))
+end
+-- writedata finishes a merge that keeps d: counts the version (and the
+-- request) if anything changed.
+local function writedata(k, changed)
+  if ARGV[18] == '1' then
+    redis.call('HINCRBY', k, 'n', 1)
+    changed = true
+  end
+  if changed then redis.call('HINCRBY', k, 'v', 1) end
 end
 `
 
@@ -82,7 +93,7 @@ if whole then
 end
 local changed = mergedata(KEYS[1])
 if not whole then
-  if changed then redis.call('HINCRBY', KEYS[1], 'v', 1) end
+  writedata(KEYS[1], changed)
   return 'OK'
 end
 writewhole(KEYS[1])
@@ -111,8 +122,8 @@ if word then return {word} end
 local changed = mergedata(KEYS[1])
 if whole then
   writewhole(KEYS[1])
-elseif changed then
-  redis.call('HINCRBY', KEYS[1], 'v', 1)
+else
+  writedata(KEYS[1], changed)
 end
 return {'OK', cur[2] or '', cur[3] or ''}
 `)
@@ -120,7 +131,10 @@ return {'OK', cur[2] or '', cur[3] or ''}
 // mergeArgs is ARGV of the merge scripts.
 func (s *Store) mergeArgs(w *write, c *session.Change, fast bool) []any {
 	base := s.idsOf(c.Base)
-	meta, f, clear := "0", "0", "0"
+	meta, f, clear, count := "0", "0", "0", "0"
+	if c.Count && !c.Rotates() {
+		count = "1"
+	}
 	if c.Meta {
 		meta = "1"
 	}
@@ -134,9 +148,10 @@ func (s *Store) mergeArgs(w *write, c *session.Change, fast bool) []any {
 			keep = fieldPrefix + c.Keep
 		}
 	}
-	args := make([]any, 0, 17+len(c.Del)+2*len(c.Set))
+	args := make([]any, 0, 19+len(c.Del)+2*len(c.Set))
 	args = append(args, s.prefix, w.ref, w.data, w.ids, w.user, w.exp, w.ttl, w.score, w.now,
-		strconv.FormatUint(c.Base.Version, 10), meta, base, c.Base.User, f, clear, keep, len(c.Del))
+		strconv.FormatUint(c.Base.Version, 10), meta, base, c.Base.User, f, clear, keep,
+		c.Next.Requests, count, len(c.Del))
 	for _, k := range c.Del {
 		args = append(args, fieldPrefix+k)
 	}
@@ -206,13 +221,14 @@ func (legacyError) Error() string { return "redis: record in the old layout" }
 
 func isLegacy(err error) bool { _, ok := err.(legacyError); return ok }
 
-// fields returns rec's data as hash fields (name, value, ...).
+// fields returns rec's data as hash fields (name, value, ...), and its
+// request count as n (counted up in place by merges).
 func fields(rec *session.Record) []any {
-	out := make([]any, 0, 2*len(rec.Data))
+	out := make([]any, 0, 2*len(rec.Data)+2)
 	for k, v := range rec.Data {
 		out = append(out, fieldPrefix+k, v)
 	}
-	return out
+	return append(out, "n", rec.Requests)
 }
 
 // field returns the value of a field of HGETALL pairs.

@@ -327,13 +327,20 @@ func unmarshal(pairs []string) (*session.Record, error) {
 	} else {
 		maps.Copy(rec.Data, data)
 	}
-	// A merge that changes data only counts v up without rewriting d.
+	// A merge that keeps d counts v (and n) up in place.
 	if v, ok := field(pairs, "v"); ok {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil {
 			return nil, fmt.Errorf("redis: stored record is corrupt: version %q", v)
 		}
 		rec.Version = n
+	}
+	if v, ok := field(pairs, "n"); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("redis: stored record is corrupt: request count %q", v)
+		}
+		rec.Requests = n
 	}
 	return rec, nil
 }

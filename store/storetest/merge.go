@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -227,6 +228,36 @@ func mergeTests(ctx context.Context) []struct {
 			got := mustLoad(t, s, login.Next.ID)
 			if got.User != "alice" || got.Data["a"] != "" {
 				t.Fatalf("a conflicting merge wrote something: user %q data %v", got.User, got.Data)
+			}
+		}},
+		{"MergeCountsEveryRequest", func(t *testing.T, s session.Store) {
+			m := merger(t, s)
+			base := created(t, s)
+			for i := range 3 { // three concurrent requests on one base, each counted
+				c := change(base, map[string]string{fmt.Sprint("k", i): "1"})
+				c.Count, c.Next.Requests = true, base.Requests+1
+				if err := m.Merge(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := change(base, nil) // a counted request that changes no data
+			c.Count, c.Next.Requests = true, base.Requests+1
+			if err := m.Merge(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if got := mustLoad(t, s, base.ID).Requests; got != base.Requests+4 {
+				t.Fatalf("Requests = %d after 4 counted merges on one base, want %d", got, base.Requests+4)
+			}
+			// A rotation starts the count again, whatever was counted meanwhile.
+			rot := change(base, nil)
+			rot.Count, rot.Meta = true, true
+			rot.Next.ID, rot.Next.Generation, rot.Next.Requests = newHash(), base.Generation+1, 0
+			rot.Next.Aliases = []session.Alias{{Hash: base.ID, Until: time.Now().Add(time.Minute).Truncate(time.Microsecond)}}
+			if err := m.Merge(ctx, rot); err != nil {
+				t.Fatal(err)
+			}
+			if got := mustLoad(t, s, rot.Next.ID).Requests; got != 0 {
+				t.Fatalf("Requests = %d after a rotation, want 0", got)
 			}
 		}},
 		{"MergeNotFound", func(t *testing.T, s session.Store) {
