@@ -475,8 +475,14 @@ func TestCGIEnvironment(t *testing.T) {
 	if body != "HTTP_SESSION=visits=1\n" {
 		t.Fatalf("second CGI run = %q", body)
 	}
-	if resp, _ := g.do(c, "GET", g.httpsURL+"/cgi-bin/../../etc/passwd", nil, nil); resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("path traversal = %d", resp.StatusCode)
+	// A non-canonical path is sent to its canonical form before anything
+	// runs (SPEC §5); that path is no script.
+	if resp, body := g.do(c, "GET", g.httpsURL+"/cgi-bin/../../etc/passwd", nil, nil); resp.StatusCode != http.StatusFound ||
+		resp.Header.Get("Location") != "/etc/passwd" || strings.Contains(body, "root:") {
+		t.Fatalf("path traversal = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _ := g.do(c, "GET", g.httpsURL+"/etc/passwd", nil, nil); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("/etc/passwd = %d", resp.StatusCode)
 	}
 }
 

@@ -87,7 +87,7 @@ func TestDirectPathHopByHopAndForwardedHeaders(t *testing.T) {
 		w.Header().Set("Keep-Alive", "timeout=5")
 		w.Header().Set("X-Kept", "yes")
 	}))
-	req, _ := http.NewRequest("GET", g.httpsURL+"/a/b%2Fc?q=1&r=%20", nil)
+	req, _ := http.NewRequest("GET", g.httpsURL+"/a/b%20c?q=1&r=%20", nil)
 	req.Header.Set("Connection", "X-Client-Hop")
 	req.Header.Set("X-Client-Hop", "secret")
 	req.Header.Set("X-Forwarded-For", "6.6.6.6")
@@ -110,7 +110,7 @@ func TestDirectPathHopByHopAndForwardedHeaders(t *testing.T) {
 	}
 	want := map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "https",
 		"X-Forwarded-Host": testHost + ":" + portOf(g.httpsURL), "Host": testHost + ":" + portOf(g.httpsURL),
-		"X-Plain": "kept", "X-Uri": "/a/b%2Fc?q=1&r=%20"}
+		"X-Plain": "kept", "X-Uri": "/a/b%20c?q=1&r=%20"}
 	for k, v := range want {
 		if got := h.Values(k); len(got) != 1 || got[0] != v {
 			t.Errorf("backend received %s = %q, want [%q]", k, got, v)

@@ -328,6 +328,11 @@ func (s *site) sessionPath(p string) bool {
 func hasPathPrefix(p, prefix string) bool { return secure.PathHasPrefix(p, prefix) }
 
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Paths are judged canonical: include/exclude, auth_required and the
+	// redirect rules below all see the path the backend will resolve.
+	if secure.Canonicalize(w, r) {
+		return
+	}
 	s.cfg.Headers.stripSpoofed(r.Header)
 	if s.cfg.Inspect {
 		w, r = s.inspect(w, r)

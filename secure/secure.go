@@ -275,6 +275,9 @@ func (r *Rules) Decide(req *http.Request) (to Scheme, rule int) {
 // Handler applies the rules around next.
 func (r *Rules) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if Canonicalize(w, req) {
+			return
+		}
 		secure := r.cfg.IsSecure(req)
 		if secure && r.cfg.HSTS.MaxAge > 0 {
 			v := "max-age=" + strconv.Itoa(int(r.cfg.HSTS.MaxAge/time.Second))

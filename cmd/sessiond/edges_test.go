@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -305,4 +306,70 @@ func TestContentRuleStreams(t *testing.T) {
 	if resp, body := w.do("GET", s.httpURL+"/signin", nil); resp.StatusCode != 302 || strings.Contains(body, "password") {
 		t.Fatalf("login form over HTTP = %d %q, want a redirect to HTTPS", resp.StatusCode, body)
 	}
+}
+
+// pathAttacks reach /private/secret.txt by another spelling.
+var pathAttacks = []string{"/./private/secret.txt", "//private/secret.txt", "/x/../private/secret.txt",
+	"/%2e/private/secret.txt", "/%2E%2e/private/secret.txt", "/private%2fsecret.txt", "/x%2F..%2Fprivate/secret.txt"}
+
+// TestCanonicalPaths: with auth_required: [/private], no other spelling of
+// a private path is served or forwarded without a login; GET and HEAD are
+// sent to the canonical path (which asks for the login), other methods
+// are refused.
+func TestCanonicalPaths(t *testing.T) {
+	bin := buildSessiond(t)
+	check := func(t *testing.T, s served, leaked func() bool) {
+		w := web{t, client()}
+		for _, p := range pathAttacks {
+			resp, body := w.do("GET", s.httpsURL+p, nil)
+			if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/private/secret.txt" || strings.Contains(body, "TOPSECRET") {
+				t.Errorf("GET %s = %d to %q (%q); want 302 to /private/secret.txt", p, resp.StatusCode, resp.Header.Get("Location"), body)
+			}
+			resp, body = w.do("POST", s.httpsURL+p, url.Values{"a": {"b"}})
+			if resp.StatusCode != http.StatusBadRequest || strings.Contains(body, "TOPSECRET") {
+				t.Errorf("POST %s = %d (%q); want 400", p, resp.StatusCode, body)
+			}
+		}
+		resp, _ := w.do("GET", s.httpsURL+"/private/secret.txt", nil)
+		if resp.StatusCode != http.StatusFound || !strings.Contains(resp.Header.Get("Location"), "/login?next=") {
+			t.Errorf("canonical private path = %d to %q; want the login page", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if leaked() {
+			t.Error("a private path reached the backend without a login")
+		}
+		_, page := w.do("GET", s.httpsURL+"/login", nil)
+		w.do("POST", s.httpsURL+"/login", url.Values{"csrf_token": {field(page, "csrf_token")}, "username": {"alice"}, "password": {"alice-pw"}})
+		if _, body := w.do("GET", s.httpsURL+"/private/secret.txt", nil); !strings.Contains(body, "TOPSECRET") {
+			t.Errorf("signed in, /private/secret.txt = %q", body)
+		}
+	}
+	t.Run("static", func(t *testing.T) {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "private"), 0o755)
+		os.WriteFile(filepath.Join(dir, "private", "secret.txt"), []byte("TOPSECRET\n"), 0o644)
+		s := serve(t, bin, fmt.Sprintf("    static: {dir: %s}\n    auth_required: [/private]", dir))
+		check(t, s, func() bool { return false })
+	})
+	t.Run("proxied", func(t *testing.T) {
+		var mu sync.Mutex
+		var anonymous []string
+		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Session-User") == "" {
+				mu.Lock()
+				anonymous = append(anonymous, r.RequestURI)
+				mu.Unlock()
+			}
+			io.WriteString(w, "TOPSECRET "+r.RequestURI)
+		}))
+		t.Cleanup(be.Close)
+		s := serve(t, bin, "    upstream: "+be.URL+"\n    auth_required: [/private]")
+		check(t, s, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(anonymous) > 0 {
+				t.Logf("anonymous requests at the backend: %q", anonymous)
+			}
+			return len(anonymous) > 0
+		})
+	})
 }
