@@ -111,7 +111,7 @@ func startGatewayConfig(t *testing.T, bin string, st storeCase, top, sites strin
 	g := gateway{dir: dir, users: filepath.Join(dir, "users"), https: testenv.FreePort(t), admin: testenv.FreePort(t)}
 	if len(users) == 0 {
 		addUser(t, bin, g.users, "alice", "alice-pw")
-		addUser(t, bin, g.users, "bob", "bob-pw")
+		addUser(t, bin, g.users, "bob", "bob-password")
 	}
 	for _, u := range users {
 		u(g.users)
@@ -258,7 +258,7 @@ func TestAttackRemovedUserAndCopiedCookie(t *testing.T) {
 					t.Fatalf("login = %d", resp.StatusCode)
 				}
 			}
-			login(bob, g, "a.localhost", "bob", "bob-pw")
+			login(bob, g, "a.localhost", "bob", "bob-password")
 			thief := web{t, client()}
 			u, _ := url.Parse(g.url("a.localhost", "/"))
 			thief.c.Jar.SetCookies(u, []*http.Cookie{{Name: "__Host-sid", Value: sessionCookie(owner, g, "a.localhost"), Path: "/", Secure: true}})

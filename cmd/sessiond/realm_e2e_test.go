@@ -185,7 +185,7 @@ func TestAttackCrossSiteSession(t *testing.T) {
 			}
 			// ... and through a backend's logout action.
 			bob := web{t, client()}
-			login(bob, g, "a.localhost", "bob", "bob-pw")
+			login(bob, g, "a.localhost", "bob", "bob-password")
 			copied = sessionCookie(bob, g, "a.localhost")
 			seen = append(seen, copied)
 			bob.do("GET", g.url("a.localhost", "/p?action=logout"), nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessiond/sessiond/gateway/demo"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"golang.org/x/term"
 )
 
 const usage = `sessiond — secure web sessions for any backend.
@@ -23,11 +24,12 @@ Usage:
   sessiond serve --config FILE [--dev-tls]   run the gateway
   sessiond check-config FILE                 validate a config file and exit
   sessiond demo [flags]                      run the demo (no setup needed)
-  sessiond passwd [-cost N] FILE USER        add or change a user (bcrypt), password from stdin
+  sessiond passwd [--stdin] FILE USER        add or change a user (bcrypt); asks twice, no echo
   sessiond reload [--admin ADDR]             make a running gateway re-read its config (as SIGHUP)
   sessiond version                           print the version
 
-Run 'sessiond COMMAND -h' for a command's flags.
+Run 'sessiond help COMMAND' (or 'sessiond COMMAND -h') for a command's flags;
+'sessiond --version' prints the version.
 `
 
 // Run runs the command line and returns the exit code.
@@ -45,9 +47,22 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"reload":       runReload,
 	}
 	switch args[0] {
-	case "-h", "-help", "--help", "help":
+	case "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "help":
+		if len(args) < 2 {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		if _, ok := cmds[args[1]]; !ok {
+			fmt.Fprintf(stderr, "sessiond: no command %q\n\n%s", args[1], usage)
+			return 2
+		}
+		// A command's help is its own -h, on stdout.
+		return Run(ctx, []string{args[1], "-h"}, stdout, stdout)
+	case "-version", "--version", "-V":
+		args = []string{"version"}
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -102,9 +117,13 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return demo.Run(ctx, demo.Options{DataDir: *data, HTTPAddr: *httpAddr, HTTPSAddr: *httpsAddr, Out: stdout})
 }
 
+// minPasswordLen is the shortest password passwd accepts.
+const minPasswordLen = 8
+
 func runPasswd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("passwd", "passwd [-cost N] FILE USER   (reads the password from standard input)", stderr)
+	fs := newFlags("passwd", "passwd [-cost N] [--stdin] FILE USER", stderr)
 	cost := fs.Int("cost", 12, "bcrypt cost (10-14 are reasonable)")
+	fromStdin := fs.Bool("stdin", false, "read the password as one line from standard input, without prompting (for scripts; also the default when standard input is not a terminal)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -113,22 +132,51 @@ func runPasswd(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errUsage
 	}
 	file, user := fs.Arg(0), fs.Arg(1)
-	if term, ok := os.Stdin.Stat(); ok == nil && term.Mode()&os.ModeCharDevice != 0 {
-		fmt.Fprintf(stderr, "Password for %s: ", user)
+	var pw string
+	if fd := int(os.Stdin.Fd()); !*fromStdin && term.IsTerminal(fd) {
+		// At a terminal: no echo, asked twice.
+		p1, err := readSecret(fd, stderr, fmt.Sprintf("Password for %s: ", user))
+		if err != nil {
+			return err
+		}
+		if len(p1) < minPasswordLen {
+			return fmt.Errorf("password refused: shorter than %d characters", minPasswordLen)
+		}
+		p2, err := readSecret(fd, stderr, "Again: ")
+		if err != nil {
+			return err
+		}
+		if p1 != p2 {
+			return errors.New("the passwords differ; nothing written")
+		}
+		pw = p1
+	} else {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("reading the password: %w", err)
+		}
+		pw = strings.TrimRight(line, "\r\n")
 	}
-	pw, err := bufio.NewReader(os.Stdin).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("reading the password: %w", err)
-	}
-	pw = strings.TrimRight(pw, "\r\n")
-	if pw == "" {
-		return errors.New("empty password refused")
+	if len([]rune(pw)) < minPasswordLen {
+		return fmt.Errorf("password refused: shorter than %d characters", minPasswordLen)
 	}
 	if err := htpasswd.Add(file, user, pw, *cost); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "user %s written to %s (bcrypt, cost %d)\n", user, file, *cost)
 	return nil
+}
+
+// readSecret prompts on w and reads a line from the terminal fd without
+// echoing it.
+func readSecret(fd int, w io.Writer, prompt string) (string, error) {
+	fmt.Fprint(w, prompt)
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(w)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	return string(b), nil
 }
 
 func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
