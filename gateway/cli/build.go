@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -344,8 +345,25 @@ func openRevocations(ctx context.Context, path string) (*cookie.SQLRevocations, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("cookie revocations %s: %w", path, err)
 	}
-	rev, err := cookie.NewSQLRevocations(ctx, cookie.SQLConfig{DB: db})
+	// Every request of a cookie session checks the list: keep connections
+	// open (database/sql keeps two idle ones by default, so a busy gateway
+	// would open and close SQLite connections all the time), and cache the
+	// answers while nothing is committed to the file (sqlite.ChangeWatcher:
+	// a revocation by any process is seen by the next request).
+	db.SetMaxIdleConns(max(4, runtime.GOMAXPROCS(0)))
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil { // opens the file in WAL mode: its -shm exists
+		db.Close()
+		return nil, nil, fmt.Errorf("cookie revocations %s: %w", path, err)
+	}
+	watch, err := sqlite.WatchChanges(path)
 	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("cookie revocations %s: %w", path, err)
+	}
+	rev, err := cookie.NewSQLRevocations(ctx, cookie.SQLConfig{DB: db, Version: watch.Version})
+	if err != nil {
+		watch.Close()
 		db.Close()
 		return nil, nil, fmt.Errorf("cookie revocations %s: %w", path, err)
 	}
@@ -364,7 +382,7 @@ func openRevocations(ctx context.Context, path string) (*cookie.SQLRevocations, 
 			}
 		}
 	}()
-	return rev, func() error { stop(); return db.Close() }, nil
+	return rev, func() error { stop(); return errors.Join(watch.Close(), rev.Close(), db.Close()) }, nil
 }
 
 // checkSQLitePath reports what would stop SQLite from opening path: an

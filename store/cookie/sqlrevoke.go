@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -21,7 +22,19 @@ import (
 type SQLRevocations struct {
 	db      *sql.DB
 	timeout time.Duration
+	refStmt *sql.Stmt // prepared: every request of a session checks its ref
+	usrStmt *sql.Stmt
+	version func() (uint64, bool)
+
+	mu    sync.RWMutex
+	at    uint64 // the version the cached answers were read at
+	refs  map[string]bool
+	users map[string]time.Time
 }
+
+// maxCachedAnswers bounds each answer cache (refs, users); past it the
+// cache starts over.
+const maxCachedAnswers = 100_000
 
 var _ Revocations = (*SQLRevocations)(nil)
 
@@ -34,6 +47,13 @@ type SQLConfig struct {
 	// Timeout bounds each query, so a stuck database fails the request
 	// (as session.ErrUnavailable) instead of hanging it. 0 means 2 seconds.
 	Timeout time.Duration
+	// Version, if set, returns a value that changes whenever anything is
+	// committed to the database, by any connection or process (for a
+	// SQLite file: sqlite.WatchChanges(path).Version), and ok false when
+	// it cannot tell. Answers are then cached in memory and served only
+	// while the version is the one they were read at: a revocation
+	// committed anywhere is seen by the next request.
+	Version func() (v uint64, ok bool)
 }
 
 const sqlSchema = `
@@ -57,7 +77,8 @@ func NewSQLRevocations(ctx context.Context, cfg SQLConfig) (*SQLRevocations, err
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("cookie: SQLConfig.Timeout is negative (%v)", cfg.Timeout)
 	}
-	r := &SQLRevocations{db: cfg.DB, timeout: cfg.Timeout}
+	r := &SQLRevocations{db: cfg.DB, timeout: cfg.Timeout, version: cfg.Version,
+		refs: map[string]bool{}, users: map[string]time.Time{}}
 	if r.timeout == 0 {
 		r.timeout = 2 * time.Second
 	}
@@ -66,23 +87,73 @@ func NewSQLRevocations(ctx context.Context, cfg SQLConfig) (*SQLRevocations, err
 	if _, err := r.db.ExecContext(ctx, sqlSchema); err != nil {
 		return nil, fmt.Errorf("cookie: creating revocation tables: %w", err)
 	}
+	var err error
+	if r.refStmt, err = r.db.PrepareContext(ctx, `SELECT 1 FROM sessiond_cookie_revoked_refs WHERE ref = ?`); err != nil {
+		return nil, fmt.Errorf("cookie: preparing revocation queries: %w", err)
+	}
+	if r.usrStmt, err = r.db.PrepareContext(ctx, `SELECT before_ms FROM sessiond_cookie_revoked_users WHERE user_id = ?`); err != nil {
+		r.refStmt.Close()
+		return nil, fmt.Errorf("cookie: preparing revocation queries: %w", err)
+	}
 	return r, nil
+}
+
+// Close releases the prepared statements (not the database).
+func (r *SQLRevocations) Close() error {
+	return errors.Join(r.refStmt.Close(), r.usrStmt.Close())
+}
+
+// cached looks an answer up at the current version. The version is read
+// before the database: an answer read after a commit that the version
+// missed is tagged with the older version, and so never served.
+func cached[V any](r *SQLRevocations, m func() map[string]V, key string) (v V, hit bool, at uint64, ok bool) {
+	if r.version == nil {
+		return v, false, 0, false
+	}
+	if at, ok = r.version(); !ok {
+		return v, false, 0, false
+	}
+	r.mu.RLock()
+	if r.at == at {
+		v, hit = m()[key]
+	}
+	r.mu.RUnlock()
+	return v, hit, at, true
+}
+
+func remember[V any](r *SQLRevocations, m func() map[string]V, key string, v V, at uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.at != at || len(r.refs) >= maxCachedAnswers || len(r.users) >= maxCachedAnswers {
+		// Answers of another version: the cache starts over at this one.
+		r.at, r.refs, r.users = at, map[string]bool{}, map[string]time.Time{}
+	}
+	m()[key] = v
 }
 
 // RevokedBefore implements Revocations.
 func (r *SQLRevocations) RevokedBefore(ctx context.Context, user string) (time.Time, error) {
+	users := func() map[string]time.Time { return r.users }
+	t, hit, at, ok := cached(r, users, user)
+	if hit {
+		return t, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	var ms int64
-	err := r.db.QueryRowContext(ctx,
-		`SELECT before_ms FROM sessiond_cookie_revoked_users WHERE user_id = ?`, user).Scan(&ms)
-	if errors.Is(err, sql.ErrNoRows) {
-		return time.Time{}, nil
-	}
-	if err != nil {
+	err := r.usrStmt.QueryRowContext(ctx, user).Scan(&ms)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		t = time.Time{}
+	case err != nil:
 		return time.Time{}, fmt.Errorf("cookie: reading a user's revocation time: %w", err)
+	default:
+		t = time.UnixMilli(ms)
 	}
-	return time.UnixMilli(ms), nil
+	if ok {
+		remember(r, users, user, t, at)
+	}
+	return t, nil
 }
 
 // SetRevokedBefore implements Revocations. t is rounded up to the next
@@ -121,18 +192,27 @@ ON CONFLICT (ref) DO UPDATE SET until_ms = CASE
 
 // RefRevoked implements Revocations.
 func (r *SQLRevocations) RefRevoked(ctx context.Context, ref string) (bool, error) {
+	refs := func() map[string]bool { return r.refs }
+	revoked, hit, at, ok := cached(r, refs, ref)
+	if hit {
+		return revoked, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
 	var one int
-	err := r.db.QueryRowContext(ctx,
-		`SELECT 1 FROM sessiond_cookie_revoked_refs WHERE ref = ?`, ref).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
+	err := r.refStmt.QueryRowContext(ctx, ref).Scan(&one)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		revoked = false
+	case err != nil:
 		return false, fmt.Errorf("cookie: reading a session revocation: %w", err)
+	default:
+		revoked = true
 	}
-	return true, nil
+	if ok {
+		remember(r, refs, ref, revoked, at)
+	}
+	return revoked, nil
 }
 
 // GC deletes Ref revocations that ended before now and reports how many.

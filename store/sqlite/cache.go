@@ -1,8 +1,12 @@
 package sqlite
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sessiond/sessiond/session"
 )
@@ -26,7 +30,7 @@ import (
 // first. Two copies that differ mean a writer is at work: the cache is
 // then bypassed.
 type readCache struct {
-	shm *os.File
+	w   *ChangeWatcher
 	max int
 
 	mu sync.RWMutex
@@ -43,26 +47,15 @@ type cachedRecord struct {
 // defaultCacheSize bounds the entries of the read cache (about 1 KiB each).
 const defaultCacheSize = 10_000
 
-func openReadCache(shmPath string, max int) (*readCache, error) {
-	f, err := os.Open(shmPath)
+func openReadCache(dbPath string, max int) (*readCache, error) {
+	w, err := WatchChanges(dbPath)
 	if err != nil {
 		return nil, err
 	}
-	return &readCache{shm: f, max: max, m: make(map[session.Hash]cachedRecord)}, nil
+	return &readCache{w: w, max: max, m: make(map[session.Hash]cachedRecord)}, nil
 }
 
-// header reads the WAL-index header; ok is false while a writer is
-// rewriting it (or the file is not a WAL index).
-func (c *readCache) header() (h walHeader, ok bool) {
-	var b [2 * len(h)]byte
-	if n, err := c.shm.ReadAt(b[:], 0); n != len(b) || err != nil {
-		return h, false
-	}
-	if [len(h)]byte(b[:len(h)]) != [len(h)]byte(b[len(h):]) || b[12] == 0 { // copies differ, or isInit unset
-		return h, false
-	}
-	return walHeader(b[:len(h)]), true
-}
+func (c *readCache) header() (walHeader, bool) { return c.w.header() }
 
 // get returns h's record if it was read at header at.
 func (c *readCache) get(h session.Hash, at walHeader) *session.Record {
@@ -94,4 +87,101 @@ func (c *readCache) put(h session.Hash, rec *session.Record, at walHeader) {
 	c.mu.Unlock()
 }
 
-func (c *readCache) close() error { return c.shm.Close() }
+func (c *readCache) close() error { return c.w.Close() }
+
+// ChangeWatcher tells whether anything was committed to a SQLite
+// database in WAL mode since an earlier look, by any connection of any
+// process, from the WAL-index header (see readCache). It lets a reader
+// cache answers read from the database and drop them at the first commit.
+// Safe for concurrent use.
+type ChangeWatcher struct {
+	path string
+	f    atomic.Pointer[os.File]
+	mu   sync.Mutex // serialises reopening
+}
+
+// WatchChanges watches the database at dbPath, in WAL mode. Its -shm
+// file exists once a connection has used the database; until then
+// Version reports that it cannot tell.
+func WatchChanges(dbPath string) (*ChangeWatcher, error) {
+	w := &ChangeWatcher{path: dbPath + "-shm"}
+	f, err := os.Open(w.path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("sqlite: watch changes: %w", err)
+	}
+	if err == nil {
+		w.f.Store(f)
+	}
+	return w, nil
+}
+
+// header reads the WAL-index header; ok is false while a writer is
+// rewriting it, or when the -shm file this watcher reads is no longer
+// the database's (SQLite deletes it when the last connection of every
+// process closes; a new one is made by the next): the watcher then opens
+// the current one, and nothing may be served from a cache meanwhile.
+func (w *ChangeWatcher) header() (h walHeader, ok bool) {
+	f := w.f.Load()
+	if f == nil {
+		w.reopen(nil)
+		return h, false
+	}
+	var b [2 * len(h)]byte
+	if n, err := f.ReadAt(b[:], 0); n != len(b) || err != nil {
+		return h, false
+	}
+	if [len(h)]byte(b[:len(h)]) != [len(h)]byte(b[len(h):]) || b[12] == 0 { // copies differ, or isInit unset
+		return h, false
+	}
+	if unlinked(f) {
+		w.reopen(f)
+		return h, false
+	}
+	return walHeader(b[:len(h)]), true
+}
+
+// reopen replaces old (if it is still the current file) with the file now
+// at the path, or with nothing if there is none.
+func (w *ChangeWatcher) reopen(old *os.File) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.f.Load() != old {
+		return // another goroutine did it
+	}
+	f, err := os.Open(w.path)
+	if err != nil {
+		f = nil
+	}
+	w.f.Store(f)
+	if old != nil {
+		old.Close()
+	}
+}
+
+// Version returns a value that changes with every commit to the database
+// (a 64-bit FNV-1a hash of the WAL-index header). ok is false while it
+// cannot tell: then nothing may be served from a cache. Read the version
+// before reading the database, and serve what was read only while
+// Version returns the same value.
+func (w *ChangeWatcher) Version() (v uint64, ok bool) {
+	h, ok := w.header()
+	if !ok {
+		return 0, false
+	}
+	v = 14695981039346656037
+	for _, c := range h {
+		v ^= uint64(c)
+		v *= 1099511628211
+	}
+	return v, true
+}
+
+// Close closes the watcher's file.
+func (w *ChangeWatcher) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if f := w.f.Swap(nil); f != nil {
+		return f.Close()
+	}
+	return nil
+}

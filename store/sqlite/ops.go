@@ -20,7 +20,7 @@ func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, erro
 	if h.IsZero() {
 		return nil, fmt.Errorf("sqlite: load: %w", session.ErrNotFound)
 	}
-	if s.cache == nil {
+	if s.cache == nil || s.closed.Load() {
 		return s.load(ctx, h)
 	}
 	// The header is read before the query: a commit between the two

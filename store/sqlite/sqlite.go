@@ -228,7 +228,7 @@ func (s *Store) open(ctx context.Context, abs string, cfg Config, busy string) e
 	}
 	if cfg.CacheSize > 0 {
 		// The -shm file exists while any connection is open (WAL mode).
-		if s.cache, err = openReadCache(abs+"-shm", cfg.CacheSize); err != nil {
+		if s.cache, err = openReadCache(abs, cfg.CacheSize); err != nil {
 			return fmt.Errorf("sqlite: open %s: read cache: %w", abs, err)
 		}
 	}
