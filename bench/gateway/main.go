@@ -99,8 +99,18 @@ func main() {
 	flag.BoolVar(&o.skipMemory, "skip-memory", false, "skip the memory-per-session figures")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "wrk warm-up per target before the first round")
 	flag.Parse()
-	if *quick {
-		o.rounds, o.duration, o.sessions = 2, 2*time.Second, 1000
+	if *quick { // fewer, shorter rounds, unless given explicitly
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["rounds"] {
+			o.rounds = 2
+		}
+		if !set["duration"] {
+			o.duration = 2 * time.Second
+		}
+		if !set["sessions"] {
+			o.sessions = 1000
+		}
 	}
 	if *only != "" {
 		o.only = regexp.MustCompile(*only)
