@@ -1,10 +1,18 @@
 package main_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // TestVersionAndHelp: --version is the version command (module version,
@@ -25,5 +33,98 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 	if out, err := exec.Command(bin, "help", "nonsense").CombinedOutput(); err == nil {
 		t.Fatalf("help for an unknown command succeeded:\n%s", out)
+	}
+}
+
+// TestSessionsCommands: `sessiond sessions` lists, shows and revokes a
+// user's sessions of a running gateway through its admin API, as a table
+// or JSON, and a revoked session is gone for its browser.
+func TestSessionsCommands(t *testing.T) {
+	bin := buildSessiond(t)
+	up := newUpstream(t)
+	dir := t.TempDir()
+	tokenFile := filepath.Join(dir, "token")
+	os.WriteFile(tokenFile, []byte("sessions-cli-token-0123456789\n"), 0o600)
+	hp, sp, ap := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+	cfg := fmt.Sprintf(`listen:
+  http: {addr: "127.0.0.1:%d"}
+  https: {addr: "127.0.0.1:%d", dev_tls: true}
+  admin: {addr: "127.0.0.1:%d", token_file: token}
+store: {memory: {}}
+sites:
+  - hosts: [app.localhost]
+    upstream: %s
+`, hp, sp, ap, up.srv.URL)
+	os.WriteFile(filepath.Join(dir, "sessiond.yaml"), []byte(cfg), 0o600)
+	startProc(t, bin, "sessiond: ready", "serve", "--config", filepath.Join(dir, "sessiond.yaml"))
+	app := fmt.Sprintf("https://app.localhost:%d", sp)
+	browsers := []*http.Client{client(), client()}
+	for _, c := range browsers {
+		resp, err := c.Get(app + "/?action=" + url.QueryEscape("login user=alice"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	user := func(c *http.Client) string {
+		resp, err := c.Get(app + "/whoami")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return up.seen().Get("X-Session-User")
+	}
+	if user(browsers[0]) != "alice" || user(browsers[1]) != "alice" {
+		t.Fatal("the backend login did not sign both browsers in")
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"sessions"}, append(args, "--admin", fmt.Sprintf("127.0.0.1:%d", ap), "--token-file", tokenFile)...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("sessiond sessions %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	table := run("list", "alice")
+	if !strings.HasPrefix(table, "REF") || !strings.Contains(table, "2 sessions of alice") {
+		t.Fatalf("list:\n%s", table)
+	}
+	var l struct {
+		Sessions []struct{ Ref, IP string }
+	}
+	if err := json.Unmarshal([]byte(run("list", "alice", "--json")), &l); err != nil || len(l.Sessions) != 2 {
+		t.Fatalf("list --json: %v %+v", err, l)
+	}
+	ref := l.Sessions[0].Ref
+	if show := run("show", "alice", ref); !strings.Contains(show, ref) || !strings.Contains(show, "127.0.0.1") {
+		t.Fatalf("show:\n%s", show)
+	}
+	run("revoke", "alice", ref)
+	if n := strings.Count(run("list", "alice"), "\n"); n != 3 { // header, one row, count line
+		t.Fatalf("after revoking one: %d lines", n)
+	}
+	signedIn := 0
+	for _, c := range browsers {
+		if user(c) == "alice" {
+			signedIn++
+		}
+	}
+	if signedIn != 1 {
+		t.Fatalf("after revoking one of two sessions, %d browsers are still signed in", signedIn)
+	}
+	run("revoke-user", "alice")
+	if !strings.Contains(run("list", "alice"), "0 sessions of alice") {
+		t.Fatal("revoke-user left sessions")
+	}
+	for _, c := range browsers {
+		if user(c) != "" {
+			t.Fatal("a browser is still signed in after revoke-user")
+		}
+	}
+	cmd := exec.Command(bin, "sessions", "list", "alice", "--admin", fmt.Sprintf("127.0.0.1:%d", ap))
+	cmd.Env = append(os.Environ(), "SESSIOND_ADMIN_TOKEN=wrong-token-0123456789")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "401") {
+		t.Fatalf("a wrong token: %v\n%s", err, out)
 	}
 }

@@ -26,6 +26,8 @@ Usage:
   sessiond demo [flags]                      run the demo (no setup needed)
   sessiond passwd [--stdin] FILE USER        add or change a user (bcrypt); asks twice, no echo
   sessiond reload [--admin ADDR]             make a running gateway re-read its config (as SIGHUP)
+  sessiond sessions list|show|revoke|revoke-user USER [REF]
+                                             a user's sessions, through the admin API
   sessiond version                           print the version
 
 Run 'sessiond help COMMAND' (or 'sessiond COMMAND -h') for a command's flags;
@@ -45,6 +47,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"passwd":       runPasswd,
 		"version":      runVersion,
 		"reload":       runReload,
+		"sessions":     runSessions,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help":
