@@ -86,6 +86,7 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 			r := NewRecord()
 			r.SecureID = newHash()
 			r.User = "alice"
+			r.Realm = "shop" // the realm is kept: a Manager refuses a record of another realm
 			r.IP, r.UserAgent = "192.0.2.1", "Mozilla/5.0 (X11)"
 			r.Data = map[string]string{"": "empty key", "nul": "a\x00b", "utf8": "Zoë", "enc": "a=b&c=%zz"}
 			r.Sealed = []byte{0, 1, 2, 255}
