@@ -109,7 +109,7 @@ func withCookie(t *testing.T, rawURL, name, value string) web {
 func TestAttackCrossSiteSession(t *testing.T) {
 	bin := buildSessiond(t)
 	up := newUpstream(t)
-	for _, st := range gatewayStores {
+	for _, st := range append(gatewayStores, cookieWithRedisRevocations()) {
 		t.Run(st.name, func(t *testing.T) {
 			audit := auditLog(filepath.Join(t.TempDir(), "audit.log"))
 			g := startGatewayConfig(t, bin, st, fmt.Sprintf("audit: {log: %s}\n", audit), fmt.Sprintf(`
@@ -149,7 +149,7 @@ func TestAttackCrossSiteSession(t *testing.T) {
 			}
 
 			// The sessions page and the admin API are per realm.
-			if st.name != "cookie" {
+			if !strings.HasPrefix(st.name, "cookie") {
 				_, page := aliceB.do("GET", g.url("b.localhost", "/.sessiond/sessions"), nil)
 				if n := strings.Count(page, "data-ref="); n != 1 {
 					t.Fatalf("b's sessions page lists %d sessions of alice, want b's 1:\n%s", n, page)
@@ -211,6 +211,20 @@ func TestAttackCrossSiteSession(t *testing.T) {
 			audit.mustNotLeak(t, seen, "a", "b")
 		})
 	}
+}
+
+// cookieWithRedisRevocations is the cookie store with its revocation list
+// in Redis (shared by every gateway) instead of the embedded SQLite file.
+func cookieWithRedisRevocations() storeCase {
+	byName := map[string]storeCase{}
+	for _, st := range gatewayStores {
+		byName[st.name] = st
+	}
+	return storeCase{"cookie-redis-revocations", func(t *testing.T, dir string) string {
+		byName["redis"].yaml(t, dir)                                         // sets TEST_REDIS_URL to a database of its own
+		cookieLine, _, _ := strings.Cut(byName["cookie"].yaml(t, dir), "\n") // its keys, not its revocations
+		return cookieLine + "\n  revocations: {redis: {url_env: TEST_REDIS_URL}}\n"
+	}}
 }
 
 // TestAttackDemoCrossSite (issue 9 item 1) on `sessiond demo`: the shop's

@@ -273,14 +273,22 @@ func openStore(ctx context.Context, sc config.Store, log *slog.Logger, check boo
 		}
 		var rev cookie.Revocations
 		rclose := closer
-		if check {
+		switch rv := sc.Revocations; {
+		case rv.Redis != nil:
+			// Connected to exactly as serve does, in check mode too.
+			r, err := redisstore.NewRevocations(ctx, redisstore.RevocationsConfig{URL: rv.Redis.URL.Reveal()})
+			if err != nil {
+				return nil, nil, closer, err
+			}
+			rev, rclose = r, r.Close
+		case check:
 			// Like the SQLite store: check the place, create nothing.
-			if err := checkSQLitePath(sc.Revocations.Path); err != nil {
+			if err := checkSQLitePath(rv.Path); err != nil {
 				return nil, nil, closer, fmt.Errorf("cookie revocations: %w", err)
 			}
 			rev = cookie.NewMemoryRevocations()
-		} else {
-			sqlRev, c, err := openRevocations(ctx, sc.Revocations.Path)
+		default:
+			sqlRev, c, err := openRevocations(ctx, rv.Path)
 			if err != nil {
 				return nil, nil, closer, err
 			}

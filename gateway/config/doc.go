@@ -71,7 +71,7 @@
 //	  # postgres: {dsn_file: secrets/pg-dsn}          or dsn_env: PG_DSN
 //	  # redis: {url_env: SESSIOND_REDIS_URL}          or url_file
 //	  # cookie: {keys_file: secrets/cookie-keys}      sessions sealed in the browser
-//	  # revocations: {path: sessiond-revocations.db}  cookie store only: what logout revokes (the default)
+//	  # revocations: {path: sessiond-revocations.db}  cookie store only: what logout revokes (default), or {redis: {url_env: …}}
 //	  # memory: {}                                    lost on restart
 //	  encrypt_at_rest:                  # optional, server stores only
 //	    keys_file: secrets/data-keys    # one base64 32-byte key per line; the first seals

@@ -45,8 +45,22 @@ func TestRealms(t *testing.T) {
 	if cfg.Sites[0].EffectiveRealm() != "shop" {
 		t.Fatalf("default realm %q, want the site's name", cfg.Sites[0].EffectiveRealm())
 	}
+	cfg, _ = mustLoad(t, head+site("shop", "", "https-only")+
+		"store:\n  cookie: {keys_file: secrets/cookie-keys}\n  revocations: {redis: {url_env: REV_URL}}\n",
+		map[string]string{"REV_URL": "redis://127.0.0.1:6379/3"})
+	if rv := cfg.Store.Revocations; rv.Path != "" || rv.Redis == nil || rv.Redis.URL.Reveal() != "redis://127.0.0.1:6379/3" {
+		t.Fatalf("revocations in Redis: %+v", rv)
+	}
 	_, _, err := Load("test.yaml", []byte(head+site("shop", "", "https-only")+"store:\n  revocations: {path: r.db}\n"), testOptions(nil)...)
 	if err == nil || !strings.Contains(err.Error(), "store.revocations: only the cookie store") {
 		t.Fatalf("revocations without the cookie store: %v", err)
+	}
+}
+
+func TestRevocationsEitherPathOrRedis(t *testing.T) {
+	src := "listen:\n  https: {dev_tls: true}\nstore:\n  cookie: {keys_file: secrets/cookie-keys}\n" +
+		"  revocations: {path: r.db, redis: {url: \"redis://127.0.0.1/1\"}}\nsites:\n  - {hosts: [a.localhost], upstream: \"http://127.0.0.1:9\"}\n"
+	if _, _, err := Load("test.yaml", []byte(src), testOptions(nil)...); err == nil || !strings.Contains(err.Error(), "choose one of path (SQLite) and redis") {
+		t.Fatalf("both path and redis: %v", err)
 	}
 }

@@ -136,10 +136,17 @@ type Store struct {
 	// cookie or memory).
 	EncryptAtRest *KeyRing `yaml:"encrypt_at_rest"`
 	// Revocations is where the cookie store keeps what logout and "sign out
-	// everywhere" revoke (a cookie cannot be taken back once issued): an
-	// embedded SQLite database, default "sessiond-revocations.db" next to
-	// the config file. Only with the cookie store.
-	Revocations *SQLiteStore `yaml:"revocations"`
+	// everywhere" revoke (a cookie cannot be taken back once issued). Only
+	// with the cookie store, which always has one.
+	Revocations *Revocations `yaml:"revocations"`
+}
+
+// Revocations is the cookie store's revocation list: an embedded SQLite
+// database at Path (the default, "sessiond-revocations.db" next to the
+// config file), or a Redis server shared by every gateway (Redis).
+type Revocations struct {
+	Path  string      `yaml:"path"`
+	Redis *RedisStore `yaml:"redis"`
 }
 
 // Kind names the chosen store: "sqlite", "postgres", "redis", "cookie" or

@@ -30,10 +30,18 @@ func provision(c *Config, r *resolver) {
 		s.SQLite.Path = r.abs(s.SQLite.Path)
 	}
 	if s.Cookie != nil && s.Revocations == nil {
-		s.Revocations = &SQLiteStore{Path: DefaultRevocationsPath}
+		s.Revocations = &Revocations{}
 	}
-	if s.Revocations != nil {
-		s.Revocations.Path = r.abs(s.Revocations.Path)
+	if rv := s.Revocations; rv != nil {
+		if rv.Path == "" && rv.Redis == nil {
+			rv.Path = DefaultRevocationsPath
+		}
+		if rv.Path != "" {
+			rv.Path = r.abs(rv.Path)
+		}
+		if rv.Redis != nil {
+			rv.Redis.URLFile = r.abs(rv.Redis.URLFile)
+		}
 	}
 	if s.Postgres != nil {
 		s.Postgres.DSNFile = r.abs(s.Postgres.DSNFile)
@@ -122,22 +130,18 @@ func resolve(c *Config, r *resolver) {
 		}
 	}
 	if rd := s.Redis; rd != nil {
-		r.resolveSecret(secretSpec{
-			path: "store.redis", inlineKey: "url", fileKey: "url_file", envKey: "url_env",
-			inline: &rd.URL, file: rd.URLFile, env: rd.URLEnv, what: "the Redis URL",
-			sensitive: urlHasPassword,
-		})
-		if rd.URL.IsSet() {
-			if u, err := url.Parse(rd.URL.Reveal()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
-				r.p.errf("store.redis", "the URL (from %s) must start with redis://, rediss:// or unix://", rd.URL.Source())
-			}
-		}
+		r.resolveRedis("store.redis", rd)
 	}
 	if s.SQLite != nil {
 		r.needDir("store.sqlite.path", filepath.Dir(s.SQLite.Path))
 	}
-	if s.Revocations != nil && s.Cookie != nil {
-		r.needDir("store.revocations.path", filepath.Dir(s.Revocations.Path))
+	if rv := s.Revocations; rv != nil && s.Cookie != nil {
+		if rv.Path != "" {
+			r.needDir("store.revocations.path", filepath.Dir(rv.Path))
+		}
+		if rd := rv.Redis; rd != nil {
+			r.resolveRedis("store.revocations.redis", rd)
+		}
 	}
 	if s.Cookie != nil {
 		r.resolveKeys("store.cookie", s.Cookie)
@@ -286,8 +290,8 @@ func validateStore(c *Config, p *problems) {
 		switch {
 		case s.Cookie == nil:
 			p.errf("store.revocations", "only the cookie store keeps revocations apart; server stores delete the session itself")
-		case s.Revocations.Path == "":
-			p.errf("store.revocations.path", "is empty")
+		case s.Revocations.Path != "" && s.Revocations.Redis != nil:
+			p.errf("store.revocations", "choose one of path (SQLite) and redis")
 		}
 	}
 	if s.Memory != nil {
@@ -326,4 +330,18 @@ func andList(items []string) string {
 		return strings.Join(items, "")
 	}
 	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
+}
+
+// resolveRedis reads a Redis URL from its source and checks its scheme.
+func (r *resolver) resolveRedis(path string, rd *RedisStore) {
+	r.resolveSecret(secretSpec{
+		path: path, inlineKey: "url", fileKey: "url_file", envKey: "url_env",
+		inline: &rd.URL, file: rd.URLFile, env: rd.URLEnv, what: "the Redis URL",
+		sensitive: urlHasPassword,
+	})
+	if rd.URL.IsSet() {
+		if u, err := url.Parse(rd.URL.Reveal()); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix") {
+			r.p.errf(path, "the URL (from %s) must start with redis://, rediss:// or unix://", rd.URL.Source())
+		}
+	}
 }
