@@ -5,13 +5,16 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/sessiond/sessiond/internal/ratelimit"
+	"github.com/sessiond/sessiond/session"
 )
 
 // Device cookies (OWASP "Slow Brute Force with Device Cookies"): a client
@@ -64,14 +67,20 @@ func newDevices(site string, key []byte, attempts int, per time.Duration) (*devi
 	return &devices{site: site, key: key, perDevice: lim, lockFor: per, now: time.Now, locked: map[string]time.Time{}}, nil
 }
 
-func (d *devices) mac(user, nonce, exp string) []byte {
+// mac signs parts after a purpose label and the site.
+func (d *devices) mac(purpose string, parts ...string) []byte {
 	m := hmac.New(sha256.New, d.key)
-	for _, part := range []string{"sessiond device cookie v1", d.site, user, nonce, exp} {
+	for _, part := range append([]string{purpose, d.site}, parts...) {
 		m.Write([]byte(part))
 		m.Write([]byte{0})
 	}
 	return m.Sum(nil)
 }
+
+const (
+	purposeCookie  = "sessiond device cookie v1"
+	purposeRestore = "sessiond device restore v1"
+)
 
 var b64 = base64.RawURLEncoding
 
@@ -83,11 +92,39 @@ func (d *devices) issue(w http.ResponseWriter, user string) {
 	var n [16]byte
 	rand.Read(n[:])
 	nonce := b64.EncodeToString(n[:])
-	exp := strconv.FormatInt(d.now().Add(deviceTTL).Unix(), 10)
-	v := strings.Join([]string{"v1", b64.EncodeToString([]byte(user)), nonce, exp,
-		b64.EncodeToString(d.mac(user, nonce, exp))}, ".")
-	http.SetCookie(w, &http.Cookie{Name: deviceCookieName, Value: v, Path: "/", MaxAge: int(deviceTTL / time.Second),
+	d.set(w, user, nonce, d.now().Add(deviceTTL).Unix())
+}
+
+func (d *devices) set(w http.ResponseWriter, user, nonce string, exp int64) {
+	e := strconv.FormatInt(exp, 10)
+	v := strings.Join([]string{"v1", b64.EncodeToString([]byte(user)), nonce, e,
+		b64.EncodeToString(d.mac(purposeCookie, user, nonce, e))}, ".")
+	http.SetCookie(w, &http.Cookie{Name: deviceCookieName, Value: v, Path: "/", MaxAge: int(exp - d.now().Unix()),
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// parse checks a device cookie's signature and expiry.
+func (d *devices) parse(v string) (user, nonce string, exp int64, ok bool) {
+	if len(v) > maxDeviceCookie {
+		return "", "", 0, false
+	}
+	parts := strings.Split(v, ".")
+	if len(parts) != 5 || parts[0] != "v1" {
+		return "", "", 0, false
+	}
+	u, err := b64.DecodeString(parts[1])
+	if err != nil {
+		return "", "", 0, false
+	}
+	sig, err := b64.DecodeString(parts[4])
+	if err != nil || !hmac.Equal(sig, d.mac(purposeCookie, string(u), parts[2], parts[3])) {
+		return "", "", 0, false
+	}
+	exp, err = strconv.ParseInt(parts[3], 10, 64)
+	if err != nil || d.now().Unix() >= exp {
+		return "", "", 0, false
+	}
+	return string(u), parts[2], exp, true
 }
 
 // trusted returns the nonce of the request's device cookie if it is
@@ -97,26 +134,13 @@ func (d *devices) trusted(r *http.Request, user string) (nonce string, ok bool) 
 		return "", false
 	}
 	cs := r.CookiesNamed(deviceCookieName)
-	if len(cs) != 1 || len(cs[0].Value) > maxDeviceCookie || user == "" {
+	if len(cs) != 1 || user == "" {
 		return "", false // none, or tossed: never pick one
 	}
-	parts := strings.Split(cs[0].Value, ".")
-	if len(parts) != 5 || parts[0] != "v1" {
+	u, nonce, _, ok := d.parse(cs[0].Value)
+	if !ok || u != user {
 		return "", false
 	}
-	u, err := b64.DecodeString(parts[1])
-	if err != nil {
-		return "", false
-	}
-	sig, err := b64.DecodeString(parts[4])
-	if err != nil || !hmac.Equal(sig, d.mac(string(u), parts[2], parts[3])) {
-		return "", false
-	}
-	exp, err := strconv.ParseInt(parts[3], 10, 64)
-	if err != nil || d.now().Unix() >= exp || string(u) != user {
-		return "", false
-	}
-	nonce = parts[2]
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if until, ok := d.locked[nonce]; ok {
@@ -150,4 +174,77 @@ func (d *devices) failed(nonce string) bool {
 	}
 	d.locked[nonce] = now.Add(d.lockFor)
 	return true
+}
+
+// A logout answers with Clear-Site-Data: "cookies", which makes the
+// browser drop the device cookie too — and a browser that signed out
+// would be untrusted at its next sign-in, exactly when an attacker keeps
+// the user's name locked. So the logout redirects through
+// deviceRestorePath with a one-time token (one minute, signed, naming the
+// same device cookie, claimed on use) that sets the cookie again after
+// the clearing.
+
+const deviceRestorePath = "/.sessiond/device"
+
+const restoreTTL = time.Minute
+
+// restoreURL returns where a logout sends the browser so that its device
+// cookie comes back, then on to next; next itself if it has none.
+func (d *devices) restoreURL(r *http.Request, next string) string {
+	if d == nil {
+		return next
+	}
+	cs := r.CookiesNamed(deviceCookieName)
+	if len(cs) != 1 {
+		return next
+	}
+	user, nonce, exp, ok := d.parse(cs[0].Value)
+	if !ok {
+		return next
+	}
+	e, te := strconv.FormatInt(exp, 10), strconv.FormatInt(d.now().Add(restoreTTL).Unix(), 10)
+	tok := strings.Join([]string{"r1", b64.EncodeToString([]byte(user)), nonce, e, te,
+		b64.EncodeToString(d.mac(purposeRestore, user, nonce, e, te))}, ".")
+	return deviceRestorePath + "?t=" + url.QueryEscape(tok) + "&next=" + url.QueryEscape(next)
+}
+
+// serveRestore sets the device cookie a restore token names (once), then
+// redirects to next.
+func (l *login) serveRestore(w http.ResponseWriter, r *http.Request) {
+	d := l.devices
+	q := r.URL.Query()
+	next := safeNext(q.Get("next"))
+	defer func() {
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	}()
+	tok := q.Get("t")
+	if d == nil || len(tok) > 2*maxDeviceCookie || r.Method != http.MethodGet {
+		return
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 6 || parts[0] != "r1" {
+		return
+	}
+	u, err := b64.DecodeString(parts[1])
+	if err != nil {
+		return
+	}
+	sig, err := b64.DecodeString(parts[5])
+	if err != nil || !hmac.Equal(sig, d.mac(purposeRestore, string(u), parts[2], parts[3], parts[4])) {
+		l.s.audit(r, session.Event{Type: "device.restore_refused"})
+		return
+	}
+	exp, err1 := strconv.ParseInt(parts[3], 10, 64)
+	texp, err2 := strconv.ParseInt(parts[4], 10, 64)
+	now := d.now()
+	if err1 != nil || err2 != nil || now.Unix() >= texp || now.Unix() >= exp {
+		return
+	}
+	first, err := l.s.claims.Claim(r.Context(), "device-restore:"+parts[2]+":"+parts[4], time.Unix(texp, 0).Add(time.Minute))
+	if err != nil || !first {
+		l.s.audit(r, session.Event{Type: "device.restore_refused", Attrs: []slog.Attr{slog.String("reason", "used before")}})
+		return
+	}
+	d.set(w, string(u), parts[2], exp)
 }

@@ -156,3 +156,48 @@ func TestUnknownIDThrottlePerGateway(t *testing.T) {
 		t.Fatalf("valid session on the throttled address = %d %q", resp.StatusCode, body)
 	}
 }
+
+// TestDeviceCookieSurvivesLogout: a logout's Clear-Site-Data makes a
+// browser drop every cookie of the site, the device cookie too; the
+// logout's redirect puts it back once (a one-time token), so a browser
+// that signed out is still trusted while an attacker keeps alice locked.
+func TestDeviceCookieSurvivesLogout(t *testing.T) {
+	g := startGateway(t, nil)
+	c := g.client()
+	doLogin(g, c, "alice", "alice-pw", "/")
+	device := cookieValue(c, g.httpsURL, deviceCookieName)
+	_, page := g.do(c, "GET", g.httpsURL+"/login", nil, nil)
+	resp, _ := g.do(c, "POST", g.httpsURL+"/logout", url.Values{"csrf_token": {between(page, `name="csrf_token" value="`, `"`)}}, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Clear-Site-Data") == "" {
+		t.Fatalf("logout = %d, Clear-Site-Data %q", resp.StatusCode, resp.Header.Get("Clear-Site-Data"))
+	}
+	restore := resp.Header.Get("Location")
+	if !strings.HasPrefix(restore, deviceRestorePath+"?") {
+		t.Fatalf("logout leads to %q, not through the device restore", restore)
+	}
+	// What the browser does with Clear-Site-Data: "cookies".
+	c = g.client()
+	resp, _ = g.do(c, "GET", g.httpsURL+restore, nil, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("restore = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	back := cookieValue(c, g.httpsURL, deviceCookieName)
+	if back == "" || strings.Split(back, ".")[2] != strings.Split(device, ".")[2] {
+		t.Fatalf("device cookie not restored: %q (was %q)", back, device)
+	}
+	// The token works once, and only as signed.
+	for _, u := range []string{restore, strings.Replace(restore, "t=r1.", "t=r1.x", 1)} {
+		other := g.client()
+		g.do(other, "GET", g.httpsURL+u, nil, nil)
+		if v := cookieValue(other, g.httpsURL, deviceCookieName); v != "" {
+			t.Fatalf("restore token %q set a device cookie again", u)
+		}
+	}
+	attacker := g.client()
+	for range 12 {
+		doLogin(g, attacker, "alice", "guess", "/")
+	}
+	if code := doLogin(g, c, "alice", "alice-pw", "/").StatusCode; code != http.StatusSeeOther {
+		t.Fatalf("alice after signing out, during the attack = %d, want 303", code)
+	}
+}

@@ -287,6 +287,8 @@ func (l *login) serveLogout(w http.ResponseWriter, r *http.Request) {
 		// the URL instead (inspect reads it back).
 		target = "/?" + signedOutQuery
 	}
+	// Clear-Site-Data drops the device cookie: bring it back (device.go).
+	target = l.devices.restoreURL(r, target)
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 

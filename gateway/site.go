@@ -376,6 +376,9 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 		case s.cfg.LogoutPath:
 			s.csrf.Handler(http.HandlerFunc(s.login.serveLogout)).ServeHTTP(w, r)
 			return
+		case deviceRestorePath:
+			s.login.serveRestore(w, r)
+			return
 		}
 	}
 	if strings.HasPrefix(p, sessionsPage) {

@@ -84,7 +84,7 @@
 //	  format: combined                  # combined (Apache's, plus the Ref) or json
 //
 //	limits:
-//	  unknown_ids: {attempts: 60, per: 1m}   # per client IP; attempts: 0 = off
+//	  unknown_ids: {attempts: 60, per: 1m}   # per client IP, all sites together; 0 = off
 //	  max_clients: 100000
 //
 //	sites:

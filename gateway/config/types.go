@@ -224,7 +224,9 @@ type AccessLog struct {
 // Limits are gateway-wide throttles.
 type Limits struct {
 	// UnknownIDs throttles, per client IP, requests that present session
-	// IDs the store does not know (ID guessing). Default 60 per minute
+	// IDs the store does not know (ID guessing), counted once for the whole
+	// gateway (every site shares the count); a request with a valid session
+	// is never refused for it. Default 60 per minute
 	// (session.DefaultUnknownIDLimit); attempts: 0 turns it off.
 	UnknownIDs Rate `yaml:"unknown_ids"`
 	// MaxClients bounds how many clients (IPs, user names) each login rate
