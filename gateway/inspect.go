@@ -63,6 +63,9 @@ func (s *site) inspect(w http.ResponseWriter, r *http.Request) (http.ResponseWri
 		n.in = "logout"
 	}
 	for _, name := range s.cookieNames {
+		if name == deviceCookieName {
+			continue // not a session cookie: it outlives sign-outs on purpose
+		}
 		if len(r.CookiesNamed(name)) > 0 {
 			n.cookies = append(n.cookies, name)
 		}
