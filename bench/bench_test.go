@@ -11,6 +11,7 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -124,7 +125,8 @@ func sessiondSubject(tb testing.TB, store session.Store) *subject {
 	if store == nil {
 		store = memory.New(memory.Config{})
 	}
-	m, err := session.New(session.Config{Store: store})
+	// Audit events (session.created) would interleave with the results.
+	m, err := session.New(session.Config{Store: store, Auditor: &session.SlogAuditor{Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -155,8 +157,14 @@ func sessiondSubject(tb testing.TB, store session.Store) *subject {
 }
 
 // scsSubject: scs v2 defaults (memstore, gob codec, cookie "session").
-func scsSubject() *subject {
+func scsSubject() *subject { return scsWith(nil) }
+
+// scsWith is scs with the given store (nil: its default memstore).
+func scsWith(store scs.Store) *subject {
 	sm := scs.New()
+	if store != nil {
+		sm.Store = store
+	}
 	return &subject{
 		name:   "scs",
 		cookie: sm.Cookie.Name,

@@ -48,9 +48,13 @@ const mergeFunction = `CREATE FUNCTION {merge}(
 				blob = p_blob, kv = nkv,
 				requests = CASE WHEN p_count THEN coalesce(r.requests, p_requests - 1) + 1 ELSE p_requests END
 			WHERE id = r.id;
-			DELETE FROM {ids} WHERE sid = r.id AND NOT (hash = ANY (p_hashes));
-			INSERT INTO {ids} (hash, sid) SELECT h, r.id FROM unnest(p_hashes) AS h
-			WHERE NOT EXISTS (SELECT 1 FROM {ids} x WHERE x.hash = h AND x.sid = r.id);
+			-- The stored hashes are the base's (same version, or checked
+			-- above): the ID rows change only if Next's hashes differ.
+			IF p_hashes IS DISTINCT FROM p_base_hashes THEN
+				DELETE FROM {ids} WHERE sid = r.id AND NOT (hash = ANY (p_hashes));
+				INSERT INTO {ids} (hash, sid) SELECT h, r.id FROM unnest(p_hashes) AS h
+				WHERE NOT EXISTS (SELECT 1 FROM {ids} x WHERE x.hash = h AND x.sid = r.id);
+			END IF;
 		ELSIF p_count OR nkv IS DISTINCT FROM r.kv THEN
 			UPDATE {s} SET version = r.version + 1, kv = nkv,
 				requests = CASE WHEN p_count THEN coalesce(r.requests, p_requests - 1) + 1 ELSE r.requests END

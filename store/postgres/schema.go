@@ -47,10 +47,14 @@ var migrations = [][]string{
 		`DROP FUNCTION IF EXISTS {merge}(text, bigint, boolean, text, bytea[], text, timestamptz, bytea, bytea[], boolean, text, text[], jsonb)`,
 		mergeFunction,
 	},
+	{
+		// The merge leaves the ID rows alone unless the hashes change.
+		strings.Replace(mergeFunction, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+	},
 }
 
 // SchemaVersion is the schema version this build creates and understands.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrateTimeout bounds New's migration (unless its ctx ends first): it may
 // wait for another process's migration, which a request never does.
