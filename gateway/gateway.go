@@ -43,6 +43,11 @@ type Config struct {
 	// shares the count). Default 60; negative disables.
 	UnknownIDLimit int
 
+	// DeviceKey signs device cookies (login throttling) when there is no
+	// Store; with a Store, a key kept in the store is used. Default: a
+	// random key for this process.
+	DeviceKey []byte
+
 	// Claims remembers the migrated Apache cookies (ModCrypto) so that a
 	// replayed copy is refused after a restart too. Default: the session
 	// Store; with a Codec and no Claims, this process's memory only.
@@ -128,7 +133,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.Auditor == nil {
 		g.auditor = countingAuditor{next: session.NewJSONAuditor(), m: g.metrics}
 	}
-	g.deviceKey = g.loadDeviceKey()
+	g.deviceKey = g.loadDeviceKey(cfg.DeviceKey)
 	switch {
 	case cfg.Claims != nil:
 		g.claims = cfg.Claims
@@ -176,12 +181,12 @@ func New(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-// loadDeviceKey reads (or creates) the device-cookie key in the store. A
-// cookie store, or a store that cannot be reached at start, gets a key for
-// this process only: device cookies then stop being trusted at the next
-// restart, and those clients fall back to the per-user limit until they
-// sign in again.
-func (g *Gateway) loadDeviceKey() []byte {
+// loadDeviceKey reads (or creates) the device-cookie key in the store.
+// Without a store (or one that cannot be reached at start) it uses
+// fallback (Config.DeviceKey), else a key for this process only: device
+// cookies then stop being trusted at the next restart, and those clients
+// fall back to the per-user limit until they sign in again.
+func (g *Gateway) loadDeviceKey(fallback []byte) []byte {
 	if g.store != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -190,6 +195,9 @@ func (g *Gateway) loadDeviceKey() []byte {
 			return key
 		}
 		g.log.Warn("gateway: device-cookie key not kept in the store; using one for this process", "err", err)
+	}
+	if len(fallback) >= 32 {
+		return fallback
 	}
 	key := make([]byte, 32)
 	rand.Read(key)

@@ -178,6 +178,9 @@ func TestAttackLockoutAndThrottleAreNotWeapons(t *testing.T) {
 			if resp := login(alice, g, "a.localhost", "alice", "alice-pw"); resp.StatusCode != http.StatusSeeOther {
 				t.Fatalf("alice's first login = %d", resp.StatusCode)
 			}
+			// The device cookie's key outlives a restart (kept in the store,
+			// or derived from the cookie store's key).
+			g.restart(t, bin)
 			attacker := web{t, client()}
 			code := 0
 			for range 8 {

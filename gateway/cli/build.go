@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"database/sql"
 	"errors"
@@ -552,11 +554,20 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 	if cc, ok := codec.(*cookie.Codec); ok && cc.Revocations() != nil {
 		claims = revocationClaims{cc.Revocations()}
 	}
+	var deviceKey []byte
+	if ck := cfg.Store.Cookie; ck != nil && len(ck.Keys) > 0 {
+		// No server store to keep a key in: derive it from the cookie
+		// store's sealing key, so device cookies survive restarts and
+		// reloads (a new first key makes them untrusted, once).
+		m := hmac.New(sha256.New, ck.Keys[0])
+		m.Write([]byte("sessiond device-cookie key v1"))
+		deviceKey = m.Sum(nil)
+	}
 	g, err := gateway.New(gateway.Config{Sites: sites, Store: st, Codec: codec,
 		TrustedProxies: cfg.Prefixes(), Locator: locator,
 		AccessLog: access, AccessJSON: cfg.AccessLog.Format == "json",
 		AdminToken: l.Admin.Token.Reveal(), MetricsPath: metricsPath, Logger: log, Auditor: auditor,
-		UnknownIDLimit: perMinute(cfg.Limits.UnknownIDs), Claims: claims})
+		UnknownIDLimit: perMinute(cfg.Limits.UnknownIDs), Claims: claims, DeviceKey: deviceKey})
 	if err != nil {
 		return nil, err
 	}
