@@ -145,6 +145,7 @@ func (b *backendWriter) apply() bool {
 	}
 	u := parseUpdate(h, s.cfg.Headers, s.cfg.MaxReplaceBytes, s.log)
 	sess := b.sess
+	signedIn := sess != nil && sess.User() != ""
 	if sess == nil {
 		if !u.changes.Empty() || u.login != "" || u.logout || u.regenerate {
 			s.log.Warn("gateway: backend sent session updates where sessions are off; ignored", "path", b.r.URL.Path)
@@ -184,6 +185,12 @@ func (b *backendWriter) apply() bool {
 			}
 		}
 	}
+	if signedIn || (sess != nil && sess.User() != "") {
+		s.privateResponse(h, b.r)
+	}
+	if v := s.rules.HSTSValue(); v != "" && s.isSecure(b.r) {
+		h.Set("Strict-Transport-Security", v) // again: a 1xx before may have cleared the header map
+	}
 	if u.requireSecure && !s.isSecure(b.r) {
 		setWhy(b.r, "backend")
 		target := s.httpsURL(b.r)
@@ -199,6 +206,21 @@ func (b *backendWriter) apply() bool {
 		return true
 	}
 	return false
+}
+
+// privateResponse keeps a signed-in response out of every cache but the
+// browser's own, whatever the backend said, unless the path is listed in
+// Cacheable.
+func (s *site) privateResponse(h http.Header, r *http.Request) {
+	for _, p := range s.cfg.Cacheable {
+		if hasPathPrefix(r.URL.Path, p) {
+			return
+		}
+	}
+	h.Set("Cache-Control", "private, no-store")
+	for _, k := range []string{"Expires", "Cdn-Cache-Control", "Surrogate-Control"} {
+		delete(h, k)
+	}
 }
 
 func redirectCode(method string) int {

@@ -46,6 +46,10 @@ type SiteConfig struct {
 	Exclude []string
 	// AuthRequired are path prefixes that need a logged-in user.
 	AuthRequired []string
+	// Cacheable are path prefixes where a signed-in response keeps the
+	// backend's Cache-Control; everywhere else it is forced to
+	// "private, no-store" (a shared cache must never keep one user's page).
+	Cacheable []string
 
 	// HTTPSOrigin and HTTPOrigin ("https://shop.example:8443") build every
 	// redirect target: never the Host header.

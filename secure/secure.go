@@ -121,7 +121,12 @@ type Rules struct {
 	https *url.URL
 	http  *url.URL
 	forms []*regexp.Regexp // per rule index; nil when not a content rule
+	hsts  string           // the Strict-Transport-Security value, "" for none
 }
+
+// HSTSValue is the Strict-Transport-Security value Handler sets on HTTPS
+// responses ("" for none).
+func (r *Rules) HSTSValue() string { return r.hsts }
 
 // New validates cfg and compiles its rules.
 func New(cfg Config) (*Rules, error) {
@@ -169,6 +174,12 @@ func New(cfg Config) (*Rules, error) {
 	}
 	if r.cfg.IsSecure == nil {
 		r.cfg.IsSecure = func(r *http.Request) bool { return r.TLS != nil }
+	}
+	if cfg.HSTS.MaxAge > 0 {
+		r.hsts = "max-age=" + strconv.Itoa(int(cfg.HSTS.MaxAge/time.Second))
+		if cfg.HSTS.IncludeSubdomains {
+			r.hsts += "; includeSubDomains"
+		}
 	}
 	if r.cfg.MaxBuffer <= 0 {
 		r.cfg.MaxBuffer = 4 << 20
@@ -279,12 +290,8 @@ func (r *Rules) Handler(next http.Handler) http.Handler {
 			return
 		}
 		secure := r.cfg.IsSecure(req)
-		if secure && r.cfg.HSTS.MaxAge > 0 {
-			v := "max-age=" + strconv.Itoa(int(r.cfg.HSTS.MaxAge/time.Second))
-			if r.cfg.HSTS.IncludeSubdomains {
-				v += "; includeSubDomains"
-			}
-			w.Header().Set("Strict-Transport-Security", v)
+		if secure && r.hsts != "" {
+			w.Header().Set("Strict-Transport-Security", r.hsts)
 		}
 		to, idx := r.Decide(req)
 		if (to == HTTPS && !secure) || (to == HTTP && secure) {

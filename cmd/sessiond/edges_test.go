@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/devtls"
 )
 
 // auditLog reads a served gateway's audit log.
@@ -372,4 +374,76 @@ func TestCanonicalPaths(t *testing.T) {
 			return len(anonymous) > 0
 		})
 	})
+}
+
+// TestSignedInResponsesNotCacheable: a signed-in response gets
+// Cache-Control: private, no-store whatever the backend said (public,
+// max-age=3600 or nothing), except under a cacheable path; an anonymous
+// one keeps the backend's.
+func TestSignedInResponsesNotCacheable(t *testing.T) {
+	bin := buildSessiond(t)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/nocc" {
+			w.Header().Set("Cache-Control", "public, max-age=3600")
+			w.Header().Set("Expires", "Thu, 01 Jan 2099 00:00:00 GMT")
+			w.Header().Set("CDN-Cache-Control", "public, max-age=86400")
+		}
+		if a := r.URL.Query().Get("action"); a != "" {
+			w.Header().Set("X-Session-Action", a)
+		}
+		io.WriteString(w, "page for "+r.Header.Get("X-Session-User"))
+	}))
+	t.Cleanup(be.Close)
+	s := serve(t, bin, "    upstream: "+be.URL+"\n    cacheable: [/public/]")
+	w := web{t, client()}
+	if resp, _ := w.do("GET", s.httpsURL+"/page", nil); resp.Header.Get("Cache-Control") != "public, max-age=3600" {
+		t.Fatalf("anonymous response: Cache-Control %q, want the backend's", resp.Header.Get("Cache-Control"))
+	}
+	_, page := w.do("GET", s.httpsURL+"/login", nil)
+	w.do("POST", s.httpsURL+"/login", url.Values{"csrf_token": {field(page, "csrf_token")}, "username": {"alice"}, "password": {"alice-pw"}})
+	for _, p := range []string{"/page", "/nocc", "/public"} {
+		resp, body := w.do("GET", s.httpsURL+p, nil)
+		if !strings.Contains(body, "alice") {
+			t.Fatalf("%s: not signed in: %q", p, body)
+		}
+		if cc := resp.Header.Get("Cache-Control"); cc != "private, no-store" || resp.Header.Get("Expires") != "" || resp.Header.Get("CDN-Cache-Control") != "" {
+			t.Errorf("signed-in %s: Cache-Control %q, Expires %q, CDN-Cache-Control %q; want private, no-store only", p, cc,
+				resp.Header.Get("Expires"), resp.Header.Get("CDN-Cache-Control"))
+		}
+	}
+	if resp, _ := w.do("GET", s.httpsURL+"/public/logo.png", nil); resp.Header.Get("Cache-Control") != "public, max-age=3600" {
+		t.Errorf("cacheable path: Cache-Control %q, want the backend's", resp.Header.Get("Cache-Control"))
+	}
+	// The response that signs a user in (backend login) is private too.
+	b := web{t, client()}
+	resp, _ := b.do("GET", s.httpsURL+"/page?action="+url.QueryEscape("login user=bob"), nil)
+	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") || strings.Contains(cc, "public") {
+		t.Errorf("backend login response: Cache-Control %q", cc)
+	}
+}
+
+// TestHSTSByDefault: an https-only site with a real certificate sends
+// HSTS for a year; with dev_tls it sends none.
+func TestHSTSByDefault(t *testing.T) {
+	bin := buildSessiond(t)
+	up := newUpstream(t)
+	cert, err := devtls.Generate(devtls.Options{Hosts: []string{"app.localhost"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath, err := cert.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := serveTLS(t, bin, "    upstream: "+up.srv.URL, "", fmt.Sprintf("cert_file: %s, key_file: %s", certPath, keyPath))
+	w := web{t, client()}
+	for _, p := range []string{"/p", "/login"} {
+		if resp, _ := w.do("GET", s.httpsURL+p, nil); resp.Header.Get("Strict-Transport-Security") != "max-age=31536000" {
+			t.Errorf("%s: Strict-Transport-Security %q, want max-age=31536000", p, resp.Header.Get("Strict-Transport-Security"))
+		}
+	}
+	dev := serve(t, bin, "    upstream: "+up.srv.URL)
+	if resp, _ := w.do("GET", dev.httpsURL+"/p", nil); resp.Header.Get("Strict-Transport-Security") != "" {
+		t.Errorf("dev_tls: Strict-Transport-Security %q, want none", resp.Header.Get("Strict-Transport-Security"))
+	}
 }

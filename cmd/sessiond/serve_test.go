@@ -64,6 +64,13 @@ func serve(t *testing.T, bin string, site string) served {
 // the audit log goes to a file (served.audit).
 func serveWith(t *testing.T, bin string, site, extra string) served {
 	t.Helper()
+	return serveTLS(t, bin, site, extra, "dev_tls: true")
+}
+
+// serveTLS is serveWith with the HTTPS listener's settings (after its
+// addr) given, e.g. cert_file and key_file.
+func serveTLS(t *testing.T, bin string, site, extra, tlsKeys string) served {
+	t.Helper()
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users")
 	cmd := exec.Command(bin, "passwd", "-cost", "4", users, "alice")
@@ -79,14 +86,14 @@ func serveWith(t *testing.T, bin string, site, extra string) served {
 	audit := filepath.Join(dir, "audit.log")
 	cfg := fmt.Sprintf(`listen:
   http: {addr: "127.0.0.1:%d"}
-  https: {addr: "127.0.0.1:%d", dev_tls: true}
+  https: {addr: "127.0.0.1:%d", %s}
 audit: {log: %s}
 %s%s
 sites:
   - hosts: [app.localhost]
 %s
     auth: {htpasswd: %s}
-`, hp, sp, audit, store, extra, site, users)
+`, hp, sp, tlsKeys, audit, store, extra, site, users)
 	path := filepath.Join(dir, "sessiond.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
 	startProc(t, bin, "sessiond: ready", "serve", "--config", path)

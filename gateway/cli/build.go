@@ -162,6 +162,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 	out := gateway.SiteConfig{
 		Name: sc.Name, Hosts: sc.Hosts,
 		Include: sc.Session.Include, Exclude: sc.Session.Exclude, AuthRequired: sc.AuthRequired,
+		Cacheable:   sc.Cacheable,
 		HTTPSOrigin: origin("https", host, httpsPort), HTTPOrigin: origin("http", host, httpPort),
 		Permanent:       sc.Redirects.Status == http.StatusMovedPermanently,
 		HSTS:            secure.HSTS{MaxAge: sc.Redirects.HSTS.MaxAge, IncludeSubdomains: sc.Redirects.HSTS.IncludeSubdomains},

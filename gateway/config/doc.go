@@ -115,6 +115,7 @@
 //	      include: [/]
 //	      exclude: [/static/]
 //	    auth_required: [/account, /checkout, /admin]
+//	    cacheable: [/avatars/]          # signed-in responses elsewhere get Cache-Control: private, no-store
 //	    auth:
 //	      htpasswd: users.htpasswd      # "" = the backend logs users in
 //	      login_path: /login
@@ -158,7 +159,7 @@
 //	    cgi: {dir: cgi-bin, prefix: /}
 //	    session: {mode: https-only}
 //	    redirects:
-//	      hsts: {max_age: 8760h}
+//	      hsts: {max_age: 8760h}         # the default of https-only sites (0s with dev_tls)
 //
 //	  - name: catalog
 //	    hosts: [catalog.example.com]

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -422,5 +423,30 @@ func TestSessionLock(t *testing.T) {
 	_, _, err := Load("test.yaml", []byte(minimal+"    session: {lock: true}\nstore:\n  cookie: {keys_file: /dev/null}\n"), testOptions(nil)...)
 	if err == nil || !strings.Contains(err.Error(), "session.lock") {
 		t.Fatalf("lock with the cookie store: %v, want an error naming session.lock", err)
+	}
+}
+
+// TestHSTSDefault: an https-only site sends HSTS for a year unless the
+// file says otherwise or the certificate is a development one.
+func TestHSTSDefault(t *testing.T) {
+	real := strings.Replace(minimal, "dev_tls: true", "cert_file: tls/cert.pem, key_file: tls/key.pem", 1)
+	if real == minimal {
+		t.Fatal("the minimal config changed; adapt this test")
+	}
+	for _, tc := range []struct {
+		name, src string
+		want      time.Duration
+	}{
+		{"https-only", real, DefaultHSTSMaxAge},
+		{"dev_tls", minimal, 0},
+		{"explicit zero", real + "    redirects: {hsts: {max_age: 0s}}\n", 0},
+		{"explicit", real + "    redirects: {hsts: {max_age: 1h}}\n", time.Hour},
+		{"mixed", real + "    session: {mode: mixed}\n", 0},
+		{"sessions off", real + "    session: {mode: off}\n", 0},
+	} {
+		cfg, _ := mustLoad(t, tc.src, nil)
+		if got := cfg.Sites[0].Redirects.HSTS.MaxAge; got != tc.want {
+			t.Errorf("%s: hsts.max_age = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

@@ -130,6 +130,9 @@ func validateAuth(s *Site, sp string, p *problems) {
 	for i, v := range s.AuthRequired {
 		checkPrefix(p, fmt.Sprintf("%s.auth_required[%d]", sp, i), v)
 	}
+	for i, v := range s.Cacheable {
+		checkPrefix(p, fmt.Sprintf("%s.cacheable[%d]", sp, i), v)
+	}
 	if s.Session.Mode == ModeOff {
 		if len(s.AuthRequired) > 0 {
 			p.errf(join(sp, "auth_required"), "login needs sessions; session.mode is off")

@@ -79,6 +79,11 @@ func provisionSite(c *Config, s *Site, r *resolver, p string) {
 	if rd.HTTPPort == 0 && unset("http_port") {
 		rd.HTTPPort = port(c.Listen.HTTP.Addr, 80)
 	}
+	// HTTPS-only sites pin HTTPS in browsers unless told otherwise; never
+	// with a development certificate (it would pin localhost).
+	if rd.HSTS.MaxAge == 0 && unset("hsts.max_age") && ss.Mode == ModeHTTPSOnly && !c.Listen.HTTPS.DevTLS {
+		rd.HSTS.MaxAge = DefaultHSTSMaxAge
+	}
 	for i := range rd.Rules {
 		if rd.Rules[i].To == "" {
 			rd.Rules[i].To = SchemeHTTPS

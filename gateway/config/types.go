@@ -270,11 +270,15 @@ type Site struct {
 	CGI      *DirRoute `yaml:"cgi"`
 	Static   *DirRoute `yaml:"static"`
 
-	Session      Session   `yaml:"session"`
-	AuthRequired []string  `yaml:"auth_required"`
-	Auth         Auth      `yaml:"auth"`
-	Redirects    Redirects `yaml:"redirects"`
-	Headers      Headers   `yaml:"headers"`
+	Session      Session  `yaml:"session"`
+	AuthRequired []string `yaml:"auth_required"`
+	// Cacheable are path prefixes where a response to a signed-in user
+	// keeps the backend's Cache-Control; elsewhere it is forced to
+	// "private, no-store". Default: none.
+	Cacheable []string  `yaml:"cacheable"`
+	Auth      Auth      `yaml:"auth"`
+	Redirects Redirects `yaml:"redirects"`
+	Headers   Headers   `yaml:"headers"`
 	// MaxHeaderBytes bounds the backend's X-Replace-Session header; a longer
 	// one is ignored (the session stays as it was, the response goes
 	// through) and logged. Default 8192.
@@ -437,7 +441,9 @@ type RedirectRule struct {
 
 // HSTS is the Strict-Transport-Security header of HTTPS responses.
 type HSTS struct {
-	MaxAge            time.Duration `yaml:"max_age"` // 0: no header (default)
+	// MaxAge 0 sends no header. Default: 8760h (a year) on https-only
+	// sites unless listen.https.dev_tls, else 0.
+	MaxAge            time.Duration `yaml:"max_age"`
 	IncludeSubdomains bool          `yaml:"include_subdomains"`
 }
 
@@ -481,6 +487,9 @@ const (
 	DefaultHTTPSAddr      = "127.0.0.1:8443"
 	DefaultAdminTokenEnv  = "SESSIOND_ADMIN_TOKEN"
 	DefaultMaxHeaderBytes = 8192
+	// DefaultHSTSMaxAge is the HSTS max-age of https-only sites (not with
+	// dev_tls).
+	DefaultHSTSMaxAge = 365 * 24 * time.Hour
 	// MaxRatePer and MaxRateAttempts bound a Rate.
 	MaxRatePer      = 24 * time.Hour
 	MaxRateAttempts = 1_000_000
