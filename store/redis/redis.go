@@ -195,11 +195,11 @@ func clientFromURL(raw string, cluster bool) (goredis.UniversalClient, error) {
 			return nil, fmt.Errorf("redis: Config.URL: %w", err)
 		}
 		o.ContextTimeoutEnabled = true
-	if !strings.Contains(raw, "protocol=") {
-		// RESP2: the store uses no RESP3 feature, and go-redis checks a
-		// RESP3 connection for pending push notifications before every reply.
-		o.Protocol = 2
-	}
+		if !strings.Contains(raw, "protocol=") {
+			// RESP2: the store uses no RESP3 feature, and go-redis checks a
+			// RESP3 connection for pending push notifications before every reply.
+			o.Protocol = 2
+		}
 		o.DialTimeout = orDefault(o.DialTimeout, urlDialTimeout)
 		o.ReadTimeout = orDefault(o.ReadTimeout, urlIOTimeout)
 		o.WriteTimeout = orDefault(o.WriteTimeout, urlIOTimeout)
