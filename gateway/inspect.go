@@ -62,12 +62,12 @@ func (s *site) inspect(w http.ResponseWriter, r *http.Request) (http.ResponseWri
 	if r.URL.RawQuery == signedOutQuery && r.Method == http.MethodGet {
 		n.in = "logout"
 	}
-	for _, name := range s.cookieNames {
-		if name == deviceCookieName {
-			continue // not a session cookie: it outlives sign-outs on purpose
-		}
-		if len(r.CookiesNamed(name)) > 0 {
-			n.cookies = append(n.cookies, name)
+	if s.m != nil { // the session cookies only (not, say, the device cookie)
+		ck := s.m.Config().Cookie
+		for _, name := range []string{ck.Name, ck.SecureName} {
+			if name != "" && len(r.CookiesNamed(name)) > 0 {
+				n.cookies = append(n.cookies, name)
+			}
 		}
 	}
 	removeCookies(r.Header, []string{noteCookie})

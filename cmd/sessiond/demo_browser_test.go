@@ -22,6 +22,7 @@ import (
 // demoSite is the built binary's demo, started for one test.
 type demoSite struct {
 	shopHTTP, shopHTTPS, catalogHTTP string
+	outletHTTP, outletHTTPS          string
 }
 
 func startDemo(t *testing.T) demoSite {
@@ -34,6 +35,8 @@ func startDemo(t *testing.T) demoSite {
 		shopHTTP:    fmt.Sprintf("http://shop.localhost:%d", hp),
 		shopHTTPS:   fmt.Sprintf("https://shop.localhost:%d", sp),
 		catalogHTTP: fmt.Sprintf("http://catalog.localhost:%d", hp),
+		outletHTTP:  fmt.Sprintf("http://outlet.localhost:%d", hp),
+		outletHTTPS: fmt.Sprintf("https://outlet.localhost:%d", sp),
 	}
 }
 
@@ -234,6 +237,7 @@ func TestDemoShopperInBrowser(t *testing.T) {
 	p.want("checkout after sign-in", "user", "Signed in as alice")
 	p.want("checkout after sign-in", "i-user", "alice")
 	p.want("checkout after sign-in", "i-cookies", "sid", "__Host-ssid")
+	p.wantNot("checkout after sign-in", "i-cookies", "device") // session cookies only
 	p.want("checkout after sign-in", "cart-line", "cart: 1,3")
 	if kind, _ := p.newestEvent(); kind != "login" {
 		p.fatalf("checkout after sign-in: newest event %q, want login; list %q", kind, p.text("i-events"))
@@ -280,7 +284,18 @@ func TestDemoShopperInBrowser(t *testing.T) {
 	p.want("home after sign-out", "i-user", "not signed in")
 	p.screenshot("signed-out")
 
-	// 8. The catalog has sessions off, and says so: no cart, no sign-in.
+	// 8. The outlet is HTTPS-only: plain HTTP is sent to HTTPS, and the
+	//    banner says it is the whole site, not one rule.
+	p.navigate("open the outlet over HTTP", d.outletHTTPS+"/", 200, chromedp.Navigate(d.outletHTTP+"/"))
+	p.want("outlet", "why", "HTTPS-only")
+	p.want("outlet", "i-mode", "HTTPS only")
+	p.want("outlet", "i-transport", "HTTPS")
+	if p.present("nav-http") || p.present("nav-sniffed") {
+		p.fatalf("the HTTPS-only outlet links to plain HTTP or the attacker's view")
+	}
+	p.screenshot("outlet")
+
+	// 9. The catalog has sessions off, and says so: no cart, no sign-in.
 	p.navigate("open the catalog", d.catalogHTTP+"/", 200, chromedp.Navigate(d.catalogHTTP+"/"))
 	p.want("catalog", "sessions-off", "Sessions are off")
 	p.want("catalog", "i-sessions", "Sessions are off")
