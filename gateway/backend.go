@@ -240,8 +240,10 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 		if sess != nil {
 			if t := sess.Transition(); t != "" {
 				now = append(now, t)
-				s.logEvent(sess, t)
+			} else if sess.Regenerating() {
+				now = append(now, "regenerate") // periodic rotation
 			}
+			s.logEvent(sess, now...)
 		}
 		r.Header.Set(h.Info, s.infoHeader(r, sess, now))
 	}

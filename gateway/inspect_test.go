@@ -149,3 +149,25 @@ func TestInspectLoginPageSaysWhy(t *testing.T) {
 		t.Fatalf("login page after an auth redirect does not say why:\n%s", page)
 	}
 }
+
+// TestInspectRotation: a periodic rotation (here every 2 requests) is a
+// "regenerate" event of the request that does it.
+func TestInspectRotation(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) {
+		sc.Inspect = true
+		sc.Session.RotateRequests = 2
+	})
+	c := g.client()
+	g.do(c, "GET", g.httpsURL+"/p?replace="+url.QueryEscape("cart=1"), nil, nil)
+	rotated := 0
+	for range 4 {
+		g.do(c, "GET", g.httpsURL+"/p", nil, nil)
+		if seenInfo(t, g)["now"] == "regenerate" {
+			rotated++
+		}
+	}
+	info := seenInfo(t, g)
+	if rotated < 1 || strings.Count(info["events"], "regenerate ") != rotated || info["mode"] != "https-only" {
+		t.Fatalf("%d requests said regenerate; last info %v", rotated, info)
+	}
+}

@@ -181,6 +181,16 @@ func (s *Session) Transition() string {
 	return ""
 }
 
+// Regenerating reports whether this request will give its session a new
+// ID, as decided so far: periodic rotation (Config.RotateEvery,
+// RotateRequests), Regenerate, Login or Logout. Transport switches
+// (Transition) regenerate too and are not counted here.
+func (s *Session) Regenerating() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.regen != regenNone
+}
+
 // mixedBuild applies the transport switch to next.
 func (m *Manager) mixedBuild(s *Session, base, next *Record, regen regenKind, out *issued, now time.Time) {
 	if m.cfg.Mode != Mixed {
