@@ -17,6 +17,7 @@ const pageHead = `<!doctype html>
 `
 
 const pageTail = `<p>Nothing was changed.</p>
+<p><a href="/" id="home">← Back to the site's home page</a></p>
 </body></html>
 `
 

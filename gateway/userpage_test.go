@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/secure"
 )
 
 // TestSessionsPageDetails: a way home, times with their zone, the
@@ -67,6 +69,39 @@ func TestBrowserName(t *testing.T) {
 	} {
 		if got := browserName(ua); got != want {
 			t.Errorf("browserName(%q) = %q, want %q", ua, got, want)
+		}
+	}
+}
+
+// TestGatewayPagesLinkHome: every page the gateway itself answers with —
+// sign-in, sessions, refusals and errors — has a way back to the site.
+func TestGatewayPagesLinkHome(t *testing.T) {
+	g := startGateway(t, func(sc *SiteConfig) {
+		sc.EnforceOrigin = true
+		sc.Rules = []secure.Rule{{Path: "/pay", To: secure.HTTPS, Credentials: true}}
+	})
+	c := g.client()
+	doLogin(g, c, "alice", "alice-pw", "/")
+	for _, tc := range []struct {
+		name, method, url string
+		hdr               http.Header
+		code              int
+	}{
+		{"login page", "GET", g.httpsURL + "/login", nil, 200},
+		{"sessions page", "GET", g.httpsURL + sessionsPage, nil, 200},
+		{"password over HTTP", "POST", g.httpURL + "/login", nil, http.StatusForbidden},
+		{"credentials over HTTP", "POST", g.httpURL + "/pay", nil, http.StatusForbidden},
+		{"cross-origin form", "POST", g.httpsURL + "/p", http.Header{"Origin": {"https://evil.test"}}, http.StatusForbidden},
+		{"GET logout", "GET", g.httpsURL + "/logout", nil, http.StatusMethodNotAllowed},
+		{"revoke without a ref", "POST", g.httpsURL + sessionsPage + "/revoke", nil, http.StatusForbidden},
+	} {
+		var form url.Values
+		if tc.method == "POST" {
+			form = url.Values{"x": {"1"}}
+		}
+		resp, body := g.do(c, tc.method, tc.url, form, tc.hdr)
+		if resp.StatusCode != tc.code || !strings.Contains(body, `<a href="/" id="home">`) {
+			t.Errorf("%s: %d, want %d and a link home:\n%s", tc.name, resp.StatusCode, tc.code, body)
 		}
 	}
 }

@@ -378,8 +378,9 @@ func (r *Rules) redirect(w http.ResponseWriter, req *http.Request, to Scheme) {
 }
 
 var refusePage = template.Must(template.New("refuse").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Use the secure page</title></head>
-<body><h1>This form must be sent over HTTPS</h1>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Use the secure page</title></head>
+<body><p><a href="/" id="home">← Back to the site</a></p><h1>This form must be sent over HTTPS</h1>
 <p>For your safety, what you submitted over an unencrypted connection was not processed.</p>
 <p><a href="{{.}}">Continue on the secure page</a></p></body></html>
 `))
