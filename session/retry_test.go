@@ -112,3 +112,23 @@ func TestCASRetriesBoundedByContext(t *testing.T) {
 		t.Fatalf("%d attempts in %v: want a few dozen (exponential backoff with jitter)", n, took)
 	}
 }
+
+// TestResentValuesWriteNothing (SPEC §5): a request that sets keys to the
+// values they already have (a backend re-sending its update) writes
+// nothing; a real change still writes.
+func TestResentValuesWriteNothing(t *testing.T) {
+	h := newHarness(t, session.Config{}, nil)
+	c := h.client()
+	h.do(c, "POST", "/set?k=a&v=1", nil)
+	before := h.store.writes()
+	for range 5 {
+		h.do(c, "POST", "/set?k=a&v=1", nil)
+	}
+	if n := h.store.writes() - before; n != 0 {
+		t.Fatalf("5 requests re-sending a=1 wrote %d times, want 0", n)
+	}
+	h.do(c, "POST", "/set?k=a&v=2", nil)
+	if n := h.store.writes() - before; n != 1 {
+		t.Fatalf("a changed value wrote %d times, want 1", n)
+	}
+}
