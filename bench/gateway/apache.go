@@ -24,9 +24,10 @@ const apacheSessionTable = `CREATE TABLE session (key varchar(256) PRIMARY KEY, 
 
 // startApache writes an httpd.conf for kind and starts apache2 in the
 // foreground: HTTP on httpAddr and, if httpsAddr is set, mod_ssl on it.
-// Sessions (dbd, crypto) last 30 min and are re-saved only when their
-// expiry is more than SessionExpiryUpdateInterval (180 s, sessiond's
-// default touch interval) old, so a read-only request is a load, no write.
+// Sessions (dbd, crypto) last 2 h and are re-saved only when their
+// expiry is more than SessionExpiryUpdateInterval (720 s, a tenth, as
+// sessiond's touch interval) old, so a read-only request of a run is a
+// load and no write, as with sessiond.
 func startApache(dir string, kind apacheKind, httpAddr, httpsAddr, upstream, cert, key string) *proc {
 	name := "apache-" + string(kind)
 	d := filepath.Join(dir, name)
@@ -100,8 +101,8 @@ func startApache(dir string, kind apacheKind, httpAddr, httpsAddr, upstream, cer
 		} else {
 			p("    SessionCookieName session path=/;httponly")
 		}
-		p("    SessionMaxAge 1800")
-		p("    SessionExpiryUpdateInterval 180")
+		p("    SessionMaxAge 7200")
+		p("    SessionExpiryUpdateInterval 720")
 		// The backend updates the session the way sessiond's protocol
 		// does, and SessionEnv makes Apache load the session on every
 		// request (as sessiond does to pass it on).

@@ -87,7 +87,7 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 4*time.Second, "wrk duration per target per round")
 	flag.IntVar(&o.threads, "threads", 2, "wrk threads")
 	flag.IntVar(&o.conns, "conns", 32, "wrk keep-alive connections")
-	flag.IntVar(&o.sessions, "sessions", 10000, "live sessions created per store for the memory figures")
+	flag.IntVar(&o.sessions, "sessions", 5000, "live sessions created per store for the memory figures")
 	only := flag.String("only", "", "regexp: measure only the targets it matches (the reference proxies always run)")
 	flag.StringVar(&o.sessiondBin, "sessiond", "", "a sessiond binary to measure (default: build ./cmd/sessiond)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (configs, logs)")

@@ -45,7 +45,10 @@ func storeYAML(dir, kind string, redisURL, pgURL string) string {
 // binary with it. Three sites share the store and the backend:
 // hostMixed (mixed mode, plain HTTP; not with the cookie store), hostSecure (HTTPS-only, TLS at the
 // gateway) and, when trusted is true, hostProxied (HTTPS-only behind a
-// trusted proxy on 127.0.0.1 that terminates TLS).
+// trusted proxy on 127.0.0.1 that terminates TLS). Sessions idle out
+// after 2 h, so their touch interval (a tenth: 12 min) is longer than a
+// run: a read-only request never falls due for a touch (a write, and for
+// the cookie store a new cookie that wrk would not send back).
 func startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, redisURL, pgURL string, trusted bool) *proc {
 	d := filepath.Join(dir, "sessiond-"+kind)
 	os.MkdirAll(d, 0o700)
@@ -62,16 +65,17 @@ func startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, red
 		p("  - name: mixed")
 		p("    hosts: [%s]", hostMixed)
 		p("    upstream: %s", upstream)
-		p("    session: {mode: mixed}")
+		p("    session: {mode: mixed, idle_timeout: 2h}")
 	}
 	p("  - name: secure")
 	p("    hosts: [%s]", hostSecure)
 	p("    upstream: %s", upstream)
+	p("    session: {idle_timeout: 2h}")
 	if trusted {
 		p("  - name: proxied")
 		p("    hosts: [%s]", hostProxied)
 		p("    upstream: %s", upstream)
-		p("    session: {trusted_proxies: [127.0.0.1/32]}")
+		p("    session: {idle_timeout: 2h, trusted_proxies: [127.0.0.1/32]}")
 	}
 	conf := filepath.Join(d, "sessiond.yaml")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
