@@ -294,7 +294,13 @@ func run(o options, dir string) {
 			pgURL = u
 		}
 		httpAddr, httpsAddr := freeAddr(), freeAddr()
-		sd := startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, redisURL, pgURL, trusted)
+		var env []string
+		if kind == "memory" {
+			// Without its heap floor, so that RSS follows the live heap
+			// and shows what the sessions take.
+			env = []string{"GOGC=100"}
+		}
+		sd := startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, redisURL, pgURL, trusted, env)
 		base, tbase := "http://"+httpAddr, "https://"+httpsAddr
 		// The cookie store has no mixed mode (a cookie cannot hold two
 		// IDs): its plain-HTTP figures are HTTPS-only behind a trusted
@@ -311,7 +317,7 @@ func run(o options, dir string) {
 		mt := memTarget{name: name, base: site, host: host, cookie: ck, headers: extra}
 		switch kind {
 		case "memory":
-			mt.what, mt.size = "RSS", rssBytes(sd.pid, false)
+			mt.what, mt.size, mt.scale = "RSS (GOGC=100)", rssBytes(sd.pid, false), 10
 		case "sqlite":
 			mt.what, mt.size = "SQLite pages in use", sqliteBytes(filepath.Join(dir, "sessiond-sqlite", "sessiond.db"))
 		case "redis":

@@ -19,6 +19,7 @@ type memTarget struct {
 	host    string
 	cookie  string   // the session cookie's name
 	headers []string // sent with every request
+	scale   int      // sessions × this many (RSS needs a larger difference to show)
 	what    string   // what size() measures
 	size    func() int64
 }
@@ -44,7 +45,7 @@ func memoryPerSession(o options, _ string) []memRow {
 		next := atomic.Int64{}
 		for range 16 {
 			wg.Go(func() {
-				for next.Add(1) <= int64(o.sessions) {
+				for next.Add(1) <= int64(o.sessions*max(1, t.scale)) {
 					resp, _, err := get(t.base+"/setup", t.host, t.headers)
 					if err != nil || resp.StatusCode != 200 {
 						failed.Add(1)
@@ -54,6 +55,7 @@ func memoryPerSession(o options, _ string) []memRow {
 						if c.Name == t.cookie {
 							ok.Add(1)
 							cookieLen.Store(int64(len(c.Value)))
+							break
 						}
 					}
 				}

@@ -34,6 +34,16 @@
 // of writers would only contend on the file lock and spin in the busy
 // handler) while reads use a pool of read-only connections, which WAL lets
 // run in parallel with the writer.
+//
+// # Read cache
+//
+// Load keeps the records it read in memory (Config.CacheSize) and serves
+// one again only while the WAL-index header in the -shm file is exactly as
+// it was before the record was read. Every commit, by any connection of any
+// process, rewrites that header before it returns, so the cache never
+// serves a record that was updated, revoked or deleted since: any commit
+// empties it in effect, and the next Load reads the database. Checking
+// costs one pread(2) instead of a query.
 package sqlite
 
 import (
