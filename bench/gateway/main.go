@@ -270,7 +270,7 @@ func run(o options, dir string) {
 	}
 
 	// sessiond, one process per store.
-	trusted := trustedProxiesKey(bin, dir, upstream)
+	trusted := trustedProxiesKey(bin, dir, upstream, cert, key)
 	if !trusted {
 		log.Printf("this sessiond has no trusted_proxies key: the cookie store (HTTPS-only) is measured over TLS at the gateway only")
 	}

@@ -57,6 +57,9 @@ func startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, red
 	p("listen:")
 	p("  http: {addr: %q}", httpAddr)
 	p("  https: {addr: %q, cert_file: %s, key_file: %s}", httpsAddr, cert, key)
+	if trusted {
+		p("trusted_proxies: [127.0.0.1/32]")
+	}
 	p("store:")
 	p("%s", storeYAML(d, kind, redisURL, pgURL))
 	p("audit: {log: %s}", filepath.Join(d, "audit.log"))
@@ -75,7 +78,7 @@ func startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, red
 		p("  - name: proxied")
 		p("    hosts: [%s]", hostProxied)
 		p("    upstream: %s", upstream)
-		p("    session: {idle_timeout: 2h, trusted_proxies: [127.0.0.1/32]}")
+		p("    session: {idle_timeout: 2h}")
 	}
 	conf := filepath.Join(d, "sessiond.yaml")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o600); err != nil {
@@ -87,17 +90,19 @@ func startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, red
 	return startProc("sessiond-"+kind, dir, "sessiond: ready", "", env, bin, "serve", "--config", conf)
 }
 
-// trustedProxiesKey reports whether this sessiond accepts a site's
+// trustedProxiesKey reports whether this sessiond accepts the
 // trusted_proxies key (check-config on a small file).
-func trustedProxiesKey(bin, dir, upstream string) bool {
+func trustedProxiesKey(bin, dir, upstream, cert, key string) bool {
 	conf := filepath.Join(dir, "probe.yaml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`store:
+	os.WriteFile(conf, []byte(fmt.Sprintf(`listen:
+  https: {cert_file: %s, key_file: %s}
+trusted_proxies: [127.0.0.1/32]
+store:
   memory: {}
 sites:
   - hosts: [%s]
     upstream: %s
-    session: {trusted_proxies: [127.0.0.1/32]}
-`, hostProxied, upstream)), 0o600)
+`, cert, key, hostProxied, upstream)), 0o600)
 	return exec.Command(bin, "check-config", conf).Run() == nil
 }
 
