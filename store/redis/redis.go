@@ -273,7 +273,7 @@ type write struct {
 	ref    string
 	user   string
 	data   []byte // MarshalRecord of the record without its Data
-	fields []any  // the Data as hash fields
+	fields []any  // the Data as hash fields (Create and Update only; a merge sends its change set)
 	ver    string
 	ids    string   // hex of every distinct hash, concatenated, in Hashes() order
 	idKeys []string // the ID key of each of those hashes
@@ -294,13 +294,12 @@ func (s *Store) prepare(rec *session.Record, now time.Time) (*write, error) {
 		return nil, fmt.Errorf("redis: encoding record %s: %v", rec.Ref, err)
 	}
 	w := &write{
-		ref:    rec.Ref,
-		user:   rec.User,
-		data:   data,
-		fields: fields(rec),
-		ver:    strconv.FormatUint(rec.Version, 10),
-		score:  "+inf",
-		now:    strconv.FormatInt(now.UnixMicro(), 10),
+		ref:   rec.Ref,
+		user:  rec.User,
+		data:  data,
+		ver:   strconv.FormatUint(rec.Version, 10),
+		score: "+inf",
+		now:   strconv.FormatInt(now.UnixMicro(), 10),
 	}
 	w.ids = s.idsOf(rec)
 	w.idKeys = s.idKeysOf(w.ids)
@@ -489,6 +488,7 @@ func (s *Store) Create(ctx context.Context, rec *session.Record) error {
 	if err != nil {
 		return err
 	}
+	w.fields = fields(rec)
 	ctx, done, err := s.request(ctx, "create")
 	if err != nil {
 		return err
@@ -514,6 +514,7 @@ func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) er
 	if err != nil {
 		return err
 	}
+	w.fields = fields(rec)
 	ctx, done, err := s.request(ctx, "update")
 	if err != nil {
 		return err
