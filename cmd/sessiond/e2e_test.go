@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,15 +22,37 @@ import (
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
+// built is the binary buildSessiond made, shared by every test of the run
+// (TestMain removes it).
+var built struct {
+	once     sync.Once
+	dir, bin string
+	out      []byte
+	err      error
+}
+
 // buildSessiond compiles the binary from this tree once per test run.
 func buildSessiond(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "sessiond")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "sessiond-e2e-"); built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "sessiond")
+		built.out, built.err = exec.Command("go", "build", "-o", built.bin, ".").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("go build: %v\n%s", built.err, built.out)
 	}
-	return bin
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 type proc struct {
