@@ -1,6 +1,9 @@
 package main_test
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,8 +14,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/cookie"
 )
 
 // TestVersionAndHelp: --version is the version command (module version,
@@ -126,5 +132,53 @@ sites:
 	cmd.Env = append(os.Environ(), "SESSIOND_ADMIN_TOKEN=wrong-token-0123456789")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "401") {
 		t.Fatalf("a wrong token: %v\n%s", err, out)
+	}
+}
+
+// TestCookieDecode: `sessiond cookie decode` opens a cookie-store session
+// with the keys file, its name and its realm, and refuses a tampered
+// cookie and one presented under another realm.
+func TestCookieDecode(t *testing.T) {
+	bin := buildSessiond(t)
+	key := make([]byte, 32)
+	rand.Read(key)
+	keys := filepath.Join(t.TempDir(), "keys")
+	os.WriteFile(keys, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600)
+	codec, err := cookie.New(cookie.Config{Keys: [][]byte{key}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	rec := &session.Record{Ref: "ref-of-the-cart", Realm: "shop", User: "alice", Data: map[string]string{"cart": "1,3"},
+		Created: now, LastSeen: now, Saved: now, Rotated: now, Expires: now.Add(time.Hour)}
+	value, err := codec.Encode(context.Background(), "__Host-sid", rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode := func(realm, v string, extra ...string) (string, error) {
+		cmd := exec.Command(bin, append([]string{"cookie", "decode", "--keys", keys, "--realm", realm}, extra...)...)
+		cmd.Stdin = strings.NewReader(v + "\n")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := decode("shop", value)
+	if err != nil || !strings.Contains(out, "ref-of-the-cart") || !strings.Contains(out, `cart = "1,3"`) || !strings.Contains(out, "alice") {
+		t.Fatalf("decode: %v\n%s", err, out)
+	}
+	var j struct {
+		Ref  string
+		Data map[string]string
+	}
+	out, err = decode("shop", "__Host-sid="+value, "--json")
+	if err != nil || json.Unmarshal([]byte(out), &j) != nil || j.Ref != "ref-of-the-cart" || j.Data["cart"] != "1,3" {
+		t.Fatalf("decode --json of a Cookie header pair: %v\n%s", err, out)
+	}
+	if out, err := decode("outlet", value); err == nil {
+		t.Fatalf("a cookie of realm shop opened as outlet:\n%s", out)
+	}
+	flipped := []byte(value)
+	flipped[len(flipped)/2] ^= 1
+	if out, err := decode("shop", string(flipped)); err == nil {
+		t.Fatalf("a tampered cookie opened:\n%s", out)
 	}
 }

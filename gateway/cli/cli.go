@@ -28,6 +28,7 @@ Usage:
   sessiond reload [--admin ADDR]             make a running gateway re-read its config (as SIGHUP)
   sessiond sessions list|show|revoke|revoke-user USER [REF]
                                              a user's sessions, through the admin API
+  sessiond cookie decode --keys F --realm R  open a cookie-store session (Ref, user, data)
   sessiond version                           print the version
 
 Run 'sessiond help COMMAND' (or 'sessiond COMMAND -h') for a command's flags;
@@ -48,6 +49,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"version":      runVersion,
 		"reload":       runReload,
 		"sessions":     runSessions,
+		"cookie":       runCookie,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help":
