@@ -26,6 +26,7 @@ const maxAliases = 64
 type Manager struct {
 	cfg     Config
 	locks   localLocks
+	retries localLocks // queues this process's retries of one record (see update)
 	unknown *UnknownIDLimiter
 	// plainHTTPLogged: ErrPlainHTTP has been logged at ERROR once.
 	plainHTTPLogged atomic.Bool
@@ -402,6 +403,12 @@ func (m *Manager) update(s *Session, now time.Time) error {
 	onlyTouch := !s.changed() && !s.bindSave && !s.count && !s.mixed.pending()
 	merger, _ := m.cfg.Store.(Merger)
 	var retry backoff
+	var queued func()
+	defer func() {
+		if queued != nil {
+			queued()
+		}
+	}()
 	for {
 		b := m.build(s, base, now)
 		if !b.data && !b.meta && !b.count && !s.touch && b.out == (issued{}) {
@@ -424,7 +431,16 @@ func (m *Manager) update(s *Session, now time.Time) error {
 				s.touch = false // someone else just wrote: last-seen is fresh enough
 				return nil
 			}
-			if werr := retry.wait(s.ctx); werr != nil {
+			if queued == nil {
+				// Retry one at a time within this process: concurrent
+				// losers of one record would otherwise keep beating each
+				// other; the backoff is for writers in other processes.
+				unlock, lerr := m.retries.lock(s.ctx, base.Ref)
+				if lerr != nil {
+					return unavailable("update", fmt.Errorf("waiting to retry a conflicting write: %w", lerr))
+				}
+				queued = unlock
+			} else if werr := retry.wait(s.ctx); werr != nil {
 				return unavailable("update", werr)
 			}
 			fresh, lerr := m.cfg.Store.Load(s.ctx, base.ID)

@@ -11,8 +11,9 @@ import (
 	"github.com/sessiond/sessiond/store/internal/sqlstore"
 )
 
-// maxMergeBatch bounds how many queued merges share one transaction.
-const maxMergeBatch = 256
+// maxMergeBatch bounds how many queued merges share one transaction (and
+// its Timeout, and its fate if the commit fails).
+const maxMergeBatch = 32
 
 // mergeQueue is group commit for Merge: merges that arrive while one is
 // being written queue up, and the next transaction applies all of them
