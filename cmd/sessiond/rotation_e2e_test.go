@@ -45,7 +45,8 @@ func TestLoadSoftRotationNoLogouts(t *testing.T) {
 			every         int // requests per rotation (0: not by count)
 		}{
 			{"rotate_requests", "{rotate_requests: 20, rotate_every: 0s}", false, 20},
-			{"rotate_every", "{rotate_every: 2s, grace: 1500ms}", false, 0},
+			// grace must be shorter than rotate_every; the longest it can be.
+			{"rotate_every", "{rotate_every: 2s, grace: 1900ms}", false, 0},
 			{"regenerate_action", "{rotate_every: 0s}", true, 0},
 		} {
 			t.Run(st.name+"/"+kind.name, func(t *testing.T) {
