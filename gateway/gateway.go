@@ -11,6 +11,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -311,6 +312,10 @@ type Listeners struct {
 	External bool
 	// Ready, if set, is called with the bound addresses once listening.
 	Ready func(http, https, admin net.Addr)
+	// ReadHeaderTimeout and IdleTimeout bound a client's connection
+	// (defaults DefaultReadHeaderTimeout and DefaultIdleTimeout). Request
+	// bodies are bounded per site (SiteConfig.BodyTimeout).
+	ReadHeaderTimeout, IdleTimeout time.Duration
 }
 
 // Serve runs the listeners until ctx ends, then shuts down gracefully
@@ -332,7 +337,8 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 		if tlsCfg != nil {
 			ln = tls.NewListener(ln, tlsCfg)
 		}
-		s := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		s := &http.Server{Handler: h, ReadHeaderTimeout: cmp.Or(l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+			IdleTimeout:    cmp.Or(l.IdleTimeout, DefaultIdleTimeout),
 			MaxHeaderBytes: 32 << 10, TLSConfig: tlsCfg,
 			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
 		servers = append(servers, srv{s, ln})

@@ -37,6 +37,8 @@ type proxy struct {
 	rp       *httputil.ReverseProxy
 	log      *slog.Logger
 	dialer   net.Dialer
+	// headerTimeout bounds the wait for the response head (0: none).
+	headerTimeout time.Duration
 
 	mu   sync.Mutex
 	idle []*upstreamConn // LIFO: the most recently used connection is the warmest
@@ -50,12 +52,14 @@ const (
 	max1xxResponses     = 5
 )
 
-func newProxy(upstream *url.URL, log *slog.Logger) *proxy {
-	p := &proxy{upstream: upstream, log: log,
+func newProxy(upstream *url.URL, log *slog.Logger, headerTimeout time.Duration) *proxy {
+	p := &proxy{upstream: upstream, log: log, headerTimeout: headerTimeout,
 		direct: upstream.Scheme == "http" && (upstream.Path == "" || upstream.Path == "/") && upstream.RawQuery == "" && upstream.User == nil,
 		dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
+	t := UpstreamTransport()
+	t.ResponseHeaderTimeout = headerTimeout
 	p.rp = &httputil.ReverseProxy{
-		Transport: UpstreamTransport(),
+		Transport: t,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
 			pr.Out.Host = pr.In.Host // the backend sees the site's host name
@@ -69,8 +73,19 @@ func newProxy(upstream *url.URL, log *slog.Logger) *proxy {
 }
 
 func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
-	p.log.Error("gateway: upstream failed", "upstream", p.upstream.Host, "err", err)
-	http.Error(w, "The site's backend is not answering. Please try again shortly.", http.StatusBadGateway)
+	var ne net.Error
+	switch {
+	case errors.Is(err, errBodyTimeout) || bodyTimedOut(r):
+		p.log.Warn("gateway: request body not received in time", "upstream", p.upstream.Host)
+		w.Header().Set("Connection", "close")
+		http.Error(w, "The request body did not arrive in time.", http.StatusRequestTimeout)
+	case errors.As(err, &ne) && ne.Timeout():
+		p.log.Error("gateway: upstream did not answer in time", "upstream", p.upstream.Host, "err", err)
+		http.Error(w, "The site's backend did not answer in time. Please try again shortly.", http.StatusGatewayTimeout)
+	default:
+		p.log.Error("gateway: upstream failed", "upstream", p.upstream.Host, "err", err)
+		http.Error(w, "The site's backend is not answering. Please try again shortly.", http.StatusBadGateway)
+	}
 }
 
 // UpstreamTransport is the transport to backends: the default one with a
@@ -281,6 +296,19 @@ func (p *proxy) roundTrip(c *upstreamConn, w http.ResponseWriter, r *http.Reques
 			return nil, fmt.Errorf("%w: %v", errStale, err)
 		}
 		return nil, err
+	}
+	if p.headerTimeout > 0 {
+		c.conn.SetReadDeadline(time.Now().Add(p.headerTimeout))
+		defer func() {
+			// Cleared for the body (streams may be long), unless the client
+			// left meanwhile (then the deadline is already in the past).
+			if r.Context().Err() == nil {
+				c.conn.SetReadDeadline(time.Time{})
+				if r.Context().Err() != nil {
+					c.conn.SetDeadline(aLongTimeAgo)
+				}
+			}
+		}()
 	}
 	for n := 0; ; n++ {
 		c.lr.left = maxResponseHeader

@@ -50,6 +50,11 @@ type SiteConfig struct {
 	// backend's Cache-Control; everywhere else it is forced to
 	// "private, no-store" (a shared cache must never keep one user's page).
 	Cacheable []string
+	// BodyTimeout bounds reading a request's whole body (408 past it);
+	// UpstreamHeaderTimeout bounds the wait for an upstream's response
+	// headers (504 past it). Defaults 60 s each.
+	BodyTimeout           time.Duration
+	UpstreamHeaderTimeout time.Duration
 
 	// HTTPSOrigin and HTTPOrigin ("https://shop.example:8443") build every
 	// redirect target: never the Host header.
@@ -183,6 +188,12 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 	if cfg.MaxReplaceBytes <= 0 {
 		cfg.MaxReplaceBytes = config.DefaultMaxHeaderBytes
 	}
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
+	}
+	if cfg.UpstreamHeaderTimeout <= 0 {
+		cfg.UpstreamHeaderTimeout = DefaultUpstreamHeaderTimeout
+	}
 	if cfg.CGIPrefix == "" {
 		cfg.CGIPrefix = "/cgi-bin"
 	}
@@ -198,7 +209,7 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 	s := &site{cfg: cfg, log: g.log.With("site", cfg.Name), auditor: g.auditor, metrics: g.metrics, claims: g.claims}
 	switch {
 	case cfg.Upstream != nil:
-		s.backend = newProxy(cfg.Upstream, s.log)
+		s.backend = newProxy(cfg.Upstream, s.log, cfg.UpstreamHeaderTimeout)
 	case cfg.CGIDir != "":
 		s.backend = &cgiBackend{dir: cfg.CGIDir, prefix: strings.TrimSuffix(cfg.CGIPrefix, "/"), log: s.log}
 		s.cgi = true
@@ -337,6 +348,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if secure.Canonicalize(w, r) {
 		return
 	}
+	r = limitBody(w, r, s.cfg.BodyTimeout)
 	s.cfg.Headers.stripSpoofed(r.Header)
 	if s.cfg.Inspect {
 		w, r = s.inspect(w, r)

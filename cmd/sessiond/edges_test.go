@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -445,5 +447,98 @@ func TestHSTSByDefault(t *testing.T) {
 	dev := serve(t, bin, "    upstream: "+up.srv.URL)
 	if resp, _ := w.do("GET", dev.httpsURL+"/p", nil); resp.Header.Get("Strict-Transport-Security") != "" {
 		t.Errorf("dev_tls: Strict-Transport-Security %q, want none", resp.Header.Get("Strict-Transport-Security"))
+	}
+}
+
+// TestSlowClientsAndBackendsBounded: a client trickling a request body
+// a byte a second gets 408 once timeouts.request_body has passed and the
+// backend request ends with it (20 such clients at once); a backend that
+// never sends its headers gets the client a 504 after
+// timeouts.upstream_header, on both proxy paths.
+func TestSlowClientsAndBackendsBounded(t *testing.T) {
+	bin := buildSessiond(t)
+	var inFlight atomic.Int32
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/stuck" {
+			select {
+			case <-time.After(20 * time.Second):
+			case <-r.Context().Done():
+			}
+			return
+		}
+		inFlight.Add(1)
+		defer inFlight.Add(-1)
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "read")
+	}))
+	t.Cleanup(be.Close)
+	s := serve(t, bin, "    upstream: "+be.URL+"\n    timeouts: {request_body: 2s, upstream_header: 1s}")
+	u, _ := url.Parse(s.httpsURL)
+
+	const clients = 20
+	start := time.Now()
+	codes := make(chan string, clients)
+	for range clients {
+		go func() {
+			conn, err := tls.Dial("tcp", "127.0.0.1:"+u.Port(), &tls.Config{InsecureSkipVerify: true, ServerName: "app.localhost"}) // loopback, dev cert
+			if err != nil {
+				codes <- err.Error()
+				return
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(15 * time.Second))
+			fmt.Fprintf(conn, "POST /upload HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n", u.Host, s.httpsURL)
+			got := make(chan string, 1)
+			go func() {
+				resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+				if err != nil {
+					got <- "closed: " + err.Error()
+					return
+				}
+				got <- resp.Status
+			}()
+			tick := time.NewTicker(time.Second)
+			defer tick.Stop()
+			for {
+				select {
+				case status := <-got:
+					codes <- status
+					return
+				case <-tick.C:
+					conn.Write([]byte("x"))
+				}
+			}
+		}()
+	}
+	for range clients {
+		if c := <-codes; !strings.HasPrefix(c, "408") {
+			t.Errorf("trickling client got %q, want 408", c)
+		}
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("trickling clients held for %v (request_body is 2s)", d)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for inFlight.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := inFlight.Load(); n != 0 {
+		t.Errorf("%d backend requests still open after the clients were refused", n)
+	}
+	// A quick body still goes through.
+	w := web{t, client()}
+	if resp, body := w.do("POST", s.httpsURL+"/upload", url.Values{"a": {"b"}}); resp.StatusCode != 200 || body != "read" {
+		t.Errorf("normal POST = %d %q", resp.StatusCode, body)
+	}
+	for _, method := range []string{"GET", "POST"} {
+		begin := time.Now()
+		var form url.Values
+		if method == "POST" {
+			form = url.Values{"a": {"b"}}
+		}
+		resp, _ := w.do(method, s.httpsURL+"/stuck", form)
+		if resp.StatusCode != http.StatusGatewayTimeout || time.Since(begin) > 5*time.Second {
+			t.Errorf("%s to a backend that never answers = %d after %v; want 504 after about 1s", method, resp.StatusCode, time.Since(begin))
+		}
 	}
 }

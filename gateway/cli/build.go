@@ -163,6 +163,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 		Name: sc.Name, Hosts: sc.Hosts,
 		Include: sc.Session.Include, Exclude: sc.Session.Exclude, AuthRequired: sc.AuthRequired,
 		Cacheable:   sc.Cacheable,
+		BodyTimeout: sc.Timeouts.RequestBody, UpstreamHeaderTimeout: sc.Timeouts.UpstreamHeader,
 		HTTPSOrigin: origin("https", host, httpsPort), HTTPOrigin: origin("http", host, httpPort),
 		Permanent:       sc.Redirects.Status == http.StatusMovedPermanently,
 		HSTS:            secure.HSTS{MaxAge: sc.Redirects.HSTS.MaxAge, IncludeSubdomains: sc.Redirects.HSTS.IncludeSubdomains},
@@ -502,7 +503,8 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 	}
 
 	l := cfg.Listen
-	p.listeners = gateway.Listeners{HTTP: l.HTTP.Addr, Admin: l.Admin.Addr}
+	p.listeners = gateway.Listeners{HTTP: l.HTTP.Addr, Admin: l.Admin.Addr,
+		ReadHeaderTimeout: l.Timeouts.ReadHeader, IdleTimeout: l.Timeouts.Idle}
 	if l.HTTPS.Enabled() {
 		p.listeners.HTTPS = l.HTTPS.Addr
 		cert, err := loadCertificate(cfg, log)

@@ -61,6 +61,9 @@
 //	    addr: 127.0.0.1:9090
 //	    token_file: secrets/admin-token # or token_env (default SESSIOND_ADMIN_TOKEN)
 //	    metrics_path: /metrics
+//	  timeouts:                         # of the HTTP and HTTPS listeners
+//	    read_header: 10s                # request line and headers
+//	    idle: 2m                        # keep-alive connection without a request
 //
 //	trusted_proxies: []                 # proxies whose X-Forwarded-For/-Proto are believed, e.g. [10.0.0.0/8]
 //	# geoip: {database: GeoLite2-City.mmdb, language: en}   # the Area of listed sessions (local_networks: true also names loopback/private ranges)
@@ -146,6 +149,9 @@
 //	      replace: X-Replace-Session
 //	      action: X-Session-Action
 //	    max_header_bytes: 8192
+//	    timeouts:
+//	      request_body: 60s             # the whole request body, else 408
+//	      upstream_header: 60s          # the upstream's response headers, else 504
 //	    csrf: {enforce_origin: true}
 //	    inspect: false                  # X-Session-Info for the backend: what the gateway did (debugging panels)
 //	    modcrypto:                      # optional: import Apache mod_session_crypto cookies once

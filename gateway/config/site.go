@@ -194,6 +194,8 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 	validateAuth(s, sp, p)
 	validateRedirects(c, s, sp, p)
 	validateHeaders(s, sp, p)
+	checkPositive(p, join(sp, "timeouts.request_body"), s.Timeouts.RequestBody)
+	checkPositive(p, join(sp, "timeouts.upstream_header"), s.Timeouts.UpstreamHeader)
 
 	if s.MaxHeaderBytes < 256 || s.MaxHeaderBytes > 1<<20 {
 		p.errf(join(sp, "max_header_bytes"), "%d is not between 256 and 1048576", s.MaxHeaderBytes)

@@ -84,9 +84,35 @@ type GeoIP struct {
 
 // Listen holds the gateway's listeners.
 type Listen struct {
-	HTTP  HTTPListener  `yaml:"http"`
-	HTTPS HTTPSListener `yaml:"https"`
-	Admin AdminListener `yaml:"admin"`
+	HTTP     HTTPListener   `yaml:"http"`
+	HTTPS    HTTPSListener  `yaml:"https"`
+	Admin    AdminListener  `yaml:"admin"`
+	Timeouts ServerTimeouts `yaml:"timeouts"`
+}
+
+// ServerTimeouts bound how long a client may hold a connection of the
+// HTTP and HTTPS listeners. Reading a request body is bounded per site
+// (Site.Timeouts); there is no overall read or write timeout, which would
+// cut event streams and WebSockets.
+type ServerTimeouts struct {
+	// ReadHeader bounds reading a request's line and headers. Default 10s.
+	ReadHeader time.Duration `yaml:"read_header"`
+	// Idle closes a keep-alive connection after this long without a
+	// request. Default 2m.
+	Idle time.Duration `yaml:"idle"`
+}
+
+// SiteTimeouts bound a site's exchanges.
+type SiteTimeouts struct {
+	// RequestBody bounds reading a request's whole body, from the end of
+	// its headers (a client trickling a body holds a connection and a
+	// backend request no longer); past it the client gets 408. Default
+	// 60s.
+	RequestBody time.Duration `yaml:"request_body"`
+	// UpstreamHeader bounds the wait for the backend's response headers
+	// once the request is sent (upstream backends); past it the client
+	// gets 504. Default 60s.
+	UpstreamHeader time.Duration `yaml:"upstream_header"`
 }
 
 // HTTPListener is the plain-HTTP listener.
@@ -275,10 +301,11 @@ type Site struct {
 	// Cacheable are path prefixes where a response to a signed-in user
 	// keeps the backend's Cache-Control; elsewhere it is forced to
 	// "private, no-store". Default: none.
-	Cacheable []string  `yaml:"cacheable"`
-	Auth      Auth      `yaml:"auth"`
-	Redirects Redirects `yaml:"redirects"`
-	Headers   Headers   `yaml:"headers"`
+	Cacheable []string     `yaml:"cacheable"`
+	Timeouts  SiteTimeouts `yaml:"timeouts"`
+	Auth      Auth         `yaml:"auth"`
+	Redirects Redirects    `yaml:"redirects"`
+	Headers   Headers      `yaml:"headers"`
 	// MaxHeaderBytes bounds the backend's X-Replace-Session header; a longer
 	// one is ignored (the session stays as it was, the response goes
 	// through) and logged. Default 8192.
@@ -502,8 +529,9 @@ const (
 func Default() Config {
 	return Config{
 		Listen: Listen{
-			HTTP:  HTTPListener{Addr: DefaultHTTPAddr},
-			Admin: AdminListener{TokenEnv: DefaultAdminTokenEnv, MetricsPath: "/metrics"},
+			HTTP:     HTTPListener{Addr: DefaultHTTPAddr},
+			Admin:    AdminListener{TokenEnv: DefaultAdminTokenEnv, MetricsPath: "/metrics"},
+			Timeouts: ServerTimeouts{ReadHeader: 10 * time.Second, Idle: 2 * time.Minute},
 		},
 		Audit:     Audit{Log: "stderr"},
 		AccessLog: AccessLog{Log: "off", Format: "combined"},
@@ -548,6 +576,7 @@ func DefaultSite() Site {
 			Action:  "X-Session-Action",
 		},
 		MaxHeaderBytes: DefaultMaxHeaderBytes,
+		Timeouts:       SiteTimeouts{RequestBody: time.Minute, UpstreamHeader: time.Minute},
 		CSRF:           CSRF{EnforceOrigin: true},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // provision fills the defaults that depend on other fields and makes paths
@@ -165,6 +166,8 @@ func resolve(c *Config, r *resolver) {
 
 func validateListen(c *Config, p *problems) {
 	l := c.Listen
+	checkPositive(p, "listen.timeouts.read_header", l.Timeouts.ReadHeader)
+	checkPositive(p, "listen.timeouts.idle", l.Timeouts.Idle)
 	type bound struct{ host, port, path string }
 	var taken []bound
 	checkAddr := func(path, addr string) bool {
@@ -305,6 +308,13 @@ func validDSN(s string) bool {
 		return err == nil
 	}
 	return strings.Contains(s, "=")
+}
+
+// checkPositive requires a timeout: zero would mean none at all.
+func checkPositive(p *problems, path string, d time.Duration) {
+	if d <= 0 {
+		p.errf(path, "must be a positive duration (%v)", d)
+	}
 }
 
 func checkRate(p *problems, path string, r Rate) {
