@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/signal"
@@ -68,6 +69,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	// Packages that log through slog's default (users-file reloads, the
+	// stores) join the same stream, in the same format.
+	slog.SetDefault(log)
 	p, err := build(ctx, *path, *devTLS, provisionOptions{log: log}, stdout, stderr)
 	if err != nil {
 		return err
