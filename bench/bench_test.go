@@ -414,6 +414,13 @@ func (c *countingStore) Update(ctx context.Context, r *session.Record, prev uint
 	return c.Store.Update(ctx, r, prev)
 }
 
+// Merge counts as a write too: the memory store merges change sets
+// atomically (session.Merger), so a modifying request arrives here.
+func (c *countingStore) Merge(ctx context.Context, ch *session.Change) error {
+	c.updates.Add(1)
+	return c.Store.Merge(ctx, ch)
+}
+
 // TestSessiondWrites: with the defaults, read-only requests inside the
 // touch interval write nothing, and a modifying request writes exactly once
 // (no retries without contention) and sends no cookie. This is what makes
