@@ -33,58 +33,74 @@ func (s served) auditLog(t *testing.T) string {
 	return string(b)
 }
 
+// serveOn is serve with the site on one of gatewayStores.
+func serveOn(t *testing.T, bin string, st storeCase, site string) served {
+	t.Helper()
+	return serveWith(t, bin, site, "store:\n"+st.yaml(t, t.TempDir()))
+}
+
 // TestBackendLoginParsedWhole: "login user=admin,guest" from a backend
 // signs in nobody (today's split at the comma signed in "admin"); the
 // session's data survives.
+// Run on each of gatewayStores (SQLite, Redis, cookie store).
 func TestBackendLoginParsedWhole(t *testing.T) {
 	bin := buildSessiond(t)
 	up := newUpstream(t)
-	s := serve(t, bin, "    upstream: "+up.srv.URL)
-	w := web{t, client()}
-	w.do("GET", s.httpsURL+"/p?replace="+url.QueryEscape("cart=7"), nil)
-	for _, action := range []string{"login user=admin,guest", "login user=admin, logout", "regenerate, login user=admin",
-		"login user=adm\xffin", "login user=" + strings.Repeat("a", 257)} {
-		w.do("GET", s.httpsURL+"/p?action="+url.QueryEscape(action), nil)
-		_, body := w.do("GET", s.httpsURL+"/p", nil)
-		if !strings.Contains(body, "user=\n") || !strings.Contains(body, "cart=7") {
-			t.Fatalf("after a backend %q the backend sees %q; want no user and the cart kept", action, body)
-		}
-	}
-	if log := s.auditLog(t); strings.Contains(log, "login.backend") {
-		t.Fatalf("a refused backend login was audited as a login:\n%s", log)
-	}
-	// A well-formed login still works.
-	w.do("GET", s.httpsURL+"/p?action="+url.QueryEscape("login user=alice"), nil)
-	if _, body := w.do("GET", s.httpsURL+"/p", nil); !strings.Contains(body, "user=alice\n") {
-		t.Fatalf("valid backend login: backend sees %q", body)
+	for _, st := range gatewayStores {
+		t.Run(st.name, func(t *testing.T) {
+			s := serveOn(t, bin, st, "    upstream: "+up.srv.URL)
+			w := web{t, client()}
+			w.do("GET", s.httpsURL+"/p?replace="+url.QueryEscape("cart=7"), nil)
+			for _, action := range []string{"login user=admin,guest", "login user=admin, logout", "regenerate, login user=admin",
+				"login user=adm\xffin", "login user=" + strings.Repeat("a", 257)} {
+				w.do("GET", s.httpsURL+"/p?action="+url.QueryEscape(action), nil)
+				_, body := w.do("GET", s.httpsURL+"/p", nil)
+				if !strings.Contains(body, "user=\n") || !strings.Contains(body, "cart=7") {
+					t.Fatalf("after a backend %q the backend sees %q; want no user and the cart kept", action, body)
+				}
+			}
+			if log := s.auditLog(t); strings.Contains(log, "login.backend") {
+				t.Fatalf("a refused backend login was audited as a login:\n%s", log)
+			}
+			// A well-formed login still works.
+			w.do("GET", s.httpsURL+"/p?action="+url.QueryEscape("login user=alice"), nil)
+			if _, body := w.do("GET", s.httpsURL+"/p", nil); !strings.Contains(body, "user=alice\n") {
+				t.Fatalf("valid backend login: backend sees %q", body)
+			}
+		})
 	}
 }
 
 // TestLoginUserNameBounded: a 1 MiB user name is refused before it is a
 // rate-limit key, an audit field or a page echo; the real user can still
 // sign in.
+// Run on each of gatewayStores (SQLite, Redis, cookie store).
 func TestLoginUserNameBounded(t *testing.T) {
 	bin := buildSessiond(t)
 	up := newUpstream(t)
-	s := serve(t, bin, "    upstream: "+up.srv.URL)
-	w := web{t, client()}
-	long := strings.Repeat("n", 1<<20)
-	for range 3 {
-		_, page := w.do("GET", s.httpsURL+"/login", nil)
-		resp, body := w.do("POST", s.httpsURL+"/login", url.Values{"csrf_token": {field(page, "csrf_token")},
-			"username": {long}, "password": {"x"}})
-		if resp.StatusCode != 401 || strings.Contains(body, strings.Repeat("n", 300)) {
-			t.Fatalf("1 MiB user name = %d (page of %d bytes); want 401 without the name", resp.StatusCode, len(body))
-		}
-	}
-	if log := s.auditLog(t); strings.Contains(log, strings.Repeat("n", 300)) || !strings.Contains(log, "login.failed") {
-		t.Fatalf("audit log (%d bytes) holds the long name or lacks login.failed", len(log))
-	}
-	_, page := w.do("GET", s.httpsURL+"/login", nil)
-	resp, _ := w.do("POST", s.httpsURL+"/login", url.Values{"csrf_token": {field(page, "csrf_token")},
-		"username": {"alice"}, "password": {"alice-pw"}})
-	if resp.StatusCode != 303 {
-		t.Fatalf("alice's login after the attack = %d", resp.StatusCode)
+	for _, st := range gatewayStores {
+		t.Run(st.name, func(t *testing.T) {
+			s := serveOn(t, bin, st, "    upstream: "+up.srv.URL)
+			w := web{t, client()}
+			long := strings.Repeat("n", 1<<20)
+			for range 3 {
+				_, page := w.do("GET", s.httpsURL+"/login", nil)
+				resp, body := w.do("POST", s.httpsURL+"/login", url.Values{"csrf_token": {field(page, "csrf_token")},
+					"username": {long}, "password": {"x"}})
+				if resp.StatusCode != 401 || strings.Contains(body, strings.Repeat("n", 300)) {
+					t.Fatalf("1 MiB user name = %d (page of %d bytes); want 401 without the name", resp.StatusCode, len(body))
+				}
+			}
+			if log := s.auditLog(t); strings.Contains(log, strings.Repeat("n", 300)) || !strings.Contains(log, "login.failed") {
+				t.Fatalf("audit log (%d bytes) holds the long name or lacks login.failed", len(log))
+			}
+			_, page := w.do("GET", s.httpsURL+"/login", nil)
+			resp, _ := w.do("POST", s.httpsURL+"/login", url.Values{"csrf_token": {field(page, "csrf_token")},
+				"username": {"alice"}, "password": {"alice-pw"}})
+			if resp.StatusCode != 303 {
+				t.Fatalf("alice's login after the attack = %d", resp.StatusCode)
+			}
+		})
 	}
 }
 
@@ -125,58 +141,64 @@ func spoof(t *testing.T, c *http.Client, method, u string) string {
 // TestNoIdentitySmuggling attacks a proxied site (both the direct path of
 // a bodiless GET and ReverseProxy's of a POST) and a CGI site with client
 // headers a backend would take for identity or transport.
+// Run on each of gatewayStores (SQLite, Redis, cookie store).
 func TestNoIdentitySmuggling(t *testing.T) {
 	bin := buildSessiond(t)
-	t.Run("proxied", func(t *testing.T) {
-		up := newUpstream(t)
-		s := serve(t, bin, "    upstream: "+up.srv.URL)
-		w := web{t, client()}
-		w.do("GET", s.httpsURL+"/p?replace=cart%3D1", nil)
-		for _, method := range []string{"GET", "POST"} {
-			spoof(t, w.c, method, s.httpsURL+"/p")
-			got := up.seen()
-			for k := range got {
-				hk := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
-				if _, bad := spoofed[k]; bad && !strings.HasPrefix(hk, "x-forwarded-") && hk != "forwarded" {
-					t.Errorf("%s: %s reached the backend: %q", method, k, got[k])
+	for _, st := range gatewayStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Run("proxied", func(t *testing.T) {
+				up := newUpstream(t)
+				s := serveOn(t, bin, st, "    upstream: "+up.srv.URL)
+				w := web{t, client()}
+				w.do("GET", s.httpsURL+"/p?replace=cart%3D1", nil)
+				for _, method := range []string{"GET", "POST"} {
+					spoof(t, w.c, method, s.httpsURL+"/p")
+					got := up.seen()
+					for k := range got {
+						hk := strings.ToLower(strings.ReplaceAll(k, "_", "-"))
+						if _, bad := spoofed[k]; bad && !strings.HasPrefix(hk, "x-forwarded-") && hk != "forwarded" {
+							t.Errorf("%s: %s reached the backend: %q", method, k, got[k])
+						}
+					}
+					for k, v := range got {
+						if strings.Contains(strings.Join(v, ","), "admin") || strings.Contains(strings.Join(v, ","), "10.6.6.6") ||
+							strings.Contains(strings.Join(v, ","), "/evil") {
+							t.Errorf("%s: a spoofed value reached the backend in %s: %q", method, k, v)
+						}
+					}
+					if got.Get("X-Session") != "cart=1" || got.Get("X-Forwarded-Proto") != "https" || got.Get("Forwarded") != "" {
+						t.Errorf("%s: backend saw X-Session %q, X-Forwarded-Proto %q, Forwarded %q", method,
+							got.Get("X-Session"), got.Get("X-Forwarded-Proto"), got.Get("Forwarded"))
+					}
 				}
-			}
-			for k, v := range got {
-				if strings.Contains(strings.Join(v, ","), "admin") || strings.Contains(strings.Join(v, ","), "10.6.6.6") ||
-					strings.Contains(strings.Join(v, ","), "/evil") {
-					t.Errorf("%s: a spoofed value reached the backend in %s: %q", method, k, v)
+			})
+			t.Run("cgi", func(t *testing.T) {
+				dir := t.TempDir()
+				os.WriteFile(filepath.Join(dir, "env.cgi"), []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nenv | grep '^HTTP_' | sort\n"), 0o755)
+				s := serveOn(t, bin, st, fmt.Sprintf("    cgi: {dir: %s, prefix: /cgi-bin}", dir))
+				w := web{t, client()}
+				for _, method := range []string{"GET", "POST"} {
+					env := spoof(t, w.c, method, s.httpsURL+"/cgi-bin/env.cgi")
+					if !strings.Contains(env, "HTTP_SESSION=") {
+						t.Fatalf("%s: the CGI script did not run:\n%s", method, env)
+					}
+					for _, line := range strings.Split(env, "\n") {
+						name, v, _ := strings.Cut(line, "=")
+						if strings.Contains(v, "admin") || strings.Contains(v, "10.6.6.6") || strings.HasPrefix(name, "HTTP_X_FORWARDED") ||
+							name == "HTTP_REMOTE_USER" || name == "HTTP_FORWARDED" || name == "HTTP_X_REAL_IP" {
+							t.Errorf("%s: CGI got %s", method, line)
+						}
+					}
 				}
-			}
-			if got.Get("X-Session") != "cart=1" || got.Get("X-Forwarded-Proto") != "https" || got.Get("Forwarded") != "" {
-				t.Errorf("%s: backend saw X-Session %q, X-Forwarded-Proto %q, Forwarded %q", method,
-					got.Get("X-Session"), got.Get("X-Forwarded-Proto"), got.Get("Forwarded"))
-			}
-		}
-	})
-	t.Run("cgi", func(t *testing.T) {
-		dir := t.TempDir()
-		os.WriteFile(filepath.Join(dir, "env.cgi"), []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nenv | grep '^HTTP_' | sort\n"), 0o755)
-		s := serve(t, bin, fmt.Sprintf("    cgi: {dir: %s, prefix: /cgi-bin}", dir))
-		w := web{t, client()}
-		for _, method := range []string{"GET", "POST"} {
-			env := spoof(t, w.c, method, s.httpsURL+"/cgi-bin/env.cgi")
-			if !strings.Contains(env, "HTTP_SESSION=") {
-				t.Fatalf("%s: the CGI script did not run:\n%s", method, env)
-			}
-			for _, line := range strings.Split(env, "\n") {
-				name, v, _ := strings.Cut(line, "=")
-				if strings.Contains(v, "admin") || strings.Contains(v, "10.6.6.6") || strings.HasPrefix(name, "HTTP_X_FORWARDED") ||
-					name == "HTTP_REMOTE_USER" || name == "HTTP_FORWARDED" || name == "HTTP_X_REAL_IP" {
-					t.Errorf("%s: CGI got %s", method, line)
-				}
-			}
-		}
-	})
+			})
+		})
+	}
 }
 
 // TestProtocolHeadersNeverReachClient: a backend's X-Session* and Session
 // headers are dropped from final and 1xx (103 Early Hints) responses, on
 // both proxy paths.
+// Run on each of gatewayStores (SQLite, Redis, cookie store).
 func TestProtocolHeadersNeverReachClient(t *testing.T) {
 	bin := buildSessiond(t)
 	leaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -196,35 +218,39 @@ func TestProtocolHeadersNeverReachClient(t *testing.T) {
 		io.WriteString(w, "ok")
 	}))
 	t.Cleanup(leaky.Close)
-	s := serve(t, bin, "    upstream: "+leaky.URL)
-	c := client()
-	for _, method := range []string{"GET", "POST"} {
-		var early []http.Header
-		trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
-			early = append(early, http.Header(h).Clone())
-			return nil
-		}}
-		var body io.Reader
-		if method == "POST" {
-			body = strings.NewReader("x=1")
-		}
-		req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, s.httpsURL+"/p", body)
-		req.Header.Set("Origin", s.httpsURL)
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if len(early) != 1 || early[0].Get("Link") == "" {
-			t.Fatalf("%s: 103 responses %v; want one with its Link", method, early)
-		}
-		for _, h := range append(early, resp.Header) {
-			for k, v := range h {
-				if strings.Contains(strings.Join(v, ","), "leak") || strings.Contains(k, "Replace") {
-					t.Errorf("%s: the client got the backend's %s: %q", method, k, v)
+	for _, st := range gatewayStores {
+		t.Run(st.name, func(t *testing.T) {
+			s := serveOn(t, bin, st, "    upstream: "+leaky.URL)
+			c := client()
+			for _, method := range []string{"GET", "POST"} {
+				var early []http.Header
+				trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+					early = append(early, http.Header(h).Clone())
+					return nil
+				}}
+				var body io.Reader
+				if method == "POST" {
+					body = strings.NewReader("x=1")
+				}
+				req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), method, s.httpsURL+"/p", body)
+				req.Header.Set("Origin", s.httpsURL)
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if len(early) != 1 || early[0].Get("Link") == "" {
+					t.Fatalf("%s: 103 responses %v; want one with its Link", method, early)
+				}
+				for _, h := range append(early, resp.Header) {
+					for k, v := range h {
+						if strings.Contains(strings.Join(v, ","), "leak") || strings.Contains(k, "Replace") {
+							t.Errorf("%s: the client got the backend's %s: %q", method, k, v)
+						}
+					}
 				}
 			}
-		}
+		})
 	}
 }
 
@@ -320,6 +346,7 @@ var pathAttacks = []string{"/./private/secret.txt", "//private/secret.txt", "/x/
 // a private path is served or forwarded without a login; GET and HEAD are
 // sent to the canonical path (which asks for the login), other methods
 // are refused.
+// Run on each of gatewayStores (SQLite, Redis, cookie store).
 func TestCanonicalPaths(t *testing.T) {
 	bin := buildSessiond(t)
 	check := func(t *testing.T, s served, leaked func() bool) {
@@ -347,41 +374,46 @@ func TestCanonicalPaths(t *testing.T) {
 			t.Errorf("signed in, /private/secret.txt = %q", body)
 		}
 	}
-	t.Run("static", func(t *testing.T) {
-		dir := t.TempDir()
-		os.MkdirAll(filepath.Join(dir, "private"), 0o755)
-		os.WriteFile(filepath.Join(dir, "private", "secret.txt"), []byte("TOPSECRET\n"), 0o644)
-		s := serve(t, bin, fmt.Sprintf("    static: {dir: %s}\n    auth_required: [/private]", dir))
-		check(t, s, func() bool { return false })
-	})
-	t.Run("proxied", func(t *testing.T) {
-		var mu sync.Mutex
-		var anonymous []string
-		be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Header.Get("X-Session-User") == "" {
-				mu.Lock()
-				anonymous = append(anonymous, r.RequestURI)
-				mu.Unlock()
-			}
-			io.WriteString(w, "TOPSECRET "+r.RequestURI)
-		}))
-		t.Cleanup(be.Close)
-		s := serve(t, bin, "    upstream: "+be.URL+"\n    auth_required: [/private]")
-		check(t, s, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			if len(anonymous) > 0 {
-				t.Logf("anonymous requests at the backend: %q", anonymous)
-			}
-			return len(anonymous) > 0
+	for _, st := range gatewayStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Run("static", func(t *testing.T) {
+				dir := t.TempDir()
+				os.MkdirAll(filepath.Join(dir, "private"), 0o755)
+				os.WriteFile(filepath.Join(dir, "private", "secret.txt"), []byte("TOPSECRET\n"), 0o644)
+				s := serveOn(t, bin, st, fmt.Sprintf("    static: {dir: %s}\n    auth_required: [/private]", dir))
+				check(t, s, func() bool { return false })
+			})
+			t.Run("proxied", func(t *testing.T) {
+				var mu sync.Mutex
+				var anonymous []string
+				be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Header.Get("X-Session-User") == "" {
+						mu.Lock()
+						anonymous = append(anonymous, r.RequestURI)
+						mu.Unlock()
+					}
+					io.WriteString(w, "TOPSECRET "+r.RequestURI)
+				}))
+				t.Cleanup(be.Close)
+				s := serveOn(t, bin, st, "    upstream: "+be.URL+"\n    auth_required: [/private]")
+				check(t, s, func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					if len(anonymous) > 0 {
+						t.Logf("anonymous requests at the backend: %q", anonymous)
+					}
+					return len(anonymous) > 0
+				})
+			})
 		})
-	})
+	}
 }
 
 // TestSignedInResponsesNotCacheable: a signed-in response gets
 // Cache-Control: private, no-store whatever the backend said (public,
 // max-age=3600 or nothing), except under a cacheable path; an anonymous
 // one keeps the backend's.
+// Run on each of gatewayStores (SQLite, Redis, cookie store).
 func TestSignedInResponsesNotCacheable(t *testing.T) {
 	bin := buildSessiond(t)
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -396,31 +428,35 @@ func TestSignedInResponsesNotCacheable(t *testing.T) {
 		io.WriteString(w, "page for "+r.Header.Get("X-Session-User"))
 	}))
 	t.Cleanup(be.Close)
-	s := serve(t, bin, "    upstream: "+be.URL+"\n    cacheable: [/public/]")
-	w := web{t, client()}
-	if resp, _ := w.do("GET", s.httpsURL+"/page", nil); resp.Header.Get("Cache-Control") != "public, max-age=3600" {
-		t.Fatalf("anonymous response: Cache-Control %q, want the backend's", resp.Header.Get("Cache-Control"))
-	}
-	_, page := w.do("GET", s.httpsURL+"/login", nil)
-	w.do("POST", s.httpsURL+"/login", url.Values{"csrf_token": {field(page, "csrf_token")}, "username": {"alice"}, "password": {"alice-pw"}})
-	for _, p := range []string{"/page", "/nocc", "/public"} {
-		resp, body := w.do("GET", s.httpsURL+p, nil)
-		if !strings.Contains(body, "alice") {
-			t.Fatalf("%s: not signed in: %q", p, body)
-		}
-		if cc := resp.Header.Get("Cache-Control"); cc != "private, no-store" || resp.Header.Get("Expires") != "" || resp.Header.Get("CDN-Cache-Control") != "" {
-			t.Errorf("signed-in %s: Cache-Control %q, Expires %q, CDN-Cache-Control %q; want private, no-store only", p, cc,
-				resp.Header.Get("Expires"), resp.Header.Get("CDN-Cache-Control"))
-		}
-	}
-	if resp, _ := w.do("GET", s.httpsURL+"/public/logo.png", nil); resp.Header.Get("Cache-Control") != "public, max-age=3600" {
-		t.Errorf("cacheable path: Cache-Control %q, want the backend's", resp.Header.Get("Cache-Control"))
-	}
-	// The response that signs a user in (backend login) is private too.
-	b := web{t, client()}
-	resp, _ := b.do("GET", s.httpsURL+"/page?action="+url.QueryEscape("login user=bob"), nil)
-	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") || strings.Contains(cc, "public") {
-		t.Errorf("backend login response: Cache-Control %q", cc)
+	for _, st := range gatewayStores {
+		t.Run(st.name, func(t *testing.T) {
+			s := serveOn(t, bin, st, "    upstream: "+be.URL+"\n    cacheable: [/public/]")
+			w := web{t, client()}
+			if resp, _ := w.do("GET", s.httpsURL+"/page", nil); resp.Header.Get("Cache-Control") != "public, max-age=3600" {
+				t.Fatalf("anonymous response: Cache-Control %q, want the backend's", resp.Header.Get("Cache-Control"))
+			}
+			_, page := w.do("GET", s.httpsURL+"/login", nil)
+			w.do("POST", s.httpsURL+"/login", url.Values{"csrf_token": {field(page, "csrf_token")}, "username": {"alice"}, "password": {"alice-pw"}})
+			for _, p := range []string{"/page", "/nocc", "/public"} {
+				resp, body := w.do("GET", s.httpsURL+p, nil)
+				if !strings.Contains(body, "alice") {
+					t.Fatalf("%s: not signed in: %q", p, body)
+				}
+				if cc := resp.Header.Get("Cache-Control"); cc != "private, no-store" || resp.Header.Get("Expires") != "" || resp.Header.Get("CDN-Cache-Control") != "" {
+					t.Errorf("signed-in %s: Cache-Control %q, Expires %q, CDN-Cache-Control %q; want private, no-store only", p, cc,
+						resp.Header.Get("Expires"), resp.Header.Get("CDN-Cache-Control"))
+				}
+			}
+			if resp, _ := w.do("GET", s.httpsURL+"/public/logo.png", nil); resp.Header.Get("Cache-Control") != "public, max-age=3600" {
+				t.Errorf("cacheable path: Cache-Control %q, want the backend's", resp.Header.Get("Cache-Control"))
+			}
+			// The response that signs a user in (backend login) is private too.
+			b := web{t, client()}
+			resp, _ := b.do("GET", s.httpsURL+"/page?action="+url.QueryEscape("login user=bob"), nil)
+			if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") || strings.Contains(cc, "public") {
+				t.Errorf("backend login response: Cache-Control %q", cc)
+			}
+		})
 	}
 }
 
