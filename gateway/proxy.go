@@ -32,6 +32,7 @@ import (
 // copies and Forwarded never pass), 1xx responses and trailers pass
 // through, and streamed responses are flushed as they come.
 type proxy struct {
+	site     string // for the error pages' link home
 	upstream *url.URL
 	direct   bool // the direct path applies to this upstream
 	rp       *httputil.ReverseProxy
@@ -52,8 +53,8 @@ const (
 	max1xxResponses     = 5
 )
 
-func newProxy(upstream *url.URL, log *slog.Logger, headerTimeout time.Duration) *proxy {
-	p := &proxy{upstream: upstream, log: log, headerTimeout: headerTimeout,
+func newProxy(site string, upstream *url.URL, log *slog.Logger, headerTimeout time.Duration) *proxy {
+	p := &proxy{site: site, upstream: upstream, log: log, headerTimeout: headerTimeout,
 		direct: upstream.Scheme == "http" && (upstream.Path == "" || upstream.Path == "/") && upstream.RawQuery == "" && upstream.User == nil,
 		dialer: net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}}
 	t := UpstreamTransport()
@@ -78,13 +79,13 @@ func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errBodyTimeout) || bodyTimedOut(r):
 		p.log.Warn("gateway: request body not received in time", "upstream", p.upstream.Host)
 		w.Header().Set("Connection", "close")
-		http.Error(w, "The request body did not arrive in time.", http.StatusRequestTimeout)
+		errorPage(w, p.site, http.StatusRequestTimeout, "The request body did not arrive in time.")
 	case errors.As(err, &ne) && ne.Timeout():
 		p.log.Error("gateway: upstream did not answer in time", "upstream", p.upstream.Host, "err", err)
-		http.Error(w, "The site's backend did not answer in time. Please try again shortly.", http.StatusGatewayTimeout)
+		errorPage(w, p.site, http.StatusGatewayTimeout, "The site's backend did not answer in time. Please try again shortly.")
 	default:
 		p.log.Error("gateway: upstream failed", "upstream", p.upstream.Host, "err", err)
-		http.Error(w, "The site's backend is not answering. Please try again shortly.", http.StatusBadGateway)
+		errorPage(w, p.site, http.StatusBadGateway, "The site's backend is not answering. Please try again shortly.")
 	}
 }
 

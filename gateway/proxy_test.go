@@ -240,8 +240,8 @@ func TestDirectPathUpstreamDown(t *testing.T) {
 	u, _ := url.Parse("http://" + addr)
 	g := startGateway(t, func(sc *SiteConfig) { sc.Upstream = u })
 	resp, body := g.do(g.client(), "GET", g.httpsURL+"/", nil, nil)
-	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "not answering") {
-		t.Fatalf("upstream down: %d %q", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "not answering") || !strings.Contains(body, `<a href="/" id="home">`) {
+		t.Fatalf("upstream down: %d %q, want 502 on the error page with a link home", resp.StatusCode, body)
 	}
 }
 

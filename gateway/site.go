@@ -209,7 +209,7 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 	s := &site{cfg: cfg, log: g.log.With("site", cfg.Name), auditor: g.auditor, metrics: g.metrics, claims: g.claims}
 	switch {
 	case cfg.Upstream != nil:
-		s.backend = newProxy(cfg.Upstream, s.log, cfg.UpstreamHeaderTimeout)
+		s.backend = newProxy(cfg.Name, cfg.Upstream, s.log, cfg.UpstreamHeaderTimeout)
 	case cfg.CGIDir != "":
 		s.backend = &cgiBackend{dir: cfg.CGIDir, prefix: strings.TrimSuffix(cfg.CGIPrefix, "/"), log: s.log}
 		s.cgi = true
