@@ -153,6 +153,7 @@ func (b *backendWriter) apply() bool {
 	} else {
 		switch {
 		case u.logout:
+			s.rememberForget(b.ResponseWriter, rememberRequest(b.r))
 			if err := sess.Logout(); err != nil {
 				s.log.Error("gateway: backend logout failed", "err", err)
 			}
@@ -274,6 +275,7 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
+	r = s.keepRememberCookie(r)
 	removeCookies(r.Header, append(s.cookieNames, s.stripNames...))
 	s.callBackend(w, r, sess)
 }

@@ -18,6 +18,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/sessiond/sessiond/remember"
 	"io"
 	"log/slog"
 	"net"
@@ -54,6 +55,10 @@ type Config struct {
 	// Store; with a Codec and no Claims, this process's memory only.
 	Claims ClaimSet
 
+	// RememberStore keeps the remember-me keys of sites with Remember set
+	// (remember/sqlstore on the session database).
+	RememberStore remember.Store
+
 	// AdminToken guards the admin API and /metrics (bearer token).
 	AdminToken string
 	// TrustedProxies are the peers whose X-Forwarded-For and
@@ -80,20 +85,21 @@ type Config struct {
 
 // Gateway routes requests to sites by host name. It is safe for concurrent use.
 type Gateway struct {
-	sites   map[string]*site
-	order   []*site
-	store   session.Store
-	codec   session.CookieCodec
-	admin   *session.Manager
-	realms  map[string]*session.Manager // a Manager of each realm, for the admin API
-	token   string
-	log     *slog.Logger
-	auditor session.Auditor
-	metrics *metrics
-	unknown *session.UnknownIDLimiter
-	trusted []netip.Prefix
-	locator session.Locator
-	access  *accessLog // nil: no access log
+	sites         map[string]*site
+	order         []*site
+	store         session.Store
+	codec         session.CookieCodec
+	admin         *session.Manager
+	realms        map[string]*session.Manager // a Manager of each realm, for the admin API
+	token         string
+	log           *slog.Logger
+	auditor       session.Auditor
+	rememberStore remember.Store
+	metrics       *metrics
+	unknown       *session.UnknownIDLimiter
+	trusted       []netip.Prefix
+	locator       session.Locator
+	access        *accessLog // nil: no access log
 	// metricsPath is Config.MetricsPath resolved ("" serves none).
 	metricsPath string
 	// deviceKey signs device cookies (device.go): kept in the store when
@@ -135,6 +141,7 @@ func New(cfg Config) (*Gateway, error) {
 		g.auditor = countingAuditor{next: session.NewJSONAuditor(), m: g.metrics}
 	}
 	g.deviceKey = g.loadDeviceKey(cfg.DeviceKey)
+	g.rememberStore = cfg.RememberStore
 	switch {
 	case cfg.Claims != nil:
 		g.claims = cfg.Claims

@@ -41,6 +41,7 @@ label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem}button{m
 <input type="hidden" name="next" value="{{.Next}}">
 <label for="username">User name</label><input id="username" name="username" autocomplete="username" required value="{{.User}}">
 <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
+{{if .Remember}}<label><input type="checkbox" id="remember" name="remember" value="1" style="width:auto"> Keep me signed in</label>{{end}}
 <button type="submit">Sign in</button>
 </form></body></html>
 `
@@ -113,12 +114,15 @@ type loginPage struct {
 	Site, Action, Token, Next, User, Error string
 	// Why the client was just sent here (SiteConfig.Inspect), or "".
 	Why string
+	// Remember shows the "Keep me signed in" checkbox.
+	Remember bool
 }
 
 func (l *login) render(w http.ResponseWriter, r *http.Request, code int, next, user, msg string) {
 	// The token first: it may start the session, whose cookie must go out
 	// with these headers.
-	page := loginPage{Site: l.s.cfg.Name, Action: l.s.cfg.LoginPath, Token: csrf.Token(r), Next: next, User: user, Error: msg}
+	page := loginPage{Site: l.s.cfg.Name, Action: l.s.cfg.LoginPath, Token: csrf.Token(r), Next: next, User: user, Error: msg,
+		Remember: l.s.remember != nil}
 	if n := noteFrom(r.Context()); n != nil {
 		page.Why = l.s.explain(n.in)
 	}
@@ -205,6 +209,7 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	markAuth(sess, authViaGateway, time.Now())
 	l.s.csrf.Rotate(r)
 	l.devices.issue(w, user)
+	l.rememberLogin(w, r, user)
 	l.s.logEvent(sess, "login")
 	if legacy {
 		if err := l.s.cfg.Users.Upgrade(user, pass); err != nil {
@@ -275,6 +280,7 @@ func (l *login) serveLogout(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := session.FromContext(r.Context())
 	user := sess.User()
+	l.s.rememberForget(w, r)
 	if err := sess.Logout(); err != nil {
 		l.s.log.Error("gateway: logout", "err", err)
 		errorPage(w, l.s.cfg.Name, http.StatusServiceUnavailable, "Sign-out failed. Please try again.")

@@ -109,6 +109,11 @@ type SiteConfig struct {
 	// cookie alone cannot sign the owner out everywhere. Default 15
 	// minutes; negative never asks.
 	ReauthAfter time.Duration
+	// Remember, if positive, offers "Keep me signed in" on the login form:
+	// a ticked login gets a one-time remember-me key (package remember,
+	// kept in Config.RememberStore) of this lifetime, which signs the
+	// browser in again when its session is gone. Zero: off.
+	Remember time.Duration
 
 	// EnforceOrigin refuses cross-origin unsafe requests to the backend
 	// (Go's http.CrossOriginProtection). The gateway's own forms are
@@ -139,8 +144,9 @@ type site struct {
 	backend     http.Handler
 	cgi         bool
 	login       *login
-	cookieNames []string // session cookies: never forwarded, never set by a backend
-	stripNames  []string // further cookies never forwarded (the Apache cookie being migrated)
+	cookieNames []string   // session cookies: never forwarded, never set by a backend
+	stripNames  []string   // further cookies never forwarded (the Apache cookie being migrated, remember-me)
+	remember    *autoLogin // nil: no remember-me
 	log         *slog.Logger
 	auditor     session.Auditor
 	chain       http.Handler // with sessions
@@ -297,6 +303,12 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 		}
 	}
 	if cfg.Users != nil {
+		if s.remember, err = newAutoLogin(s, g.rememberStore, g.auditor); err != nil {
+			return nil, err
+		}
+		if s.remember != nil {
+			s.stripNames = append(s.stripNames, s.remember.m.CookieName())
+		}
 		if s.login, err = newLogin(s, g.deviceKey); err != nil {
 			return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
 		}
@@ -379,6 +391,7 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 		s.migrateApache(w, r)
 	}
 	s.signOutRemoved(r, session.FromContext(r.Context()))
+	s.rememberSignIn(w, r, session.FromContext(r.Context()))
 	p := r.URL.Path
 	if s.login != nil && (p == s.cfg.LoginPath || p == s.cfg.LogoutPath) && !s.isSecure(r) {
 		s.login.insecure(w, r) // before anything reads a body sent in the clear

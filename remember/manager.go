@@ -306,3 +306,35 @@ func (m *Manager) audit(r *http.Request, typ, user string, attrs ...slog.Attr) {
 	}
 	m.cfg.Auditor.Audit(r.Context(), e)
 }
+
+// Forget deletes this browser's key (the request's cookie, if its
+// validator is right) and clears the cookie; the user's keys on other
+// devices stay. Call it on logout and when a login leaves the box unticked.
+func (m *Manager) Forget(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	k, ok := m.cookieKey(r)
+	if len(r.CookiesNamed(m.cfg.CookieName)) > 0 {
+		m.clearCookie(w)
+	}
+	if !ok {
+		return nil
+	}
+	rec, err := m.cfg.Store.Lookup(ctx, k.selector)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remember: looking up the key: %w", err)
+	}
+	if !k.matches(rec.Hash) {
+		return nil
+	}
+	if err := m.cfg.Store.Delete(ctx, k.selector); err != nil {
+		return fmt.Errorf("remember: deleting the key: %w", err)
+	}
+	m.audit(r, "remember.forgotten", rec.User)
+	return nil
+}
+
+// CookieName is the auto-login cookie's name.
+func (m *Manager) CookieName() string { return m.cfg.CookieName }

@@ -146,10 +146,13 @@ func login(w web, g gateway, host, user, pw string) *http.Response {
 	return resp
 }
 
-func sessionCookie(w web, g gateway, host string) string {
+func sessionCookie(w web, g gateway, host string) string { return jarCookie(w, g, host, "__Host-sid") }
+
+// jarCookie is the value of the browser's cookie name for host ("" if none).
+func jarCookie(w web, g gateway, host, name string) string {
 	u, _ := url.Parse(g.url(host, "/"))
 	for _, c := range w.c.Jar.Cookies(u) {
-		if c.Name == "__Host-sid" {
+		if c.Name == name {
 			return c.Value
 		}
 	}

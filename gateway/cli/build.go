@@ -26,6 +26,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/modcrypto"
 	"github.com/sessiond/sessiond/geoip"
 	"github.com/sessiond/sessiond/internal/devtls"
+	"github.com/sessiond/sessiond/remember"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
@@ -177,7 +178,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 		LoginPerUser: every(sc.Auth.RateLimit.PerUser), LoginUserBurst: sc.Auth.RateLimit.PerUser.Attempts,
 		LoginMaxClients: limits.MaxClients,
 		DeviceAttempts:  sc.Auth.RateLimit.PerDevice.Attempts, DevicePer: sc.Auth.RateLimit.PerDevice.Per,
-		ReauthAfter: disabled(sc.Auth.ReauthAfter),
+		ReauthAfter: disabled(sc.Auth.ReauthAfter), Remember: rememberLifetime(sc.Auth.Remember),
 	}
 	if out.DeviceAttempts == 0 {
 		out.DeviceAttempts = -1 // attempts 0: device cookies off
@@ -532,6 +533,7 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 	st, codec := p.store, p.codec
 
 	var sites []gateway.SiteConfig
+	var rememberStore remember.Store
 	for _, sc := range cfg.Sites {
 		s, c, err := buildSite(sc, httpPort, httpsPort, cfg.Limits)
 		if err != nil {
@@ -539,6 +541,14 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 		}
 		p.closers = append(p.closers, c)
 		sites = append(sites, s)
+		if s.Remember > 0 && rememberStore == nil {
+			rs, rclose, err := openRememberStore(ctx, cfg.Store, check)
+			if err != nil {
+				return nil, fmt.Errorf("remember-me store: %w", err)
+			}
+			p.closers = append(p.closers, rclose)
+			rememberStore = rs
+		}
 	}
 	metricsPath := l.Admin.MetricsPath
 	if metricsPath == "" {
@@ -570,7 +580,8 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 		TrustedProxies: cfg.Prefixes(), Locator: locator,
 		AccessLog: access, AccessJSON: cfg.AccessLog.Format == "json",
 		AdminToken: l.Admin.Token.Reveal(), MetricsPath: metricsPath, Logger: log, Auditor: auditor,
-		UnknownIDLimit: perMinute(cfg.Limits.UnknownIDs), Claims: claims, DeviceKey: deviceKey})
+		UnknownIDLimit: perMinute(cfg.Limits.UnknownIDs), Claims: claims, DeviceKey: deviceKey,
+		RememberStore: rememberStore})
 	if err != nil {
 		return nil, err
 	}

@@ -156,6 +156,12 @@ func validateAuth(s *Site, sp string, p *problems) {
 	checkRate(p, join(ap, "rate_limit.per_ip"), a.RateLimit.PerIP)
 	checkRate(p, join(ap, "rate_limit.per_user"), a.RateLimit.PerUser)
 	checkRate(p, join(ap, "rate_limit.per_device"), a.RateLimit.PerDevice)
+	switch rm := a.Remember; {
+	case rm.Lifetime < 0 || (rm.Lifetime > 0 && rm.Lifetime < time.Second):
+		p.errf(join(ap, "remember.lifetime"), "must be at least 1s (or 0 for the default, 720h)")
+	case rm.Enabled && a.Htpasswd == "":
+		p.errf(join(ap, "remember.enabled"), "remember-me is offered on the gateway's login form: set auth.htpasswd")
+	}
 	switch {
 	case a.ReauthAfter < 0:
 		p.errf(join(ap, "reauth_after"), "must not be negative")

@@ -420,6 +420,21 @@ type Auth struct {
 	// copied cookie alone cannot sign the owner out everywhere. Default
 	// 15m; 0 never asks.
 	ReauthAfter time.Duration `yaml:"reauth_after"`
+	// Remember offers "Keep me signed in" on the login form (one-time
+	// remember-me keys, package remember).
+	Remember Remember `yaml:"remember"`
+}
+
+// Remember is the login form's "Keep me signed in": a ticked login gets a
+// one-time key (__Host-remember cookie, kept hashed in the SQLite or
+// PostgreSQL store) that signs the browser in again once its session is
+// gone; every use replaces the key, a reused key revokes every key and
+// session of the user in the site's realm.
+type Remember struct {
+	Enabled bool `yaml:"enabled"`
+	// Lifetime of each key (and the cookie); 0 takes the remember
+	// package's default, 30 days.
+	Lifetime time.Duration `yaml:"lifetime"`
 }
 
 // AuthRateLimit throttles login attempts.

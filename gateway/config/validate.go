@@ -261,6 +261,18 @@ func port(addr string, def int) int {
 	return n
 }
 
+// storeNames names the stores chosen.
+func storeNames(s Store) []string {
+	var n []string
+	if s.Redis != nil {
+		n = append(n, "redis")
+	}
+	if s.Cookie != nil {
+		n = append(n, "cookie")
+	}
+	return n
+}
+
 func validateStore(c *Config, p *problems) {
 	s := c.Store
 	var chosen []string
