@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // rememberCookie is the browser's remember-me cookie ("" if none).
@@ -40,27 +43,44 @@ func withOnly(t *testing.T, g gateway, host, remember string) web {
 	return w
 }
 
+// rememberStores are the stores remember-me keys live in: SQLite and a
+// real PostgreSQL (skipped without one, failing under CI).
+var rememberStores = []storeCase{gatewayStores[0], {"postgres", func(t *testing.T, dir string) string {
+	t.Setenv("TEST_PG_DSN", testenv.PostgresURL(t))
+	return "  postgres: {dsn_env: TEST_PG_DSN}\n"
+}}}
+
 // TestRememberMe (issue 12, remember-me) against the built binary on
-// SQLite: a ticked login survives the loss of its session cookie through a
+// SQLite and PostgreSQL: a ticked login survives the loss of its session cookie through a
 // one-time remember cookie that is rotated on use and never forwarded; a
 // replayed old cookie is refused and revokes the user's keys and sessions
 // (audited); logout and an unticked login end it.
 func TestRememberMe(t *testing.T) {
 	bin := buildSessiond(t)
 	up := newUpstream(t)
-	st := gatewayStores[0] // sqlite
+	for _, st := range rememberStores {
+		t.Run(st.name, func(t *testing.T) { testRememberMe(t, bin, up, st) })
+	}
+}
+
+func testRememberMe(t *testing.T, bin string, up *upstream, st storeCase) {
+	// Names of this run only: a shared PostgreSQL keeps other runs' rows.
+	alice, bob := "alice-"+rand.Text()[:8], "bob-"+rand.Text()[:8]
 	audit := filepath.Join(t.TempDir(), "audit.log")
 	g := startGatewayConfig(t, bin, st, fmt.Sprintf("audit: {log: %s}\n", audit), fmt.Sprintf(`
   - hosts: [a.localhost]
     upstream: %s
     auth: {htpasswd: {users}, remember: {enabled: true, lifetime: 720h}}
-`, up.srv.URL))
+`, up.srv.URL), func(path string) {
+		addUser(t, bin, path, alice, "alice-pw")
+		addUser(t, bin, path, bob, "bob-password")
+	})
 	const host = "a.localhost"
 
 	// Ticked: a remember cookie with the right attributes.
 	b := web{t, client()}
 	_, page := b.do("GET", g.url(host, "/login"), nil)
-	f := url.Values{"csrf_token": {field(page, "csrf_token")}, "username": {"alice"}, "password": {"alice-pw"}, "next": {"/"}, "remember": {"1"}}
+	f := url.Values{"csrf_token": {field(page, "csrf_token")}, "username": {alice}, "password": {"alice-pw"}, "next": {"/"}, "remember": {"1"}}
 	resp, _ := b.do("POST", g.url(host, "/login"), f)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login = %d", resp.StatusCode)
@@ -81,7 +101,7 @@ func TestRememberMe(t *testing.T) {
 	if first == "" || firstSID == "" {
 		t.Fatal("a ticked login set no remember cookie")
 	}
-	if who := whoAmI(b, g, host); who != "alice" {
+	if who := whoAmI(b, g, host); who != alice {
 		t.Fatalf("after login the backend sees %q", who)
 	}
 	if strings.Contains(up.seen().Get("Cookie"), "remember") {
@@ -91,7 +111,7 @@ func TestRememberMe(t *testing.T) {
 	// The session cookie is gone (browser restart): the remember cookie
 	// signs in with a new session ID and a new remember cookie.
 	back := withOnly(t, g, host, first)
-	if who := whoAmI(back, g, host); who != "alice" {
+	if who := whoAmI(back, g, host); who != alice {
 		t.Fatalf("the remember cookie did not sign in (backend sees %q)", who)
 	}
 	second := rememberCookie(back, g, host)
@@ -104,7 +124,7 @@ func TestRememberMe(t *testing.T) {
 	if strings.Contains(up.seen().Get("Cookie"), "remember") {
 		t.Fatalf("the remember cookie reached the backend: %q", up.seen().Get("Cookie"))
 	}
-	if n := g.adminSessions(t, "alice"); n != 2 {
+	if n := g.adminSessions(t, alice); n != 2 {
 		t.Fatalf("alice has %d sessions, want 2", n)
 	}
 
@@ -114,7 +134,7 @@ func TestRememberMe(t *testing.T) {
 	if who := whoAmI(thief, g, host); who != "" {
 		t.Fatalf("a replayed remember cookie signed in as %q", who)
 	}
-	if n := g.adminSessions(t, "alice"); n != 0 {
+	if n := g.adminSessions(t, alice); n != 0 {
 		t.Fatalf("after the replay alice still has %d sessions", n)
 	}
 	if who := whoAmI(back, g, host); who != "" {
@@ -131,7 +151,7 @@ func TestRememberMe(t *testing.T) {
 
 	// Logout forgets this browser's key.
 	c := web{t, client()}
-	if resp := loginRemember(c, g, host, "alice", "alice-pw", true); resp.StatusCode != http.StatusSeeOther {
+	if resp := loginRemember(c, g, host, alice, "alice-pw", true); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login = %d", resp.StatusCode)
 	}
 	key := rememberCookie(c, g, host)
@@ -152,7 +172,7 @@ func TestRememberMe(t *testing.T) {
 
 	// The backend's logout action forgets it too.
 	d := web{t, client()}
-	loginRemember(d, g, host, "bob", "bob-password", true)
+	loginRemember(d, g, host, bob, "bob-password", true)
 	key = rememberCookie(d, g, host)
 	if key == "" {
 		t.Fatal("no remember cookie")
@@ -164,9 +184,9 @@ func TestRememberMe(t *testing.T) {
 
 	// Unticked: no remember cookie, and an earlier one is forgotten.
 	e := web{t, client()}
-	loginRemember(e, g, host, "bob", "bob-password", true)
+	loginRemember(e, g, host, bob, "bob-password", true)
 	key = rememberCookie(e, g, host)
-	if resp := loginRemember(e, g, host, "bob", "bob-password", false); resp.StatusCode != http.StatusSeeOther {
+	if resp := loginRemember(e, g, host, bob, "bob-password", false); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login = %d", resp.StatusCode)
 	}
 	if v := rememberCookie(e, g, host); v != "" {
@@ -176,7 +196,7 @@ func TestRememberMe(t *testing.T) {
 		t.Fatalf("an unticked login did not forget the earlier key (signs in as %q)", who)
 	}
 	n := web{t, client()}
-	loginRemember(n, g, host, "bob", "bob-password", false)
+	loginRemember(n, g, host, bob, "bob-password", false)
 	if v := rememberCookie(n, g, host); v != "" {
 		t.Fatalf("an unticked login set a remember cookie %q", v)
 	}
