@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // startWith runs a gateway in front of the given backend handler.
@@ -41,18 +43,8 @@ func TestStreamingPassesThrough(t *testing.T) {
 	if len(resp.Header.Values("Set-Cookie")) != 1 {
 		t.Fatalf("streamed response carries %d Set-Cookie, want 1", len(resp.Header.Values("Set-Cookie")))
 	}
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(resp.Body).ReadString('\n')
-		line <- l
-	}()
-	select {
-	case l := <-line:
-		if l != "data: first\n" {
-			t.Fatalf("first event = %q", l)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the first event was held back: the gateway buffers streams")
+	if l := testenv.FirstLine(t, resp.Body, 5*time.Second, "the first event was held back: the gateway buffers streams"); l != "data: first\n" {
+		t.Fatalf("first event = %q", l)
 	}
 }
 

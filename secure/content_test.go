@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/secure"
 )
 
@@ -72,18 +73,8 @@ func TestContentRulesStreamNonHTML(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(resp.Body).ReadString('\n')
-		line <- l
-	}()
-	select {
-	case l := <-line:
-		if l != "data: first\n" {
-			t.Fatalf("first event = %q", l)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the event stream was held back by the content rule")
+	if l := testenv.FirstLine(t, resp.Body, 5*time.Second, "the event stream was held back by the content rule"); l != "data: first\n" {
+		t.Fatalf("first event = %q", l)
 	}
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))

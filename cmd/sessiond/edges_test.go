@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/devtls"
+	"github.com/sessiond/sessiond/internal/testenv"
 )
 
 // auditLog reads a served gateway's audit log.
@@ -300,18 +301,8 @@ func TestContentRuleStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	line := make(chan string, 1)
-	go func() {
-		l, _ := bufio.NewReader(resp.Body).ReadString('\n')
-		line <- l
-	}()
-	select {
-	case l := <-line:
-		if l != "data: first\n" {
-			t.Fatalf("first event = %q", l)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the event stream was held back by the content rule")
+	if l := testenv.FirstLine(t, resp.Body, 5*time.Second, "the event stream was held back by the content rule"); l != "data: first\n" {
+		t.Fatalf("first event = %q", l)
 	}
 
 	u, _ := url.Parse(s.httpURL)
