@@ -211,32 +211,48 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) built {
 }
 
 // joinLogin handles a login that lost the race to a concurrent login of
-// the same user on the same session (https-only mode): that login turned
-// our client's ID into an alias whose successor only a request holding the
-// old ID and authenticated as that user can open. It points out at the
-// current ID and reports true; false means rotate as usual.
+// the same user on the same session: that login turned our client's ID
+// into an alias whose successor only a request holding the old ID and
+// authenticated as that user can open. It points out at the current ID
+// (in mixed mode: the current secure and insecure IDs, sealed together
+// under the old secure ID, which never travels over plain HTTP) and
+// reports true; false means rotate as usual.
 func (m *Manager) joinLogin(s *Session, base *Record, out *issued) bool {
-	if m.cfg.Mode == Mixed || !s.userSet || s.user == "" || base.User != s.user ||
-		!base.Rotated.After(s.loadedRotated) || s.rawID == "" {
+	secure := s.usesSecureID()
+	raw := s.rawID
+	if secure {
+		raw = s.rawSecure
+	}
+	if (m.cfg.Mode == Mixed && !secure) || !s.userSet || s.user == "" || base.User != s.user ||
+		!base.Rotated.After(s.loadedRotated) || raw == "" {
 		return false
 	}
-	h, ok := token.ParseIn(base.Realm, s.rawID)
+	h, ok := token.ParseIn(base.Realm, raw)
 	if !ok {
 		return false
 	}
-	i := slices.IndexFunc(base.Aliases, func(a Alias) bool { return a.Hash == h })
+	i := slices.IndexFunc(base.Aliases, func(a Alias) bool { return a.Hash == h && a.Secure == secure })
 	if i < 0 || base.Aliases[i].Next == nil {
 		return false
 	}
-	next, ok := token.OpenLoginSuccessor(s.rawID, s.user, base.Aliases[i].Next)
+	if !secure {
+		next, ok := token.OpenLoginSuccessor(raw, s.user, base.Aliases[i].Next)
+		cur := ""
+		if ok {
+			cur = follow(base, next, false)
+		}
+		out.id = cur
+		return cur != ""
+	}
+	sec, ins, ok := token.OpenLoginPair(raw, s.user, base.Aliases[i].Next)
 	if !ok {
 		return false
 	}
-	cur := follow(base, next, false)
-	if cur == "" {
+	curSec, curIns := follow(base, sec, true), follow(base, ins, false)
+	if curSec == "" || curIns == "" {
 		return false
 	}
-	out.id = cur
+	out.secureID, out.id = curSec, curIns
 	return true
 }
 
@@ -273,6 +289,13 @@ func (m *Manager) rotateID(s *Session, base, next *Record, secure, withNext bool
 				case !secure && m.cfg.Mode != Mixed && s.userSet && s.user != "":
 					// A login: only a concurrent login of the same user may follow.
 					alias.Next = token.SealLoginSuccessor(cur, s.user, p.raw)
+				case secure && s.userSet && s.user != "":
+					// A login over HTTPS in mixed mode also replaces the
+					// insecure ID (mixedBuild draws the same pendID): a
+					// concurrent login of the same user holding the old
+					// secure ID is led to both new IDs.
+					s.pendID.draw(m.cfg.Realm)
+					alias.Next = token.SealLoginPair(cur, s.user, p.raw, s.pendID.raw)
 				}
 			}
 		}

@@ -186,52 +186,60 @@ func TestSessionLockSerialisesReadModifyWrite(t *testing.T) {
 }
 
 // TestConcurrentLoginsAllSignedIn (SPEC §5): simultaneous successful
-// logins on one session each answer with a cookie that is signed in. A
-// login that starts after another one finished presents a pre-login ID
-// and is refused (its form belongs to the old session), never answered
-// with a cookie that is not signed in; rounds repeat until logins
-// overlapped (two or more succeeded in one round).
+// logins on one session each answer with cookies that are signed in, in
+// HTTPS-only and in mixed mode (where a login replaces both the secure
+// and the insecure ID). A login that starts after another one finished
+// presents a pre-login ID and is refused (its form belongs to the old
+// session), never answered with a cookie that is not signed in; rounds
+// repeat until logins overlapped (two or more succeeded in one round).
 func TestConcurrentLoginsAllSignedIn(t *testing.T) {
 	bin := buildSessiond(t)
 	b := newWritesBackend(t)
 	for _, st := range serverStores() {
-		t.Run(st.name, func(t *testing.T) {
-			g := startGatewayConfig(t, bin, st, "", fmt.Sprintf(
-				"  - hosts: [w.localhost]\n    upstream: %s\n    auth: {htpasswd: {users}, rate_limit: {per_user: {attempts: 1000, per: 1m}}}\n", b.srv.URL))
-			best := 0
-			for round := 0; round < 10 && best < 2; round++ {
-				best = max(best, concurrentLogins(t, g))
-			}
-			if best < 2 {
-				t.Fatal("in 10 rounds no two logins overlapped: the race was not tested")
-			}
-		})
+		for _, mode := range []string{"https-only", "mixed"} {
+			t.Run(st.name+"/"+mode, func(t *testing.T) {
+				g := startGatewayConfig(t, bin, st, "", fmt.Sprintf(
+					"  - hosts: [w.localhost]\n    upstream: %s\n    session: {mode: %s}\n"+
+						"    auth: {htpasswd: {users}, rate_limit: {per_user: {attempts: 1000, per: 1m}}}\n", b.srv.URL, mode))
+				best := 0
+				for round := 0; round < 10 && best < 2; round++ {
+					best = max(best, concurrentLogins(t, g))
+				}
+				if best < 2 {
+					t.Fatal("in 10 rounds no two logins overlapped: the race was not tested")
+				}
+			})
+		}
 	}
 }
 
 // concurrentLogins runs one round of 5 simultaneous logins on one fresh
-// session and returns how many succeeded, failing the test for a success
-// whose cookie is not signed in.
+// session (every browser holds the same session cookies) and returns how
+// many succeeded, failing the test for a success whose cookies are not
+// signed in or are the pre-login ones.
 func concurrentLogins(t *testing.T, g gateway) int {
 	first := web{t, client()}
 	first.do("GET", g.url("w.localhost", "/?set=cart"), nil)
-	sid := sessionCookie(first, g, "w.localhost")
-	if sid == "" {
+	u, _ := url.Parse(g.url("w.localhost", "/"))
+	before := first.c.Jar.Cookies(u)
+	if len(before) == 0 {
 		t.Fatal("no session")
 	}
 	const n = 5
-	u, _ := url.Parse(g.url("w.localhost", "/"))
 	pages := make([]web, n)
 	tokens := make([]string, n)
 	for i := range pages {
 		jar, _ := cookiejar.New(nil)
-		jar.SetCookies(u, []*http.Cookie{{Name: "__Host-sid", Value: sid, Secure: true, Path: "/"}})
+		for _, c := range before {
+			jar.SetCookies(u, []*http.Cookie{{Name: c.Name, Value: c.Value, Secure: true, Path: "/"}})
+		}
 		c := client()
 		c.Jar = jar
 		pages[i] = web{t, c}
 		_, page := pages[i].do("GET", g.url("w.localhost", "/login"), nil)
 		tokens[i] = field(page, "csrf_token")
 	}
+	loginPage := pages[0].c.Jar.Cookies(u) // the session the login forms belong to
 	var wg sync.WaitGroup
 	start := make(chan struct{})
 	codes := make([]int, n)
@@ -256,16 +264,22 @@ func concurrentLogins(t *testing.T, g gateway) int {
 			t.Errorf("login %d = %d, want 303 (or 403 for a login after another one)", i, codes[i])
 			continue
 		}
-		if got := sessionCookie(w, g, "w.localhost"); got == sid {
-			t.Errorf("login %d kept the pre-login ID (fixation)", i)
+		for _, old := range loginPage {
+			if jarCookie(w, g, "w.localhost", old.Name) == old.Value {
+				t.Errorf("login %d kept the pre-login cookie %s (fixation)", i, old.Name)
+			}
 		}
 		if who := whoAmI(w, g, "w.localhost"); who != "alice" {
-			t.Errorf("login %d answered 303 but its cookie is signed in as %q, want alice", i, who)
+			t.Errorf("login %d answered 303 but its cookies are signed in as %q, want alice", i, who)
 		}
 	}
-	// The pre-login ID never reaches the signed-in session.
-	if _, body, _, _ := get(&http.Client{Transport: client().Transport}, g.url("w.localhost", "/who"), sid); bodyField(body, "user") != "" {
-		t.Fatalf("pre-login ID after the logins sees user %q", bodyField(body, "user"))
+	// The pre-login IDs never reach the signed-in session.
+	jar, _ := cookiejar.New(nil)
+	jar.SetCookies(u, loginPage)
+	c := client()
+	c.Jar = jar
+	if who := whoAmI(web{t, c}, g, "w.localhost"); who != "" {
+		t.Fatalf("pre-login cookies after the logins see user %q", who)
 	}
 	return ok
 }

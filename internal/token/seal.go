@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"strings"
 )
 
 // An obsolete ID must be able to lead its holder to the ID that replaced it
@@ -61,6 +62,29 @@ func OpenLoginSuccessor(old, user string, sealed []byte) (string, bool) {
 	return open(old, sealed, loginLabel, []byte(user))
 }
 
+// SealLoginPair is SealLoginSuccessor for a mixed-mode login over HTTPS,
+// which replaces both IDs: old is the pre-login secure ID (it never
+// travels over plain HTTP), and the pair is the new secure and insecure ID.
+func SealLoginPair(old, user, secure, insecure string) []byte {
+	return seal(old, secure+"."+insecure, loginLabel, []byte(user))
+}
+
+// OpenLoginPair opens a blob made by SealLoginPair.
+func OpenLoginPair(old, user string, sealed []byte) (secure, insecure string, ok bool) {
+	pt, ok := openRaw(old, sealed, loginLabel, []byte(user))
+	if !ok {
+		return "", "", false
+	}
+	secure, insecure, ok = strings.Cut(pt, ".")
+	if _, sok := Parse(secure); !ok || !sok {
+		return "", "", false
+	}
+	if _, iok := Parse(insecure); !iok {
+		return "", "", false
+	}
+	return secure, insecure, true
+}
+
 func seal(old, next string, label, ad []byte) []byte {
 	aead, ok := labelAEAD(old, label)
 	if !ok {
@@ -71,7 +95,7 @@ func seal(old, next string, label, ad []byte) []byte {
 	return aead.Seal(nonce, nonce, []byte(next), ad)
 }
 
-func open(old string, sealed, label, ad []byte) (string, bool) {
+func openRaw(old string, sealed, label, ad []byte) (string, bool) {
 	aead, ok := labelAEAD(old, label)
 	if !ok || len(sealed) < aead.NonceSize() {
 		return "", false
@@ -81,7 +105,14 @@ func open(old string, sealed, label, ad []byte) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	next := string(pt)
+	return string(pt), true
+}
+
+func open(old string, sealed, label, ad []byte) (string, bool) {
+	next, ok := openRaw(old, sealed, label, ad)
+	if !ok {
+		return "", false
+	}
 	if _, ok := Parse(next); !ok {
 		return "", false
 	}

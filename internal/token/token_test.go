@@ -91,6 +91,39 @@ func TestSuccessorSeal(t *testing.T) {
 	}
 }
 
+// A mixed-mode login's pair opens only with the old secure ID and the
+// same user, and never through the one-ID openers (a replayed pre-login
+// ID must not reach the signed-in session).
+func TestLoginPairSeal(t *testing.T) {
+	old, _ := New()
+	sec, _ := New()
+	ins, _ := New()
+	blob := SealLoginPair(old, "alice", sec, ins)
+	if s, i, ok := OpenLoginPair(old, "alice", blob); !ok || s != sec || i != ins {
+		t.Fatalf("OpenLoginPair = %q, %q, %v", s, i, ok)
+	}
+	tests := []struct {
+		name string
+		open func() bool
+	}{
+		{"another user", func() bool { _, _, ok := OpenLoginPair(old, "bob", blob); return ok }},
+		{"another ID", func() bool { _, _, ok := OpenLoginPair(sec, "alice", blob); return ok }},
+		{"as a successor", func() bool { _, ok := OpenSuccessor(old, blob); return ok }},
+		{"as one login successor", func() bool { _, ok := OpenLoginSuccessor(old, "alice", blob); return ok }},
+		{"a one-ID blob as a pair", func() bool {
+			_, _, ok := OpenLoginPair(old, "alice", SealLoginSuccessor(old, "alice", sec))
+			return ok
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.open() {
+				t.Fatal("opened")
+			}
+		})
+	}
+}
+
 func TestHashText(t *testing.T) {
 	_, h := New()
 	b, _ := h.MarshalText()
