@@ -50,7 +50,24 @@ func (c *cgiBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Logger: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
 		Stderr: logWriter{c.log, name},
 	}
-	h.ServeHTTP(w, r)
+	h.ServeHTTP(w, cgiView(r, h))
+}
+
+// cgiView makes REMOTE_ADDR and HTTPS say what the gateway judged once per
+// request (clientAddr, requestSecure): behind a trusted proxy, the client
+// and transport the proxy reported, never the proxy's own connection.
+// net/http/cgi reads them from RemoteAddr and TLS; a proxied client's port
+// is unknown, so REMOTE_PORT is left out rather than made up.
+func cgiView(r *http.Request, h *cgi.Handler) *http.Request {
+	if _, ok := r.Context().Value(peerKey{}).(peer); !ok {
+		return r
+	}
+	if requestSecure(r) && r.TLS == nil {
+		h.Env = append(h.Env, "HTTPS=on")
+	}
+	v := *r
+	v.RemoteAddr = clientAddr(r)
+	return &v
 }
 
 type logWriter struct {

@@ -50,6 +50,9 @@ func TestTrustedProxies(t *testing.T) {
 		t.Fatalf("passwd: %v\n%s", err, out)
 	}
 	audit := filepath.Join(dir, "audit.log")
+	cgiDir := filepath.Join(dir, "cgi")
+	os.Mkdir(cgiDir, 0o755)
+	os.WriteFile(filepath.Join(cgiDir, "env"), []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nremote=%s https=%s\\n' \"$REMOTE_ADDR\" \"$HTTPS\"\n"), 0o755)
 	hp, sp := testenv.FreePort(t), testenv.FreePort(t)
 	cfg := fmt.Sprintf(`listen:
   http: {addr: "127.0.0.1:%d"}
@@ -62,7 +65,9 @@ sites:
   - hosts: [app.localhost]
     upstream: %s
     auth: {htpasswd: %s}
-`, hp, sp, audit, filepath.Join(dir, "s.db"), up.srv.URL, users)
+  - hosts: [cgi.localhost]
+    cgi: {dir: %s, prefix: /cgi-bin}
+`, hp, sp, audit, filepath.Join(dir, "s.db"), up.srv.URL, users, cgiDir)
 	path := filepath.Join(dir, "sessiond.yaml")
 	os.WriteFile(path, []byte(cfg), 0o600)
 	startProc(t, bin, "sessiond: ready", "serve", "--config", path)
@@ -119,6 +124,31 @@ sites:
 	}
 	if got := up.seen().Values("X-Forwarded-For"); len(got) != 1 || got[0] != "127.0.0.1" {
 		t.Fatalf("untrusted peer's X-Forwarded-For reached the backend as %q, want [127.0.0.1]", got)
+	}
+
+	// A CGI script sees the same client and transport as a proxied backend.
+	cgiEnv := func(c *http.Client, u string, hdr http.Header) string {
+		t.Helper()
+		req, _ := http.NewRequest("GET", u, nil)
+		for k, v := range hdr {
+			req.Header[k] = v
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("CGI %s: %d %s", u, resp.StatusCode, b)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if got := cgiEnv(fromPeer("127.0.0.2"), fmt.Sprintf("http://cgi.localhost:%d/cgi-bin/env", hp), forwarded); got != "remote=203.0.113.9 https=on" {
+		t.Errorf("CGI via the trusted proxy saw %q, want the proxy's client over https", got)
+	}
+	if got := cgiEnv(tlsClient, fmt.Sprintf("https://cgi.localhost:%d/cgi-bin/env", sp), forwarded); got != "remote=127.0.0.1 https=on" {
+		t.Errorf("CGI from an untrusted peer with forged headers saw %q, want the peer itself", got)
 	}
 
 	// The audit log names the client the proxy reported, and the peer
