@@ -102,6 +102,11 @@ func (g *Gateway) ReloadUsers() {
 
 // watchUsers looks for changed users files every interval until ctx ends.
 func (g *Gateway) watchUsers(ctx context.Context, every time.Duration) {
+	periodically(ctx, every, g.ReloadUsers)
+}
+
+// periodically calls fn every interval until ctx ends.
+func periodically(ctx context.Context, every time.Duration, fn func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -109,7 +114,7 @@ func (g *Gateway) watchUsers(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			g.ReloadUsers()
+			fn()
 		}
 	}
 }

@@ -296,11 +296,27 @@ func (s *statusRecorder) Flush() {
 	}
 }
 
-// RunGC runs the store's garbage collection until ctx ends.
+// RunGC runs the store's garbage collection, and the sweep of expired
+// remember-me keys, every interval (default 5 minutes) until ctx ends.
 func (g *Gateway) RunGC(ctx context.Context, every time.Duration) {
+	if g.rememberStore != nil {
+		go g.sweepRemember(ctx, cmp.Or(every, 5*time.Minute))
+	}
 	if g.admin != nil {
 		g.admin.RunGC(ctx, every)
 	}
+}
+
+// sweepRemember deletes expired remember-me keys every interval.
+func (g *Gateway) sweepRemember(ctx context.Context, every time.Duration) {
+	periodically(ctx, every, func() {
+		n, err := g.rememberStore.GC(ctx, time.Now())
+		if err != nil && ctx.Err() == nil {
+			g.log.Error("gateway: sweeping expired remember-me keys", "err", err)
+		} else if n > 0 {
+			g.log.Debug("gateway: expired remember-me keys swept", "deleted", n)
+		}
+	})
 }
 
 // Listeners says where Serve listens. Empty addresses are not served.

@@ -38,7 +38,7 @@ func newAutoLogin(s *site, st remember.Store, auditor session.Auditor) (*autoLog
 		return nil, fmt.Errorf("site %q: remember-me needs sessions and the gateway's login", s.cfg.Name)
 	}
 	a := &autoLogin{realm: s.m.Config().Realm}
-	m, err := remember.New(remember.Config{Store: st, MaxAge: s.cfg.Remember, Auditor: realmAuditor{auditor, a.realm},
+	m, err := remember.New(remember.Config{Store: st, MaxAge: s.cfg.Remember, ReuseGrace: s.cfg.RememberReuseGrace, Auditor: realmAuditor{auditor, a.realm},
 		OnReuse: func(ctx context.Context, user string) error {
 			_, err := s.m.RevokeUserSessions(ctx, a.user(user), "")
 			return err

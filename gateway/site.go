@@ -114,6 +114,8 @@ type SiteConfig struct {
 	// kept in Config.RememberStore) of this lifetime, which signs the
 	// browser in again when its session is gone. Zero: off.
 	Remember time.Duration
+	// RememberReuseGrace is remember.Config.ReuseGrace.
+	RememberReuseGrace time.Duration
 
 	// EnforceOrigin refuses cross-origin unsafe requests to the backend
 	// (Go's http.CrossOriginProtection). The gateway's own forms are

@@ -179,6 +179,7 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 		LoginMaxClients: limits.MaxClients,
 		DeviceAttempts:  sc.Auth.RateLimit.PerDevice.Attempts, DevicePer: sc.Auth.RateLimit.PerDevice.Per,
 		ReauthAfter: disabled(sc.Auth.ReauthAfter), Remember: rememberLifetime(sc.Auth.Remember),
+		RememberReuseGrace: sc.Auth.Remember.ReuseGrace,
 	}
 	if out.DeviceAttempts == 0 {
 		out.DeviceAttempts = -1 // attempts 0: device cookies off

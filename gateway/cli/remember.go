@@ -8,8 +8,11 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/remember"
+	rememberredis "github.com/sessiond/sessiond/remember/redisstore"
 	"github.com/sessiond/sessiond/remember/sqlstore"
 )
 
@@ -25,25 +28,33 @@ func rememberLifetime(r config.Remember) time.Duration {
 }
 
 // openRememberStore keeps remember-me keys beside the sessions: a table in
-// the SQLite file or the PostgreSQL database, or memory with the memory
-// store (and in check mode).
+// the SQLite file or the PostgreSQL database, keys on the Redis server,
+// memory with the memory store (and in check mode); with the cookie store,
+// beside its revocation list (the SQLite file or the Redis server).
 func openRememberStore(ctx context.Context, sc config.Store, check bool) (remember.Store, func() error, error) {
 	none := func() error { return nil }
 	var driver, dsn string
 	var dialect sqlstore.Dialect
+	sqlitePath := "sessiond.db"
 	switch {
 	case check || sc.Memory != nil:
 		return remember.NewMemoryStore(), none, nil
 	case sc.Postgres != nil:
 		driver, dsn, dialect = "pgx", sc.Postgres.DSN.Reveal(), sqlstore.Postgres
-	case sc.Redis != nil || sc.Cookie != nil:
-		return nil, none, fmt.Errorf("remember-me needs the SQLite, PostgreSQL or memory store: %w", errors.ErrUnsupported)
-	default:
-		path := "sessiond.db"
-		if sc.SQLite != nil {
-			path = sc.SQLite.Path
+	case sc.Redis != nil:
+		return openRedisRemember(sc.Redis.URL.Reveal())
+	case sc.Cookie != nil && sc.Revocations != nil && sc.Revocations.Redis != nil:
+		return openRedisRemember(sc.Revocations.Redis.URL.Reveal())
+	case sc.Cookie != nil:
+		if sc.Revocations == nil || sc.Revocations.Path == "" {
+			return nil, none, errors.New("remember-me with the cookie store needs store.revocations")
 		}
-		driver, dsn, dialect = "sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate", sqlstore.SQLite
+		sqlitePath = sc.Revocations.Path
+	case sc.SQLite != nil:
+		sqlitePath = sc.SQLite.Path
+	}
+	if driver == "" {
+		driver, dsn, dialect = "sqlite", "file:"+sqlitePath+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate", sqlstore.SQLite
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
@@ -58,4 +69,19 @@ func openRememberStore(ctx context.Context, sc config.Store, check bool) (rememb
 		return nil, none, err
 	}
 	return st, db.Close, nil
+}
+
+// openRedisRemember keeps remember-me keys on the Redis server at url.
+func openRedisRemember(url string) (remember.Store, func() error, error) {
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		return nil, nil, fmt.Errorf("remember-me store: %w", err)
+	}
+	c := goredis.NewClient(opt)
+	st, err := rememberredis.New(rememberredis.Config{Client: c})
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return st, c.Close, nil
 }

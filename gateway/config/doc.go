@@ -124,7 +124,7 @@
 //	      login_path: /login
 //	      logout_path: /logout
 //	      reauth_after: 15m             # revoking other sessions asks for the password after this
-//	      remember: {enabled: false, lifetime: 720h}  # "Keep me signed in" (SQLite, PostgreSQL or memory store)
+//	      remember: {enabled: false, lifetime: 720h, reuse_grace: 10s}  # "Keep me signed in"
 //	      rate_limit:
 //	        per_ip: {attempts: 20, per: 1m}
 //	        per_user: {attempts: 10, per: 1m}

@@ -1,10 +1,12 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/remember"
 	"github.com/sessiond/sessiond/secure"
 )
 
@@ -159,6 +161,8 @@ func validateAuth(s *Site, sp string, p *problems) {
 	switch rm := a.Remember; {
 	case rm.Lifetime < 0 || (rm.Lifetime > 0 && rm.Lifetime < time.Second):
 		p.errf(join(ap, "remember.lifetime"), "must be at least 1s (or 0 for the default, 720h)")
+	case rm.ReuseGrace < 0 || rm.ReuseGrace >= cmp.Or(rm.Lifetime, remember.DefaultMaxAge):
+		p.errf(join(ap, "remember.reuse_grace"), "must be between 0 and the key lifetime")
 	case rm.Enabled && a.Htpasswd == "":
 		p.errf(join(ap, "remember.enabled"), "remember-me is offered on the gateway's login form: set auth.htpasswd")
 	}

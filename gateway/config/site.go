@@ -192,9 +192,6 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 
 	validateSession(c, s, sp, p)
 	validateAuth(s, sp, p)
-	if s.Auth.Remember.Enabled && (c.Store.Redis != nil || c.Store.Cookie != nil) {
-		p.errf(join(sp, "auth.remember.enabled"), "remember-me keys are kept in the SQLite, PostgreSQL or memory store, not in %s", andList(storeNames(c.Store)))
-	}
 	validateRedirects(c, s, sp, p)
 	validateHeaders(s, sp, p)
 	checkPositive(p, join(sp, "timeouts.request_body"), s.Timeouts.RequestBody)

@@ -426,8 +426,9 @@ type Auth struct {
 }
 
 // Remember is the login form's "Keep me signed in": a ticked login gets a
-// one-time key (__Host-remember cookie, kept hashed in the SQLite or
-// PostgreSQL store) that signs the browser in again once its session is
+// one-time key (__Host-remember cookie, kept hashed beside the sessions:
+// the SQLite, PostgreSQL or Redis store, or with the cookie store beside
+// its revocation list) that signs the browser in again once its session is
 // gone; every use replaces the key, a reused key revokes every key and
 // session of the user in the site's realm.
 type Remember struct {
@@ -435,6 +436,11 @@ type Remember struct {
 	// Lifetime of each key (and the cookie); 0 takes the remember
 	// package's default, 30 days.
 	Lifetime time.Duration `yaml:"lifetime"`
+	// ReuseGrace: a used key that comes back within this time of its use
+	// (a browser restoring many tabs at once with one old cookie) is
+	// refused quietly instead of counting as theft. Default 10s; 0 makes
+	// every reuse theft.
+	ReuseGrace time.Duration `yaml:"reuse_grace"`
 }
 
 // AuthRateLimit throttles login attempts.
@@ -575,6 +581,7 @@ func DefaultSite() Site {
 			LoginPath:   "/login",
 			LogoutPath:  "/logout",
 			ReauthAfter: 15 * time.Minute,
+			Remember:    Remember{ReuseGrace: 10 * time.Second},
 			RateLimit: AuthRateLimit{
 				PerIP:     Rate{Attempts: 20, Per: time.Minute},
 				PerUser:   Rate{Attempts: 10, Per: time.Minute},
