@@ -25,7 +25,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sessiond/sessiond/gateway/htpasswd"
@@ -335,6 +334,12 @@ type Listeners struct {
 	External bool
 	// Ready, if set, is called with the bound addresses once listening.
 	Ready func(http, https, admin net.Addr)
+	// OnServe, if set, is called once listening with a function that
+	// moves the listeners to new addresses while serving (a reload): every
+	// new address is bound first, so on an error nothing changed; a moved
+	// listener finishes its in-flight requests before it closes. An empty
+	// address closes that listener; HTTPS needs TLS set.
+	OnServe func(rebind func(http, https, admin string) ([3]net.Addr, error))
 	// ReadHeaderTimeout and IdleTimeout bound a client's connection
 	// (defaults DefaultReadHeaderTimeout and DefaultIdleTimeout). Request
 	// bodies are bounded per site (SiteConfig.BodyTimeout).
@@ -344,89 +349,38 @@ type Listeners struct {
 // Serve runs the listeners until ctx ends, then shuts down gracefully
 // (in-flight requests get up to 10 s).
 func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
-	type srv struct {
-		s  *http.Server
-		ln net.Listener
-	}
-	var servers []srv
-	listen := func(addr string, h http.Handler, tlsCfg *tls.Config) (net.Addr, error) {
-		if addr == "" {
-			return nil, nil
-		}
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return nil, fmt.Errorf("gateway: listen %s: %w", addr, err)
-		}
-		if tlsCfg != nil {
-			ln = tls.NewListener(ln, tlsCfg)
-		}
-		s := &http.Server{Handler: h, ReadHeaderTimeout: cmp.Or(l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
-			IdleTimeout:    cmp.Or(l.IdleTimeout, DefaultIdleTimeout),
-			MaxHeaderBytes: 32 << 10, TLSConfig: tlsCfg,
-			ErrorLog: slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)}
-		servers = append(servers, srv{s, ln})
-		return ln.Addr(), nil
-	}
-	closeAll := func() {
-		for _, s := range servers {
-			s.ln.Close()
-		}
-	}
 	var front http.Handler = g
 	if l.Handler != nil {
 		front = l.Handler
-	}
-	httpAddr, err := listen(l.HTTP, front, nil)
-	if err != nil {
-		return err
-	}
-	var httpsAddr net.Addr
-	if l.HTTPS != "" {
-		if l.TLS == nil {
-			closeAll()
-			return errors.New("gateway: HTTPS listener without a TLS config")
-		}
-		if httpsAddr, err = listen(l.HTTPS, front, l.TLS); err != nil {
-			closeAll()
-			return err
-		}
 	}
 	admin := l.AdminHandler
 	if admin == nil {
 		admin = g.AdminHandler()
 	}
-	adminAddr, err := listen(l.Admin, admin, nil)
+	ls := &listenerSet{l: l, log: g.log, handler: [3]http.Handler{front, front, admin},
+		tls: [3]*tls.Config{nil, l.TLS, nil}, errc: make(chan error, 1)}
+	bound, err := ls.bind([3]string{l.HTTP, l.HTTPS, l.Admin})
 	if err != nil {
-		closeAll()
 		return err
 	}
 	if l.Ready != nil {
-		l.Ready(httpAddr, httpsAddr, adminAddr)
+		l.Ready(bound[0], bound[1], bound[2])
+	}
+	if l.OnServe != nil {
+		l.OnServe(func(http, https, admin string) ([3]net.Addr, error) {
+			return ls.bind([3]string{http, https, admin})
+		})
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	if !l.External {
 		go g.watchUsers(watchCtx, htpasswd.DefaultCheckInterval)
 	}
-	errc := make(chan error, len(servers))
-	for _, s := range servers {
-		go func() {
-			if err := s.s.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errc <- err
-			}
-		}()
-	}
 	select {
 	case <-ctx.Done():
-	case err = <-errc:
+	case err = <-ls.errc:
 	}
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, s := range servers {
-		wg.Go(func() { s.s.Shutdown(shutCtx) })
-	}
-	wg.Wait()
+	ls.shutdownAll()
 	return err
 }
 

@@ -8,8 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +40,9 @@ type running struct {
 	mu      sync.Mutex // one reload at a time
 	cur     atomic.Pointer[generation]
 	baseCtx context.Context
+	// rebind moves the listeners (gateway.Listeners.OnServe); nil until
+	// serving.
+	rebind func(http, https, admin string) ([3]net.Addr, error)
 }
 
 // generation is one provisioned configuration and its background work.
@@ -113,11 +116,11 @@ func (r *running) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error)
 }
 
 // reload re-reads the configuration file and, if it is valid, swaps it in:
-// new sites, keys, certificates, users files; the same store when its
-// configuration is unchanged. Listen addresses cannot change without a
-// restart (that would drop connections): a change is logged and ignored.
-// An invalid file is logged, with its file:line problems, and the running
-// configuration stays.
+// new sites, keys, certificates, users files, listen addresses; the same
+// store when its configuration is unchanged. A moved listener finishes
+// its in-flight requests before it closes. An invalid file, or a new
+// address that cannot be bound, is logged (with file:line problems) and
+// the running configuration stays, listeners included.
 func (r *running) reload() (err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -153,8 +156,14 @@ func (r *running) reload() (err error) {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", errInvalidConfig, r.path, err)
 	}
-	if !reflect.DeepEqual(listenAddrs(p.listeners), listenAddrs(old.p.listeners)) {
-		r.log.Warn("sessiond: listen addresses changed; they apply at the next restart", "running", listenAddrs(old.p.listeners), "configured", listenAddrs(p.listeners))
+	if to := listenAddrs(p.listeners); to != listenAddrs(old.p.listeners) {
+		if err := r.move(to); err != nil {
+			if p.store == old.p.store && old.p.storeClose == nil {
+				old.p.storeClose, p.storeClose = p.storeClose, nil // the store stays with the running config
+			}
+			p.close()
+			return fmt.Errorf("%w: %s: %w", errInvalidConfig, r.path, err)
+		}
 	}
 	prev := r.start(p)
 	prev.cancel()
@@ -164,3 +173,17 @@ func (r *running) reload() (err error) {
 }
 
 func listenAddrs(l gateway.Listeners) [3]string { return [3]string{l.HTTP, l.HTTPS, l.Admin} }
+
+// move rebinds the listeners to addrs and says where they listen now.
+func (r *running) move(addrs [3]string) error {
+	if r.rebind == nil {
+		return errors.New("listen addresses changed before serving started")
+	}
+	bound, err := r.rebind(addrs[0], addrs[1], addrs[2])
+	if err != nil {
+		return err
+	}
+	printListening(r.stdout, bound)
+	r.log.Info("sessiond: listen addresses changed", "http", addrs[0], "https", addrs[1], "admin", addrs[2])
+	return nil
+}

@@ -96,18 +96,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}()
 	l := p.listeners
 	l.Handler, l.AdminHandler, l.External = run, run.admin(), true
-	if l.TLS != nil {
-		l.TLS = &tls.Config{GetCertificate: run.getCertificate, MinVersion: tls.VersionTLS12}
+	// Always a TLS config: a reload may add the HTTPS listener.
+	l.TLS = &tls.Config{GetCertificate: run.getCertificate, MinVersion: tls.VersionTLS12}
+	l.OnServe = func(rebind func(http, https, admin string) ([3]net.Addr, error)) {
+		run.mu.Lock()
+		run.rebind = rebind
+		run.mu.Unlock()
 	}
 	l.Ready = func(h, hs, a net.Addr) {
-		for _, x := range []struct {
-			name string
-			addr net.Addr
-		}{{"http", h}, {"https", hs}, {"admin", a}} {
-			if x.addr != nil {
-				fmt.Fprintf(stdout, "sessiond: %s listening on %s\n", x.name, x.addr)
-			}
-		}
+		printListening(stdout, [3]net.Addr{h, hs, a})
 		fmt.Fprintln(stdout, "sessiond: ready")
 	}
 	return p.gw.Serve(ctx, l)
@@ -135,4 +132,13 @@ func runCheckConfig(ctx context.Context, args []string, stdout, stderr io.Writer
 	p.close()
 	fmt.Fprintf(stdout, "%s: OK (%d sites)\n", fs.Arg(0), p.gw.SiteCount())
 	return nil
+}
+
+// printListening says where the listeners (http, https, admin) are bound.
+func printListening(w io.Writer, bound [3]net.Addr) {
+	for i, name := range [3]string{"http", "https", "admin"} {
+		if bound[i] != nil {
+			fmt.Fprintf(w, "sessiond: %s listening on %s\n", name, bound[i])
+		}
+	}
 }

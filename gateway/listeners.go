@@ -1,0 +1,142 @@
+package gateway
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// shutdownGrace is how long in-flight requests get when a listener closes
+// (Serve's end, or a reload that moved or dropped its address).
+const shutdownGrace = 10 * time.Second
+
+// listenerSet runs the HTTP, HTTPS and admin servers of Serve and moves
+// them to new addresses while running (Listeners.OnServe).
+type listenerSet struct {
+	l       Listeners
+	log     *slog.Logger
+	handler [3]http.Handler // front, front, admin
+	tls     [3]*tls.Config  // nil, l.TLS, nil
+	errc    chan error
+
+	mu      sync.Mutex
+	servers [3]*server
+	closing sync.WaitGroup // servers being shut down after a move
+}
+
+// server is one bound listener and its http.Server.
+type server struct {
+	addr string // as configured
+	s    *http.Server
+	ln   net.Listener
+}
+
+// listenerRoles names the three listeners, in Listeners' order.
+var listenerRoles = [3]string{"http", "https", "admin"}
+
+func (ls *listenerSet) open(role int, addr string) (*server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: listen %s: %w", addr, err)
+	}
+	if ls.tls[role] != nil {
+		ln = tls.NewListener(ln, ls.tls[role])
+	}
+	s := &http.Server{Handler: ls.handler[role], ReadHeaderTimeout: cmp.Or(ls.l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
+		IdleTimeout:    cmp.Or(ls.l.IdleTimeout, DefaultIdleTimeout),
+		MaxHeaderBytes: 32 << 10, TLSConfig: ls.tls[role],
+		ErrorLog: slog.NewLogLogger(ls.log.Handler(), slog.LevelDebug)}
+	return &server{addr: addr, s: s, ln: ln}, nil
+}
+
+func (ls *listenerSet) serve(s *server) {
+	if err := s.s.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		select {
+		case ls.errc <- err:
+		default:
+		}
+	}
+}
+
+// bind moves the listeners to addrs (http, https, admin; "" closes one).
+// Every new address is bound before anything changes, so a failure (a
+// port in use) leaves the running listeners as they were. A listener that
+// moved finishes its in-flight requests before it closes.
+func (ls *listenerSet) bind(addrs [3]string) ([3]net.Addr, error) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	var fresh [3]*server
+	for role, addr := range addrs {
+		cur := ls.servers[role]
+		if addr == "" || (cur != nil && cur.addr == addr) {
+			continue
+		}
+		if role == 1 && ls.tls[1] == nil {
+			closeServers(fresh)
+			return [3]net.Addr{}, errors.New("gateway: HTTPS listener without a TLS config")
+		}
+		s, err := ls.open(role, addr)
+		if err != nil {
+			closeServers(fresh)
+			return [3]net.Addr{}, err
+		}
+		fresh[role] = s
+	}
+	var bound [3]net.Addr
+	for role, addr := range addrs {
+		old := ls.servers[role]
+		switch {
+		case fresh[role] != nil:
+			ls.servers[role] = fresh[role]
+			go ls.serve(fresh[role])
+		case addr == "":
+			ls.servers[role] = nil
+		default:
+			old = nil // unchanged
+		}
+		if old != nil {
+			ls.closing.Go(func() { shutdown(old) })
+		}
+		if s := ls.servers[role]; s != nil {
+			bound[role] = s.ln.Addr()
+		}
+	}
+	return bound, nil
+}
+
+// shutdownAll ends every server, giving in-flight requests shutdownGrace.
+func (ls *listenerSet) shutdownAll() {
+	ls.mu.Lock()
+	servers := ls.servers
+	ls.servers = [3]*server{}
+	ls.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range servers {
+		if s != nil {
+			wg.Go(func() { shutdown(s) })
+		}
+	}
+	wg.Wait()
+	ls.closing.Wait()
+}
+
+func shutdown(s *server) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	s.s.Shutdown(ctx)
+}
+
+func closeServers(servers [3]*server) {
+	for _, s := range servers {
+		if s != nil {
+			s.ln.Close()
+		}
+	}
+}
