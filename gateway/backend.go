@@ -164,12 +164,12 @@ func (b *backendWriter) apply() bool {
 	sess := b.sess
 	signedIn := sess != nil && sess.User() != ""
 	if sess == nil {
-		if !u.changes.Empty() || u.login != "" || u.logout || u.regenerate {
+		if !u.changes.Empty() || u.Login != "" || u.Logout || u.Regenerate {
 			s.log.Warn("gateway: backend sent session updates where sessions are off; ignored", "path", b.r.URL.Path)
 		}
 	} else {
 		switch {
-		case u.logout:
+		case u.Logout:
 			s.rememberForget(b.ResponseWriter, rememberRequest(b.r))
 			if err := sess.Logout(); err != nil {
 				s.log.Error("gateway: backend logout failed", "err", err)
@@ -179,16 +179,16 @@ func (b *backendWriter) apply() bool {
 			if sess.IsNew() && len(u.changes.Set) > 0 {
 				s.logEvent(sess, "created")
 			}
-			if u.login != "" {
-				if err := sess.Login(u.login); err != nil {
+			if u.Login != "" {
+				if err := sess.Login(u.Login); err != nil {
 					s.log.Warn("gateway: backend login refused", "err", err)
 				} else {
 					markAuth(sess, authViaBackend, time.Now())
 					s.csrf.Rotate(b.r) // a fresh token secret for the new identity
-					s.audit(b.r, session.Event{Type: "login.backend", User: u.login, Ref: sess.Ref()})
+					s.audit(b.r, session.Event{Type: "login.backend", User: u.Login, Ref: sess.Ref()})
 					s.logEvent(sess, "login")
 				}
-			} else if u.regenerate {
+			} else if u.Regenerate {
 				if err := sess.Regenerate(); err != nil {
 					s.log.Warn("gateway: backend regenerate failed", "err", err)
 				} else {
@@ -209,7 +209,7 @@ func (b *backendWriter) apply() bool {
 	if v := s.rules.HSTSValue(); v != "" && s.isSecure(b.r) {
 		h.Set("Strict-Transport-Security", v) // again: a 1xx before may have cleared the header map
 	}
-	if u.requireSecure && !s.isSecure(b.r) {
+	if u.RequireSecure && !s.isSecure(b.r) {
 		setWhy(b.r, "backend")
 		target := s.httpsURL(b.r)
 		if target == "" {

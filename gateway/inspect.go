@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // Inspection (SiteConfig.Inspect) lets a backend show what the gateway
@@ -258,5 +259,5 @@ func (s *site) infoHeader(r *http.Request, sess *session.Session, now []string) 
 			delete(v, k)
 		}
 	}
-	return session.EncodeValues(v)
+	return wire.EncodeValues(v)
 }

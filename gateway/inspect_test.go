@@ -8,12 +8,13 @@ import (
 
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // seenInfo is the X-Session-Info the backend received, decoded.
 func seenInfo(t *testing.T, g *gw) map[string]string {
 	t.Helper()
-	v, err := session.DecodeValues(g.backend.seen().Get("X-Session-Info"))
+	v, err := wire.DecodeValues(g.backend.seen().Get("X-Session-Info"))
 	if err != nil {
 		t.Fatalf("X-Session-Info: %v", err)
 	}

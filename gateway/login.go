@@ -13,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/csrf"
 	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // login is the gateway's form login (mod_auth_form done safely): users
@@ -182,7 +183,7 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	user := r.PostFormValue("username")
 	pass := r.PostFormValue("password")
 	ip := clientAddr(r)
-	if len(user) > MaxUserLen {
+	if len(user) > wire.MaxUserLen {
 		// Never a limiter key, a log line or a page echo: an unbounded name
 		// would grow memory and the audit log at the client's will.
 		l.perClient.Take("ip:" + ip)
@@ -249,7 +250,7 @@ func (l *login) attempt(r *http.Request, user, pass string) verdict {
 		}
 	}
 	ok, legacy := l.s.cfg.Users.Verify(user, pass)
-	if !ok || !validUser(user) {
+	if !ok || !wire.ValidUser(user) {
 		if trusted && l.devices.failed(device) {
 			l.s.audit(r, session.Event{Type: "login.device_locked", User: user})
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // Migration from Apache: with ModCrypto set, a cookie made by
@@ -185,13 +186,13 @@ func (s *site) migrateApache(w http.ResponseWriter, r *http.Request) {
 func (s *site) migrateUser(r *http.Request, sess *session.Session, user string) {
 	refuse := func(reason string) {
 		ev := session.Event{Type: "modcrypto.login_refused", Attrs: []slog.Attr{slog.String("reason", reason)}}
-		if validUser(user) {
+		if wire.ValidUser(user) {
 			ev.User = user
 		}
 		s.audit(r, ev)
 	}
 	switch {
-	case !validUser(user):
+	case !wire.ValidUser(user):
 		refuse("invalid user name")
 	case s.cfg.Users == nil:
 		refuse("the site has no users file")

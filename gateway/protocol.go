@@ -7,14 +7,15 @@ import (
 	"net/textproto"
 	"slices"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // Headers names the headers of the gateway <-> backend protocol (SPEC §2
-// "Gateway protocol"). The zero value means the defaults.
+// "Gateway protocol"; package wire). The zero value means wire's default
+// names.
 type Headers struct {
 	Session   string // request: urlencoded session data (default X-Session)
 	User      string // request: the user (X-Session-User)
@@ -34,15 +35,15 @@ func (h Headers) withDefaults() Headers {
 		}
 		*s = textproto.CanonicalMIMEHeaderKey(*s)
 	}
-	def(&h.Session, "X-Session")
-	def(&h.User, "X-Session-User")
-	def(&h.Ref, "X-Session-Ref")
-	def(&h.Secure, "X-Session-Secure")
-	def(&h.CSRF, "X-Session-Csrf")
-	def(&h.CSRFField, "X-Session-Csrf-Field")
-	def(&h.Info, "X-Session-Info")
-	def(&h.Replace, "X-Replace-Session")
-	def(&h.Action, "X-Session-Action")
+	def(&h.Session, wire.HeaderSession)
+	def(&h.User, wire.HeaderUser)
+	def(&h.Ref, wire.HeaderRef)
+	def(&h.Secure, wire.HeaderSecure)
+	def(&h.CSRF, wire.HeaderCSRF)
+	def(&h.CSRFField, wire.HeaderCSRFField)
+	def(&h.Info, wire.HeaderInfo)
+	def(&h.Replace, wire.HeaderReplace)
+	def(&h.Action, wire.HeaderAction)
 	return h
 }
 
@@ -213,7 +214,7 @@ func sessionHeaderValue(s *session.Session) string {
 			delete(vals, k)
 		}
 	}
-	return session.EncodeValues(vals)
+	return wire.EncodeValues(vals)
 }
 
 // removeCookies drops the named cookies from the forwarded Cookie
@@ -243,16 +244,10 @@ func removeCookies(hdr http.Header, names []string) {
 	}
 }
 
-// ErrBackendAction names an X-Session-Action the gateway does not know.
-var ErrBackendAction = errors.New("gateway: unknown X-Session-Action")
-
 // backendUpdate is what a backend asked for in its response headers.
 type backendUpdate struct {
-	changes       session.Changes
-	login         string
-	logout        bool
-	regenerate    bool
-	requireSecure bool
+	changes wire.Changes
+	wire.Actions
 }
 
 // parseUpdate reads and validates the backend's response headers. Bad
@@ -269,7 +264,7 @@ func parseUpdate(hdr http.Header, h Headers, maxBytes int, log *slog.Logger) bac
 	case total > maxBytes:
 		log.Warn("gateway: backend session update ignored: too large", "bytes", total, "limit", maxBytes)
 	case total > 0:
-		c, err := session.DecodeChanges(strings.Join(raw, "&"))
+		c, err := wire.DecodeChanges(strings.Join(raw, "&"))
 		if err != nil {
 			log.Warn("gateway: backend session update partly malformed; valid pairs applied", "err", err)
 		}
@@ -282,77 +277,17 @@ func parseUpdate(hdr http.Header, h Headers, maxBytes int, log *slog.Logger) bac
 		c.Delete = slices.DeleteFunc(c.Delete, reservedKey)
 		u.changes = c
 	}
-	logins := map[string]bool{}
-	for _, line := range hdr.Values(h.Action) {
-		parseActionLine(strings.TrimSpace(line), &u, logins, log)
-	}
-	if len(logins) > 1 {
-		log.Error("gateway: backend login refused: the response names more than one user", "users", len(logins))
-		u.login = ""
+	var err error
+	u.Actions, err = wire.ParseActions(hdr.Values(h.Action))
+	if errs, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range errs.Unwrap() {
+			if errors.Is(e, wire.ErrUnknownAction) {
+				log.Warn("gateway: backend action ignored", "err", e)
+			} else {
+				log.Error("gateway: backend action refused", "err", e)
+			}
+		}
 	}
 	h.stripResponse(hdr)
 	return u
-}
-
-// parseActionLine reads one X-Session-Action field. A login is judged
-// whole: "login user=ID" takes everything after "user=" as the ID, so
-// "login user=a,b" names the user "a,b" (refused), never "a". Other
-// actions take no argument and may be listed with commas
-// ("regenerate, require-secure"); a list that mixes in a login or an
-// argument is refused as a whole.
-func parseActionLine(line string, u *backendUpdate, logins map[string]bool, log *slog.Logger) {
-	verb, arg, _ := strings.Cut(line, " ")
-	if strings.EqualFold(verb, "login") {
-		user, ok := strings.CutPrefix(strings.TrimSpace(arg), "user=")
-		if !ok || !validUser(user) {
-			log.Error("gateway: backend login refused: want exactly \"login user=ID\" with a valid ID (printable UTF-8, no spaces, commas or semicolons, at most 256 bytes)",
-				"err", ErrBackendAction)
-			return
-		}
-		u.login = user
-		logins[user] = true
-		return
-	}
-	var verbs []string
-	for a := range strings.SplitSeq(line, ",") {
-		a = strings.TrimSpace(a)
-		if strings.ContainsAny(a, " \t=") {
-			log.Error("gateway: backend action refused: an action list holds only argument-free actions (send a login on its own line)",
-				"err", ErrBackendAction)
-			return
-		}
-		if a != "" {
-			verbs = append(verbs, strings.ToLower(a))
-		}
-	}
-	for _, v := range verbs {
-		switch v {
-		case "logout":
-			u.logout = true
-		case "regenerate":
-			u.regenerate = true
-		case "require-secure":
-			u.requireSecure = true
-		default:
-			log.Warn("gateway: backend action ignored", "err", ErrBackendAction, "action", v)
-		}
-	}
-}
-
-// MaxUserLen bounds user IDs and user names (bytes), before they are used
-// as a rate-limit key, logged or looked up.
-const MaxUserLen = 256
-
-// validUser bounds user IDs: valid UTF-8, printable, no spaces or
-// separators (',' ';'), at most MaxUserLen bytes.
-func validUser(u string) bool {
-	if u == "" || len(u) > MaxUserLen || !utf8.ValidString(u) {
-		return false
-	}
-	for _, r := range u {
-		if r < 0x21 || r == 0x7f || r == ',' || r == ';' || !unicode.IsPrint(r) {
-			return false
-		}
-	}
-	return true
 }

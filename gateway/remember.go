@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessiond/sessiond/remember"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // rememberField is the login form's "Keep me signed in" checkbox.
@@ -91,7 +92,7 @@ func (s *site) rememberSignIn(w http.ResponseWriter, r *http.Request, sess *sess
 		return
 	}
 	user := a.user(keyUser)
-	if user == "" || !validUser(user) || !s.cfg.Users.Has(user) {
+	if user == "" || !wire.ValidUser(user) || !s.cfg.Users.Has(user) {
 		a.m.Forget(w, r) //nolint:errcheck // best effort; the key was consumed anyway
 		return
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // info is the gateway's X-Session-Info header, decoded for the session
@@ -69,7 +69,7 @@ func (e event) Sentence() string { return eventText[e.Kind][1] }
 // parseInfo decodes X-Session-Info. Malformed parts are skipped: it only
 // feeds the inspector panel.
 func parseInfo(raw string, now time.Time) *info {
-	vals, _ := session.DecodeValues(raw)
+	vals, _ := wire.DecodeValues(raw)
 	in := &info{
 		Sessions:   vals["sessions"],
 		Mode:       vals["mode"],

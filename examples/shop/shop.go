@@ -58,7 +58,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // Session keys the shop reads and writes.
@@ -115,7 +115,8 @@ type Config struct {
 	// be ≥ 1 and unique ([New] panics otherwise).
 	Products []Product
 
-	// Header names shared with the gateway; the defaults are the gateway's.
+	// Header names shared with the gateway; the defaults are package
+	// wire's.
 	HeaderSession   string // request: session data; default "X-Session"
 	HeaderUser      string // request: signed-in user; default "X-Session-User"
 	HeaderRef       string // request: session reference; default "X-Session-Ref"
@@ -145,15 +146,15 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.Name, "shop")
-	def(&c.HeaderSession, "X-Session")
-	def(&c.HeaderUser, "X-Session-User")
-	def(&c.HeaderRef, "X-Session-Ref")
-	def(&c.HeaderSecure, "X-Session-Secure")
-	def(&c.HeaderReplace, "X-Replace-Session")
-	def(&c.HeaderAction, "X-Session-Action")
-	def(&c.HeaderCSRF, "X-Session-Csrf")
-	def(&c.HeaderCSRFField, "X-Session-Csrf-Field")
-	def(&c.HeaderInfo, "X-Session-Info")
+	def(&c.HeaderSession, wire.HeaderSession)
+	def(&c.HeaderUser, wire.HeaderUser)
+	def(&c.HeaderRef, wire.HeaderRef)
+	def(&c.HeaderSecure, wire.HeaderSecure)
+	def(&c.HeaderReplace, wire.HeaderReplace)
+	def(&c.HeaderAction, wire.HeaderAction)
+	def(&c.HeaderCSRF, wire.HeaderCSRF)
+	def(&c.HeaderCSRFField, wire.HeaderCSRFField)
+	def(&c.HeaderInfo, wire.HeaderInfo)
 	def(&c.AdminUser, "admin")
 	if len(c.Products) == 0 {
 		c.Products = DefaultProducts()
@@ -254,7 +255,7 @@ func (s *shop) newView(r *http.Request, title string) *view {
 		}
 		v.CSRF = &csrfField{Name: name, Value: tok}
 	}
-	data, err := session.DecodeValues(h.Get(s.cfg.HeaderSession))
+	data, err := wire.DecodeValues(h.Get(s.cfg.HeaderSession))
 	if err != nil {
 		s.cfg.Logger.Warn("shop: malformed session header; using what could be decoded",
 			"header", s.cfg.HeaderSession, "method", r.Method, "path", r.URL.Path, "err", err)
@@ -323,18 +324,10 @@ func (s *shop) setCart(v *view, ids []int) {
 }
 
 // ReplaceHeader returns the value of an X-Replace-Session header that sets
-// the keys in set and deletes the keys in del ("k=v&gone="), in the
-// mod_session wire form that [session.DecodeChanges] reads.
+// the keys in set and deletes the keys in del ("k=v&gone="): see
+// [wire.Changes.Encode].
 func ReplaceHeader(set map[string]string, del ...string) string {
-	var b strings.Builder
-	b.WriteString(session.EncodeValues(set))
-	for _, k := range del {
-		if b.Len() > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(session.EncodeValues(map[string]string{k: ""})) // "k="
-	}
-	return b.String()
+	return wire.Changes{Set: set, Delete: del}.Encode()
 }
 
 func (s *shop) home(w http.ResponseWriter, r *http.Request) {
@@ -445,7 +438,7 @@ func (s *shop) placeOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.newView(r, "Order placed")
 	if v.Secure == "0" {
-		w.Header().Set(s.cfg.HeaderAction, "require-secure")
+		w.Header().Set(s.cfg.HeaderAction, wire.ActionRequireSecure)
 		s.fail(w, r, v, http.StatusForbidden, "Checkout needs a secure (HTTPS) connection: nothing was ordered.")
 		return
 	}
@@ -477,7 +470,7 @@ func (s *shop) admin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v.Secure == "0" {
-		w.Header().Set(s.cfg.HeaderAction, "require-secure")
+		w.Header().Set(s.cfg.HeaderAction, wire.ActionRequireSecure)
 		s.fail(w, r, v, http.StatusForbidden, "The admin page needs a secure (HTTPS) connection.")
 		return
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/examples/shop"
-	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // syncBuffer is a log sink the server goroutines and the test can share.
@@ -339,7 +339,7 @@ func TestCartAdd(t *testing.T) {
 				t.Errorf("%s = %q, want %q", hReplace, rep, tt.wantReplace)
 			}
 			if tt.wantReplace != "" {
-				c, err := session.DecodeChanges(rep[0])
+				c, err := wire.DecodeChanges(rep[0])
 				if err != nil || len(c.Delete) != 0 || !maps.Equal(c.Set, map[string]string{"cart": tt.wantCart}) {
 					t.Errorf("decoded %s = %+v, %v; want cart=%q only", hReplace, c, err, tt.wantCart)
 				}
@@ -413,7 +413,7 @@ func TestPlaceOrder(t *testing.T) {
 					t.Errorf("%s = %q; want none", hReplace, rep)
 				}
 			} else {
-				c, err := session.DecodeChanges(got.hdr.Get(hReplace))
+				c, err := wire.DecodeChanges(got.hdr.Get(hReplace))
 				if err != nil || !maps.Equal(c.Set, tt.wantSet) || !slices.Equal(c.Delete, tt.wantDel) {
 					t.Errorf("%s = %q → %+v, %v; want set %v, delete %v", hReplace, rep, c, err, tt.wantSet, tt.wantDel)
 				}
@@ -692,7 +692,7 @@ func TestReplaceHeader(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("ReplaceHeader = %q, want %q", got, tt.want)
 			}
-			c, err := session.DecodeChanges(got)
+			c, err := wire.DecodeChanges(got)
 			if err != nil || !maps.Equal(c.Set, tt.wantSet) || !slices.Equal(c.Delete, tt.del) {
 				t.Errorf("DecodeChanges(%q) = %+v, %v; want set %v, delete %v", got, c, err, tt.wantSet, tt.del)
 			}

@@ -8,11 +8,11 @@ import (
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
-	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sessiond/sessiond/wire"
 )
 
 // Encode builds a cookie value in mod_session_crypto's format (httpd
@@ -21,17 +21,7 @@ import (
 // Apache cookies without an Apache. A zero expiry writes none.
 func Encode(passphrase string, values map[string]string, expiry time.Time) (string, error) {
 	var b strings.Builder
-	keys := make([]string, 0, len(values))
-	for k := range values {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if b.Len() > 0 {
-			b.WriteByte('&')
-		}
-		b.WriteString(url.QueryEscape(k) + "=" + url.QueryEscape(values[k]))
-	}
+	b.WriteString(wire.EncodeValues(values))
 	if !expiry.IsZero() {
 		if b.Len() > 0 {
 			b.WriteByte('&')

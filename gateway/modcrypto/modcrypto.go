@@ -61,6 +61,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sessiond/sessiond/wire"
 )
 
 // Sizes of the format.
@@ -295,32 +297,14 @@ func unpad(b []byte) ([]byte, bool) {
 	return b[:len(b)-n], true
 }
 
-// parsePayload reads mod_session's table the way httpd 2.4 does
-// (session_identity_decode): pairs split on runs of '&', key and value on
-// runs of '=', then ap_unescape_urlencoded ('+' is a space, %xx a byte); a
-// pair with a bad escape or a NUL is skipped, an empty value deletes the
-// key, and "expiry" is taken out.
+// parsePayload reads mod_session's table the way httpd 2.4 does (see
+// wire.HTTPDPairs): a pair with a bad escape or a NUL is skipped, an empty
+// value deletes the key, and "expiry" is taken out.
 func parsePayload(s string) (*Session, error) {
 	out := &Session{Values: map[string]string{}}
-	for pair := range strings.SplitSeq(s, "&") {
-		fields := strings.FieldsFunc(pair, func(r rune) bool { return r == '=' })
-		if len(fields) == 0 {
-			continue
-		}
-		rawK := fields[0]
-		rawV := ""
-		if len(fields) > 1 {
-			rawV = fields[1]
-		}
-		if rawV == "" {
-			if k, ok := unescape(rawK); ok {
-				delete(out.Values, k)
-			}
-			continue
-		}
-		k, okK := unescape(rawK)
-		v, okV := unescape(rawV)
-		if !okK || !okV {
+	for k, v := range wire.HTTPDPairs(s) {
+		if v == "" {
+			delete(out.Values, k)
 			continue
 		}
 		if k == "expiry" {
@@ -337,32 +321,4 @@ func parsePayload(s string) (*Session, error) {
 		out.Values[k] = v
 	}
 	return out, nil
-}
-
-func unescape(s string) (string, bool) {
-	if !strings.ContainsAny(s, "%+") {
-		return s, true
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '+':
-			b.WriteByte(' ')
-			continue
-		case '%':
-		default:
-			b.WriteByte(s[i])
-			continue
-		}
-		if i+2 >= len(s) {
-			return "", false
-		}
-		v, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
-		if err != nil || v == 0 {
-			return "", false
-		}
-		b.WriteByte(byte(v))
-		i += 2
-	}
-	return b.String(), true
 }

@@ -1,4 +1,4 @@
-package session
+package wire
 
 import (
 	"errors"
@@ -7,16 +7,8 @@ import (
 	"strings"
 )
 
-// The session wire form is mod_session's: application/x-www-form-urlencoded,
-// "k=v&k2=v2". Bytes other than ASCII letters, digits and ".-*_" are escaped
-// as lowercase %xx and space as '+', exactly as Apache's
-// ap_escape_urlencoded does, so CGI scripts written for HTTP_SESSION keep
-// working. On decode, "k=" or a bare "k" deletes k, and a malformed pair is
-// skipped and reported — never a crash (Apache's CVE-2021-26690/26691 came
-// from this parser).
-
 // ErrBadEncoding reports pairs that were skipped while decoding.
-var ErrBadEncoding = errors.New("session: malformed urlencoded pair")
+var ErrBadEncoding = errors.New("wire: malformed urlencoded pair")
 
 // EncodeValues writes m in the wire form, keys in sorted order.
 func EncodeValues(m map[string]string) string {
@@ -76,6 +68,21 @@ type Changes struct {
 // Empty reports whether c changes nothing.
 func (c Changes) Empty() bool { return len(c.Set) == 0 && len(c.Delete) == 0 }
 
+// Encode writes c as a backend sends it in X-Replace-Session: the keys to
+// set (sorted), then each deleted key with an empty value ("k=v&gone=").
+func (c Changes) Encode() string {
+	var b strings.Builder
+	b.WriteString(EncodeValues(c.Set))
+	for _, k := range c.Delete {
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		escape(&b, k)
+		b.WriteByte('=')
+	}
+	return b.String()
+}
+
 // DecodeChanges parses an update such as a backend's X-Replace-Session
 // header. It always returns what it could read; the error, if any, wraps
 // ErrBadEncoding and says how many pairs were skipped and why.
@@ -90,8 +97,8 @@ func DecodeChanges(s string) (Changes, error) {
 			continue
 		}
 		rawK, rawV, _ := strings.Cut(pair, "=")
-		k, okK := unescape(rawK)
-		v, okV := unescape(rawV)
+		k, okK := unescape(rawK, true)
+		v, okV := unescape(rawV, true)
 		if !okK || !okV || k == "" {
 			skipped++
 			if first == "" {
@@ -140,7 +147,9 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
-func unescape(s string) (string, bool) {
+// unescape undoes the urlencoding ('+' is a space, %xx a byte, in either
+// case); it fails on a truncated or non-hex escape, and on %00 unless nul.
+func unescape(s string, nul bool) (string, bool) {
 	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
 		return s, true
 	}
@@ -156,7 +165,7 @@ func unescape(s string) (string, bool) {
 			}
 			hi, ok1 := unhex(s[i+1])
 			lo, ok2 := unhex(s[i+2])
-			if !ok1 || !ok2 {
+			if !ok1 || !ok2 || !nul && hi == 0 && lo == 0 {
 				return "", false
 			}
 			b.WriteByte(hi<<4 | lo)

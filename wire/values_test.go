@@ -1,10 +1,11 @@
-package session
+package wire
 
 import (
 	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 func TestEncodeValuesModSessionBytes(t *testing.T) {
@@ -79,5 +80,33 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 	if diff := cmp.Diff(in, out); diff != "" {
 		t.Fatalf("round trip (-in +out):\n%s", diff)
+	}
+}
+
+func TestChangesEncode(t *testing.T) {
+	cases := []struct {
+		name string
+		in   Changes
+		want string
+	}{
+		{"empty", Changes{}, ""},
+		{"set", Changes{Set: map[string]string{"b": "2", "a": "1"}}, "a=1&b=2"},
+		{"delete", Changes{Delete: []string{"cart", "a b"}}, "cart=&a+b="},
+		{"both", Changes{Set: map[string]string{"secure.last_order": "1,3"}, Delete: []string{"cart"}}, "secure.last_order=1%2c3&cart="},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.in.Encode()
+			if got != tc.want {
+				t.Fatalf("Encode = %q, want %q", got, tc.want)
+			}
+			back, err := DecodeChanges(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.in, back, cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("DecodeChanges(%q) (-encoded +decoded):\n%s", got, diff)
+			}
+		})
 	}
 }

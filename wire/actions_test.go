@@ -1,0 +1,92 @@
+package wire
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestParseActionsWhole: a login is read whole, so a user ID with a comma
+// or an invalid byte is refused, never cut down to a prefix that names
+// someone else.
+func TestParseActionsWhole(t *testing.T) {
+	for _, tc := range []struct {
+		fields           []string
+		want             Actions
+		refused, unknown bool
+	}{
+		{fields: []string{"login user=alice"}, want: Actions{Login: "alice"}},
+		{fields: []string{"LOGIN user=alice"}, want: Actions{Login: "alice"}},
+		{fields: []string{"  login user=alice  "}, want: Actions{Login: "alice"}},
+		{fields: []string{"login user=a,b"}, refused: true},
+		{fields: []string{"login user=a, logout"}, refused: true},
+		{fields: []string{"logout, login user=a"}, refused: true},
+		{fields: []string{"regenerate, login user=admin"}, refused: true},
+		{fields: []string{"login user=a;b"}, refused: true},
+		{fields: []string{"login user=a b"}, refused: true},
+		{fields: []string{"login alice"}, refused: true},
+		{fields: []string{"login user=\xff"}, refused: true},
+		{fields: []string{"login user=a\u200bb"}, refused: true},
+		{fields: []string{"login user=" + strings.Repeat("a", MaxUserLen+1)}, refused: true},
+		{fields: []string{"login user=" + strings.Repeat("a", MaxUserLen)}, want: Actions{Login: strings.Repeat("a", MaxUserLen)}},
+		{fields: []string{"login user=alice", "login user=bob"}, refused: true},
+		{fields: []string{"login user=alice", "login user=alice"}, want: Actions{Login: "alice"}},
+		{fields: []string{"login user=alice", "regenerate"}, want: Actions{Login: "alice", Regenerate: true}},
+		{fields: []string{"regenerate, logout"}, want: Actions{Logout: true, Regenerate: true}},
+		{fields: []string{"Require-Secure,,"}, want: Actions{RequireSecure: true}},
+		{fields: []string{"logout, frobnicate"}, want: Actions{Logout: true}, unknown: true},
+		{fields: []string{""}},
+	} {
+		got, err := ParseActions(tc.fields)
+		if got != tc.want {
+			t.Errorf("%q: %+v, want %+v", tc.fields, got, tc.want)
+		}
+		if r := errors.Is(err, ErrActionRefused); r != tc.refused {
+			t.Errorf("%q: refused = %v (%v), want %v", tc.fields, r, err, tc.refused)
+		}
+		if u := errors.Is(err, ErrUnknownAction); u != tc.unknown {
+			t.Errorf("%q: unknown = %v (%v), want %v", tc.fields, u, err, tc.unknown)
+		}
+	}
+}
+
+func TestActionsRoundTrip(t *testing.T) {
+	got, err := ParseActions([]string{Login("bob"), ActionLogout + ", " + ActionRegenerate + ", " + ActionRequireSecure})
+	want := Actions{Login: "bob", Logout: true, Regenerate: true, RequireSecure: true}
+	if err != nil || got != want {
+		t.Fatalf("ParseActions = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// TestHTTPDPairs: the table as httpd 2.4 reads it.
+func TestHTTPDPairs(t *testing.T) {
+	type kv struct{ k, v string }
+	for _, tc := range []struct {
+		in   string
+		want []kv
+	}{
+		{"user=alice&cart=1%2C2+3", []kv{{"user", "alice"}, {"cart", "1,2 3"}}},
+		{"&&a=1&&", []kv{{"a", "1"}}},
+		{"a==1", []kv{{"a", "1"}}},           // runs of '='
+		{"=a=1", []kv{{"a", "1"}}},           // a leading '=' is skipped too
+		{"a=1=2", []kv{{"a", "1"}}},          // what follows a second '=' is dropped
+		{"a=&b", []kv{{"a", ""}, {"b", ""}}}, // deletions
+		{"a=%00&b=%zz&c=%4&d=ok", []kv{{"d", "ok"}}},
+		{"%00=x&k%3d=v", []kv{{"k=", "v"}}},
+	} {
+		var got []kv
+		for k, v := range HTTPDPairs(tc.in) {
+			got = append(got, kv{k, v})
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+				break
+			}
+		}
+	}
+}
