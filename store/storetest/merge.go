@@ -187,6 +187,56 @@ func mergeTests(ctx context.Context) []struct {
 				t.Fatalf("clear keeping secure.: data %v, want secure.pan and new only", got)
 			}
 		}},
+		{"MergeClearThenSetsAValueItHad", func(t *testing.T, s session.Store) {
+			m := merger(t, s)
+			for _, stale := range []bool{false, true} {
+				r := NewRecord()
+				r.Data = map[string]string{"a": "1", "b": "2"}
+				if err := s.Create(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+				base := mustLoad(t, s, r.ID)
+				if stale { // the change set is applied to a newer version
+					if err := m.Merge(ctx, change(base, map[string]string{"b": "3"})); err != nil {
+						t.Fatal(err)
+					}
+				}
+				c := &session.Change{Base: base, Set: map[string]string{"a": "1"}, Clear: true} // a: the value it had
+				c.Next = base.Clone()
+				c.Next.Data, _ = c.MergeData(base.Data)
+				c.Next.Version = base.Version + 1
+				if err := m.Merge(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+				if got := mustLoad(t, s, base.ID).Data; len(got) != 1 || got["a"] != "1" {
+					t.Fatalf("clear then set a=1 (stale base %v): data %v, want a=1 only", stale, got)
+				}
+			}
+		}},
+		{"MergeLargeChangeSets", func(t *testing.T, s session.Store) {
+			m := merger(t, s)
+			base := created(t, s)
+			const n = 2500 // more than a store might send in one command
+			set := make(map[string]string, n)
+			del := make([]string, 0, n)
+			for i := range n {
+				set[fmt.Sprint("key", i)] = fmt.Sprint(i)
+				del = append(del, fmt.Sprint("key", i))
+			}
+			if err := m.Merge(ctx, change(base, set)); err != nil {
+				t.Fatal(err)
+			}
+			mid := mustLoad(t, s, base.ID)
+			if len(mid.Data) != n+1 || mid.Data["key2499"] != "2499" {
+				t.Fatalf("after setting %d keys: %d keys", n, len(mid.Data))
+			}
+			if err := m.Merge(ctx, change(mid, map[string]string{"key0": "new"}, del[1:]...)); err != nil {
+				t.Fatal(err)
+			}
+			if got := mustLoad(t, s, base.ID).Data; len(got) != 2 || got["key0"] != "new" || got["k"] != "v" {
+				t.Fatalf("after deleting %d keys: %d keys (key0=%q)", n-1, len(got), got["key0"])
+			}
+		}},
 		{"MergeMetaOnNewerVersionSameIdentity", func(t *testing.T, s session.Store) {
 			m := merger(t, s)
 			base := created(t, s)
