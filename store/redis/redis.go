@@ -445,6 +445,28 @@ func (s *Store) request(ctx context.Context, op string) (context.Context, contex
 	return octx, func() { cancel(); <-s.slots }, nil
 }
 
+// evalStrings runs the script src (EVALSHA of its hash sha, then EVAL on
+// NOSCRIPT, as goredis.Script.Run does) and reads its answer, an array of
+// strings or nil (goredis.Nil), into a []string directly: Run's generic
+// reply boxes every element in an interface and copies them again, about
+// 50 allocations for a record's hash.
+func (s *Store) evalStrings(ctx context.Context, sha, src string, keys []string, args ...any) ([]string, error) {
+	a := make([]any, 0, 3+len(keys)+len(args))
+	a = append(a, "evalsha", sha, len(keys))
+	for _, k := range keys {
+		a = append(a, k)
+	}
+	a = append(a, args...)
+	cmd := goredis.NewStringSliceCmd(ctx, a...)
+	err := s.client.Process(ctx, cmd)
+	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		a[0], a[1] = "eval", src
+		cmd = goredis.NewStringSliceCmd(ctx, a...)
+		err = s.client.Process(ctx, cmd)
+	}
+	return cmd.Val(), err
+}
+
 // poolSize is the connection pool size of c (per node in a Cluster).
 func poolSize(c goredis.UniversalClient) int {
 	switch c := c.(type) {
@@ -472,7 +494,7 @@ func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, erro
 	if s.cluster {
 		pairs, err = s.clusterLoad(ctx, h)
 	} else {
-		pairs, err = scriptLoad.Run(ctx, s.client, []string{s.idKey(h)}, s.prefix).StringSlice()
+		pairs, err = s.evalStrings(ctx, scriptLoad.Hash(), luaLoad, []string{s.idKey(h)}, s.prefix)
 	}
 	if err != nil {
 		return nil, fail("load", err)

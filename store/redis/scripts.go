@@ -55,11 +55,13 @@ end
 // the old user's index). That is allowed outside Cluster only.
 
 // KEYS[1] ID key; ARGV[1] prefix. Returns the record hash (HGETALL) or nil.
-var scriptLoad = goredis.NewScript(`
+const luaLoad = `
 local ref = redis.call('GET', KEYS[1])
 if not ref then return false end
 return redis.call('HGETALL', ARGV[1] .. '{' .. ref .. '}:r')
-`)
+`
+
+var scriptLoad = goredis.NewScript(luaLoad)
 
 // KEYS[1] record key, KEYS[2..] ID keys.
 // ARGV: prefix, ref, data, version, ids, user, e, ttl, score, now, then
