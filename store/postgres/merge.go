@@ -127,9 +127,14 @@ func newRow(rec *session.Record) (sqlstore.Row, map[string]string, error) {
 	return row, kv, nil
 }
 
-// decodeRow makes a record from the blob, kv, version and requests columns.
-func decodeRow(blob []byte, kv map[string]string, version int64, requests *int32) (*session.Record, error) {
+// decodeRow makes a record from the blob, kv (JSON text), version and
+// requests columns.
+func decodeRow(blob, kvText []byte, version int64, requests *int32) (*session.Record, error) {
 	rec, err := sqlstore.Decode(blob)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := decodeKV(kvText)
 	if err != nil {
 		return nil, err
 	}
@@ -157,8 +162,7 @@ func decodeRow(blob []byte, kv map[string]string, version int64, requests *int32
 func decodeRows(rows pgx.Rows) ([]*session.Record, error) {
 	var out []*session.Record
 	for rows.Next() {
-		var blob []byte
-		var kv map[string]string
+		var blob, kv []byte
 		var v int64
 		var n *int32
 		if err := rows.Scan(&blob, &kv, &v, &n); err != nil {

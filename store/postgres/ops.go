@@ -24,8 +24,7 @@ func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, erro
 		return nil, err
 	}
 	defer done()
-	var blob []byte
-	var kv map[string]string
+	var blob, kv []byte
 	var version int64
 	var requests *int32
 	err = c.QueryRow(ctx, s.q.load, h[:]).Scan(&blob, &kv, &version, &requests)
