@@ -10,5 +10,6 @@ import (
 // imports, directly or not, is the standard library or this module's
 // stdlib-only internal packages.
 func TestStdlibOnly(t *testing.T) {
-	testenv.StdlibOnly(t, "github.com/sessiond/sessiond/session", "github.com/sessiond/sessiond/internal/token")
+	testenv.StdlibOnly(t, "github.com/sessiond/sessiond/session", "github.com/sessiond/sessiond/internal/token",
+		"github.com/sessiond/sessiond/internal/enumtext")
 }

@@ -102,17 +102,7 @@ func disabled(d time.Duration) time.Duration {
 func siteRules(sc config.Site) ([]secure.Rule, secure.Overall) {
 	var rules []secure.Rule
 	for _, r := range sc.Redirects.Rules {
-		rule := secure.Rule{Path: r.Path, Glob: r.Glob, Form: r.Form, To: secure.HTTPS}
-		if r.To == config.SchemeHTTP {
-			rule.To = secure.HTTP
-		}
-		switch r.State {
-		case config.StateAnonymous:
-			rule.State = secure.Anonymous
-		case config.StateAuthenticated:
-			rule.State = secure.Authenticated
-		}
-		rules = append(rules, rule)
+		rules = append(rules, secure.Rule{Path: r.Path, Glob: r.Glob, Form: r.Form, State: r.State, To: r.To})
 	}
 	if sc.Auth.Htpasswd != "" {
 		// The login and logout forms always live on HTTPS, and credentials
@@ -122,14 +112,7 @@ func siteRules(sc config.Site) ([]secure.Rule, secure.Overall) {
 			{Path: sc.Auth.LogoutPath, To: secure.HTTPS, Credentials: true},
 		}, rules...)
 	}
-	overall := secure.ByRules
-	switch sc.Redirects.Overall {
-	case config.OverallAlways:
-		overall = secure.Always
-	case config.OverallNever:
-		overall = secure.Never
-	}
-	return rules, overall
+	return rules, sc.Redirects.Overall
 }
 
 // every maps a configured rate onto the gateway's "time per attempt",
@@ -221,14 +204,8 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 		if ss.Mode == config.ModeMixed {
 			c.Mode = session.Mixed
 		}
-		switch ss.TheftAction {
-		case config.TheftDestroy:
-			c.TheftAction = session.DestroySession
-		case config.TheftLog:
-			c.TheftAction = session.LogOnly
-		}
-		act := map[config.BindAction]session.BindAction{config.BindReject: session.BindReject,
-			config.BindRegenerate: session.BindRegenerate, config.BindLog: session.BindLog}[ss.Bind.Action]
+		c.TheftAction = ss.TheftAction
+		act := ss.Bind.Action
 		switch ss.Bind.IP {
 		case config.BindIPExact:
 			c.Binding.IP = act

@@ -114,7 +114,7 @@
 //	      stay_secure: false
 //	      allow_http_auth: false
 //	      theft_action: revoke-user     # revoke-user, destroy or log
-//	      bind: {ip: off, user_agent: false, action: log}
+//	      bind: {ip: off, user_agent: false, action: log}  # ip: off, exact or subnet; action: log, reject, regenerate or off
 //	      include: [/]
 //	      exclude: [/static/]
 //	    auth_required: [/account, /checkout, /admin]
@@ -134,7 +134,7 @@
 //	      status: 302                   # or 301; other methods than GET/HEAD get 307
 //	      https_port: 8443              # default: the listeners' ports
 //	      http_port: 8080
-//	      rules:
+//	      rules:                        # first match wins; to: https (default), http or stay (no redirect)
 //	        - {path: /checkout, to: https}
 //	        - {glob: "/account/*", to: https}
 //	        - {path: /admin}

@@ -42,17 +42,6 @@ func (s SameSite) HTTP() http.SameSite {
 	return http.SameSiteLaxMode
 }
 
-// TheftAction is what happens when an obsolete ID is used after its grace
-// window (a theft signal).
-type TheftAction string
-
-// Theft actions.
-const (
-	TheftRevokeUser TheftAction = "revoke-user" // revoke every session of the user
-	TheftDestroy    TheftAction = "destroy"     // destroy this session only
-	TheftLog        TheftAction = "log"         // audit-log only
-)
-
 // IPBinding ties a session to its client address.
 type IPBinding string
 
@@ -61,45 +50,6 @@ const (
 	BindIPOff    IPBinding = "off"
 	BindIPExact  IPBinding = "exact"
 	BindIPSubnet IPBinding = "subnet" // /24 for IPv4, /64 for IPv6
-)
-
-// BindAction is what happens when a bound property changes.
-type BindAction string
-
-// Bind actions.
-const (
-	BindReject     BindAction = "reject"
-	BindRegenerate BindAction = "regenerate"
-	BindLog        BindAction = "log"
-)
-
-// Overall is a site's redirect policy between HTTP and HTTPS.
-type Overall string
-
-// Redirect policies.
-const (
-	OverallNever  Overall = "never"
-	OverallAlways Overall = "always"
-	OverallRules  Overall = "rules"
-)
-
-// UserState is a redirect rule's condition on the user.
-type UserState string
-
-// User states.
-const (
-	StateAny           UserState = ""
-	StateAnonymous     UserState = "anonymous"
-	StateAuthenticated UserState = "authenticated"
-)
-
-// Scheme is a redirect target.
-type Scheme string
-
-// Redirect targets.
-const (
-	SchemeHTTPS Scheme = "https"
-	SchemeHTTP  Scheme = "http"
 )
 
 // oneOf checks an enumerated value and explains the choices.
@@ -128,31 +78,6 @@ func (s *SameSite) UnmarshalText(b []byte) error {
 }
 
 // UnmarshalText implements encoding.TextUnmarshaler.
-func (a *TheftAction) UnmarshalText(b []byte) error {
-	return oneOf(a, b, TheftRevokeUser, TheftDestroy, TheftLog)
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
 func (i *IPBinding) UnmarshalText(b []byte) error {
 	return oneOf(i, b, BindIPOff, BindIPExact, BindIPSubnet)
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (a *BindAction) UnmarshalText(b []byte) error {
-	return oneOf(a, b, BindReject, BindRegenerate, BindLog)
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (o *Overall) UnmarshalText(b []byte) error {
-	return oneOf(o, b, OverallNever, OverallAlways, OverallRules)
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (u *UserState) UnmarshalText(b []byte) error {
-	return oneOf(u, b, StateAnonymous, StateAuthenticated)
-}
-
-// UnmarshalText implements encoding.TextUnmarshaler.
-func (s *Scheme) UnmarshalText(b []byte) error {
-	return oneOf(s, b, SchemeHTTPS, SchemeHTTP)
 }

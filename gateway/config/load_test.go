@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -49,7 +50,7 @@ func TestDefaults(t *testing.T) {
 	site.Hosts = []string{"shop.localhost"}
 	site.Upstream = "http://127.0.0.1:9000"
 	site.Session.Cookie.Name = "__Host-sid"
-	site.Redirects.Overall = OverallAlways
+	site.Redirects.Overall = secure.Always
 	site.Redirects.HTTPSPort = 8443
 	site.Redirects.HTTPPort = 8080
 	want.Sites = []Site{site}
@@ -62,14 +63,14 @@ func TestComputedCookieNames(t *testing.T) {
 	cases := []struct {
 		name, session        string
 		wantName, wantSecure string
-		wantOverall          Overall
+		wantOverall          secure.Overall
 	}{
-		{"https-only", `{}`, "__Host-sid", "", OverallAlways},
-		{"https-only with domain", `{cookie: {domain: .Localhost}}`, "__Secure-sid", "", OverallAlways},
-		{"https-only with path", `{cookie: {path: /app}}`, "__Secure-sid", "", OverallAlways},
-		{"mixed", `{mode: mixed}`, "sid", "__Host-ssid", OverallRules},
-		{"mixed with domain", `{mode: mixed, cookie: {domain: localhost}}`, "sid", "__Secure-ssid", OverallRules},
-		{"off", `{mode: off}`, "", "", OverallNever},
+		{"https-only", `{}`, "__Host-sid", "", secure.Always},
+		{"https-only with domain", `{cookie: {domain: .Localhost}}`, "__Secure-sid", "", secure.Always},
+		{"https-only with path", `{cookie: {path: /app}}`, "__Secure-sid", "", secure.Always},
+		{"mixed", `{mode: mixed}`, "sid", "__Host-ssid", secure.ByRules},
+		{"mixed with domain", `{mode: mixed, cookie: {domain: localhost}}`, "sid", "__Secure-ssid", secure.ByRules},
+		{"off", `{mode: off}`, "", "", secure.Never},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,9 +18,7 @@ func validateSession(c *Config, s *Site, sp string, p *problems) {
 	if !checkEnum(p, join(pp, "mode"), ss.Mode, ModeHTTPSOnly, ModeMixed, ModeOff) {
 		return // everything else depends on the mode
 	}
-	checkEnum(p, join(pp, "theft_action"), ss.TheftAction, TheftRevokeUser, TheftDestroy, TheftLog)
 	checkEnum(p, join(pp, "bind.ip"), ss.Bind.IP, BindIPOff, BindIPExact, BindIPSubnet)
-	checkEnum(p, join(pp, "bind.action"), ss.Bind.Action, BindReject, BindRegenerate, BindLog)
 	for i, v := range ss.Include {
 		checkPrefix(p, fmt.Sprintf("%s.include[%d]", pp, i), v)
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/sessiond/sessiond/secure"
 )
 
 // provisionSite fills a site's defaults that depend on other keys: cookie
@@ -46,30 +48,24 @@ func provisionSite(c *Config, s *Site, r *resolver, p string) {
 			ck.SecureName = prefixed("ssid")
 		}
 	}
-	if ss.TheftAction == "" {
-		ss.TheftAction = TheftRevokeUser
-	}
 	if ss.Bind.IP == "" {
 		ss.Bind.IP = BindIPOff
 	}
-	if ss.Bind.Action == "" {
-		ss.Bind.Action = BindLog
-	}
 
 	rd := &s.Redirects
-	if rd.Overall == "" {
-		switch ss.Mode {
-		case ModeMixed:
-			rd.Overall = OverallRules
-		case ModeOff:
-			rd.Overall = OverallNever
-		default:
-			rd.Overall = OverallAlways
-		}
-	}
 	// Zero means "default" for configs built in code; written in a file,
 	// it is a value like any other (and validate refuses it).
 	unset := func(key string) bool { return !r.p.src.present(join(p, "redirects."+key)) }
+	// The policy follows the mode unless the file names one (in code:
+	// unless rules are given, secure's zero value being "by rules").
+	if unset("overall") && rd.Overall == secure.ByRules && (r.p.src != nil || len(rd.Rules) == 0) {
+		switch ss.Mode {
+		case ModeOff:
+			rd.Overall = secure.Never
+		case ModeHTTPSOnly:
+			rd.Overall = secure.Always
+		}
+	}
 	if rd.Status == 0 && unset("status") {
 		rd.Status = http.StatusFound
 	}
@@ -83,11 +79,6 @@ func provisionSite(c *Config, s *Site, r *resolver, p string) {
 	// with a development certificate (it would pin localhost).
 	if rd.HSTS.MaxAge == 0 && unset("hsts.max_age") && ss.Mode == ModeHTTPSOnly && !c.Listen.HTTPS.DevTLS {
 		rd.HSTS.MaxAge = DefaultHSTSMaxAge
-	}
-	for i := range rd.Rules {
-		if rd.Rules[i].To == "" {
-			rd.Rules[i].To = SchemeHTTPS
-		}
 	}
 	for _, d := range []*DirRoute{s.CGI, s.Static} {
 		if d != nil {
@@ -229,7 +220,6 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 func validateRedirects(c *Config, s *Site, sp string, p *problems) {
 	rd := &s.Redirects
 	rp := join(sp, "redirects")
-	checkEnum(p, join(rp, "overall"), rd.Overall, OverallNever, OverallAlways, OverallRules)
 	if rd.Status != http.StatusFound && rd.Status != http.StatusMovedPermanently {
 		p.errf(join(rp, "status"), "%d is not 302 or 301", rd.Status)
 	}
@@ -241,13 +231,13 @@ func validateRedirects(c *Config, s *Site, sp string, p *problems) {
 			p.errf(join(rp, pt.key), "%d is not between 1 and 65535", pt.v)
 		}
 	}
-	if rd.Overall != OverallNever && !c.Listen.HTTPS.Enabled() && s.Session.Mode == ModeOff {
+	if rd.Overall != secure.Never && !c.Listen.HTTPS.Enabled() && s.Session.Mode == ModeOff {
 		p.errf(join(rp, "overall"), "%s redirects to HTTPS, but there is no HTTPS listener", rd.Overall)
 	}
-	if rd.Overall == OverallNever && s.Session.Mode == ModeHTTPSOnly && c.Listen.HTTP.Addr != "" {
+	if rd.Overall == secure.Never && s.Session.Mode == ModeHTTPSOnly && c.Listen.HTTP.Addr != "" {
 		p.warnf(join(rp, "overall"), "never: plain-HTTP visitors of an https-only site are not sent to HTTPS and get no session")
 	}
-	if len(rd.Rules) > 0 && rd.Overall != OverallRules {
+	if len(rd.Rules) > 0 && rd.Overall != secure.ByRules {
 		p.warnf(join(rp, "rules"), "ignored unless overall is rules")
 	}
 	for i := range rd.Rules {
@@ -263,7 +253,7 @@ func validateRedirects(c *Config, s *Site, sp string, p *problems) {
 }
 
 func validateRule(s *Site, r *RedirectRule, rp string, p *problems) {
-	if r.Path == "" && r.Glob == "" && r.State == StateAny && r.Form == "" {
+	if r.Path == "" && r.Glob == "" && r.State == secure.AnyState && r.Form == "" {
 		p.errf(rp, "a rule needs at least one condition: path, glob, state or form")
 	}
 	if r.Path != "" && r.Glob != "" {
@@ -277,9 +267,6 @@ func validateRule(s *Site, r *RedirectRule, rp string, p *problems) {
 			p.errf(join(rp, "glob"), "%s is not a pattern starting with \"/\" (path.Match syntax)", quote(r.Glob))
 		}
 	}
-	if r.State != StateAny {
-		checkEnum(p, join(rp, "state"), r.State, StateAnonymous, StateAuthenticated)
-	}
 	if r.Form != "" {
 		sel, err := ParseSelector(r.Form)
 		if err != nil {
@@ -287,9 +274,11 @@ func validateRule(s *Site, r *RedirectRule, rp string, p *problems) {
 		}
 		r.Selector = sel
 	}
-	checkEnum(p, join(rp, "to"), r.To, SchemeHTTPS, SchemeHTTP)
-	if r.To == SchemeHTTP && s.Session.Mode == ModeHTTPSOnly {
+	switch {
+	case r.To == secure.HTTP && s.Session.Mode == ModeHTTPSOnly:
 		p.errf(join(rp, "to"), "an https-only site cannot send visitors to plain HTTP")
+	case r.Form != "" && r.To != secure.HTTPS:
+		p.errf(join(rp, "to"), "a form rule can only send to https (it replaces a page served over plain HTTP)")
 	}
 }
 

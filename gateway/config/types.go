@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -365,9 +366,11 @@ type Session struct {
 	StaySecure bool `yaml:"stay_secure"`
 	// AllowHTTPAuth lets a mixed-mode session stay logged in over plain
 	// HTTP (its insecure ID then carries the identity; not recommended).
-	AllowHTTPAuth bool        `yaml:"allow_http_auth"`
-	TheftAction   TheftAction `yaml:"theft_action"`
-	Bind          Bind        `yaml:"bind"`
+	AllowHTTPAuth bool `yaml:"allow_http_auth"`
+	// TheftAction is what happens when an obsolete ID is used after its
+	// grace window: revoke-user (the default), destroy or log.
+	TheftAction session.TheftAction `yaml:"theft_action"`
+	Bind        Bind                `yaml:"bind"`
 
 	// Include limits sessions to these URL path prefixes (default: all);
 	// Exclude takes precedence (mod_session's SessionInclude/Exclude).
@@ -399,9 +402,11 @@ type Cookie struct {
 // Bind ties a session to properties of its client (seed 002's caveats
 // apply: addresses change on mobile networks and behind proxies).
 type Bind struct {
-	IP        IPBinding  `yaml:"ip"`
-	UserAgent bool       `yaml:"user_agent"`
-	Action    BindAction `yaml:"action"`
+	IP        IPBinding `yaml:"ip"`
+	UserAgent bool      `yaml:"user_agent"`
+	// Action when a bound property changes: log (the default), reject,
+	// regenerate, or off.
+	Action session.BindAction `yaml:"action"`
 }
 
 // Auth is the gateway's form login (mod_auth_form).
@@ -460,7 +465,7 @@ type AuthRateLimit struct {
 type Redirects struct {
 	// Overall: never, always (to HTTPS), or by Rules. Default: always in
 	// https-only mode, rules in mixed mode, never with sessions off.
-	Overall Overall        `yaml:"overall"`
+	Overall secure.Overall `yaml:"overall"`
 	Rules   []RedirectRule `yaml:"rules"`
 	// Status for GET and HEAD: 302 (default) or 301. Other methods get 307.
 	Status int  `yaml:"status"`
@@ -475,13 +480,15 @@ type Redirects struct {
 // RedirectRule matches requests by all of its conditions (at least one)
 // and sends them To a scheme. Rules are tried in order; the first match wins.
 type RedirectRule struct {
-	Path  string    `yaml:"path"`  // URL path prefix
-	Glob  string    `yaml:"glob"`  // path.Match pattern on the URL path
-	State UserState `yaml:"state"` // anonymous or authenticated
+	Path  string       `yaml:"path"`  // URL path prefix
+	Glob  string       `yaml:"glob"`  // path.Match pattern on the URL path
+	State secure.State `yaml:"state"` // anonymous or authenticated
 	// Form matches responses whose HTML contains an element matching this
 	// selector, e.g. "input[type=password]" or "form#login".
 	Form string `yaml:"form"`
-	To   Scheme `yaml:"to"` // default https
+	// To is https (the default), http, or stay: no redirect, an
+	// exception to the rules after it.
+	To secure.Scheme `yaml:"to"`
 
 	// Selector is Form parsed, set by Load/Validate.
 	Selector *Selector `yaml:"-"`
@@ -574,8 +581,7 @@ func DefaultSite() Site {
 			AbsoluteTimeout: session.DefaultAbsoluteTimeout,
 			RotateEvery:     session.DefaultRotateEvery,
 			Grace:           session.DefaultGrace,
-			TheftAction:     TheftRevokeUser,
-			Bind:            Bind{IP: BindIPOff, Action: BindLog},
+			Bind:            Bind{IP: BindIPOff, Action: session.BindLog},
 		},
 		Auth: Auth{
 			LoginPath:   "/login",
@@ -606,7 +612,7 @@ func DefaultSite() Site {
 // setDefaults lets the decoder start each new list element or optional
 // block from its defaults.
 func (s *Site) setDefaults()         { *s = DefaultSite() }
-func (r *RedirectRule) setDefaults() { r.To = SchemeHTTPS }
+func (r *RedirectRule) setDefaults() { r.To = secure.HTTPS }
 func (d *DirRoute) setDefaults()     { d.Prefix = "/" }
 func (m *ModCrypto) setDefaults()    { m.CookieName = "session"; m.Cipher = "aes256" }
 func (s *SQLiteStore) setDefaults()  { s.Path = "sessiond.db" }
