@@ -10,14 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"strconv"
 	"time"
 
 	"github.com/sessiond/sessiond/gateway"
@@ -27,7 +25,6 @@ import (
 	"github.com/sessiond/sessiond/geoip"
 	"github.com/sessiond/sessiond/internal/devtls"
 	"github.com/sessiond/sessiond/remember"
-	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
 	"github.com/sessiond/sessiond/store/memory"
@@ -72,47 +69,12 @@ type provisionOptions struct {
 	reuse *provisioned
 }
 
-// origin builds "scheme://host[:port]" leaving out the scheme's default port.
-func origin(scheme, host string, port int) string {
-	if (scheme == "https" && port == 443) || (scheme == "http" && port == 80) || port == 0 {
-		return scheme + "://" + host
-	}
-	return scheme + "://" + host + ":" + strconv.Itoa(port)
-}
-
-func portOf(addr string) int {
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return 0
-	}
-	n, _ := strconv.Atoi(p)
-	return n
-}
-
-// disabled maps the config's "0 = off" durations onto session.Config,
-// where 0 means the default and a negative value turns a timer off.
-func disabled(d time.Duration) time.Duration {
+// reauthAfter maps the file's "0: never ask" onto the gateway's negative.
+func reauthAfter(d time.Duration) time.Duration {
 	if d == 0 {
 		return -1
 	}
 	return d
-}
-
-// siteRules converts the redirect rules.
-func siteRules(sc config.Site) ([]secure.Rule, secure.Overall) {
-	var rules []secure.Rule
-	for _, r := range sc.Redirects.Rules {
-		rules = append(rules, secure.Rule{Path: r.Path, Glob: r.Glob, Form: r.Form, State: r.State, To: r.To})
-	}
-	if sc.Auth.Htpasswd != "" {
-		// The login and logout forms always live on HTTPS, and credentials
-		// posted over HTTP are refused rather than redirected.
-		rules = append([]secure.Rule{
-			{Path: sc.Auth.LoginPath, To: secure.HTTPS, Credentials: true},
-			{Path: sc.Auth.LogoutPath, To: secure.HTTPS, Credentials: true},
-		}, rules...)
-	}
-	return rules, sc.Redirects.Overall
 }
 
 // every maps a configured rate onto the gateway's "time per attempt",
@@ -124,33 +86,17 @@ func every(r config.Rate) time.Duration {
 	return r.Every()
 }
 
-// perMinute maps a configured rate onto the library's "per minute" limit,
-// where a negative value turns it off (attempts: 0 in the file).
-func perMinute(r config.Rate) int {
-	if r.Attempts <= 0 || r.Per <= 0 {
-		return -1
-	}
-	return max(1, int(int64(r.Attempts)*int64(time.Minute)/int64(r.Per)))
-}
-
 // buildSite converts one configured site.
-func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (gateway.SiteConfig, func() error, error) {
+func buildSite(sc config.Site, limits config.Limits) (gateway.SiteConfig, func() error, error) {
 	noop := func() error { return nil }
-	if sc.Redirects.HTTPSPort != 0 {
-		httpsPort = sc.Redirects.HTTPSPort
-	}
-	if sc.Redirects.HTTPPort != 0 {
-		httpPort = sc.Redirects.HTTPPort
-	}
-	host := sc.Hosts[0]
+	sec := sc.SecureConfig()
 	out := gateway.SiteConfig{
 		Name: sc.Name, Hosts: sc.Hosts,
 		Include: sc.Session.Include, Exclude: sc.Session.Exclude, AuthRequired: sc.AuthRequired,
 		Cacheable:   sc.Cacheable,
 		BodyTimeout: sc.Timeouts.RequestBody, UpstreamHeaderTimeout: sc.Timeouts.UpstreamHeader,
-		HTTPSOrigin: origin("https", host, httpsPort), HTTPOrigin: origin("http", host, httpPort),
-		Permanent:       sc.Redirects.Status == http.StatusMovedPermanently,
-		HSTS:            secure.HSTS{MaxAge: sc.Redirects.HSTS.MaxAge, IncludeSubdomains: sc.Redirects.HSTS.IncludeSubdomains},
+		HTTPSOrigin: sec.HTTPSOrigin, HTTPOrigin: sec.HTTPOrigin, Rules: sec.Rules, Overall: sec.Overall,
+		Permanent: sec.Permanent, HSTS: sec.HSTS, TrustedOrigins: sc.TrustedOrigins(),
 		MaxReplaceBytes: sc.MaxHeaderBytes,
 		EnforceOrigin:   sc.CSRF.EnforceOrigin,
 		Inspect:         sc.Inspect,
@@ -161,16 +107,11 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 		LoginPerUser: every(sc.Auth.RateLimit.PerUser), LoginUserBurst: sc.Auth.RateLimit.PerUser.Attempts,
 		LoginMaxClients: limits.MaxClients,
 		DeviceAttempts:  sc.Auth.RateLimit.PerDevice.Attempts, DevicePer: sc.Auth.RateLimit.PerDevice.Per,
-		ReauthAfter: disabled(sc.Auth.ReauthAfter), Remember: rememberLifetime(sc.Auth.Remember),
+		ReauthAfter: reauthAfter(sc.Auth.ReauthAfter), Remember: rememberLifetime(sc.Auth.Remember),
 		RememberReuseGrace: sc.Auth.Remember.ReuseGrace,
 	}
 	if out.DeviceAttempts == 0 {
 		out.DeviceAttempts = -1 // attempts 0: device cookies off
-	}
-	if httpPort != 0 {
-		for _, h := range sc.Hosts {
-			out.TrustedOrigins = append(out.TrustedOrigins, origin("http", h, httpPort))
-		}
 	}
 	switch {
 	case sc.Upstream != "":
@@ -188,34 +129,10 @@ func buildSite(sc config.Site, httpPort, httpsPort int, limits config.Limits) (g
 		}
 		out.Backend = fs
 	}
-	out.Rules, out.Overall = siteRules(sc)
-	ss := sc.Session
-	if ss.Mode == config.ModeOff {
-		out.SessionsOff = true
-	} else {
-		c := session.Config{
-			Cookie: session.CookieConfig{Name: ss.Cookie.Name, SecureName: ss.Cookie.SecureName, Domain: ss.Cookie.Domain,
-				Path: ss.Cookie.Path, SameSite: ss.Cookie.SameSite.HTTP(), Persist: ss.Cookie.Persist},
-			IdleTimeout: disabled(ss.IdleTimeout), AbsoluteTimeout: disabled(ss.AbsoluteTimeout), MaxAge: ss.MaxAge,
-			RotateEvery: disabled(ss.RotateEvery), RotateRequests: ss.RotateRequests, Grace: ss.Grace,
-			StaySecure: ss.StaySecure, AllowHTTPAuth: ss.AllowHTTPAuth, Lock: ss.Lock,
-			Realm: sc.EffectiveRealm(),
-		}
-		if ss.Mode == config.ModeMixed {
-			c.Mode = session.Mixed
-		}
-		c.TheftAction = ss.TheftAction
-		act := ss.Bind.Action
-		switch ss.Bind.IP {
-		case config.BindIPExact:
-			c.Binding.IP = act
-		case config.BindIPSubnet:
-			c.Binding.IP, c.Binding.IPv4Prefix, c.Binding.IPv6Prefix = act, 24, 64
-		}
-		if ss.Bind.UserAgent {
-			c.Binding.UserAgent = act
-		}
+	if c, ok := sc.SessionConfig(); ok {
 		out.Session = c
+	} else {
+		out.SessionsOff = true
 	}
 	closer := noop
 	if mc := sc.ModCrypto; mc != nil && !out.SessionsOff {
@@ -493,7 +410,6 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 		p.cert = &cert
 		p.listeners.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	httpPort, httpsPort := portOf(p.listeners.HTTP), portOf(p.listeners.HTTPS)
 
 	p.storeCfg = cfg.Store
 	if r := o.reuse; r != nil && r.storeClose != nil && reflect.DeepEqual(r.storeCfg, cfg.Store) {
@@ -513,7 +429,7 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 	var sites []gateway.SiteConfig
 	var rememberStore remember.Store
 	for _, sc := range cfg.Sites {
-		s, c, err := buildSite(sc, httpPort, httpsPort, cfg.Limits)
+		s, c, err := buildSite(sc, cfg.Limits)
 		if err != nil {
 			return nil, err
 		}
@@ -558,7 +474,7 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 		TrustedProxies: cfg.Prefixes(), Locator: locator,
 		AccessLog: access, AccessJSON: cfg.AccessLog.Format == "json",
 		AdminToken: l.Admin.Token.Reveal(), MetricsPath: metricsPath, Logger: log, Auditor: auditor,
-		UnknownIDLimit: perMinute(cfg.Limits.UnknownIDs), Claims: claims, DeviceKey: deviceKey,
+		UnknownIDLimit: cfg.Limits.UnknownIDs.PerMinute(), Claims: claims, DeviceKey: deviceKey,
 		RememberStore: rememberStore})
 	if err != nil {
 		return nil, err
