@@ -53,20 +53,3 @@ func (l *localLocks) lock(ctx context.Context, ref string) (func(), error) {
 		return nil, ctx.Err()
 	}
 }
-
-// lockRecord takes the exclusive lock on ref: the store's if it is a
-// Locker (across processes), else this process's.
-func (m *Manager) lockRecord(ctx context.Context, ref string) (func(), error) {
-	if lk, ok := m.cfg.Store.(Locker); ok {
-		unlock, err := lk.Lock(ctx, ref)
-		if err != nil {
-			return nil, unavailable("lock", err)
-		}
-		return unlock, nil
-	}
-	unlock, err := m.locks.lock(ctx, ref)
-	if err != nil {
-		return nil, unavailable("lock", err)
-	}
-	return unlock, nil
-}

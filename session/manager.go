@@ -18,15 +18,10 @@ import (
 // any session in HTTPS-only mode over plain HTTP).
 var ErrInsecure = errors.New("session: refused over plain HTTP")
 
-// maxAliases bounds how many obsolete IDs a record remembers. Past it the
-// oldest is forgotten (its replay is then simply unknown).
-const maxAliases = 64
-
 // Manager issues, loads and saves sessions. It is safe for concurrent use.
 type Manager struct {
 	cfg     Config
-	locks   localLocks
-	retries localLocks // queues this process's retries of one record (see update)
+	b       backend // where records live: chosen once, by New
 	unknown *UnknownIDLimiter
 	// plainHTTPLogged: ErrPlainHTTP has been logged at ERROR once.
 	plainHTTPLogged atomic.Bool
@@ -42,6 +37,11 @@ func New(cfg Config) (*Manager, error) {
 		return nil, err
 	}
 	m := &Manager{cfg: c}
+	if c.Codec != nil {
+		m.b = &cookieBackend{m: m, codec: c.Codec}
+	} else {
+		m.b = &storeBackend{m: m, store: c.Store}
+	}
 	m.unknown = c.UnknownIDs
 	if m.unknown == nil {
 		m.unknown = NewUnknownIDLimiter(c.UnknownIDLimit)
@@ -83,35 +83,6 @@ func unavailable(op string, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
-}
-
-// follow walks the alias chain from a raw ID the client presented to the
-// raw ID that rec.ID (or rec.SecureID, when secure) currently hashes.
-// It returns "" if the chain is broken: the client cannot be led on.
-func follow(rec *Record, raw string, secure bool) string {
-	target := rec.ID
-	if secure {
-		target = rec.SecureID
-	}
-	for range maxAliases + 1 {
-		h, ok := token.ParseIn(rec.Realm, raw)
-		if !ok {
-			return ""
-		}
-		if h == target {
-			return raw
-		}
-		i := slices.IndexFunc(rec.Aliases, func(a Alias) bool { return a.Hash == h })
-		if i < 0 || rec.Aliases[i].Next == nil {
-			return ""
-		}
-		next, ok := token.OpenSuccessor(raw, rec.Aliases[i].Next)
-		if !ok {
-			return ""
-		}
-		raw = next
-	}
-	return ""
 }
 
 // issued holds the raw IDs a save handed out, for the cookies.
@@ -256,18 +227,6 @@ func (m *Manager) joinLogin(s *Session, base *Record, out *issued) bool {
 	return true
 }
 
-// pending is a drawn ID kept across compare-and-swap retries.
-type pending struct {
-	raw  string
-	hash Hash
-}
-
-func (p *pending) draw(realm string) {
-	if p.raw == "" {
-		p.raw, p.hash = token.NewIn(realm)
-	}
-}
-
 // rotateID gives next a new insecure (or secure) ID and turns the old one
 // into an alias that works for the grace window. withNext lets the old ID
 // lead its holder to the new one; only periodic rotations and transport
@@ -369,7 +328,7 @@ func (m *Manager) save(s *Session) error {
 			m.cfg.Logger.Error("session: changes not saved", "err", err)
 			return err
 		}
-		return m.create(s, m.cfg.Now())
+		return m.b.create(s, m.cfg.Now())
 	}
 	if !s.changed() && !s.touch && !s.bindSave && !s.count && !s.mixed.pending() {
 		return nil
@@ -381,129 +340,7 @@ func (m *Manager) save(s *Session) error {
 		m.cfg.Logger.Error("session: regeneration skipped", "err",
 			fmt.Errorf("%w: regeneration requested after the response began", ErrResponseStarted))
 	}
-	if m.cfg.Codec != nil {
-		if s.headersSent {
-			// The cookie is the data, and it has gone out: say so, never drop silently.
-			err := fmt.Errorf("%w: a cookie session cannot save changes made after the response began", ErrResponseStarted)
-			m.cfg.Logger.Error("session: changes not saved", "err", err)
-			return err
-		}
-		return m.saveCookie(s, now)
-	}
-	return m.update(s, now)
-}
-
-func (m *Manager) create(s *Session, now time.Time) error {
-	for range 4 {
-		rec, out := m.newRecord(s, now)
-		if m.cfg.Codec != nil {
-			if err := m.saveCookieRecord(s, rec); err != nil {
-				return err
-			}
-			m.auditCreated(s, rec)
-			return nil
-		}
-		err := m.cfg.Store.Create(s.ctx, rec)
-		switch {
-		case err == nil:
-			m.afterSave(s, rec, out)
-			m.auditCreated(s, rec)
-			return nil
-		case errors.Is(err, ErrCollision):
-			// 256 random bits: in practice never; draw again rather than adopt.
-			m.cfg.Logger.Warn("session: ID collision on create; drawing again")
-			s.pendID, s.pendSecure = pending{}, pending{}
-			continue
-		default:
-			return unavailable("create", err)
-		}
-	}
-	return unavailable("create", errors.New("repeated collisions"))
-}
-
-func (m *Manager) update(s *Session, now time.Time) error {
-	base := s.rec
-	onlyTouch := !s.changed() && !s.bindSave && !s.count && !s.mixed.pending()
-	merger, _ := m.cfg.Store.(Merger)
-	var retry backoff
-	var queued func()
-	defer func() {
-		if queued != nil {
-			queued()
-		}
-	}()
-	for {
-		b := m.build(s, base, now)
-		if !b.data && !b.meta && !b.count && !s.touch && b.out == (issued{}) {
-			// Nothing to write (e.g. a backend re-sent the values it had).
-			m.afterSave(s, base, b.out)
-			return nil
-		}
-		var err error
-		if merger != nil {
-			err = merger.Merge(s.ctx, m.change(s, base, b))
-		} else {
-			err = m.cfg.Store.Update(s.ctx, b.next, base.Version)
-		}
-		switch {
-		case err == nil:
-			m.afterSave(s, b.next, b.out)
-			return nil
-		case errors.Is(err, ErrConflict):
-			if onlyTouch {
-				s.touch = false // someone else just wrote: last-seen is fresh enough
-				return nil
-			}
-			if queued == nil {
-				// Retry one at a time within this process: concurrent
-				// losers of one record would otherwise keep beating each
-				// other; the backoff is for writers in other processes.
-				unlock, lerr := m.retries.lock(s.ctx, base.Ref)
-				if lerr != nil {
-					return unavailable("update", fmt.Errorf("waiting to retry a conflicting write: %w", lerr))
-				}
-				queued = unlock
-			} else if werr := retry.wait(s.ctx); werr != nil {
-				return unavailable("update", werr)
-			}
-			fresh, lerr := m.cfg.Store.Load(s.ctx, base.ID)
-			if errors.Is(lerr, ErrNotFound) {
-				// Destroyed (logout, revocation) by a concurrent request: it
-				// wins; our changes go with it.
-				m.cfg.Logger.Info("session: record destroyed concurrently; changes dropped", "ref", base.Ref)
-				s.rec = nil
-				s.resetChanges()
-				return nil
-			}
-			if lerr != nil {
-				return unavailable("reload", lerr)
-			}
-			if fresh.Ref != base.Ref || fresh.Realm != base.Realm {
-				return unavailable("reload", errors.New("ID now names another record"))
-			}
-			base = fresh
-		case errors.Is(err, ErrCollision):
-			s.pendID, s.pendSecure = pending{}, pending{} // the drawn ID is taken: draw again
-		case errors.Is(err, ErrNotFound):
-			s.rec = nil
-			s.resetChanges()
-			return nil
-		default:
-			return unavailable("update", err)
-		}
-	}
-}
-
-// change is the Merger form of s's change set built on base.
-func (m *Manager) change(s *Session, base *Record, b built) *Change {
-	c := &Change{Base: base, Next: b.next, Set: s.sets, Clear: s.cleared, Meta: b.meta, Count: b.count}
-	if len(s.dels) > 0 {
-		c.Del = keys(s.dels)
-	}
-	if s.cleared && m.cfg.Mode == Mixed && !s.secure {
-		c.Keep = "secure." // the secure partition is invisible, so not cleared
-	}
-	return c
+	return m.b.save(s, now)
 }
 
 // afterSave installs the saved record and queues the cookies for new IDs.
@@ -530,20 +367,6 @@ func (s *Session) resetChanges() {
 	s.mixed = mixedState{}
 }
 
-// destroyRecord deletes a record (or revokes a cookie session).
-func (m *Manager) destroyRecord(ctx context.Context, rec *Record) error {
-	if m.cfg.Codec != nil {
-		if err := m.cfg.Codec.Revoke(ctx, rec); err != nil {
-			return unavailable("revoke", err)
-		}
-		return nil
-	}
-	if err := m.cfg.Store.Delete(ctx, rec.Ref); err != nil {
-		return unavailable("delete", err)
-	}
-	return nil
-}
-
 // theft handles an obsolete ID used after its grace window.
 //
 // In mixed mode an obsolete insecure ID is refused and audited but never
@@ -568,8 +391,9 @@ func (m *Manager) theft(s *Session, rec *Record, a Alias) {
 		attrs = append(attrs, slog.String("reason", "insecure ID: it travels in clear, so its replay is not proof of theft"))
 	}
 	// Evidence for later investigation: a snapshot of the user's sessions.
-	if rec.User != "" && m.cfg.Store != nil && !clear {
-		if list, err := m.userRecords(ctx, rec.User); err == nil {
+	if rec.User != "" && !clear {
+		// (the cookie backend lists nothing)
+		if list, err := m.b.userRecords(ctx, rec.User); err == nil {
 			group := make([]any, 0, len(list))
 			for i, r := range list {
 				group = append(group, slog.Group(fmt.Sprint(i),
@@ -591,10 +415,10 @@ func (m *Manager) theft(s *Session, rec *Record, a Alias) {
 		if rec.User != "" {
 			_, err = m.RevokeUserSessions(ctx, rec.User, "")
 		} else {
-			err = m.destroyRecord(ctx, rec)
+			err = m.b.destroy(ctx, rec)
 		}
 	case DestroySession:
-		err = m.destroyRecord(ctx, rec)
+		err = m.b.destroy(ctx, rec)
 	}
 	if err != nil {
 		m.cfg.Logger.Error("session: theft action failed", "ref", rec.Ref, "err", err)
@@ -612,27 +436,11 @@ func (m *Manager) audit(ctx context.Context, e Event) {
 	m.cfg.Auditor.Audit(ctx, e)
 }
 
-// RunGC calls the store's GC every interval until ctx ends, logging
-// failures. Run it in its own goroutine.
+// RunGC has the store delete expired records every interval (default 5
+// minutes) until ctx ends, logging failures; with a cookie codec it
+// returns at once. Run it in its own goroutine.
 func (m *Manager) RunGC(ctx context.Context, every time.Duration) {
-	if m.cfg.Store == nil {
-		return
-	}
-	t := time.NewTicker(cmp.Or(every, 5*time.Minute))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := m.cfg.Store.GC(ctx, m.cfg.Now())
-			if err != nil && ctx.Err() == nil {
-				m.cfg.Logger.Error("session: GC failed", "err", err)
-			} else if n > 0 {
-				m.cfg.Logger.Debug("session: GC", "deleted", n)
-			}
-		}
-	}
+	m.b.runGC(ctx, cmp.Or(every, 5*time.Minute))
 }
 
 // errorResponse hands err to the configured error handler.

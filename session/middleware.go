@@ -101,14 +101,7 @@ func (m *Manager) load(s *Session, r *http.Request) error {
 		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.duplicate_cookie", IP: s.ipString(), UserAgent: s.ua})
 		return nil
 	}
-	if m.cfg.Codec != nil {
-		return m.loadCookie(s, value, now)
-	}
-	rec, err := m.lookup(s, value, false, now)
-	if err != nil || rec == nil {
-		return err
-	}
-	return m.adopt(s, rec, now)
+	return m.b.load(s, value, now)
 }
 
 // lookup resolves a presented raw ID to a live record and sets s.id to the
@@ -219,20 +212,10 @@ func (m *Manager) adopt(s *Session, rec *Record, now time.Time) error {
 			s.regen, s.regenWhy = regenHard, "binding"
 		}
 	}
-	if m.cfg.Lock && m.cfg.Store != nil {
-		unlock, err := m.lockRecord(s.ctx, rec.Ref)
-		if err != nil {
+	if m.cfg.Lock {
+		fresh, err := m.b.lock(s, rec)
+		if err != nil || fresh == nil {
 			return err
-		}
-		s.unlock = unlock
-		fresh, err := m.cfg.Store.Load(s.ctx, rec.ID)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			s.release()
-			return nil
-		case err != nil:
-			s.release()
-			return unavailable("load", err)
 		}
 		rec = fresh
 	}

@@ -288,7 +288,7 @@ func (s *Session) end(event string) error {
 	if s.rec == nil {
 		return nil
 	}
-	if err := s.m.destroyRecord(s.ctx, s.rec); err != nil {
+	if err := s.m.b.destroy(s.ctx, s.rec); err != nil {
 		return err
 	}
 	s.m.audit(s.ctx, Event{Type: event, Ref: s.rec.Ref, User: s.rec.User, IP: s.ipString(), UserAgent: s.ua})
