@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/internal/sqlstore"
 )
@@ -19,26 +17,66 @@ func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, erro
 	if h.IsZero() {
 		return nil, fmt.Errorf("postgres: load: %w", session.ErrNotFound)
 	}
+	l, ok, err := s.loads.Load(ctx, h)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, fmt.Errorf("postgres: load: %w", session.ErrNotFound)
+	case l.err != nil:
+		return nil, fmt.Errorf("postgres: load: %w", l.err)
+	}
+	return l.rec, nil
+}
+
+// loaded is one record of a loadMany, or why it could not be decoded
+// (that fails its own Load only).
+type loaded struct {
+	rec *session.Record
+	err error
+}
+
+func (l loaded) clone() loaded {
+	if l.rec != nil {
+		l.rec = l.rec.Clone()
+	}
+	return l
+}
+
+// loadMany reads the records of hashes in one query: concurrent Loads
+// share it (store/internal/batch).
+func (s *Store) loadMany(ctx context.Context, hashes []session.Hash) (map[session.Hash]loaded, error) {
 	c, ctx, done, err := s.conn(ctx, "load")
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	var blob, kv []byte
-	var version int64
-	var requests *int32
-	err = c.QueryRow(ctx, s.q.load, h[:]).Scan(&blob, &kv, &version, &requests)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: load: %w", session.ErrNotFound)
+	arg := make([][]byte, len(hashes))
+	for i := range hashes {
+		arg[i] = hashes[i][:]
 	}
+	rows, err := c.Query(ctx, s.q.loadMany, arg)
 	if err != nil {
 		return nil, s.fail("load", err)
 	}
-	rec, err := decodeRow(blob, kv, version, requests)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: load: %w", err)
+	defer rows.Close()
+	out := make(map[session.Hash]loaded, len(hashes))
+	for rows.Next() {
+		var hash, blob, kv []byte
+		var version int64
+		var requests *int32
+		if err := rows.Scan(&hash, &blob, &kv, &version, &requests); err != nil {
+			return nil, s.fail("load", err)
+		}
+		rec, err := decodeRow(blob, kv, version, requests)
+		var h session.Hash
+		copy(h[:], hash)
+		out[h] = loaded{rec, err}
 	}
-	return rec, nil
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("load", err)
+	}
+	return out, nil
 }
 
 // expires converts the stored form to a timestamptz argument (nil: never).

@@ -45,6 +45,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/internal/batch"
+
 	"github.com/sessiond/sessiond/store/internal/sqlstore"
 )
 
@@ -137,6 +140,7 @@ func (c *Config) validate() error {
 // for concurrent use.
 type Store struct {
 	pool     *pgxpool.Pool // operations
+	loads    *batch.Loader[session.Hash, loaded]
 	locks    *pgxpool.Pool // advisory locks only (see Lock)
 	timeout  time.Duration
 	gcBatch  int
@@ -181,6 +185,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		q:        newQueries(cfg.Schema, cfg.TablePrefix),
 		lockSalt: cfg.Schema + "." + cfg.TablePrefix,
 	}
+	s.loads = &batch.Loader[session.Hash, loaded]{Fetch: s.loadMany, Clone: loaded.clone, Timeout: cfg.Timeout}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 		return nil, fmt.Errorf("postgres: pool: %w", err)
 	}
