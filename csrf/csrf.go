@@ -145,7 +145,7 @@ func (p *Protection) Check(r *http.Request) error {
 		return nil
 	}
 	if err := p.origins.Check(r); err != nil {
-		return fmt.Errorf("%w: %v", ErrCrossOrigin, err)
+		return fmt.Errorf("%w: %w", ErrCrossOrigin, err)
 	}
 	if p.session == nil || safeMethod(r.Method) {
 		return nil

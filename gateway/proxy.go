@@ -294,7 +294,7 @@ var errStale = errors.New("gateway: kept-alive upstream connection closed")
 func (p *proxy) roundTrip(c *upstreamConn, w http.ResponseWriter, r *http.Request) (*http.Response, error) {
 	if err := p.writeRequest(c.bw, r); err != nil {
 		if c.reused {
-			return nil, fmt.Errorf("%w: %v", errStale, err)
+			return nil, fmt.Errorf("%w: %w", errStale, err)
 		}
 		return nil, err
 	}
@@ -316,7 +316,7 @@ func (p *proxy) roundTrip(c *upstreamConn, w http.ResponseWriter, r *http.Reques
 		if c.reused && n == 0 {
 			if _, err := c.br.Peek(1); err != nil {
 				c.lr.left = -1
-				return nil, fmt.Errorf("%w: %v", errStale, err)
+				return nil, fmt.Errorf("%w: %w", errStale, err)
 			}
 		}
 		resp, err := http.ReadResponse(c.br, r)

@@ -254,7 +254,7 @@ func (m *Manager) mismatch(w http.ResponseWriter, r *http.Request, rec Record) e
 	m.clearCookie(w)
 	m.audit(r, "remember.mismatch", rec.User)
 	if err := m.cfg.Store.Delete(r.Context(), rec.Selector); err != nil {
-		return fmt.Errorf("%w: wrong validator (burning the key failed: %v)", ErrInvalid, err)
+		return fmt.Errorf("%w: wrong validator (burning the key failed: %w)", ErrInvalid, err)
 	}
 	return fmt.Errorf("%w: wrong validator; the key is burned", ErrInvalid)
 }

@@ -155,7 +155,7 @@ func New(cfg Config) (*Rules, error) {
 		}
 		if rule.Glob != "" {
 			if _, err := path.Match(rule.Glob, "/"); err != nil {
-				errs = append(errs, fmt.Errorf("secure: Rules[%d].Glob %q: %v", i, rule.Glob, err))
+				errs = append(errs, fmt.Errorf("secure: Rules[%d].Glob %q: %w", i, rule.Glob, err))
 			}
 		}
 		if rule.To == HTTP && r.http == nil {

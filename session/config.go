@@ -62,13 +62,18 @@ type CookieConfig struct {
 	Path   string
 	// SameSite defaults to Lax.
 	SameSite http.SameSite
-	// Persist gives the cookie a Max-Age. Zero (the default) makes it a
-	// browser-session cookie: no Expires, no Max-Age.
+	// Persist gives the cookie a Max-Age. Default off: a browser-session
+	// cookie, with no Expires and no Max-Age.
 	Persist time.Duration
 }
 
 // Config configures a Manager. The zero value of every field is the safe
 // default; only Store (or Codec) is required.
+//
+// Durations and counts follow one rule: zero means the field's default,
+// and a negative value means off (the limit or the behaviour does not
+// apply; the effective configuration, Manager.Config, then holds 0). Grace
+// is the one exception: it cannot be off, so a negative Grace is refused.
 type Config struct {
 	// Store keeps records server-side. Exactly one of Store and Codec.
 	Store Store
@@ -91,31 +96,33 @@ type Config struct {
 	Realm string
 
 	// IdleTimeout ends a session after this long without a request.
-	// Default 30 minutes; negative disables.
+	// Default 30 minutes.
 	IdleTimeout time.Duration
 	// AbsoluteTimeout ends a session this long after it was created,
-	// whatever its activity. Default 24 hours; negative disables.
+	// whatever its activity. Default 24 hours.
 	AbsoluteTimeout time.Duration
 	// MaxAge is mod_session's SessionMaxAge, counted from the last change:
 	// the session ends MaxAge after its data or user last changed. A
 	// request that changes nothing (even one that touches "last seen") does
 	// not restart it — unlike Apache, whose SessionMaxAge slides on every
-	// request; IdleTimeout is the sliding limit. Zero means no such limit.
+	// request; IdleTimeout is the sliding limit. Default off.
 	MaxAge time.Duration
 	// TouchInterval: a request that changes nothing writes "last seen" at
 	// most this often. Default a tenth of IdleTimeout (one minute if idle
-	// expiry is off).
+	// expiry is off); off, every request writes it.
 	TouchInterval time.Duration
 
 	// RotateEvery regenerates the ID periodically, keeping the data.
-	// Default 15 minutes; negative disables.
+	// Default 15 minutes.
 	RotateEvery time.Duration
-	// RotateRequests, if positive, also regenerates every N requests. It
-	// costs a store write on every request.
+	// RotateRequests also regenerates the ID every N requests. It costs a
+	// store write on every request. Default off.
 	RotateRequests int
 	// Grace is how long an obsolete ID keeps working after a regeneration
 	// (it is answered with the new cookie). Default 30 seconds; raise it to
-	// minutes for mobile clients. Maximum 1 hour.
+	// minutes for mobile clients. Maximum 1 hour; it cannot be off (a
+	// regenerated ID must keep working for the requests already in flight,
+	// or they would look like theft).
 	Grace time.Duration
 	// TheftAction is taken on an obsolete ID used after its grace window.
 	TheftAction TheftAction
@@ -153,8 +160,8 @@ type Config struct {
 
 	// UnknownIDLimit is how many unknown or malformed IDs one client IP may
 	// present per minute before it is throttled (429) and the attempt is
-	// audited. Default 60; negative disables. A request with a valid
-	// session is never refused for it.
+	// audited. Default 60. A request with a valid session is never refused
+	// for it.
 	UnknownIDLimit int
 	// UnknownIDs, if set, is the limiter to count unknown IDs in, shared
 	// with other Managers (every site of a gateway: N sites must not mean
@@ -230,20 +237,25 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Mode == Mixed && c.Codec != nil {
 		bad("Mode", "mixed mode needs a server-side Store (a cookie session cannot hold two IDs)")
 	}
-	defDur := func(field string, d *time.Duration, def time.Duration) {
+	// The rule of Config's doc: zero is the default, negative is off (0).
+	def := func(d *time.Duration, v time.Duration) {
 		switch {
 		case *d == 0:
-			*d = def
+			*d = v
 		case *d < 0:
 			*d = 0
 		}
 	}
-	defDur("IdleTimeout", &c.IdleTimeout, DefaultIdleTimeout)
-	defDur("AbsoluteTimeout", &c.AbsoluteTimeout, DefaultAbsoluteTimeout)
-	defDur("RotateEvery", &c.RotateEvery, DefaultRotateEvery)
-	if c.MaxAge < 0 {
-		bad("MaxAge", "negative (%v); 0 means no limit", c.MaxAge)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.AbsoluteTimeout, DefaultAbsoluteTimeout)
+	def(&c.RotateEvery, DefaultRotateEvery)
+	def(&c.MaxAge, 0)
+	def(&c.Cookie.Persist, 0)
+	touch := time.Minute
+	if c.IdleTimeout > 0 {
+		touch = c.IdleTimeout / 10
 	}
+	def(&c.TouchInterval, touch)
 	// A deadline must stay storable (MarshalRecord refuses times after 2262).
 	for _, d := range []struct {
 		field string
@@ -253,29 +265,21 @@ func (c Config) withDefaults() (Config, error) {
 			bad(d.field, "%v is longer than %v (100 years)", d.v, MaxLifetime)
 		}
 	}
-	if c.TouchInterval < 0 {
-		bad("TouchInterval", "negative (%v)", c.TouchInterval)
-	}
-	if c.TouchInterval == 0 {
-		c.TouchInterval = time.Minute
-		if c.IdleTimeout > 0 {
-			c.TouchInterval = c.IdleTimeout / 10
-		}
-	}
 	if c.Grace == 0 {
 		c.Grace = DefaultGrace
 	}
 	if c.Grace < 0 || c.Grace > time.Hour {
-		bad("Grace", "%v is outside (0, 1h]", c.Grace)
+		bad("Grace", "%v is outside (0, 1h]: an obsolete ID must keep working for the requests in flight, so Grace cannot be off", c.Grace)
 	}
-	if c.RotateRequests < 0 {
-		bad("RotateRequests", "negative (%d)", c.RotateRequests)
-	}
+	c.RotateRequests = max(c.RotateRequests, 0)
 	if c.TheftAction < RevokeUser || c.TheftAction > LogOnly {
 		bad("TheftAction", "unknown action %d", int(c.TheftAction))
 	}
-	if c.UnknownIDLimit == 0 {
+	switch {
+	case c.UnknownIDLimit == 0:
 		c.UnknownIDLimit = DefaultUnknownIDLimit
+	case c.UnknownIDLimit < 0:
+		c.UnknownIDLimit = 0
 	}
 	if c.AllowHTTP && c.Mode == Mixed {
 		bad("AllowHTTP", "is for HTTPS-only mode; mixed mode serves plain HTTP already")
@@ -313,9 +317,6 @@ func (c Config) withDefaults() (Config, error) {
 		if ck.Domain != "" {
 			ck.SecureName = "__Secure-ssid"
 		}
-	}
-	if ck.Persist < 0 {
-		bad("Cookie.Persist", "negative (%v)", ck.Persist)
 	}
 	if !validCookieName(ck.Name) {
 		bad("Cookie.Name", "%q is not a valid cookie name", ck.Name)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -346,7 +347,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{session.Config{Store: st, Mode: session.Mixed, Cookie: session.CookieConfig{Name: "__Secure-x"}}, "Cookie.Name"},
 		{session.Config{Store: st, Cookie: session.CookieConfig{Name: "bad name"}}, "Cookie.Name"},
 		{session.Config{Store: st, Grace: 2 * time.Hour}, "Grace"},
-		{session.Config{Store: st, MaxAge: -time.Second}, "MaxAge"},
+		{session.Config{Store: st, Grace: -time.Second}, "Grace"},
 		{session.Config{Store: st, AbsoluteTimeout: 250 * 365 * 24 * time.Hour}, "AbsoluteTimeout"},
 		{session.Config{Store: st, IdleTimeout: 250 * 365 * 24 * time.Hour}, "IdleTimeout"},
 		{session.Config{Store: st, MaxAge: 250 * 365 * 24 * time.Hour}, "MaxAge"},
@@ -361,6 +362,52 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 				t.Fatalf("New = %v, want a ConfigError for %s", err, tc.field)
 			}
 		})
+	}
+}
+
+// TestConfigZeroAndNegative: Config's one rule for durations and counts,
+// zero is the default and negative is off (0 in the effective config).
+func TestConfigZeroAndNegative(t *testing.T) {
+	st := newHarness(t, session.Config{}, nil).store
+	eff := func(c session.Config) session.Config {
+		t.Helper()
+		c.Store = st
+		m, err := session.New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Config()
+	}
+	zero, neg := eff(session.Config{}), eff(session.Config{
+		IdleTimeout: -1, AbsoluteTimeout: -1, MaxAge: -1, TouchInterval: -1, RotateEvery: -1,
+		RotateRequests: -1, UnknownIDLimit: -1, Cookie: session.CookieConfig{Persist: -1},
+	})
+	cases := []struct {
+		field     string
+		zero, neg any
+		wantZero  any
+	}{
+		{"IdleTimeout", zero.IdleTimeout, neg.IdleTimeout, session.DefaultIdleTimeout},
+		{"AbsoluteTimeout", zero.AbsoluteTimeout, neg.AbsoluteTimeout, session.DefaultAbsoluteTimeout},
+		{"MaxAge", zero.MaxAge, neg.MaxAge, time.Duration(0)},
+		{"TouchInterval", zero.TouchInterval, neg.TouchInterval, session.DefaultIdleTimeout / 10},
+		{"RotateEvery", zero.RotateEvery, neg.RotateEvery, session.DefaultRotateEvery},
+		{"Cookie.Persist", zero.Cookie.Persist, neg.Cookie.Persist, time.Duration(0)},
+		{"RotateRequests", zero.RotateRequests, neg.RotateRequests, 0},
+		{"UnknownIDLimit", zero.UnknownIDLimit, neg.UnknownIDLimit, session.DefaultUnknownIDLimit},
+	}
+	for _, tc := range cases {
+		t.Run(tc.field, func(t *testing.T) {
+			if tc.zero != tc.wantZero {
+				t.Errorf("zero: %v, want the default %v", tc.zero, tc.wantZero)
+			}
+			if reflect.ValueOf(tc.neg).Int() != 0 {
+				t.Errorf("negative: %v, want 0 (off)", tc.neg)
+			}
+		})
+	}
+	if g := zero.Grace; g != session.DefaultGrace {
+		t.Errorf("Grace zero: %v, want %v", g, session.DefaultGrace)
 	}
 }
 

@@ -82,7 +82,7 @@ func unavailable(op string, err error) error {
 	if errors.Is(err, ErrUnavailable) {
 		return err
 	}
-	return fmt.Errorf("%w: %s: %v", ErrUnavailable, op, err)
+	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
 }
 
 // issued holds the raw IDs a save handed out, for the cookies.

@@ -362,11 +362,12 @@ func (s *shop) product(w http.ResponseWriter, r *http.Request) {
 func (s *shop) postForm(w http.ResponseWriter, r *http.Request) bool {
 	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 	if err := r.ParseForm(); err != nil {
-		code := http.StatusBadRequest
+		code, msg := http.StatusBadRequest, "The form could not be read."
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			code = http.StatusRequestEntityTooLarge
+			code, msg = http.StatusRequestEntityTooLarge, "The form is too large."
 		}
-		s.fail(w, r, nil, code, "The form could not be read: "+err.Error())
+		s.cfg.Logger.Info("shop: unreadable form", "path", r.URL.Path, "err", err)
+		s.fail(w, r, nil, code, msg)
 		return false
 	}
 	return true

@@ -170,12 +170,12 @@ func ParseKeys(name string, data []byte) ([][]byte, error) {
 		}
 		k, err := decodeKey(t)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %v", name, line, err)
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 		keys = append(keys, k)
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", name, err)
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%s holds no key (one base64 key of %d bytes per line; make one with: head -c %d /dev/urandom | base64)", name, KeySize, KeySize)

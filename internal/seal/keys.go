@@ -35,7 +35,7 @@ func ParseKey(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	k, err := parseKey(s)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidKey, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidKey, err)
 	}
 	return k, nil
 }
@@ -94,7 +94,7 @@ func ParseKeys(text string) ([][]byte, error) {
 		}
 		k, err := parseKey(line)
 		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: %s", ErrInvalidKey, i+1, err)
+			return nil, fmt.Errorf("%w: line %d: %w", ErrInvalidKey, i+1, err)
 		}
 		if first, dup := lineOf[string(k)]; dup {
 			return nil, fmt.Errorf("%w: line %d repeats the key on line %d", ErrInvalidKey, i+1, first)

@@ -112,7 +112,7 @@ func New(cfg Config) (*Ring, error) {
 	ids := make(map[KeyID]int, len(cfg.Keys))
 	for i, raw := range cfg.Keys {
 		if err := checkKey(raw); err != nil {
-			return nil, fmt.Errorf("%w: key %d: %s", ErrInvalidKey, i+1, err)
+			return nil, fmt.Errorf("%w: key %d: %w", ErrInvalidKey, i+1, err)
 		}
 		sub, err := hkdf.Key(sha256.New, raw, nil, "sessiond seal: "+cfg.Purpose, KeySize)
 		if err != nil {

@@ -20,7 +20,7 @@ func decodeKV(b []byte) (map[string]string, error) {
 	}
 	var m map[string]string
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("corrupt kv column: %v", err)
+		return nil, fmt.Errorf("corrupt kv column: %w", err)
 	}
 	return m, nil
 }

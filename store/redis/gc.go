@@ -39,7 +39,7 @@ func (s *Store) ListUser(ctx context.Context, user string) ([]*session.Record, e
 	for _, pairs := range raw {
 		rec, err := unmarshal(pairs)
 		if err != nil {
-			return nil, fmt.Errorf("redis: list user: %v", err)
+			return nil, fmt.Errorf("redis: list user: %w", err)
 		}
 		if rec.User == user && !rec.ExpiredAt(now) {
 			out = append(out, rec)

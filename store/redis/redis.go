@@ -291,7 +291,7 @@ func (s *Store) prepare(rec *session.Record, now time.Time) (*write, error) {
 	meta.Data = nil
 	data, err := session.MarshalRecord(&meta)
 	if err != nil {
-		return nil, fmt.Errorf("redis: encoding record %s: %v", rec.Ref, err)
+		return nil, fmt.Errorf("redis: encoding record %s: %w", rec.Ref, err)
 	}
 	w := &write{
 		ref:   rec.Ref,
@@ -329,7 +329,7 @@ func unmarshal(pairs []string) (*session.Record, error) {
 	}
 	rec, err := session.UnmarshalRecord([]byte(d))
 	if err != nil {
-		return nil, fmt.Errorf("redis: stored record is corrupt: %v", err)
+		return nil, fmt.Errorf("redis: stored record is corrupt: %w", err)
 	}
 	if rec.Data == nil {
 		rec.Data = data
@@ -395,7 +395,7 @@ func fail(op string, err error) error {
 	case unavailable(err):
 		return fmt.Errorf("redis: %s: %w: %w", op, session.ErrUnavailable, err)
 	default:
-		return fmt.Errorf("redis: %s: %v", op, err)
+		return fmt.Errorf("redis: %s: %w", op, err)
 	}
 }
 

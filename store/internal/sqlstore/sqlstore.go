@@ -99,7 +99,7 @@ func NewRow(rec *session.Record) (Row, error) {
 	}
 	blob, err := session.MarshalRecord(rec)
 	if err != nil {
-		return Row{}, fmt.Errorf("%w: marshal: %v", ErrBadRecord, err)
+		return Row{}, fmt.Errorf("%w: marshal: %w", ErrBadRecord, err)
 	}
 	r := Row{Ref: rec.Ref, Version: int64(rec.Version), Blob: blob, Hashes: Hashes(rec)}
 	if rec.User != "" {
