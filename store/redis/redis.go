@@ -15,6 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/internal/batch"
 )
 
 // Defaults applied by New when the Config leaves a field zero.
@@ -94,6 +95,7 @@ type Store struct {
 	batch   int
 	log     *slog.Logger
 	slots   chan struct{} // admission of request-path operations (see request)
+	loads   *batch.Loader[session.Hash, []string]
 }
 
 var (
@@ -167,6 +169,7 @@ func New(cfg Config) (*Store, error) {
 	s.match = globEscape(s.prefix) + "*"
 	// A few connections stay free for lock renewal, GC and listing.
 	s.slots = make(chan struct{}, max(poolSize(s.client)*3/4, 1))
+	s.loads = &batch.Loader[session.Hash, []string]{Fetch: s.loadMany, Timeout: s.timeout}
 	return s, nil
 }
 
@@ -445,28 +448,6 @@ func (s *Store) request(ctx context.Context, op string) (context.Context, contex
 	return octx, func() { cancel(); <-s.slots }, nil
 }
 
-// evalStrings runs the script src (EVALSHA of its hash sha, then EVAL on
-// NOSCRIPT, as goredis.Script.Run does) and reads its answer, an array of
-// strings or nil (goredis.Nil), into a []string directly: Run's generic
-// reply boxes every element in an interface and copies them again, about
-// 50 allocations for a record's hash.
-func (s *Store) evalStrings(ctx context.Context, sha, src string, keys []string, args ...any) ([]string, error) {
-	a := make([]any, 0, 3+len(keys)+len(args))
-	a = append(a, "evalsha", sha, len(keys))
-	for _, k := range keys {
-		a = append(a, k)
-	}
-	a = append(a, args...)
-	cmd := goredis.NewStringSliceCmd(ctx, a...)
-	err := s.client.Process(ctx, cmd)
-	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
-		a[0], a[1] = "eval", src
-		cmd = goredis.NewStringSliceCmd(ctx, a...)
-		err = s.client.Process(ctx, cmd)
-	}
-	return cmd.Val(), err
-}
-
 // poolSize is the connection pool size of c (per node in a Cluster).
 func poolSize(c goredis.UniversalClient) int {
 	switch c := c.(type) {
@@ -485,17 +466,19 @@ func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, erro
 	if h.IsZero() {
 		return nil, fmt.Errorf("redis: load: %w", session.ErrNotFound)
 	}
+	if !s.cluster {
+		pairs, _, err := s.loads.Load(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		return decode(pairs, h, time.Now())
+	}
 	ctx, done, err := s.request(ctx, "load")
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	var pairs []string
-	if s.cluster {
-		pairs, err = s.clusterLoad(ctx, h)
-	} else {
-		pairs, err = s.evalStrings(ctx, scriptLoad.Hash(), luaLoad, []string{s.idKey(h)}, s.prefix)
-	}
+	pairs, err := s.clusterLoad(ctx, h)
 	if err != nil {
 		return nil, fail("load", err)
 	}
