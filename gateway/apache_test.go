@@ -1,11 +1,11 @@
 package gateway
 
 import (
+	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"strings"
 	"testing"
 
-	"github.com/sessiond/sessiond/gateway/modcrypto"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
@@ -23,14 +23,11 @@ func TestRealApacheAuthFormMigration(t *testing.T) {
 		testenv.Htpasswd(t, "-b", "-s", users, "bob", "bob-pw")
 		testenv.Htpasswd(t, "-b", "-m", users, "mallory", "mallory-pw")
 	})
-	dec, err := modcrypto.New([]string{"apache secret"}, modcrypto.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pass := passphraseFile(t, "apache secret")
 	for _, authName := range []string{"members", ""} {
 		t.Run("auth_name="+authName, func(t *testing.T) {
-			g := startGateway(t, func(sc *SiteConfig) {
-				sc.ModCrypto, sc.ModCryptoCookie, sc.ModCryptoAuthName = dec, "session", authName
+			g := startGateway(t, func(sc *config.Site) {
+				sc.ModCrypto = &config.ModCrypto{PassphraseFile: pass, CookieName: "session", Cipher: "aes256", AuthName: authName}
 			})
 			// The gateway's users: alice and bob as Apache hashed them, not mallory.
 			testenv.CopyUsers(t, apache.Users, g.users, "alice", "bob")
@@ -56,8 +53,8 @@ func TestRealApacheAuthFormMigration(t *testing.T) {
 		})
 	}
 	t.Run("other AuthName", func(t *testing.T) {
-		g := startGateway(t, func(sc *SiteConfig) {
-			sc.ModCrypto, sc.ModCryptoCookie, sc.ModCryptoAuthName = dec, "session", "staff"
+		g := startGateway(t, func(sc *config.Site) {
+			sc.ModCrypto = &config.ModCrypto{PassphraseFile: pass, CookieName: "session", Cipher: "aes256", AuthName: "staff"}
 		})
 		cookie := apache.Login(t, "alice", "alice-pw")
 		_, body := g.do(g.client(), "GET", g.httpsURL+"/p", nil, http.Header{"Cookie": {"session=" + cookie}})

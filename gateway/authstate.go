@@ -39,14 +39,14 @@ func markAuth(sess *session.Session, via string, now time.Time) {
 // userRemoved reports whether sess is signed in as a user that the site's
 // users file vouched for and no longer holds.
 func (s *site) userRemoved(sess *session.Session) (string, bool) {
-	if s.cfg.Users == nil || sess == nil {
+	if s.users == nil || sess == nil {
 		return "", false
 	}
 	user := sess.User()
 	if user == "" || sess.Get(authViaKey) == authViaBackend {
 		return "", false
 	}
-	return user, !s.cfg.Users.Has(user)
+	return user, !s.users.Has(user)
 }
 
 // signOutRemoved treats a request of a removed user as signed out: the
@@ -91,10 +91,10 @@ func (s *site) revokeRemoved(removed []string) {
 // revoking the sessions of removed users.
 func (g *Gateway) ReloadUsers() {
 	for _, s := range g.order {
-		if s.cfg.Users == nil {
+		if s.users == nil {
 			continue
 		}
-		if err := s.cfg.Users.Reload(); err != nil {
+		if err := s.users.Reload(); err != nil {
 			s.log.Error("gateway: users file reload failed; the previous users stay in force", "err", err)
 		}
 	}
@@ -124,9 +124,9 @@ func periodically(ctx context.Context, every time.Duration, fn func()) {
 // for the password again: a copied cookie alone must not sign the owner
 // out everywhere.
 func (s *site) reauthNeeded(sess *session.Session, now time.Time) bool {
-	if s.cfg.ReauthAfter < 0 {
-		return false
+	if s.cfg.Auth.ReauthAfter <= 0 {
+		return false // 0: never asks again
 	}
 	at, err := strconv.ParseInt(sess.Get(authAtKey), 10, 64)
-	return err != nil || now.Sub(time.UnixMilli(at)) > s.cfg.ReauthAfter
+	return err != nil || now.Sub(time.UnixMilli(at)) > s.cfg.Auth.ReauthAfter
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"net/url"
 	"strings"
@@ -61,18 +62,16 @@ func TestRemovedUserLosesSessions(t *testing.T) {
 // reload cannot reach a session (a cookie store, or a file changed while
 // the gateway was down), the removed user's request is anonymous.
 func TestRemovedUserSignedOutWithoutRevocation(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) {
-		f, err := htpasswd.Open(htpasswd.Config{Path: sc.Users.Path(), CheckInterval: -1})
-		if err != nil {
-			panic(err)
-		}
-		sc.Users = f
-	})
+	g := startGateway(t, nil)
+	f, err := htpasswd.Open(htpasswd.Config{Path: g.users, CheckInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range g.g.order {
+		s.users = f // sees the change at once, and revokes nothing: only the per-request check is left
+	}
 	a := g.client()
 	doLogin(g, a, "alice", "alice-pw", "/")
-	for _, s := range g.g.order {
-		s.cfg.Users.OnChange(nil) // no revocation: only the per-request check is left
-	}
 	if err := htpasswd.Remove(g.users, "alice"); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +84,7 @@ func TestRemovedUserSignedOutWithoutRevocation(t *testing.T) {
 // cannot sign its owner out everywhere: the sessions page asks for the
 // password; a wrong one is refused; the right one works.
 func TestReauthBeforeRevokingOthers(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) { sc.ReauthAfter = time.Second })
+	g := startGateway(t, func(sc *config.Site) { sc.Auth.ReauthAfter = time.Second })
 	// ReauthAfter is 1s: everything after the password is proven below runs well within it.
 	owner, other := g.client(), g.client()
 	doLogin(g, owner, "alice", "alice-pw", "/")

@@ -98,7 +98,7 @@ func (b *backendWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
 		// 1xx (103 Early Hints): ReverseProxy and the direct path put the
 		// backend's interim headers into this header map just before.
-		b.site.cfg.Headers.stripResponse(b.Header())
+		b.site.headers.stripResponse(b.Header())
 		b.ResponseWriter.WriteHeader(code)
 		return
 	}
@@ -160,7 +160,7 @@ func (b *backendWriter) apply() bool {
 		}
 		h["Set-Cookie"] = kept
 	}
-	u := parseUpdate(h, s.cfg.Headers, s.cfg.MaxReplaceBytes, s.log)
+	u := parseUpdate(h, s.headers, s.cfg.MaxHeaderBytes, s.log)
 	sess := b.sess
 	signedIn := sess != nil && sess.User() != ""
 	if sess == nil {
@@ -251,7 +251,7 @@ func redirectCode(method string) int {
 // forward hands r to the backend with the session headers set.
 func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 	sess := session.FromContext(r.Context())
-	h := s.cfg.Headers
+	h := s.headers
 	stripForward(r.Header, s.cgi)
 	if s.cfg.Inspect {
 		var now []string
@@ -308,7 +308,7 @@ func (s *site) callBackend(w http.ResponseWriter, r *http.Request, sess *session
 		bw.done = true
 		bw.apply()
 	}
-	s.cfg.Headers.stripResponse(w.Header()) // trailers are sent after the handler returns
+	s.headers.stripResponse(w.Header()) // trailers are sent after the handler returns
 }
 
 func (s *site) isSessionCookie(name string) bool {
@@ -321,8 +321,8 @@ func (s *site) isSessionCookie(name string) bool {
 }
 
 func (s *site) httpsURL(r *http.Request) string {
-	if s.cfg.HTTPSOrigin == "" {
+	if s.httpsOrigin == "" {
 		return ""
 	}
-	return s.cfg.HTTPSOrigin + r.URL.RequestURI()
+	return s.httpsOrigin + r.URL.RequestURI()
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/tls"
+	"github.com/sessiond/sessiond/gateway/config"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -24,9 +25,11 @@ func BenchmarkGateway(b *testing.B) {
 	})
 	st := memory.New(memory.Config{SweepInterval: -1})
 	defer st.Close()
-	g, err := New(Config{Store: st, Auditor: &session.SlogAuditor{}, Sites: []SiteConfig{{Name: "b", Hosts: []string{"app.test"},
-		Backend: backend, HTTPSOrigin: "https://app.test", Overall: secure.Never, EnforceOrigin: true,
-		Session: session.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}}}}})
+	sc := testSite(backend, "app.test")
+	sc.Name, sc.Redirects.Overall = "b", secure.Never
+	cfg := testConfig(b, "80", "443", sc)
+	cfg.TrustedProxies = []config.IPPrefix{{Prefix: netip.MustParsePrefix("192.0.2.0/24")}}
+	g, err := New(cfg, Runtime{Store: st, Auditor: &session.SlogAuditor{}})
 	if err != nil {
 		b.Fatal(err)
 	}

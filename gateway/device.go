@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"github.com/sessiond/sessiond/gateway/config"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -50,16 +51,11 @@ type devices struct {
 
 // newDevices returns nil (device cookies off: every client is untrusted)
 // when attempts is negative; zero values mean the defaults.
-func newDevices(site string, key []byte, attempts int, per time.Duration) (*devices, error) {
-	if attempts < 0 {
-		return nil, nil
+func newDevices(site string, key []byte, r config.Rate) (*devices, error) {
+	if r.Attempts <= 0 {
+		return nil, nil // attempts 0: no device cookies
 	}
-	if attempts == 0 {
-		attempts = 10
-	}
-	if per <= 0 {
-		per = time.Hour
-	}
+	attempts, per := r.Attempts, r.Per
 	lim, err := ratelimit.New(ratelimit.Config{Every: max(per/time.Duration(attempts), time.Nanosecond), Burst: attempts})
 	if err != nil {
 		return nil, err

@@ -4,9 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"github.com/sessiond/sessiond/gateway/config"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzDeviceCookie: any cookie value, for any user name, is either
@@ -15,7 +17,7 @@ import (
 // for a forged or altered value.
 func FuzzDeviceCookie(f *testing.F) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	d, err := newDevices("site", key, 3, 0)
+	d, err := newDevices("site", key, config.Rate{Attempts: 3, Per: time.Hour})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -27,56 +27,40 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
 	"github.com/sessiond/sessiond/session"
 )
 
-// Config is a resolved gateway configuration.
-type Config struct {
-	Sites []SiteConfig
+// Runtime is what a gateway needs beyond its configuration: what the
+// file names but only the caller opens and closes (the store, GeoIP
+// database, log destinations), and what cannot be written in it.
+type Runtime struct {
 	// Store (server-side sessions) or Codec (cookie sessions), shared by
-	// every site.
+	// every site: exactly one.
 	Store session.Store
 	Codec session.CookieCodec
-
-	// UnknownIDLimit is how many unknown session IDs one client IP may
-	// present per minute, counted once for the whole gateway (every site
-	// shares the count). Default 60; negative disables.
-	UnknownIDLimit int
 
 	// DeviceKey signs device cookies (login throttling) when there is no
 	// Store; with a Store, a key kept in the store is used. Default: a
 	// random key for this process.
 	DeviceKey []byte
 
-	// Claims remembers the migrated Apache cookies (ModCrypto) so that a
+	// Claims remembers the migrated Apache cookies (modcrypto) so that a
 	// replayed copy is refused after a restart too. Default: the session
 	// Store; with a Codec and no Claims, this process's memory only.
 	Claims ClaimSet
 
-	// RememberStore keeps the remember-me keys of sites with Remember set
-	// (remember/sqlstore on the session database).
+	// RememberStore keeps the remember-me keys of sites with
+	// auth.remember enabled.
 	RememberStore remember.Store
 
-	// AdminToken guards the admin API and /metrics (bearer token).
-	AdminToken string
-	// TrustedProxies are the peers whose X-Forwarded-For and
-	// X-Forwarded-Proto are believed: for every site's sessions (unless a
-	// site sets its own), login limits, audit records, the access log and
-	// the X-Forwarded-* headers sent to backends. Empty: none.
-	TrustedProxies []netip.Prefix
 	// Locator, if set, fills the Area of listed sessions (GeoIP).
 	Locator session.Locator
 
-	// AccessLog, if set, gets one line per request: Apache's combined
-	// format with the session's Ref as a last quoted field, or JSON lines
-	// with AccessJSON. Sessions are named by Ref, never by ID.
-	AccessLog  io.Writer
-	AccessJSON bool
-
-	// MetricsPath is where the admin listener serves Prometheus metrics.
-	// Default "/metrics"; "-" serves none.
-	MetricsPath string
+	// AccessLog, if set, gets one line per request in the configured
+	// access_log.format. Sessions are named by Ref, never by ID.
+	AccessLog io.Writer
 
 	Logger  *slog.Logger
 	Auditor session.Auditor
@@ -99,67 +83,60 @@ type Gateway struct {
 	trusted       []netip.Prefix
 	locator       session.Locator
 	access        *accessLog // nil: no access log
-	// metricsPath is Config.MetricsPath resolved ("" serves none).
+	// metricsPath is listen.admin.metrics_path ("" serves none).
 	metricsPath string
+	// maxClients bounds each login limiter (limits.max_clients).
+	maxClients int
 	// deviceKey signs device cookies (device.go): kept in the store when
 	// there is one, so it survives restarts and is shared by gateways.
 	deviceKey []byte
 	claims    ClaimSet
 }
 
-// New provisions and validates every site.
-func New(cfg Config) (*Gateway, error) {
-	if (cfg.Store == nil) == (cfg.Codec == nil) {
+// New runs cfg: a configuration from config.Load, or built in code from
+// config.Default and config.DefaultSite and checked with Validate. Each
+// site is built from its config.Site alone; the files it names (users,
+// Apache passphrases) are read here.
+func New(cfg *config.Config, rt Runtime) (*Gateway, error) {
+	if (rt.Store == nil) == (rt.Codec == nil) {
 		return nil, errors.New("gateway: exactly one of Store and Codec is needed")
 	}
-	g := &Gateway{sites: map[string]*site{}, store: cfg.Store, codec: cfg.Codec, token: cfg.AdminToken,
-		log: cfg.Logger, metrics: newMetrics(), metricsPath: cfg.MetricsPath,
-		trusted: cfg.TrustedProxies, locator: cfg.Locator}
-	if cfg.AccessLog != nil {
-		g.access = &accessLog{w: cfg.AccessLog, json: cfg.AccessJSON}
-	}
-	switch g.metricsPath {
-	case "":
-		g.metricsPath = "/metrics"
-	case "-":
-		g.metricsPath = ""
-	}
-	switch {
-	case cfg.UnknownIDLimit == 0:
-		g.unknown = session.NewUnknownIDLimiter(session.DefaultUnknownIDLimit)
-	case cfg.UnknownIDLimit > 0:
-		g.unknown = session.NewUnknownIDLimiter(cfg.UnknownIDLimit)
-	default:
-		g.unknown = session.NewUnknownIDLimiter(0)
+	g := &Gateway{sites: map[string]*site{}, store: rt.Store, codec: rt.Codec, token: cfg.Listen.Admin.Token.Reveal(),
+		log: rt.Logger, metrics: newMetrics(), metricsPath: cfg.Listen.Admin.MetricsPath,
+		trusted: cfg.Prefixes(), locator: rt.Locator, maxClients: cfg.Limits.MaxClients,
+		unknown: session.NewUnknownIDLimiter(max(cfg.Limits.UnknownIDs.PerMinute(), 0))}
+	if rt.AccessLog != nil {
+		g.access = &accessLog{w: rt.AccessLog, json: cfg.AccessLog.Format == "json"}
 	}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	g.auditor = countingAuditor{next: cfg.Auditor, m: g.metrics}
-	if cfg.Auditor == nil {
+	g.auditor = countingAuditor{next: rt.Auditor, m: g.metrics}
+	if rt.Auditor == nil {
 		g.auditor = countingAuditor{next: session.NewJSONAuditor(), m: g.metrics}
 	}
-	g.deviceKey = g.loadDeviceKey(cfg.DeviceKey)
-	g.rememberStore = cfg.RememberStore
+	g.deviceKey = g.loadDeviceKey(rt.DeviceKey)
+	g.rememberStore = rt.RememberStore
 	switch {
-	case cfg.Claims != nil:
-		g.claims = cfg.Claims
-	case cfg.Store != nil:
-		g.claims = storeClaims{cfg.Store}
+	case rt.Claims != nil:
+		g.claims = rt.Claims
+	case rt.Store != nil:
+		g.claims = storeClaims{rt.Store}
 	default:
 		g.claims = &memoryClaims{}
 		for _, sc := range cfg.Sites {
-			if sc.ModCrypto != nil {
+			if sc.ModCrypto != nil && sc.Session.Mode != config.ModeOff {
 				g.log.Warn("gateway: migrated Apache cookies are remembered in memory only (no Claims with the cookie store): a copy replayed after a restart is accepted once more")
 				break
 			}
 		}
 	}
 	var errs []error
-	for _, sc := range cfg.Sites {
+	for i := range cfg.Sites {
+		sc := &cfg.Sites[i]
 		s, err := newSite(sc, g)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("site %q: %w", sc.Name, err))
 			continue
 		}
 		for _, h := range sc.Hosts {
@@ -177,9 +154,9 @@ func New(cfg Config) (*Gateway, error) {
 	if err := g.indexRealms(); err != nil {
 		return nil, err
 	}
-	if cfg.Store != nil {
-		am, err := session.New(session.Config{Store: cfg.Store, Auditor: g.auditor, Logger: g.log, UnknownIDs: g.unknown,
-			Locator: cfg.Locator, TrustedProxies: cfg.TrustedProxies})
+	if rt.Store != nil {
+		am, err := session.New(session.Config{Store: rt.Store, Auditor: g.auditor, Logger: g.log, UnknownIDs: g.unknown,
+			Locator: rt.Locator, TrustedProxies: g.trusted})
 		if err != nil {
 			return nil, err
 		}
@@ -341,8 +318,8 @@ type Listeners struct {
 	// address closes that listener; HTTPS needs TLS set.
 	OnServe func(rebind func(http, https, admin string) ([3]net.Addr, error))
 	// ReadHeaderTimeout and IdleTimeout bound a client's connection
-	// (defaults DefaultReadHeaderTimeout and DefaultIdleTimeout). Request
-	// bodies are bounded per site (SiteConfig.BodyTimeout).
+	// (defaults config.DefaultReadHeaderTimeout and DefaultIdleTimeout).
+	// Request bodies are bounded per site (timeouts.request_body).
 	ReadHeaderTimeout, IdleTimeout time.Duration
 }
 

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
@@ -72,18 +73,42 @@ type gw struct {
 
 const testHost = "app.test"
 
-// startGateway runs a gateway for one site on real HTTP and HTTPS listeners.
-func startGateway(t *testing.T, mod func(*SiteConfig)) *gw {
+// testToken is the admin token of test gateways.
+const testToken = "admintoken-0123456789"
+
+// testConfig is a checked configuration of sites (start each from
+// config.DefaultSite()) whose redirect targets use the ports of the test
+// servers: plain HTTP on httpPort, HTTPS on httpsPort.
+func testConfig(t testing.TB, httpPort, httpsPort string, sites ...config.Site) *config.Config {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Listen.HTTP.Addr = "127.0.0.1:" + httpPort
+	cfg.Listen.HTTPS = config.HTTPSListener{Addr: "127.0.0.1:" + httpsPort, DevTLS: true}
+	cfg.Listen.Admin.Token = config.NewSecret(testToken, "test")
+	cfg.Store.Memory = &config.MemoryStore{}
+	cfg.Sites = sites
+	if _, err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return &cfg
+}
+
+// testSite is config.DefaultSite() for hosts, served by backend.
+func testSite(backend http.Handler, hosts ...string) config.Site {
+	sc := config.DefaultSite()
+	sc.Hosts, sc.Handler = hosts, backend
+	return sc
+}
+
+// startGateway runs a gateway for one site on real HTTP and HTTPS
+// listeners: https-only, with the users file's login and an echoing
+// upstream; mod changes the site's configuration first.
+func startGateway(t *testing.T, mod func(*config.Site)) *gw {
 	t.Helper()
 	be := newEchoBackend(t)
-	up, _ := url.Parse(be.srv.URL)
 	dir := t.TempDir()
 	users := filepath.Join(dir, "users")
 	if err := htpasswd.Add(users, "alice", "alice-pw", 4); err != nil {
-		t.Fatal(err)
-	}
-	f, err := htpasswd.Open(htpasswd.Config{Path: users})
-	if err != nil {
 		t.Fatal(err)
 	}
 	plain := httptest.NewUnstartedServer(nil)
@@ -95,14 +120,16 @@ func startGateway(t *testing.T, mod func(*SiteConfig)) *gw {
 	g := &gw{t: t, backend: be, users: users,
 		httpURL:  "http://" + testHost + ":" + portOf(plain.URL),
 		httpsURL: "https://" + testHost + ":" + portOf(tlsSrv.URL)}
-	sc := SiteConfig{Name: "app", Hosts: []string{testHost}, Upstream: up, Users: f,
-		HTTPSOrigin: g.httpsURL, HTTPOrigin: g.httpURL}
+	sc := config.DefaultSite()
+	sc.Name, sc.Hosts, sc.Upstream, sc.Auth.Htpasswd = "app", []string{testHost}, be.srv.URL, users
 	if mod != nil {
 		mod(&sc)
 	}
+	cfg := testConfig(t, portOf(plain.URL), portOf(tlsSrv.URL), sc)
 	store := memory.New(memory.Config{SweepInterval: -1})
 	t.Cleanup(func() { store.Close() })
-	g.g, err = New(Config{Sites: []SiteConfig{sc}, Store: store, AdminToken: "admintoken", Auditor: &session.SlogAuditor{}})
+	var err error
+	g.g, err = New(cfg, Runtime{Store: store, Auditor: &session.SlogAuditor{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +261,7 @@ func TestSessionCookiesNeverReachBackend(t *testing.T) {
 }
 
 func TestReservedKeysAndSecurePartition(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) { sc.Session.Mode = session.Mixed })
+	g := startGateway(t, func(sc *config.Site) { sc.Session.Mode = config.ModeMixed })
 	c := g.client()
 	upd := url.QueryEscape("expiry=1&secure.sessiond.csrf=x&sessiond.user=root&secure.card=4111&cart=1")
 	g.do(c, "GET", g.httpURL+"/p?replace="+upd, nil, nil) // over HTTP
@@ -252,9 +279,9 @@ func TestReservedKeysAndSecurePartition(t *testing.T) {
 }
 
 func TestIncludeExclude(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) {
-		sc.Include = []string{"/app"}
-		sc.Exclude = []string{"/app/static"}
+	g := startGateway(t, func(sc *config.Site) {
+		sc.Session.Include = []string{"/app", "/login", "/logout"}
+		sc.Session.Exclude = []string{"/app/static"}
 	})
 	cases := []struct {
 		path string
@@ -302,7 +329,7 @@ func TestBackendActions(t *testing.T) {
 }
 
 func TestRequireSecureAction(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) { sc.Session.Mode = session.Mixed })
+	g := startGateway(t, func(sc *config.Site) { sc.Session.Mode = config.ModeMixed })
 	c := g.client()
 	resp, body := g.do(c, "GET", g.httpURL+"/account?action=require-secure", nil, nil)
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != g.httpsURL+"/account?action=require-secure" {
@@ -332,7 +359,7 @@ func between(s, a, b string) string {
 }
 
 func TestLoginFlow(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) { sc.AuthRequired = []string{"/account"} })
+	g := startGateway(t, func(sc *config.Site) { sc.AuthRequired = []string{"/account"} })
 	c := g.client()
 	resp, _ := g.do(c, "GET", g.httpsURL+"/account/settings", nil, nil)
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), g.httpsURL+"/login?next=") {
@@ -404,7 +431,7 @@ func TestLoginRateLimited(t *testing.T) {
 }
 
 func TestLoginOverHTTPRefused(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) { sc.Session.Mode = session.Mixed })
+	g := startGateway(t, func(sc *config.Site) { sc.Session.Mode = config.ModeMixed })
 	c := g.client()
 	resp, body := g.do(c, "POST", g.httpURL+"/login", url.Values{"username": {"alice"}, "password": {"alice-pw"}}, nil)
 	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" {
@@ -447,7 +474,7 @@ func TestWebSocketCrossOriginRefused(t *testing.T) {
 }
 
 func TestEnforceOrigin(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) { sc.EnforceOrigin = true })
+	g := startGateway(t, func(sc *config.Site) { sc.CSRF.EnforceOrigin = true })
 	c := g.client()
 	hdr := http.Header{"Sec-Fetch-Site": {"cross-site"}}
 	if resp, _ := g.do(c, "POST", g.httpsURL+"/cart/add?replace=x%3D1", url.Values{"product": {"1"}}, hdr); resp.StatusCode != http.StatusForbidden {
@@ -462,9 +489,9 @@ func TestCGIEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	script := filepath.Join(dir, "env.cgi")
 	os.WriteFile(script, []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\nX-Replace-Session: visits=%s\\r\\n\\r\\n' \"${HTTP_SESSION#visits=}1\"\nprintf 'HTTP_SESSION=%s\\n' \"$HTTP_SESSION\"\n"), 0o755)
-	g := startGateway(t, func(sc *SiteConfig) {
-		sc.Upstream = nil
-		sc.CGIDir = dir
+	g := startGateway(t, func(sc *config.Site) {
+		sc.Upstream = ""
+		sc.CGI = &config.DirRoute{Dir: dir, Prefix: "/cgi-bin"}
 	})
 	c := g.client()
 	_, body := g.do(c, "GET", g.httpsURL+"/cgi-bin/env.cgi", nil, http.Header{"Session": {"spoofed=1"}})
@@ -513,7 +540,7 @@ func TestSessionsPageAndAdminAPI(t *testing.T) {
 		t.Fatalf("admin without token = %d", resp.StatusCode)
 	}
 	req, _ := http.NewRequest("GET", admin.URL+"/api/users/alice/sessions", nil)
-	req.Header.Set("Authorization", "Bearer admintoken")
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -525,7 +552,7 @@ func TestSessionsPageAndAdminAPI(t *testing.T) {
 		t.Fatalf("admin list = %d sessions, want 1", len(out.Sessions))
 	}
 	req, _ = http.NewRequest("GET", admin.URL+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer admintoken")
+	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, _ = http.DefaultClient.Do(req)
 	m, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
@@ -537,10 +564,10 @@ func TestSessionsPageAndAdminAPI(t *testing.T) {
 var _ = secure.Always
 
 func TestOversizedBackendUpdateIgnored(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) { sc.MaxReplaceBytes = 64 })
+	g := startGateway(t, func(sc *config.Site) { sc.MaxHeaderBytes = 256 })
 	c := g.client()
 	g.do(c, "GET", g.httpsURL+"/p?replace=cart%3D1", nil, nil)
-	big := "x=" + strings.Repeat("y", 100)
+	big := "x=" + strings.Repeat("y", 300)
 	g.do(c, "GET", g.httpsURL+"/p?replace="+url.QueryEscape(big), nil, nil)
 	if _, body := g.do(c, "GET", g.httpsURL+"/p", nil, nil); !strings.Contains(body, "session=cart=1\n") {
 		t.Fatalf("after an oversized update the backend saw %q; want it ignored and the session intact", body)
@@ -556,7 +583,7 @@ func TestLegacyHashUpgradedAtLogin(t *testing.T) {
 	}
 	f.WriteString("bob:$apr1$abcdefgh$0aIfruTxlpYEhIklxlUOl1\n")
 	f.Close()
-	if err := g.g.sites[testHost].cfg.Users.Reload(); err != nil {
+	if err := g.g.sites[testHost].users.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if resp := doLogin(g, g.client(), "bob", "bob-pw", "/"); resp.StatusCode != http.StatusSeeOther {

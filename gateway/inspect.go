@@ -14,7 +14,7 @@ import (
 	"github.com/sessiond/sessiond/wire"
 )
 
-// Inspection (SiteConfig.Inspect) lets a backend show what the gateway
+// Inspection (the site's inspect key) lets a backend show what the gateway
 // did with the session: which session cookies the request carried, which
 // partition the backend sees, the record's recent session events, and why
 // the client was just redirected. It is made for demos and debugging; the
@@ -120,7 +120,7 @@ func (s *site) noteResponse(h http.Header, r *http.Request, n *note, code int) {
 		out = "logout" // a backend's logout action: its redirect goes anywhere
 	case n.why == "auth" && code >= 300 && code < 400:
 		out = "auth"
-	case code >= 300 && code < 400 && !s.isSecure(r) && strings.HasPrefix(h.Get("Location"), s.cfg.HTTPSOrigin+"/"):
+	case code >= 300 && code < 400 && !s.isSecure(r) && strings.HasPrefix(h.Get("Location"), s.httpsOrigin+"/"):
 		out = n.why
 		if out == "" {
 			out = s.redirectReason(r)
@@ -163,7 +163,7 @@ func (s *site) explain(code string) string {
 	case "backend":
 		return "The site asked the gateway for HTTPS on this page (X-Session-Action: require-secure)."
 	case "form":
-		for _, rule := range s.cfg.Rules {
+		for _, rule := range s.ruleList {
 			if rule.Form != "" && rule.To == secure.HTTPS {
 				return fmt.Sprintf("The page contains a form matching %q, so the gateway's content rule sent it to HTTPS before it was shown.", rule.Form)
 			}
@@ -172,8 +172,8 @@ func (s *site) explain(code string) string {
 	case "logout":
 		return "You signed out: the gateway destroyed the session on the server, so its IDs are dead even if someone copied them."
 	}
-	if i, err := strconv.Atoi(strings.TrimPrefix(code, "r")); err == nil && code[0] == 'r' && i >= 0 && i < len(s.cfg.Rules) {
-		return "You were sent to HTTPS because the gateway's rule " + describeRule(s.cfg.Rules[i]) + " matched."
+	if i, err := strconv.Atoi(strings.TrimPrefix(code, "r")); err == nil && code[0] == 'r' && i >= 0 && i < len(s.ruleList) {
+		return "You were sent to HTTPS because the gateway's rule " + describeRule(s.ruleList[i]) + " matched."
 	}
 	return ""
 }
@@ -226,7 +226,7 @@ func (s *site) logEvent(sess *session.Session, kinds ...string) {
 // infoHeader is the X-Session-Info value for a forwarded request.
 func (s *site) infoHeader(r *http.Request, sess *session.Session, now []string) string {
 	n := noteFrom(r.Context())
-	v := map[string]string{"transport": "http", "http": s.cfg.HTTPOrigin, "https": s.cfg.HTTPSOrigin}
+	v := map[string]string{"transport": "http", "http": s.httpOrigin, "https": s.httpsOrigin}
 	if s.isSecure(r) {
 		v["transport"] = "https"
 	}

@@ -1,13 +1,13 @@
 package gateway
 
 import (
+	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/sessiond/sessiond/secure"
-	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/wire"
 )
 
@@ -21,17 +21,17 @@ func seenInfo(t *testing.T, g *gw) map[string]string {
 	return v
 }
 
-// TestInspect: with SiteConfig.Inspect the backend learns what the
+// TestInspect: with the site's inspect key the backend learns what the
 // gateway did — transport, session cookies by name, partition, the
 // record's event log, and why it redirected — from a header no client can
 // forge, and the gateway's own bookkeeping never leaks into the session
 // data or the backend's cookies.
 func TestInspect(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) {
+	g := startGateway(t, func(sc *config.Site) {
 		sc.Inspect = true
-		sc.Session.Mode = session.Mixed
-		sc.Exclude = []string{"/static"}
-		sc.Rules = []secure.Rule{{Path: "/secure", To: secure.HTTPS}}
+		sc.Session.Mode = config.ModeMixed
+		sc.Session.Exclude = []string{"/static"}
+		sc.Redirects.Rules = []config.RedirectRule{{Path: "/secure", To: secure.HTTPS}}
 	})
 	c := g.client()
 	spoof := http.Header{"X-Session-Info": {"events=login+1&why=spoofed&cookies=__Host-ssid"}}
@@ -62,10 +62,11 @@ func TestInspect(t *testing.T) {
 		t.Fatalf("a backend forged the event log: %q", ev)
 	}
 
-	// A rule redirect to HTTPS: the next request learns which rule, and
+	// A rule redirect to HTTPS (rule 2: login and logout come first): the
+	// next request learns which rule, and
 	// that it stepped up; the note cookie never reaches the backend.
 	resp, _ := g.do(c, "GET", g.httpURL+"/secure", nil, nil)
-	if resp.StatusCode != http.StatusFound || !strings.Contains(strings.Join(resp.Header.Values("Set-Cookie"), "\n"), noteCookie+"=r0") {
+	if resp.StatusCode != http.StatusFound || !strings.Contains(strings.Join(resp.Header.Values("Set-Cookie"), "\n"), noteCookie+"=r2") {
 		t.Fatalf("rule redirect: %d, Set-Cookie %q", resp.StatusCode, resp.Header.Values("Set-Cookie"))
 	}
 	resp, _ = g.do(c, "GET", g.httpsURL+"/secure", nil, nil)
@@ -124,11 +125,10 @@ func TestInspectOffByDefault(t *testing.T) {
 // TestInspectLoginPageSaysWhy: the gateway's sign-in page shows why the
 // browser was sent there — a rule to HTTPS, or a page that needs a user.
 func TestInspectLoginPageSaysWhy(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) {
+	g := startGateway(t, func(sc *config.Site) {
 		sc.Inspect = true
-		sc.Session.Mode = session.Mixed
+		sc.Session.Mode = config.ModeMixed
 		sc.AuthRequired = []string{"/admin"}
-		sc.Rules = []secure.Rule{{Path: "/login", To: secure.HTTPS, Credentials: true}}
 	})
 	c := g.client()
 	resp, _ := g.do(c, "GET", g.httpURL+"/login", nil, nil)
@@ -154,7 +154,7 @@ func TestInspectLoginPageSaysWhy(t *testing.T) {
 // TestInspectRotation: a periodic rotation (here every 2 requests) is a
 // "regenerate" event of the request that does it.
 func TestInspectRotation(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) {
+	g := startGateway(t, func(sc *config.Site) {
 		sc.Inspect = true
 		sc.Session.RotateRequests = 2
 	})

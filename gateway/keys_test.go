@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,13 +20,19 @@ import (
 func TestLoginLimitsConfigurable(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
-		mod        func(*SiteConfig)
+		mod        func(*config.Site)
 		tries      int
 		wantLimitN int // first attempt answered 429 (0: none)
 	}{
-		{"burst 3 per user", func(c *SiteConfig) { c.LoginPerClient = -1; c.LoginPerUser = time.Hour; c.LoginUserBurst = 3 }, 6, 4},
-		{"burst 2 per client", func(c *SiteConfig) { c.LoginPerUser = -1; c.LoginPerClient = time.Hour; c.LoginClientBurst = 2 }, 6, 3},
-		{"both off", func(c *SiteConfig) { c.LoginPerClient, c.LoginPerUser = -1, -1 }, 30, 0},
+		{"burst 3 per user", func(c *config.Site) {
+			c.Auth.RateLimit.PerIP.Attempts = 0
+			c.Auth.RateLimit.PerUser = config.Rate{Attempts: 3, Per: 3 * time.Hour}
+		}, 6, 4},
+		{"burst 2 per client", func(c *config.Site) {
+			c.Auth.RateLimit.PerUser.Attempts = 0
+			c.Auth.RateLimit.PerIP = config.Rate{Attempts: 2, Per: 2 * time.Hour}
+		}, 6, 3},
+		{"both off", func(c *config.Site) { c.Auth.RateLimit.PerIP.Attempts, c.Auth.RateLimit.PerUser.Attempts = 0, 0 }, 30, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			g := startGateway(t, tc.mod)
@@ -49,13 +56,15 @@ func TestLoginLimitsConfigurable(t *testing.T) {
 }
 
 // TestMetricsPath: the admin listener serves metrics where configured,
-// behind the token, and nowhere with "-".
+// behind the token, and nowhere with "".
 func TestMetricsPath(t *testing.T) {
 	for _, tc := range []struct {
 		path         string
 		want404, got string
-	}{{"/prom", "/metrics", "/prom"}, {"", "/prom", "/metrics"}, {"-", "/metrics", ""}} {
-		g, err := New(Config{Store: memory.New(memory.Config{}), AdminToken: "admintoken", MetricsPath: tc.path})
+	}{{"/prom", "/metrics", "/prom"}, {"/metrics", "/prom", "/metrics"}, {"", "/metrics", ""}} {
+		cfg := testConfig(t, "80", "443", testSite(http.NotFoundHandler(), "app.test"))
+		cfg.Listen.Admin.MetricsPath = tc.path
+		g, err := New(cfg, Runtime{Store: memory.New(memory.Config{})})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,14 +79,14 @@ func TestMetricsPath(t *testing.T) {
 			return rec.Code
 		}
 		if tc.got != "" {
-			if c := get(tc.got, "admintoken"); c != 200 {
+			if c := get(tc.got, testToken); c != 200 {
 				t.Errorf("MetricsPath %q: GET %s = %d, want 200", tc.path, tc.got, c)
 			}
 			if c := get(tc.got, "wrong"); c != 401 {
 				t.Errorf("MetricsPath %q: GET %s with a wrong token = %d, want 401", tc.path, tc.got, c)
 			}
 		}
-		if c := get(tc.want404, "admintoken"); c != 404 {
+		if c := get(tc.want404, testToken); c != 404 {
 			t.Errorf("MetricsPath %q: GET %s = %d, want 404", tc.path, tc.want404, c)
 		}
 	}
@@ -91,8 +100,11 @@ func TestAccessLogJSON(t *testing.T) {
 		w.Header().Set("X-Replace-Session", "k=v")
 		w.Write([]byte("hello"))
 	})
-	g, err := New(Config{Store: memory.New(memory.Config{}), AccessLog: &buf, AccessJSON: true,
-		Sites: []SiteConfig{{Name: "app", Hosts: []string{"app.test"}, Backend: backend, HTTPSOrigin: "https://app.test"}}})
+	sc := testSite(backend, "app.test")
+	sc.Name = "app"
+	cfg := testConfig(t, "80", "443", sc)
+	cfg.AccessLog.Format = "json"
+	g, err := New(cfg, Runtime{Store: memory.New(memory.Config{}), AccessLog: &buf})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/sessiond/sessiond/gateway/config"
 	"log/slog"
 	"net"
 	"net/http"
@@ -49,8 +50,8 @@ func (ls *listenerSet) open(role int, addr string) (*server, error) {
 	if ls.tls[role] != nil {
 		ln = tls.NewListener(ln, ls.tls[role])
 	}
-	s := &http.Server{Handler: ls.handler[role], ReadHeaderTimeout: cmp.Or(ls.l.ReadHeaderTimeout, DefaultReadHeaderTimeout),
-		IdleTimeout:    cmp.Or(ls.l.IdleTimeout, DefaultIdleTimeout),
+	s := &http.Server{Handler: ls.handler[role], ReadHeaderTimeout: cmp.Or(ls.l.ReadHeaderTimeout, config.DefaultReadHeaderTimeout),
+		IdleTimeout:    cmp.Or(ls.l.IdleTimeout, config.DefaultIdleTimeout),
 		MaxHeaderBytes: 32 << 10, TLSConfig: ls.tls[role],
 		ErrorLog: slog.NewLogLogger(ls.log.Handler(), slog.LevelDebug)}
 	return &server{addr: addr, s: s, ln: ln}, nil

@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sessiond/sessiond/internal/token"
 	"github.com/sessiond/sessiond/session"
@@ -28,7 +30,10 @@ func cookieValue(c *http.Client, u, name string) string {
 // attacker with the right password — is still refused. A stolen device
 // cookie gets its own small budget and is then locked out.
 func TestLockoutCannotLockOutKnownDevice(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) { sc.DeviceAttempts = 3 })
+	g := startGateway(t, func(sc *config.Site) {
+		sc.Auth.RateLimit = config.AuthRateLimit{PerIP: config.Rate{Attempts: 10, Per: time.Minute},
+			PerUser: config.Rate{Attempts: 5, Per: time.Minute}, PerDevice: config.Rate{Attempts: 3, Per: time.Hour}}
+	})
 	victim := g.client()
 	if resp := doLogin(g, victim, "alice", "alice-pw", "/"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("first login = %d", resp.StatusCode)
@@ -116,13 +121,17 @@ func TestUnknownIDThrottlePerGateway(t *testing.T) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	port := portOf(srv.URL)
-	var sites []SiteConfig
+	var sites []config.Site
 	for _, h := range []string{"a.test", "b.test"} {
-		sites = append(sites, SiteConfig{Name: h, Hosts: []string{h}, Upstream: up, HTTPSOrigin: "https://" + h + ":" + port})
+		sc := config.DefaultSite()
+		sc.Hosts, sc.Upstream = []string{h}, up.String()
+		sites = append(sites, sc)
 	}
+	cfg := testConfig(t, "80", port, sites...)
+	cfg.Limits.UnknownIDs = config.Rate{Attempts: 6, Per: time.Minute}
 	store := memory.New(memory.Config{SweepInterval: -1})
 	t.Cleanup(func() { store.Close() })
-	gwy, err := New(Config{Sites: sites, Store: store, UnknownIDLimit: 6, Auditor: &session.SlogAuditor{}})
+	gwy, err := New(cfg, Runtime{Store: store, Auditor: &session.SlogAuditor{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"github.com/sessiond/sessiond/gateway/config"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -47,19 +48,16 @@ label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem}button{m
 </form></body></html>
 `
 
-func newLogin(s *site, deviceKey []byte) (*login, error) {
-	src := defaultLoginTemplate
-	if s.cfg.LoginTemplate != "" {
-		src = s.cfg.LoginTemplate
-	}
-	l := &login{s: s, tmpl: template.Must(template.New("login").Parse(src))}
+func newLogin(s *site, deviceKey []byte, maxClients int) (*login, error) {
+	l := &login{s: s, tmpl: template.Must(template.New("login").Parse(defaultLoginTemplate))}
+	rl := s.cfg.Auth.RateLimit
 	var err1, err2 error
-	l.perClient, err1 = newLimiter(s.cfg.LoginPerClient, s.cfg.LoginClientBurst, 6*time.Second, 10, s.cfg.LoginMaxClients)
-	l.perUser, err2 = newLimiter(s.cfg.LoginPerUser, s.cfg.LoginUserBurst, 12*time.Second, 5, s.cfg.LoginMaxClients)
+	l.perClient, err1 = newLimiter(rl.PerIP, maxClients)
+	l.perUser, err2 = newLimiter(rl.PerUser, maxClients)
 	if err := errors.Join(err1, err2); err != nil {
 		return nil, fmt.Errorf("login rate limit: %w", err)
 	}
-	d, err := newDevices(s.cfg.Name, deviceKey, s.cfg.DeviceAttempts, s.cfg.DevicePer)
+	d, err := newDevices(s.cfg.Name, deviceKey, rl.PerDevice)
 	if err != nil {
 		return nil, err
 	}
@@ -67,19 +65,13 @@ func newLogin(s *site, deviceKey []byte) (*login, error) {
 	return l, nil
 }
 
-// newLimiter builds a login limiter: a negative every turns it off (nil
-// allows everything), zero values take the defaults.
-func newLimiter(every time.Duration, burst int, defEvery time.Duration, defBurst, maxKeys int) (*ratelimit.Limiter, error) {
-	if every < 0 {
+// newLimiter builds a login limiter remembering at most maxKeys clients
+// or users; attempts 0 turns it off (nil).
+func newLimiter(r config.Rate, maxKeys int) (*ratelimit.Limiter, error) {
+	if r.Attempts <= 0 {
 		return nil, nil
 	}
-	if every == 0 {
-		every = defEvery
-	}
-	if burst <= 0 {
-		burst = defBurst
-	}
-	return ratelimit.New(ratelimit.Config{Every: every, Burst: burst, MaxKeys: max(maxKeys, 0)})
+	return ratelimit.New(ratelimit.Config{Every: r.Every(), Burst: r.Attempts, MaxKeys: max(maxKeys, 0)})
 }
 
 // safeNext returns next if it is a same-site relative path, else "/".
@@ -113,7 +105,7 @@ func safeNext(next string) string {
 
 type loginPage struct {
 	Site, Action, Token, Next, User, Error string
-	// Why the client was just sent here (SiteConfig.Inspect), or "".
+	// Why the client was just sent here (the site's inspect key), or "".
 	Why string
 	// Remember shows the "Keep me signed in" checkbox.
 	Remember bool
@@ -122,7 +114,7 @@ type loginPage struct {
 func (l *login) render(w http.ResponseWriter, r *http.Request, code int, next, user, msg string) {
 	// The token first: it may start the session, whose cookie must go out
 	// with these headers.
-	page := loginPage{Site: l.s.cfg.Name, Action: l.s.cfg.LoginPath, Token: csrf.Token(r), Next: next, User: user, Error: msg,
+	page := loginPage{Site: l.s.cfg.Name, Action: l.s.cfg.Auth.LoginPath, Token: csrf.Token(r), Next: next, User: user, Error: msg,
 		Remember: l.s.remember != nil}
 	if n := noteFrom(r.Context()); n != nil {
 		page.Why = l.s.explain(n.in)
@@ -140,7 +132,7 @@ func (l *login) render(w http.ResponseWriter, r *http.Request, code int, next, u
 // insecure answers a login or logout that arrived over plain HTTP: GET is
 // sent to HTTPS; a POST (credentials!) is refused and never processed.
 func (l *login) insecure(w http.ResponseWriter, r *http.Request) {
-	target := l.s.cfg.HTTPSOrigin + r.URL.RequestURI()
+	target := l.s.httpsOrigin + r.URL.RequestURI()
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, target, http.StatusFound)
@@ -150,7 +142,7 @@ func (l *login) insecure(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusForbidden)
-	insecurePage.Execute(w, l.s.cfg.HTTPSOrigin+l.s.cfg.LoginPath)
+	insecurePage.Execute(w, l.s.httpsOrigin+l.s.cfg.Auth.LoginPath)
 }
 
 var insecurePage = template.Must(template.New("insecure").Parse(`<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -213,7 +205,7 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	l.rememberLogin(w, r, user)
 	l.s.logEvent(sess, "login")
 	if legacy {
-		if err := l.s.cfg.Users.Upgrade(user, pass); err != nil {
+		if err := l.s.users.Upgrade(user, pass); err != nil {
 			l.s.log.Warn("gateway: legacy password hash kept (could not upgrade to bcrypt)", "user", user, "err", err)
 		} else {
 			l.s.log.Info("gateway: password hash upgraded to bcrypt", "user", user)
@@ -249,7 +241,7 @@ func (l *login) attempt(r *http.Request, user, pass string) verdict {
 			}
 		}
 	}
-	ok, legacy := l.s.cfg.Users.Verify(user, pass)
+	ok, legacy := l.s.users.Verify(user, pass)
 	if !ok || !wire.ValidUser(user) {
 		if trusted && l.devices.failed(device) {
 			l.s.audit(r, session.Event{Type: "login.device_locked", User: user})

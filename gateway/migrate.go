@@ -131,7 +131,7 @@ func (a authFormKeys) hidden(k string, vals map[string]string) bool {
 }
 
 func (s *site) migrateApache(w http.ResponseWriter, r *http.Request) {
-	name := s.cfg.ModCryptoCookie
+	name := s.cfg.ModCrypto.CookieName
 	c, err := r.Cookie(name)
 	if err != nil {
 		return
@@ -142,7 +142,7 @@ func (s *site) migrateApache(w http.ResponseWriter, r *http.Request) {
 	if sess == nil || !sess.IsNew() {
 		return // a sessiond session exists: it wins
 	}
-	old, err := s.cfg.ModCrypto.Decode(c.Value)
+	old, err := s.modcrypto.Decode(c.Value)
 	if err != nil {
 		s.audit(r, session.Event{Type: "modcrypto.refused", Attrs: []slog.Attr{slog.String("err", err.Error())}})
 		return
@@ -162,7 +162,7 @@ func (s *site) migrateApache(w http.ResponseWriter, r *http.Request) {
 		s.audit(r, session.Event{Type: "modcrypto.replay"})
 		return
 	}
-	keys := authFormKeys{name: s.cfg.ModCryptoAuthName}
+	keys := authFormKeys{name: s.cfg.ModCrypto.AuthName}
 	userKey, ambiguous := keys.userKey(old.Values)
 	for k, v := range old.Values {
 		if k == userKey || keys.hidden(k, old.Values) || reservedKey(k) {
@@ -194,9 +194,9 @@ func (s *site) migrateUser(r *http.Request, sess *session.Session, user string) 
 	switch {
 	case !wire.ValidUser(user):
 		refuse("invalid user name")
-	case s.cfg.Users == nil:
+	case s.users == nil:
 		refuse("the site has no users file")
-	case !s.cfg.Users.Has(user):
+	case !s.users.Has(user):
 		refuse("not in the users file")
 	default:
 		if err := sess.Login(user); err != nil {

@@ -1,7 +1,10 @@
 package gateway
 
 import (
+	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -10,12 +13,9 @@ import (
 )
 
 func TestApacheCookieMigratedOnce(t *testing.T) {
-	dec, err := modcrypto.New([]string{"apache-secret"}, modcrypto.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := startGateway(t, func(sc *SiteConfig) {
-		sc.ModCrypto, sc.ModCryptoCookie = dec, "session"
+	pass := passphraseFile(t, "apache-secret")
+	g := startGateway(t, func(sc *config.Site) {
+		sc.ModCrypto = &config.ModCrypto{PassphraseFile: pass, CookieName: "session", Cipher: "aes256"}
 	})
 	apache, err := modcrypto.Encode("apache-secret", map[string]string{"realm-user": "alice", "realm-pw": "alice-pw", "realm-site": "x", "cart": "4,5"}, time.Now().Add(time.Hour))
 	if err != nil {
@@ -52,4 +52,14 @@ func TestApacheCookieMigratedOnce(t *testing.T) {
 	if _, body := g.do(g.client(), "GET", g.httpsURL+"/p", nil, http.Header{"Cookie": {"session=" + bad}}); strings.Contains(body, "alice") {
 		t.Fatalf("tampered Apache cookie accepted: %q", body)
 	}
+}
+
+// passphraseFile writes Apache's SessionCryptoPassphrase to a private file.
+func passphraseFile(t *testing.T, pass string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "passphrases")
+	if err := os.WriteFile(p, []byte(pass+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

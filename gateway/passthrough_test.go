@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/tls"
 	"fmt"
+	"github.com/sessiond/sessiond/gateway/config"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,7 +22,7 @@ func startWith(t *testing.T, backend http.Handler) *gw {
 	up := httptest.NewServer(backend)
 	t.Cleanup(up.Close)
 	u, _ := url.Parse(up.URL)
-	return startGateway(t, func(sc *SiteConfig) { sc.Upstream = u })
+	return startGateway(t, func(sc *config.Site) { sc.Upstream = u.String() })
 }
 
 func TestStreamingPassesThrough(t *testing.T) {

@@ -23,7 +23,7 @@ type Headers struct {
 	Secure    string // request: "1" over HTTPS, else "0" (X-Session-Secure)
 	CSRF      string // request: a fresh masked CSRF token (X-Session-Csrf)
 	CSRFField string // request: its form field name (X-Session-Csrf-Field)
-	Info      string // request: what the gateway did, with SiteConfig.Inspect (X-Session-Info)
+	Info      string // request: what the gateway did, with the site's inspect key (X-Session-Info)
 	Replace   string // response: updates, "k=v&gone=" (X-Replace-Session)
 	Action    string // response: login user=ID | logout | regenerate | require-secure (X-Session-Action)
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"github.com/sessiond/sessiond/gateway/config"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -55,10 +56,11 @@ func TestLoginLimiterConfigRefused(t *testing.T) {
 		}
 	}()
 	g := startGateway(t, nil)
-	sc := g.g.order[0].cfg
-	sc.LoginPerUser = 1_000_000 * time.Hour
-	if _, err := New(Config{Sites: []SiteConfig{sc}, Store: g.g.store}); err == nil || !strings.Contains(err.Error(), "rate limit") {
-		t.Fatalf("New with a 1,000,000 h login limit = %v, want an error", err)
+	cfg := config.Default()
+	cfg.Sites = []config.Site{*g.g.order[0].cfg}
+	cfg.Sites[0].Auth.RateLimit.PerUser = config.Rate{Attempts: 5, Per: -time.Hour}
+	if _, err := New(&cfg, Runtime{Store: g.g.store}); err == nil || !strings.Contains(err.Error(), "rate limit") {
+		t.Fatalf("New with a negative login rate = %v, want an error", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"fmt"
+	"github.com/sessiond/sessiond/gateway/config"
 	"io"
 	"net"
 	"net/http"
@@ -153,7 +154,7 @@ func TestDirectPathUpstreamClosedIdleConnection(t *testing.T) {
 		}
 	}()
 	u, _ := url.Parse("http://" + ln.Addr().String())
-	g := startGateway(t, func(sc *SiteConfig) { sc.Upstream = u })
+	g := startGateway(t, func(sc *config.Site) { sc.Upstream = u.String() })
 	c := g.client()
 	for i := range 5 {
 		path := fmt.Sprintf("/r%d", i)
@@ -191,7 +192,7 @@ func TestDirectPathTruncatedBodyAborts(t *testing.T) {
 		}
 	}()
 	u, _ := url.Parse("http://" + ln.Addr().String())
-	g := startGateway(t, func(sc *SiteConfig) { sc.Upstream = u })
+	g := startGateway(t, func(sc *config.Site) { sc.Upstream = u.String() })
 	resp, err := g.client().Get(g.httpsURL + "/x")
 	if err != nil {
 		return // the connection was aborted: fine
@@ -238,7 +239,7 @@ func TestDirectPathUpstreamDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	u, _ := url.Parse("http://" + addr)
-	g := startGateway(t, func(sc *SiteConfig) { sc.Upstream = u })
+	g := startGateway(t, func(sc *config.Site) { sc.Upstream = u.String() })
 	resp, body := g.do(g.client(), "GET", g.httpsURL+"/", nil, nil)
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "not answering") || !strings.Contains(body, `<a href="/" id="home">`) {
 		t.Fatalf("upstream down: %d %q, want 502 on the error page with a link home", resp.StatusCode, body)

@@ -27,19 +27,19 @@ type autoLogin struct {
 	realm string
 }
 
-// newAutoLogin builds the site's remember-me when cfg.Remember is set.
+// newAutoLogin builds the site's remember-me when auth.remember is enabled.
 func newAutoLogin(s *site, st remember.Store, auditor session.Auditor) (*autoLogin, error) {
-	if s.cfg.Remember == 0 {
+	if !s.cfg.Auth.Remember.Enabled {
 		return nil, nil
 	}
 	if st == nil {
 		return nil, fmt.Errorf("site %q: remember-me needs Config.RememberStore: %w", s.cfg.Name, errors.ErrUnsupported)
 	}
-	if s.m == nil || s.cfg.Users == nil {
+	if s.m == nil || s.users == nil {
 		return nil, fmt.Errorf("site %q: remember-me needs sessions and the gateway's login", s.cfg.Name)
 	}
 	a := &autoLogin{realm: s.m.Config().Realm}
-	m, err := remember.New(remember.Config{Store: st, MaxAge: s.cfg.Remember, ReuseGrace: s.cfg.RememberReuseGrace, Auditor: realmAuditor{auditor, a.realm},
+	m, err := remember.New(remember.Config{Store: st, MaxAge: s.cfg.Auth.Remember.Lifetime, ReuseGrace: s.cfg.Auth.Remember.ReuseGrace, Auditor: realmAuditor{auditor, a.realm},
 		OnReuse: func(ctx context.Context, user string) error {
 			_, err := s.m.RevokeUserSessions(ctx, a.user(user), "")
 			return err
@@ -92,7 +92,7 @@ func (s *site) rememberSignIn(w http.ResponseWriter, r *http.Request, sess *sess
 		return
 	}
 	user := a.user(keyUser)
-	if user == "" || !wire.ValidUser(user) || !s.cfg.Users.Has(user) {
+	if user == "" || !wire.ValidUser(user) || !s.users.Has(user) {
 		a.m.Forget(w, r) //nolint:errcheck // best effort; the key was consumed anyway
 		return
 	}

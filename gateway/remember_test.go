@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -31,7 +32,8 @@ func TestRememberKeysSwept(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	g, err := New(Config{Store: memory.New(memory.Config{}), RememberStore: rs})
+	cfg := testConfig(t, "80", "443", testSite(http.NotFoundHandler(), "app.test"))
+	g, err := New(cfg, Runtime{Store: memory.New(memory.Config{}), RememberStore: rs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,125 +21,18 @@ import (
 // csrfField is the form field of the gateway's own CSRF tokens.
 const csrfField = "csrf_token"
 
-// SiteConfig is one virtual host of the gateway, already validated and
-// resolved (files read, durations parsed): the config file maps onto it.
-type SiteConfig struct {
-	Name  string
-	Hosts []string
-
-	// Backend: exactly one of Upstream, CGIDir, Backend (in-process).
-	Upstream  *url.URL
-	CGIDir    string
-	CGIPrefix string // default "/cgi-bin"
-	Backend   http.Handler
-
-	// Sessions is off for the whole site when SessionsOff.
-	SessionsOff bool
-	// Session is the session configuration; the gateway sets Store/Codec,
-	// Auditor, Logger and the redirect URL, and Realm to Name if it is empty:
-	// sites share sessions only when they are given the same Realm.
-	Session session.Config
-	// Include and Exclude are path prefixes where sessions apply
-	// (mod_session's SessionInclude/SessionExclude): with Include set,
-	// only those; Exclude always wins.
-	Include []string
-	Exclude []string
-	// AuthRequired are path prefixes that need a logged-in user.
-	AuthRequired []string
-	// Cacheable are path prefixes where a signed-in response keeps the
-	// backend's Cache-Control; everywhere else it is forced to
-	// "private, no-store" (a shared cache must never keep one user's page).
-	Cacheable []string
-	// BodyTimeout bounds reading a request's whole body (408 past it);
-	// UpstreamHeaderTimeout bounds the wait for an upstream's response
-	// headers (504 past it). Defaults 60 s each.
-	BodyTimeout           time.Duration
-	UpstreamHeaderTimeout time.Duration
-
-	// HTTPSOrigin and HTTPOrigin ("https://shop.example:8443") build every
-	// redirect target: never the Host header.
-	HTTPSOrigin string
-	HTTPOrigin  string
-	// Rules for entering and leaving HTTPS. For https-only sites the
-	// gateway sends every plain-HTTP request to HTTPS regardless.
-	Rules     []secure.Rule
-	Overall   secure.Overall
-	Permanent bool
-	HSTS      secure.HSTS
-	RulesHook secure.Hook
-
-	Headers Headers
-	// Inspect tells the backend what the gateway did with the session, in
-	// the X-Session-Info request header: the transport, the session
-	// cookies the request carried (by name), the partition the backend
-	// sees, the record's last session events (created, step-up, step-down,
-	// fork, regenerate, login, logout) and why the client was just
-	// redirected. For demos and debugging; off by default.
-	Inspect bool
-	// MaxReplaceBytes bounds a backend's X-Replace-Session; a longer one is
-	// ignored and logged (default config.DefaultMaxHeaderBytes).
-	MaxReplaceBytes int
-
-	// Login at the gateway (mod_auth_form); nil Users disables it.
-	Users      *htpasswd.File
-	LoginPath  string // default /login
-	LogoutPath string // default /logout
-	// LoginTemplate overrides the embedded login page.
-	LoginTemplate string
-	// LoginPerClient and LoginPerUser are the time to earn back one login
-	// attempt, per client IP and per user name, and the bursts how many may
-	// come at once (defaults: 6s and 10, 12s and 5). A negative duration
-	// turns that limit off. LoginMaxClients bounds how many keys each
-	// limiter remembers (default 100000).
-	LoginPerClient   time.Duration
-	LoginPerUser     time.Duration
-	LoginClientBurst int
-	LoginUserBurst   int
-	LoginMaxClients  int
-	// DeviceAttempts wrong passwords per DevicePer are allowed with a
-	// trusted device cookie (defaults: 10 per hour; negative
-	// DeviceAttempts: no device cookies); past them the cookie is locked
-	// out for DevicePer and the client counts as untrusted. A
-	// client with a device cookie for the user it signs in as is not
-	// subject to LoginPerClient and LoginPerUser (device.go).
-	DeviceAttempts int
-	DevicePer      time.Duration
-	// ReauthAfter: this long after the password was last proven, revoking
-	// other sessions on the sessions page asks for it again, so a copied
-	// cookie alone cannot sign the owner out everywhere. Default 15
-	// minutes; negative never asks.
-	ReauthAfter time.Duration
-	// Remember, if positive, offers "Keep me signed in" on the login form:
-	// a ticked login gets a one-time remember-me key (package remember,
-	// kept in Config.RememberStore) of this lifetime, which signs the
-	// browser in again when its session is gone. Zero: off.
-	Remember time.Duration
-	// RememberReuseGrace is remember.Config.ReuseGrace.
-	RememberReuseGrace time.Duration
-
-	// EnforceOrigin refuses cross-origin unsafe requests to the backend
-	// (Go's http.CrossOriginProtection). The gateway's own forms are
-	// always protected.
-	EnforceOrigin bool
-	// TrustedOrigins pass the origin check (e.g. the site's HTTP origin
-	// posting to its HTTPS origin).
-	TrustedOrigins []string
-
-	// ModCrypto, if set, accepts Apache mod_session_crypto cookies named
-	// ModCryptoCookie once and re-issues them as sessiond sessions.
-	ModCrypto       *modcrypto.Decoder
-	ModCryptoCookie string
-	// ModCryptoAuthName is mod_auth_form's AuthName: its session keys are
-	// "<AuthName>-user", "<AuthName>-pw" and "<AuthName>-site". Empty
-	// matches any AuthName (the one "*-user" key beside a "*-pw" or
-	// "*-site" key). The user is signed in only if Users holds it.
-	ModCryptoAuthName string
-}
-
-// site is a running SiteConfig.
+// site is a running config.Site: the gateway builds it from the site's
+// configuration alone (library configurations from config's SessionConfig
+// and SecureConfig), loading the files it names once, here.
 type site struct {
-	cfg         SiteConfig
-	m           *session.Manager // nil: sessions off for the site
+	cfg         *config.Site
+	headers     Headers // the protocol's header names
+	httpsOrigin string  // "https://shop.example:8443": every redirect target starts here
+	httpOrigin  string
+	ruleList    []secure.Rule      // the redirect rules, for inspection
+	users       *htpasswd.File     // the users file; nil: no login at the gateway
+	modcrypto   *modcrypto.Decoder // nil: no Apache sessions to import
+	m           *session.Manager   // nil: sessions off for the site
 	rules       *secure.Rules
 	csrf        *csrf.Protection
 	origin      *http.CrossOriginProtection
@@ -157,131 +50,103 @@ type site struct {
 	claims      ClaimSet
 }
 
-func (c *SiteConfig) validate() error {
-	var errs []error
-	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("site %q: "+format, append([]any{c.Name}, args...)...))
-	}
-	if len(c.Hosts) == 0 {
-		bad("no hosts")
-	}
-	n := 0
-	for _, set := range []bool{c.Upstream != nil, c.CGIDir != "", c.Backend != nil} {
-		if set {
-			n++
+// newBackend is the site's backend: in-process (Site.Handler), upstream,
+// CGI scripts or static files.
+func (s *site) newBackend() (http.Handler, error) {
+	sc := s.cfg
+	switch {
+	case sc.Handler != nil:
+		return sc.Handler, nil
+	case sc.Upstream != "":
+		u, err := url.Parse(sc.Upstream)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+			return nil, fmt.Errorf("upstream %q: not an http or https URL", sc.Upstream)
 		}
-	}
-	if n != 1 {
-		bad("exactly one of upstream, cgi and an in-process backend is needed (got %d)", n)
-	}
-	if c.Upstream != nil && c.Upstream.Scheme != "http" && c.Upstream.Scheme != "https" {
-		bad("upstream %q: scheme must be http or https", c.Upstream)
-	}
-	for _, p := range append(append(append([]string{}, c.Include...), c.Exclude...), c.AuthRequired...) {
-		if !strings.HasPrefix(p, "/") {
-			bad("path prefix %q must start with /", p)
+		return newProxy(sc.Name, u, s.log, sc.Timeouts.UpstreamHeader), nil
+	case sc.CGI != nil:
+		s.cgi = true
+		return &cgiBackend{dir: sc.CGI.Dir, prefix: strings.TrimSuffix(sc.CGI.Prefix, "/"), log: s.log}, nil
+	case sc.Static != nil:
+		fs := http.FileServer(http.Dir(sc.Static.Dir))
+		if sc.Static.Prefix != "/" {
+			fs = http.StripPrefix(strings.TrimSuffix(sc.Static.Prefix, "/"), fs)
 		}
+		return fs, nil
 	}
-	if c.HTTPSOrigin == "" {
-		bad("no HTTPS origin to build redirect targets from")
-	}
-	return errors.Join(errs...)
+	return nil, errors.New("no backend: upstream, cgi, static or an in-process handler")
 }
 
-func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
-	if err := cfg.validate(); err != nil {
+// loadFiles opens what the site's configuration names: the users file and
+// the Apache passphrases.
+func (s *site) loadFiles() error {
+	sc := s.cfg
+	if sc.Session.Mode == config.ModeOff {
+		return nil
+	}
+	if mc := sc.ModCrypto; mc != nil {
+		pass, err := modcrypto.ReadPassphraseFile(mc.PassphraseFile)
+		if err != nil {
+			return fmt.Errorf("modcrypto: %w", err)
+		}
+		if s.modcrypto, err = modcrypto.New(pass, modcrypto.Options{Cipher: mc.Cipher}); err != nil {
+			return err
+		}
+		s.stripNames = append(s.stripNames, mc.CookieName)
+	}
+	if sc.Auth.Htpasswd != "" {
+		f, err := htpasswd.Open(htpasswd.Config{Path: sc.Auth.Htpasswd, Logger: s.log})
+		if err != nil {
+			return err
+		}
+		for _, w := range f.Warnings() {
+			s.log.Warn("gateway: users file", "warning", w)
+		}
+		s.users = f
+	}
+	return nil
+}
+
+func newSite(sc *config.Site, g *Gateway) (*site, error) {
+	s := &site{cfg: sc, log: g.log.With("site", sc.Name), auditor: g.auditor, metrics: g.metrics, claims: g.claims}
+	s.headers = Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
+		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action}.withDefaults()
+	var err error
+	if s.backend, err = s.newBackend(); err != nil {
 		return nil, err
 	}
-	cfg.Headers = cfg.Headers.withDefaults()
-	if cfg.MaxReplaceBytes <= 0 {
-		cfg.MaxReplaceBytes = config.DefaultMaxHeaderBytes
-	}
-	if cfg.BodyTimeout <= 0 {
-		cfg.BodyTimeout = DefaultBodyTimeout
-	}
-	if cfg.UpstreamHeaderTimeout <= 0 {
-		cfg.UpstreamHeaderTimeout = DefaultUpstreamHeaderTimeout
-	}
-	if cfg.CGIPrefix == "" {
-		cfg.CGIPrefix = "/cgi-bin"
-	}
-	if cfg.LoginPath == "" {
-		cfg.LoginPath = "/login"
-	}
-	if cfg.LogoutPath == "" {
-		cfg.LogoutPath = "/logout"
-	}
-	if cfg.ReauthAfter == 0 {
-		cfg.ReauthAfter = 15 * time.Minute
-	}
-	s := &site{cfg: cfg, log: g.log.With("site", cfg.Name), auditor: g.auditor, metrics: g.metrics, claims: g.claims}
-	switch {
-	case cfg.Upstream != nil:
-		s.backend = newProxy(cfg.Name, cfg.Upstream, s.log, cfg.UpstreamHeaderTimeout)
-	case cfg.CGIDir != "":
-		s.backend = &cgiBackend{dir: cfg.CGIDir, prefix: strings.TrimSuffix(cfg.CGIPrefix, "/"), log: s.log}
-		s.cgi = true
-	default:
-		s.backend = cfg.Backend
+	if err := s.loadFiles(); err != nil {
+		return nil, err
 	}
 
-	// Redirect rules: an HTTPS-only site (or one with sessions off) sends
-	// plain HTTP to HTTPS unless the rules say otherwise.
-	overall := cfg.Overall
-	if !cfg.SessionsOff && cfg.Session.Mode == session.HTTPSOnly && overall == secure.ByRules && len(cfg.Rules) == 0 {
-		overall = secure.Always
+	sec := sc.SecureConfig()
+	sec.IsSecure = s.isSecure
+	s.httpsOrigin, s.httpOrigin, s.ruleList = sec.HTTPSOrigin, sec.HTTPOrigin, sec.Rules
+	if s.rules, err = secure.New(sec); err != nil {
+		return nil, err
 	}
-	rules, err := secure.New(secure.Config{Overall: overall, Rules: cfg.Rules, Hook: cfg.RulesHook,
-		HTTPSOrigin: cfg.HTTPSOrigin, HTTPOrigin: cfg.HTTPOrigin, Permanent: cfg.Permanent, HSTS: cfg.HSTS,
-		IsSecure: s.isSecure})
-	if err != nil {
-		return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
-	}
-	s.rules = rules
-
-	if !cfg.SessionsOff {
-		sc := cfg.Session
-		if sc.Realm == "" {
-			sc.Realm = cfg.Name // every site is its own realm unless told otherwise
+	if c, ok := sc.SessionConfig(); ok {
+		c.Store, c.Codec = g.store, g.codec
+		c.TrustedProxies, c.Locator = g.trusted, g.locator
+		c.Auditor, c.Logger = g.auditor, s.log
+		c.ErrorHandler = sessionErrors(sc.Name)
+		c.UnknownIDs = g.unknown // one count per gateway, not per site
+		if c.StaySecure {
+			c.HTTPSURL = s.rules.SecureURL
 		}
-		sc.Store, sc.Codec = g.store, g.codec
-		if sc.TrustedProxies == nil {
-			sc.TrustedProxies = g.trusted
+		if s.m, err = session.New(c); err != nil {
+			return nil, err
 		}
-		if sc.Locator == nil {
-			sc.Locator = g.locator
-		}
-		sc.Auditor, sc.Logger = g.auditor, s.log
-		if sc.ErrorHandler == nil {
-			sc.ErrorHandler = sessionErrors(cfg.Name)
-		}
-		if g.unknown != nil {
-			sc.UnknownIDs = g.unknown // one count per gateway, not per site
-		}
-		if sc.StaySecure && sc.HTTPSURL == nil {
-			sc.HTTPSURL = rules.SecureURL
-		}
-		m, err := session.New(sc)
-		if err != nil {
-			return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
-		}
-		s.m = m
-		eff := m.Config().Cookie
+		eff := s.m.Config().Cookie
 		s.cookieNames = []string{eff.Name}
 		if eff.SecureName != "" {
 			s.cookieNames = append(s.cookieNames, eff.SecureName)
 		}
-		if cfg.ModCrypto != nil {
-			if cfg.ModCryptoCookie == "" {
-				return nil, fmt.Errorf("site %q: ModCrypto needs ModCryptoCookie", cfg.Name)
-			}
-			s.stripNames = append(s.stripNames, cfg.ModCryptoCookie)
-		}
 	}
 	// The gateway's own forms (login, logout, the sessions page) use
 	// session-bound tokens; proxied requests get the origin check if asked.
-	p, err := csrf.New(csrf.Config{
-		TrustedOrigins: cfg.TrustedOrigins,
+	trusted := sc.TrustedOrigins()
+	s.csrf, err = csrf.New(csrf.Config{
+		TrustedOrigins: trusted,
 		SessionKey:     internalPrefix + "csrf",
 		FieldName:      csrfField,
 		Auditor:        g.auditor,
@@ -293,37 +158,36 @@ func newSite(cfg SiteConfig, g *Gateway) (*site, error) {
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
+		return nil, err
 	}
-	s.csrf = p
-	if cfg.EnforceOrigin {
+	if sc.CSRF.EnforceOrigin {
 		s.origin = http.NewCrossOriginProtection()
-		for _, o := range cfg.TrustedOrigins {
+		for _, o := range trusted {
 			if err := s.origin.AddTrustedOrigin(o); err != nil {
-				return nil, fmt.Errorf("site %q: trusted origin: %w", cfg.Name, err)
+				return nil, fmt.Errorf("trusted origin: %w", err)
 			}
 		}
 	}
-	if cfg.Users != nil {
+	if s.users != nil {
 		if s.remember, err = newAutoLogin(s, g.rememberStore, g.auditor); err != nil {
 			return nil, err
 		}
 		if s.remember != nil {
 			s.stripNames = append(s.stripNames, s.remember.m.CookieName())
 		}
-		if s.login, err = newLogin(s, g.deviceKey); err != nil {
-			return nil, fmt.Errorf("site %q: %w", cfg.Name, err)
+		if s.login, err = newLogin(s, g.deviceKey, g.maxClients); err != nil {
+			return nil, err
 		}
 		s.cookieNames = append(s.cookieNames, deviceCookieName)
 		if s.m != nil {
-			cfg.Users.OnChange(s.revokeRemoved)
+			s.users.OnChange(s.revokeRemoved)
 		}
 	}
 	inner := http.HandlerFunc(s.serveInner)
 	if s.m != nil {
-		s.chain = s.m.Handler(rules.Handler(inner))
+		s.chain = s.m.Handler(s.rules.Handler(inner))
 	}
-	s.plain = rules.Handler(http.HandlerFunc(s.serveBackend))
+	s.plain = s.rules.Handler(http.HandlerFunc(s.serveBackend))
 	return s, nil
 }
 
@@ -338,15 +202,15 @@ func (s *site) isSecure(r *http.Request) bool {
 
 // sessionPath applies Include/Exclude.
 func (s *site) sessionPath(p string) bool {
-	for _, e := range s.cfg.Exclude {
+	for _, e := range s.cfg.Session.Exclude {
 		if hasPathPrefix(p, e) {
 			return false
 		}
 	}
-	if len(s.cfg.Include) == 0 {
+	if len(s.cfg.Session.Include) == 0 {
 		return true
 	}
-	for _, i := range s.cfg.Include {
+	for _, i := range s.cfg.Session.Include {
 		if hasPathPrefix(p, i) {
 			return true
 		}
@@ -362,8 +226,8 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if secure.Canonicalize(w, r) {
 		return
 	}
-	r = limitBody(w, r, s.cfg.BodyTimeout)
-	s.cfg.Headers.stripSpoofed(r.Header)
+	r = limitBody(w, r, s.cfg.Timeouts.RequestBody)
+	s.headers.stripSpoofed(r.Header)
 	if s.cfg.Inspect {
 		w, r = s.inspect(w, r)
 	}
@@ -382,29 +246,29 @@ func (s *site) serveBackend(w http.ResponseWriter, r *http.Request) {
 	}
 	stripForward(r.Header, s.cgi)
 	if s.cfg.Inspect {
-		r.Header.Set(s.cfg.Headers.Info, s.infoHeader(r, nil, nil))
+		r.Header.Set(s.headers.Info, s.infoHeader(r, nil, nil))
 	}
 	s.callBackend(w, r, nil)
 }
 
 func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 	defer func() { noteSession(r, session.FromContext(r.Context())) }() // the access log's Ref and user
-	if s.cfg.ModCrypto != nil {
+	if s.modcrypto != nil {
 		s.migrateApache(w, r)
 	}
 	s.signOutRemoved(r, session.FromContext(r.Context()))
 	s.rememberSignIn(w, r, session.FromContext(r.Context()))
 	p := r.URL.Path
-	if s.login != nil && (p == s.cfg.LoginPath || p == s.cfg.LogoutPath) && !s.isSecure(r) {
+	if s.login != nil && (p == s.cfg.Auth.LoginPath || p == s.cfg.Auth.LogoutPath) && !s.isSecure(r) {
 		s.login.insecure(w, r) // before anything reads a body sent in the clear
 		return
 	}
 	if s.login != nil {
 		switch p {
-		case s.cfg.LoginPath:
+		case s.cfg.Auth.LoginPath:
 			s.csrf.Handler(http.HandlerFunc(s.login.serveLogin)).ServeHTTP(w, r)
 			return
-		case s.cfg.LogoutPath:
+		case s.cfg.Auth.LogoutPath:
 			s.csrf.Handler(http.HandlerFunc(s.login.serveLogout)).ServeHTTP(w, r)
 			return
 		case deviceRestorePath:
@@ -459,7 +323,7 @@ func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, s.cfg.Name, http.StatusUnauthorized, "Login required.")
 		return
 	}
-	target := s.cfg.HTTPSOrigin + s.cfg.LoginPath + "?next=" + url.QueryEscape(r.URL.RequestURI())
+	target := s.httpsOrigin + s.cfg.Auth.LoginPath + "?next=" + url.QueryEscape(r.URL.RequestURI())
 	setWhy(r, "auth") // noted even over HTTPS: the login page says why
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, target, redirectCode(r.Method))

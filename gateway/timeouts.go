@@ -10,14 +10,6 @@ import (
 	"time"
 )
 
-// Defaults of the per-site and server timeouts.
-const (
-	DefaultBodyTimeout           = time.Minute
-	DefaultUpstreamHeaderTimeout = time.Minute
-	DefaultReadHeaderTimeout     = 10 * time.Second
-	DefaultIdleTimeout           = 2 * time.Minute
-)
-
 // errBodyTimeout is what a request body reads once its deadline passed.
 var errBodyTimeout = errors.New("gateway: request body not received in time")
 

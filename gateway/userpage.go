@@ -77,7 +77,7 @@ func browserName(ua string) string {
 func (s *site) serveSessionsPage(w http.ResponseWriter, r *http.Request) {
 	if !s.isSecure(r) {
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, s.cfg.HTTPSOrigin+r.URL.RequestURI(), redirectCode(r.Method))
+		http.Redirect(w, r, s.httpsOrigin+r.URL.RequestURI(), redirectCode(r.Method))
 		return
 	}
 	sess := session.FromContext(r.Context())

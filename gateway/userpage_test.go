@@ -1,13 +1,12 @@
 package gateway
 
 import (
+	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sessiond/sessiond/secure"
 )
 
 // TestSessionsPageDetails: a way home, times with their zone, the
@@ -76,9 +75,8 @@ func TestBrowserName(t *testing.T) {
 // TestGatewayPagesLinkHome: every page the gateway itself answers with —
 // sign-in, sessions, refusals and errors — has a way back to the site.
 func TestGatewayPagesLinkHome(t *testing.T) {
-	g := startGateway(t, func(sc *SiteConfig) {
-		sc.EnforceOrigin = true
-		sc.Rules = []secure.Rule{{Path: "/pay", To: secure.HTTPS, Credentials: true}}
+	g := startGateway(t, func(sc *config.Site) {
+		sc.CSRF.EnforceOrigin = true
 	})
 	c := g.client()
 	doLogin(g, c, "alice", "alice-pw", "/")
@@ -90,7 +88,7 @@ func TestGatewayPagesLinkHome(t *testing.T) {
 		{"login page", "GET", g.httpsURL + "/login", nil, 200},
 		{"sessions page", "GET", g.httpsURL + sessionsPage, nil, 200},
 		{"password over HTTP", "POST", g.httpURL + "/login", nil, http.StatusForbidden},
-		{"credentials over HTTP", "POST", g.httpURL + "/pay", nil, http.StatusForbidden},
+		{"credentials over HTTP", "POST", g.httpURL + "/logout", nil, http.StatusForbidden},
 		{"cross-origin form", "POST", g.httpsURL + "/p", http.Header{"Origin": {"https://evil.test"}}, http.StatusForbidden},
 		{"GET logout", "GET", g.httpsURL + "/logout", nil, http.StatusMethodNotAllowed},
 		{"revoke without a ref", "POST", g.httpsURL + sessionsPage + "/revoke", nil, http.StatusForbidden},

@@ -264,6 +264,13 @@ func (r *Rules) Decide(req *http.Request) (to Scheme, rule int) {
 	case Never:
 		return Stay, -1
 	case Always:
+		// Everything goes to HTTPS; a credentials route is still named, so
+		// that an unsafe request to it over plain HTTP is refused.
+		for i, rule := range r.cfg.Rules {
+			if rule.Credentials && rule.Form == "" && rule.matches(req, s) {
+				return HTTPS, i
+			}
+		}
 		return HTTPS, -1
 	}
 	if r.cfg.Hook != nil {

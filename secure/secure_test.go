@@ -147,6 +147,9 @@ func TestRuleKinds(t *testing.T) {
 		{"credentials over HTTP refused", func(s, p string) secure.Config {
 			return secure.Config{HTTPSOrigin: s, Rules: []secure.Rule{{Path: "/login", To: secure.HTTPS, Credentials: true}}}
 		}, false, []step{{"POST", "http", "/login", 403, ""}, {"GET", "http", "/login", 302, "https"}}},
+		{"credentials over HTTP refused with always", func(s, p string) secure.Config {
+			return secure.Config{HTTPSOrigin: s, Overall: secure.Always, Rules: []secure.Rule{{Path: "/login", To: secure.HTTPS, Credentials: true}}}
+		}, false, []step{{"POST", "http", "/login", 403, ""}, {"POST", "http", "/cart", 307, "https"}, {"GET", "http", "/login", 302, "https"}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

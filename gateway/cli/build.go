@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -20,8 +18,6 @@ import (
 
 	"github.com/sessiond/sessiond/gateway"
 	"github.com/sessiond/sessiond/gateway/config"
-	"github.com/sessiond/sessiond/gateway/htpasswd"
-	"github.com/sessiond/sessiond/gateway/modcrypto"
 	"github.com/sessiond/sessiond/geoip"
 	"github.com/sessiond/sessiond/internal/devtls"
 	"github.com/sessiond/sessiond/remember"
@@ -67,96 +63,6 @@ type provisionOptions struct {
 	// reuse is the running gateway on a reload: its store is taken over
 	// when the store's configuration is unchanged.
 	reuse *provisioned
-}
-
-// reauthAfter maps the file's "0: never ask" onto the gateway's negative.
-func reauthAfter(d time.Duration) time.Duration {
-	if d == 0 {
-		return -1
-	}
-	return d
-}
-
-// every maps a configured rate onto the gateway's "time per attempt",
-// where a negative value turns the limit off (attempts: 0 in the file).
-func every(r config.Rate) time.Duration {
-	if r.Attempts == 0 {
-		return -1
-	}
-	return r.Every()
-}
-
-// buildSite converts one configured site.
-func buildSite(sc config.Site, limits config.Limits) (gateway.SiteConfig, func() error, error) {
-	noop := func() error { return nil }
-	sec := sc.SecureConfig()
-	out := gateway.SiteConfig{
-		Name: sc.Name, Hosts: sc.Hosts,
-		Include: sc.Session.Include, Exclude: sc.Session.Exclude, AuthRequired: sc.AuthRequired,
-		Cacheable:   sc.Cacheable,
-		BodyTimeout: sc.Timeouts.RequestBody, UpstreamHeaderTimeout: sc.Timeouts.UpstreamHeader,
-		HTTPSOrigin: sec.HTTPSOrigin, HTTPOrigin: sec.HTTPOrigin, Rules: sec.Rules, Overall: sec.Overall,
-		Permanent: sec.Permanent, HSTS: sec.HSTS, TrustedOrigins: sc.TrustedOrigins(),
-		MaxReplaceBytes: sc.MaxHeaderBytes,
-		EnforceOrigin:   sc.CSRF.EnforceOrigin,
-		Inspect:         sc.Inspect,
-		Headers: gateway.Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
-			Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action},
-		LoginPath: sc.Auth.LoginPath, LogoutPath: sc.Auth.LogoutPath,
-		LoginPerClient: every(sc.Auth.RateLimit.PerIP), LoginClientBurst: sc.Auth.RateLimit.PerIP.Attempts,
-		LoginPerUser: every(sc.Auth.RateLimit.PerUser), LoginUserBurst: sc.Auth.RateLimit.PerUser.Attempts,
-		LoginMaxClients: limits.MaxClients,
-		DeviceAttempts:  sc.Auth.RateLimit.PerDevice.Attempts, DevicePer: sc.Auth.RateLimit.PerDevice.Per,
-		ReauthAfter: reauthAfter(sc.Auth.ReauthAfter), Remember: rememberLifetime(sc.Auth.Remember),
-		RememberReuseGrace: sc.Auth.Remember.ReuseGrace,
-	}
-	if out.DeviceAttempts == 0 {
-		out.DeviceAttempts = -1 // attempts 0: device cookies off
-	}
-	switch {
-	case sc.Upstream != "":
-		u, err := url.Parse(sc.Upstream)
-		if err != nil {
-			return out, noop, fmt.Errorf("site %q: upstream: %w", sc.Name, err)
-		}
-		out.Upstream = u
-	case sc.CGI != nil:
-		out.CGIDir, out.CGIPrefix = sc.CGI.Dir, sc.CGI.Prefix
-	case sc.Static != nil:
-		fs := http.FileServer(http.Dir(sc.Static.Dir))
-		if sc.Static.Prefix != "/" {
-			fs = http.StripPrefix(sc.Static.Prefix, fs)
-		}
-		out.Backend = fs
-	}
-	if c, ok := sc.SessionConfig(); ok {
-		out.Session = c
-	} else {
-		out.SessionsOff = true
-	}
-	closer := noop
-	if mc := sc.ModCrypto; mc != nil && !out.SessionsOff {
-		pass, err := modcrypto.ReadPassphraseFile(mc.PassphraseFile)
-		if err != nil {
-			return out, noop, fmt.Errorf("site %q: modcrypto: %w", sc.Name, err)
-		}
-		dec, err := modcrypto.New(pass, modcrypto.Options{Cipher: mc.Cipher})
-		if err != nil {
-			return out, noop, fmt.Errorf("site %q: %w", sc.Name, err)
-		}
-		out.ModCrypto, out.ModCryptoCookie, out.ModCryptoAuthName = dec, mc.CookieName, mc.AuthName
-	}
-	if sc.Auth.Htpasswd != "" {
-		f, err := htpasswd.Open(htpasswd.Config{Path: sc.Auth.Htpasswd})
-		if err != nil {
-			return out, noop, fmt.Errorf("site %q: %w", sc.Name, err)
-		}
-		for _, w := range f.Warnings() {
-			slog.Warn("sessiond: users file", "site", sc.Name, "warning", w)
-		}
-		out.Users = f
-	}
-	return out, closer, nil
 }
 
 // openStore opens the configured store. In check mode (check-config) an
@@ -426,16 +332,9 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 	}
 	st, codec := p.store, p.codec
 
-	var sites []gateway.SiteConfig
 	var rememberStore remember.Store
 	for _, sc := range cfg.Sites {
-		s, c, err := buildSite(sc, cfg.Limits)
-		if err != nil {
-			return nil, err
-		}
-		p.closers = append(p.closers, c)
-		sites = append(sites, s)
-		if s.Remember > 0 && rememberStore == nil {
+		if sc.Auth.Remember.Enabled && rememberStore == nil {
 			rs, rclose, err := openRememberStore(ctx, cfg.Store, check)
 			if err != nil {
 				return nil, fmt.Errorf("remember-me store: %w", err)
@@ -443,10 +342,6 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 			p.closers = append(p.closers, rclose)
 			rememberStore = rs
 		}
-	}
-	metricsPath := l.Admin.MetricsPath
-	if metricsPath == "" {
-		metricsPath = "-"
 	}
 	var locator session.Locator
 	if cfg.GeoIP != nil {
@@ -470,12 +365,8 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 		m.Write([]byte("sessiond device-cookie key v1"))
 		deviceKey = m.Sum(nil)
 	}
-	g, err := gateway.New(gateway.Config{Sites: sites, Store: st, Codec: codec,
-		TrustedProxies: cfg.Prefixes(), Locator: locator,
-		AccessLog: access, AccessJSON: cfg.AccessLog.Format == "json",
-		AdminToken: l.Admin.Token.Reveal(), MetricsPath: metricsPath, Logger: log, Auditor: auditor,
-		UnknownIDLimit: cfg.Limits.UnknownIDs.PerMinute(), Claims: claims, DeviceKey: deviceKey,
-		RememberStore: rememberStore})
+	g, err := gateway.New(cfg, gateway.Runtime{Store: st, Codec: codec, Locator: locator, AccessLog: access,
+		Logger: log, Auditor: auditor, Claims: claims, DeviceKey: deviceKey, RememberStore: rememberStore})
 	if err != nil {
 		return nil, err
 	}

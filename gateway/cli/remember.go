@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 	goredis "github.com/redis/go-redis/v9"
@@ -15,17 +14,6 @@ import (
 	rememberredis "github.com/sessiond/sessiond/remember/redisstore"
 	"github.com/sessiond/sessiond/remember/sqlstore"
 )
-
-// rememberLifetime is a site's remember-me key lifetime; 0 is off.
-func rememberLifetime(r config.Remember) time.Duration {
-	switch {
-	case !r.Enabled:
-		return 0
-	case r.Lifetime > 0:
-		return r.Lifetime
-	}
-	return remember.DefaultMaxAge
-}
 
 // openRememberStore keeps remember-me keys beside the sessions: a table in
 // the SQLite file or the PostgreSQL database, keys on the Redis server,

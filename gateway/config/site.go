@@ -156,6 +156,9 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 	}
 
 	var backends []string
+	if s.Handler != nil {
+		backends = append(backends, "handler")
+	}
 	if s.Upstream != "" {
 		backends = append(backends, "upstream")
 		checkUpstream(p, join(sp, "upstream"), s.Upstream)

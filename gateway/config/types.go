@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // Config is the whole gateway configuration. Start from Default (and
@@ -296,6 +297,9 @@ type Site struct {
 	Upstream string    `yaml:"upstream"`
 	CGI      *DirRoute `yaml:"cgi"`
 	Static   *DirRoute `yaml:"static"`
+	// Handler is an in-process backend, for configurations built in code
+	// (tests, the demo); it has no key in the file.
+	Handler http.Handler `yaml:"-"`
 
 	Session      Session  `yaml:"session"`
 	AuthRequired []string `yaml:"auth_required"`
@@ -542,6 +546,10 @@ const (
 	DefaultHTTPSAddr      = "127.0.0.1:8443"
 	DefaultAdminTokenEnv  = "SESSIOND_ADMIN_TOKEN"
 	DefaultMaxHeaderBytes = 8192
+	// DefaultReadHeaderTimeout and DefaultIdleTimeout bound a client's
+	// connection (listen.timeouts).
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
 	// DefaultHSTSMaxAge is the HSTS max-age of https-only sites (not with
 	// dev_tls).
 	DefaultHSTSMaxAge = 365 * 24 * time.Hour
@@ -559,7 +567,7 @@ func Default() Config {
 		Listen: Listen{
 			HTTP:     HTTPListener{Addr: DefaultHTTPAddr},
 			Admin:    AdminListener{TokenEnv: DefaultAdminTokenEnv, MetricsPath: "/metrics"},
-			Timeouts: ServerTimeouts{ReadHeader: 10 * time.Second, Idle: 2 * time.Minute},
+			Timeouts: ServerTimeouts{ReadHeader: DefaultReadHeaderTimeout, Idle: DefaultIdleTimeout},
 		},
 		Audit:     Audit{Log: "stderr"},
 		AccessLog: AccessLog{Log: "off", Format: "combined"},
@@ -596,12 +604,12 @@ func DefaultSite() Site {
 		},
 		Redirects: Redirects{Status: http.StatusFound},
 		Headers: Headers{
-			Session: "X-Session",
-			User:    "X-Session-User",
-			Ref:     "X-Session-Ref",
-			Secure:  "X-Session-Secure",
-			Replace: "X-Replace-Session",
-			Action:  "X-Session-Action",
+			Session: wire.HeaderSession,
+			User:    wire.HeaderUser,
+			Ref:     wire.HeaderRef,
+			Secure:  wire.HeaderSecure,
+			Replace: wire.HeaderReplace,
+			Action:  wire.HeaderAction,
 		},
 		MaxHeaderBytes: DefaultMaxHeaderBytes,
 		Timeouts:       SiteTimeouts{RequestBody: time.Minute, UpstreamHeader: time.Minute},

@@ -8,7 +8,7 @@
 //   - outlet.localhost: HTTPS-only, its own cart;
 //   - catalog.localhost: shared product pages, sessions off.
 //
-// Every site runs with inspection on (SiteConfig.Inspect), so the shop's
+// Every site runs with inspection on (the site's inspect key), so the shop's
 // "session inspector" panel can show what the gateway did; the shop also
 // has an attacker's view at SniffedPath. A tiny GeoIP database generated
 // at start names 127.0.0.0/8 and ::1 "this machine" on the sessions page.
@@ -33,10 +33,10 @@ import (
 
 	"github.com/sessiond/sessiond/examples/shop"
 	"github.com/sessiond/sessiond/gateway"
+	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
 	"github.com/sessiond/sessiond/internal/devtls"
 	"github.com/sessiond/sessiond/secure"
-	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/sqlite"
 )
 
@@ -114,10 +114,6 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 	}
-	users, err := htpasswd.Open(htpasswd.Config{Path: usersPath, Logger: o.Logger})
-	if err != nil {
-		return fmt.Errorf("demo: users file: %w", err)
-	}
 	store, err := sqlite.New(ctx, sqlite.Config{Path: filepath.Join(o.DataDir, "sessions.db"), Logger: o.Logger})
 	if err != nil {
 		return fmt.Errorf("demo: session store: %w", err)
@@ -148,51 +144,45 @@ func Run(ctx context.Context, o Options) error {
 	}
 	_, httpPort, _ := net.SplitHostPort(o.HTTPAddr)
 	_, httpsPort, _ := net.SplitHostPort(o.HTTPSAddr)
-	origins := func(host string) (string, string) {
-		return "https://" + host + ":" + httpsPort, "http://" + host + ":" + httpPort
-	}
-	var sites []gateway.SiteConfig
+	// The demo runs a configuration like any other, built in code: the
+	// gateway's listeners (their ports make the redirect targets) and
+	// three sites, one per session mode.
+	cfg := config.Default()
+	cfg.Listen.HTTP.Addr = o.HTTPAddr
+	cfg.Listen.HTTPS = config.HTTPSListener{Addr: o.HTTPSAddr, DevTLS: true}
 	for _, s := range []struct {
 		name string
-		mode string
-	}{{"shop", "mixed"}, {"outlet", "https-only"}, {"catalog", "off"}} {
+		mode config.Mode
+	}{{"shop", config.ModeMixed}, {"outlet", config.ModeHTTPSOnly}, {"catalog", config.ModeOff}} {
 		up, err := backend(s.name)
 		if err != nil {
 			return err
 		}
-		host := s.name + ".localhost"
-		hs, h := origins(host)
-		sc := gateway.SiteConfig{Name: s.name, Hosts: []string{host}, Upstream: up, HTTPSOrigin: hs, HTTPOrigin: h,
-			Users: users, AuthRequired: []string{"/admin"}, EnforceOrigin: true, TrustedOrigins: []string{h, hs},
-			Inspect: true, Session: session.Config{RotateEvery: 15 * time.Minute, Locator: locator}}
-		switch s.mode {
-		case "mixed":
-			sc.Session.Mode = session.Mixed
-			sc.Rules = []secure.Rule{
-				{Path: "/login", To: secure.HTTPS, Credentials: true},
-				{Path: "/logout", To: secure.HTTPS, Credentials: true},
-				{Path: "/checkout", To: secure.HTTPS},
-				{Path: "/account", To: secure.HTTPS},
-				{Path: "/admin", To: secure.HTTPS},
-				{Path: "/.sessiond", To: secure.HTTPS},
-				{Form: "input[type=password]", To: secure.HTTPS},
-			}
-		case "off":
-			sc.SessionsOff = true
-			sc.Users = nil
-			sc.AuthRequired = nil
-			sc.Overall = secure.Never
+		sc := config.DefaultSite()
+		sc.Name, sc.Hosts, sc.Upstream, sc.Inspect = s.name, []string{s.name + ".localhost"}, up.String(), true
+		sc.Session.Mode = s.mode
+		if s.mode != config.ModeOff {
+			sc.Auth.Htpasswd, sc.AuthRequired = usersPath, []string{"/admin"}
 		}
-		sites = append(sites, sc)
+		if s.mode == config.ModeMixed {
+			for _, p := range []string{"/checkout", "/account", "/admin", "/.sessiond"} {
+				sc.Redirects.Rules = append(sc.Redirects.Rules, config.RedirectRule{Path: p, To: secure.HTTPS})
+			}
+			sc.Redirects.Rules = append(sc.Redirects.Rules, config.RedirectRule{Form: "input[type=password]", To: secure.HTTPS})
+		}
+		cfg.Sites = append(cfg.Sites, sc)
 	}
-	g, err := gateway.New(gateway.Config{Sites: sites, Store: store, Logger: o.Logger})
+	if _, err := cfg.Validate(); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	g, err := gateway.New(&cfg, gateway.Runtime{Store: store, Locator: locator, Logger: o.Logger})
 	if err != nil {
 		return err
 	}
 	go g.RunGC(ctx, 5*time.Minute)
 
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert.TLS}, MinVersion: tls.VersionTLS12}
-	shopHTTPS, shopHTTP := origins("shop.localhost")
+	shopHTTPS, shopHTTP := cfg.Sites[0].Origin("https"), cfg.Sites[0].Origin("http")
 	front := newSniffer(g, "shop.localhost", "sid", shopHTTP, shopHTTPS, o.HTTPAddr, o.HTTPSAddr)
 	return g.Serve(ctx, gateway.Listeners{HTTP: o.HTTPAddr, HTTPS: o.HTTPSAddr, TLS: tlsCfg, Handler: front,
 		Ready: func(h, hs, _ net.Addr) {

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/gateway"
+	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
@@ -97,10 +98,17 @@ func backend() http.Handler {
 
 func gatewayFor(name string, up *url.URL, st session.Store, codec session.CookieCodec) string {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	sc := gateway.SiteConfig{Name: name, Hosts: []string{"127.0.0.1"}, Upstream: up,
-		HTTPSOrigin: "https://127.0.0.1", Overall: secure.Never, EnforceOrigin: true,
-		Session: session.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}}}
-	g, err := gateway.New(gateway.Config{Sites: []gateway.SiteConfig{sc}, Store: st, Codec: codec,
+	cfg := config.Default()
+	cfg.Listen.HTTPS = config.HTTPSListener{Addr: "127.0.0.1:8443", DevTLS: true} // not bound: this process serves
+	cfg.TrustedProxies = []config.IPPrefix{{Prefix: netip.MustParsePrefix("127.0.0.1/32")}}
+	sc := config.DefaultSite()
+	sc.Name, sc.Hosts, sc.Upstream = name, []string{"127.0.0.1"}, up.String()
+	sc.Redirects.Overall = secure.Never
+	cfg.Sites = []config.Site{sc}
+	if _, err := cfg.Validate(); err != nil {
+		log.Fatal(err)
+	}
+	g, err := gateway.New(&cfg, gateway.Runtime{Store: st, Codec: codec,
 		Logger: logger, Auditor: &session.SlogAuditor{Logger: logger}})
 	if err != nil {
 		log.Fatal(err)
