@@ -41,6 +41,23 @@
 // A Config is plain data; once loaded it may be read from any number of
 // goroutines.
 //
+// # What runs
+//
+// The gateway runs the Config it is given: gateway.New(*Config,
+// gateway.Runtime) builds each site from its Site, with the library
+// configurations from Site.SessionConfig (session.Config) and
+// Site.SecureConfig (secure.Config); there is no second, hand-mapped
+// configuration. Enumerations the libraries own decode into their types
+// (session.TheftAction, session.BindAction, secure.Overall, secure.State,
+// secure.Scheme implement encoding.TextUnmarshaler); enums.go keeps only
+// the gateway's own (session mode with off, SameSite, the IP binding
+// shorthand). Where a library owns a knob its zero-value rule applies, and
+// DefaultSite takes its defaults from the library's constants; the
+// gateway's own knobs are defined here. testdata/NAME.effective shows, for
+// each testdata file that loads, the resolved configuration and every
+// site's session.Config (after package session's defaults) and
+// secure.Config.
+//
 // # Full example
 //
 // Every key, with its default where it has one (testdata/example.yaml; a

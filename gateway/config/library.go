@@ -1,8 +1,10 @@
 package config
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/secure"
@@ -120,4 +122,64 @@ func (r Rate) PerMinute() int {
 		return -1
 	}
 	return max(1, int(int64(r.Attempts)*int64(time.Minute)/int64(r.Per)))
+}
+
+// checkLibraries runs the library constructors on a site that passed the
+// checks of this package, so that a rule only a library knows (Grace at
+// most an hour, lifetimes under 100 years, ...) is reported with the
+// site's file, line and key instead of stopping serve.
+func checkLibraries(s *Site, sp string, p *problems) {
+	if c, ok := s.SessionConfig(); ok {
+		c.Store = checkStore{} // never called: New only checks the configuration
+		c.HTTPSURL = func(*http.Request) string { return "" }
+		if _, err := session.New(c); err != nil {
+			for _, e := range leaves(err) {
+				key, msg := "session", e.Error()
+				if ce, ok := errors.AsType[*session.ConfigError](e); ok {
+					key, msg = sessionKey(ce.Field), ce.Reason
+				}
+				p.errf(join(sp, key), "%s", msg)
+			}
+		}
+	}
+	if _, err := secure.New(s.SecureConfig()); err != nil {
+		for _, e := range leaves(err) {
+			p.errf(join(sp, "redirects"), "%v", e)
+		}
+	}
+}
+
+// checkStore stands in for the store while the session configuration is
+// checked.
+type checkStore struct{ session.Store }
+
+// sessionKey is the site key of a session.Config field.
+func sessionKey(field string) string {
+	if field == "Realm" {
+		return "realm"
+	}
+	keys := map[string]string{"Mode": "mode", "IdleTimeout": "idle_timeout", "AbsoluteTimeout": "absolute_timeout",
+		"MaxAge": "max_age", "RotateEvery": "rotate_every", "RotateRequests": "rotate_requests", "Grace": "grace",
+		"TheftAction": "theft_action", "Cookie.Name": "cookie.name", "Cookie.SecureName": "cookie.secure_name",
+		"Cookie.Path": "cookie.path", "Cookie.SameSite": "cookie.same_site", "Cookie.Persist": "cookie.persist",
+		"Cookie.Domain": "cookie.domain"}
+	if k, ok := keys[field]; ok {
+		return "session." + k
+	}
+	if strings.HasPrefix(field, "Binding.") {
+		return "session.bind"
+	}
+	return "session"
+}
+
+// leaves takes errors.Join apart.
+func leaves(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }

@@ -128,7 +128,11 @@ func validateSites(c *Config, p *problems) {
 	for i := range c.Sites {
 		sp := fmt.Sprintf("sites[%d]", i)
 		s := &c.Sites[i]
+		n := len(p.errs)
 		validateSite(c, s, sp, p)
+		if len(p.errs) == n {
+			checkLibraries(s, sp, p)
+		}
 		for j, h := range s.Hosts {
 			hp := fmt.Sprintf("%s.hosts[%d]", sp, j)
 			if other, dup := hosts[h]; dup {
