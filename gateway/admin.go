@@ -189,6 +189,11 @@ func (g *Gateway) adminRevokeAll(w http.ResponseWriter, r *http.Request) {
 		g.adminError(w, err)
 		return
 	}
+	// Remembered browsers would sign straight back in.
+	if _, err := forgetRemembered(context.WithoutCancel(r.Context()), g.rememberStore, realm, r.PathValue("user")); err != nil {
+		g.adminError(w, err)
+		return
+	}
 	g.adminAudit(r, "revoke_all", realm, r.PathValue("user"), "", n)
 	resp := map[string]any{"realm": realm, "revoked": n}
 	if g.codec != nil {
@@ -203,6 +208,12 @@ func (g *Gateway) adminRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := m.RevokeSession(context.WithoutCancel(r.Context()), r.PathValue("user"), r.PathValue("ref")); err != nil {
+		g.adminError(w, err)
+		return
+	}
+	// Keys are not tied to sessions: every remembered browser of the user
+	// goes, or the revoked one would sign straight back in.
+	if _, err := forgetRemembered(context.WithoutCancel(r.Context()), g.rememberStore, realm, r.PathValue("user")); err != nil {
 		g.adminError(w, err)
 		return
 	}

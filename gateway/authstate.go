@@ -83,6 +83,11 @@ func (s *site) revokeRemoved(removed []string) {
 				s.log.Error("gateway: revoking a removed user's sessions", "err", err)
 			}
 		}
+		if s.remember != nil {
+			if _, err := forgetRemembered(ctx, s.remember.st, s.remember.realm, user); err != nil {
+				s.log.Error("gateway: removed user", "err", err)
+			}
+		}
 		s.auditor.Audit(ctx, ev)
 	}
 }

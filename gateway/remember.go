@@ -24,6 +24,7 @@ const realmSep = "\x1f"
 // scoped to the site's realm.
 type autoLogin struct {
 	m     *remember.Manager
+	st    remember.Store
 	realm string
 }
 
@@ -38,8 +39,14 @@ func newAutoLogin(s *site, st remember.Store, auditor session.Auditor) (*autoLog
 	if s.m == nil || s.users == nil {
 		return nil, fmt.Errorf("site %q: remember-me needs sessions and the gateway's login", s.cfg.Name)
 	}
-	a := &autoLogin{realm: s.m.Config().Realm}
+	a := &autoLogin{st: st, realm: s.m.Config().Realm}
 	m, err := remember.New(remember.Config{Store: st, MaxAge: s.cfg.Auth.Remember.Lifetime, ReuseGrace: s.cfg.Auth.Remember.ReuseGrace, Auditor: realmAuditor{auditor, a.realm},
+		// Another realm's key (another site of this gateway, another
+		// gateway on the store) or a removed user's is left untouched.
+		Owns: func(keyUser string) bool {
+			u := a.user(keyUser)
+			return u != "" && wire.ValidUser(u) && s.users.Has(u)
+		},
 		OnReuse: func(ctx context.Context, user string) error {
 			_, err := s.m.RevokeUserSessions(ctx, a.user(user), "")
 			return err
@@ -133,6 +140,32 @@ func (s *site) rememberForget(w http.ResponseWriter, r *http.Request) {
 	if err := s.remember.m.Forget(w, r); err != nil {
 		s.log.Error("gateway: remember-me logout", "err", err)
 	}
+}
+
+// rememberDisable deletes every remember key of user in the site's realm
+// and this browser's cookie: after "sign out everywhere (else)" or
+// revoking a session, no remembered browser may sign straight back in
+// (keys are not tied to sessions, so all of them go).
+func (s *site) rememberDisable(w http.ResponseWriter, r *http.Request, user string) {
+	if s.remember == nil {
+		return
+	}
+	if err := s.remember.m.Disable(w, r, s.remember.key(user)); err != nil {
+		s.log.Error("gateway: remember-me revoke", "err", err)
+	}
+}
+
+// forgetRemembered deletes every remember key of user in realm (an
+// admin's revoke, a user removed from the users file).
+func forgetRemembered(ctx context.Context, st remember.Store, realm, user string) (int, error) {
+	if st == nil {
+		return 0, nil
+	}
+	n, err := st.DeleteUser(ctx, realm+realmSep+user)
+	if err != nil {
+		return n, fmt.Errorf("gateway: deleting %s's remember-me keys: %w", user, err)
+	}
+	return n, nil
 }
 
 type rememberReqKey struct{}

@@ -108,12 +108,14 @@ func (s *site) serveSessionsPage(w http.ResponseWriter, r *http.Request) {
 			s.storeError(w, err)
 			return
 		}
+		s.rememberDisable(w, r, user)
 		http.Redirect(w, r, sessionsPage, http.StatusSeeOther)
 	case r.Method == http.MethodPost && r.URL.Path == sessionsPage+"/revoke-others":
 		if _, err := s.m.RevokeUserSessions(ctx, user, sess.Ref()); err != nil {
 			s.storeError(w, err)
 			return
 		}
+		s.rememberDisable(w, r, user)
 		http.Redirect(w, r, sessionsPage, http.StatusSeeOther)
 	default:
 		http.NotFound(w, r)

@@ -74,6 +74,12 @@ type Config struct {
 	// than once for one theft when several requests detect it at once.
 	OnReuse func(ctx context.Context, user string) error
 
+	// Owns, if set, reports whether a key of user may be used here (its
+	// realm, a user that still exists). A key it refuses is answered
+	// ErrNotFound and left as it is: neither consumed nor burned, and
+	// Forget leaves it too. Nil: every key is this Manager's.
+	Owns func(user string) bool
+
 	// Auditor receives remember.issued, remember.login, remember.reuse,
 	// remember.mismatch and remember.disabled events; never a key.
 	Auditor session.Auditor
@@ -198,6 +204,10 @@ func (m *Manager) Authenticate(w http.ResponseWriter, r *http.Request) (string, 
 	}
 	if err != nil {
 		return "", fmt.Errorf("remember: looking up the key: %w", err)
+	}
+	if !m.owns(rec.User) {
+		m.clearCookie(w)
+		return "", fmt.Errorf("%w: the key is not this Manager's", ErrNotFound)
 	}
 	now := m.cfg.Now()
 	if !now.Before(rec.Expires) {
@@ -326,7 +336,7 @@ func (m *Manager) Forget(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("remember: looking up the key: %w", err)
 	}
-	if !k.matches(rec.Hash) {
+	if !k.matches(rec.Hash) || !m.owns(rec.User) {
 		return nil
 	}
 	if err := m.cfg.Store.Delete(ctx, k.selector); err != nil {
@@ -335,6 +345,8 @@ func (m *Manager) Forget(w http.ResponseWriter, r *http.Request) error {
 	m.audit(r, "remember.forgotten", rec.User)
 	return nil
 }
+
+func (m *Manager) owns(user string) bool { return m.cfg.Owns == nil || m.cfg.Owns(user) }
 
 // CookieName is the auto-login cookie's name.
 func (m *Manager) CookieName() string { return m.cfg.CookieName }
