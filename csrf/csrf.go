@@ -3,7 +3,6 @@ package csrf
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -144,8 +143,8 @@ func (p *Protection) Check(r *http.Request) error {
 	if p.bypassed(r) {
 		return nil
 	}
-	if err := p.origins.Check(r); err != nil {
-		return fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+	if err := p.checkOrigin(r); err != nil {
+		return err
 	}
 	if p.session == nil || safeMethod(r.Method) {
 		return nil

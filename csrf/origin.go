@@ -10,6 +10,24 @@ import (
 // adds what the wrapper needs around it: trusted origins through Config and
 // bypass patterns that exempt a route from both layers at once.
 
+// CheckOrigin applies layer 1 alone (and the bypass patterns): for unsafe
+// requests that carry no token of this Protection, such as the forms of an
+// application behind a proxy, checked with the same trusted origins as the
+// Protection's own forms. The error wraps ErrCrossOrigin.
+func (p *Protection) CheckOrigin(r *http.Request) error {
+	if p.bypassed(r) {
+		return nil
+	}
+	return p.checkOrigin(r)
+}
+
+func (p *Protection) checkOrigin(r *http.Request) error {
+	if err := p.origins.Check(r); err != nil {
+		return fmt.Errorf("%w: %w", ErrCrossOrigin, err)
+	}
+	return nil
+}
+
 // AddTrustedOrigin lets unsafe requests whose Origin header is exactly
 // origin ("scheme://host[:port]", no path) pass layer 1. The token layer
 // still applies to them. It may be called concurrently with request

@@ -1,6 +1,7 @@
 package csrf_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -170,5 +171,33 @@ func TestCrossSiteGETToMutatingRoute(t *testing.T) {
 	}
 	if after := cart(t, c, srv.URL); after != before {
 		t.Fatalf("cart changed by a GET: %s -> %s", before, after)
+	}
+}
+
+// TestCheckOrigin: layer 1 alone, with the Protection's trusted origins,
+// for requests that carry no token (a proxied application's forms).
+func TestCheckOrigin(t *testing.T) {
+	p, err := csrf.New(csrf.Config{TrustedOrigins: []string{"http://shop.localhost:8080"}, Session: sessionOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, method, site, origin string
+		ok                         bool
+	}{
+		{"same origin, no token needed", "POST", "same-origin", "https://shop.localhost:8443", true},
+		{"safe method", "GET", "cross-site", "https://evil.example", true},
+		{"cross-site", "POST", "cross-site", "https://evil.example", false},
+		{"trusted origin", "POST", "cross-site", "http://shop.localhost:8080", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(tc.method, "https://shop.localhost:8443/cart", nil)
+			r.Header.Set("Sec-Fetch-Site", tc.site)
+			r.Header.Set("Origin", tc.origin)
+			err := p.CheckOrigin(r)
+			if (err == nil) != tc.ok || err != nil && !errors.Is(err, csrf.ErrCrossOrigin) {
+				t.Fatalf("CheckOrigin = %v, want ok=%v", err, tc.ok)
+			}
+		})
 	}
 }

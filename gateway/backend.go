@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -231,7 +232,7 @@ func (b *backendWriter) apply() bool {
 // Cacheable.
 func (s *site) privateResponse(h http.Header, r *http.Request) {
 	for _, p := range s.cfg.Cacheable {
-		if hasPathPrefix(r.URL.Path, p) {
+		if secure.PathHasPrefix(r.URL.Path, p) {
 			return
 		}
 	}
@@ -293,7 +294,7 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	r = s.keepRememberCookie(r)
-	removeCookies(r.Header, append(s.cookieNames, s.stripNames...))
+	session.RemoveCookies(r.Header, append(s.cookieNames, s.stripNames...)...)
 	s.callBackend(w, r, sess)
 }
 

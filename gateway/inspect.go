@@ -71,7 +71,7 @@ func (s *site) inspect(w http.ResponseWriter, r *http.Request) (http.ResponseWri
 			}
 		}
 	}
-	removeCookies(r.Header, []string{noteCookie})
+	session.RemoveCookies(r.Header, noteCookie)
 	r = r.WithContext(context.WithValue(r.Context(), noteKey{}, n))
 	return &noteWriter{ResponseWriter: w, s: s, r: r, n: n}, r
 }

@@ -217,33 +217,6 @@ func sessionHeaderValue(s *session.Session) string {
 	return wire.EncodeValues(vals)
 }
 
-// removeCookies drops the named cookies from the forwarded Cookie
-// header(s) (mod_session's SessionCookieRemove): the backend never sees a
-// session ID.
-func removeCookies(hdr http.Header, names []string) {
-	lines := hdr.Values("Cookie")
-	if len(lines) == 0 {
-		return
-	}
-	var kept []string
-	for _, line := range lines {
-		for part := range strings.SplitSeq(line, ";") {
-			p := strings.TrimSpace(part)
-			if p == "" {
-				continue
-			}
-			name, _, _ := strings.Cut(p, "=")
-			if !slices.Contains(names, strings.TrimSpace(name)) {
-				kept = append(kept, p)
-			}
-		}
-	}
-	hdr.Del("Cookie")
-	if len(kept) > 0 {
-		hdr.Set("Cookie", strings.Join(kept, "; "))
-	}
-}
-
 // backendUpdate is what a backend asked for in its response headers.
 type backendUpdate struct {
 	changes wire.Changes

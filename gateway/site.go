@@ -35,7 +35,6 @@ type site struct {
 	m           *session.Manager   // nil: sessions off for the site
 	rules       *secure.Rules
 	csrf        *csrf.Protection
-	origin      *http.CrossOriginProtection
 	backend     http.Handler
 	cgi         bool
 	login       *login
@@ -160,14 +159,6 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sc.CSRF.EnforceOrigin {
-		s.origin = http.NewCrossOriginProtection()
-		for _, o := range trusted {
-			if err := s.origin.AddTrustedOrigin(o); err != nil {
-				return nil, fmt.Errorf("trusted origin: %w", err)
-			}
-		}
-	}
 	if s.users != nil {
 		if s.remember, err = newAutoLogin(s, g.rememberStore, g.auditor); err != nil {
 			return nil, err
@@ -203,7 +194,7 @@ func (s *site) isSecure(r *http.Request) bool {
 // sessionPath applies Include/Exclude.
 func (s *site) sessionPath(p string) bool {
 	for _, e := range s.cfg.Session.Exclude {
-		if hasPathPrefix(p, e) {
+		if secure.PathHasPrefix(p, e) {
 			return false
 		}
 	}
@@ -211,14 +202,12 @@ func (s *site) sessionPath(p string) bool {
 		return true
 	}
 	for _, i := range s.cfg.Session.Include {
-		if hasPathPrefix(p, i) {
+		if secure.PathHasPrefix(p, i) {
 			return true
 		}
 	}
 	return false
 }
-
-func hasPathPrefix(p, prefix string) bool { return secure.PathHasPrefix(p, prefix) }
 
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Paths are judged canonical: include/exclude, auth_required and the
@@ -232,7 +221,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w, r = s.inspect(w, r)
 	}
 	if s.m == nil || !s.sessionPath(r.URL.Path) {
-		removeCookies(r.Header, append(s.cookieNames, s.stripNames...))
+		session.RemoveCookies(r.Header, append(s.cookieNames, s.stripNames...)...)
 		s.plain.ServeHTTP(w, r)
 		return
 	}
@@ -282,7 +271,7 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := session.FromContext(r.Context())
 	for _, prefix := range s.cfg.AuthRequired {
-		if hasPathPrefix(p, prefix) && sess.User() == "" {
+		if secure.PathHasPrefix(p, prefix) && sess.User() == "" {
 			s.requireLogin(w, r)
 			return
 		}
@@ -305,8 +294,8 @@ func (s *site) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 			return false
 		}
 	}
-	if s.origin != nil {
-		if err := s.origin.Check(r); err != nil {
+	if s.cfg.CSRF.EnforceOrigin {
+		if err := s.csrf.CheckOrigin(r); err != nil {
 			s.audit(r, session.Event{Type: "csrf.refused", Attrs: []slog.Attr{slog.String("reason", "cross-origin"),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path)}})
 			errorPage(w, s.cfg.Name, http.StatusForbidden, "Cross-origin request refused: this form was sent from another site.")
@@ -352,8 +341,9 @@ type peer struct {
 
 type peerKey struct{}
 
-// clientAddr is the client's IP address as text: the connection's peer,
-// or what a trusted proxy said (session.ClientIP).
+// clientAddr is the client's IP address as text ("" if unknown): what a
+// trusted proxy said, judged once per request, or the connection's peer;
+// both by session.ClientIP.
 func clientAddr(r *http.Request) string {
 	if p, ok := r.Context().Value(peerKey{}).(peer); ok {
 		if !p.ip.IsValid() {
@@ -361,11 +351,10 @@ func clientAddr(r *http.Request) string {
 		}
 		return p.ip.String()
 	}
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i >= 0 {
-		host = host[:i]
+	if ip := session.ClientIP(r, nil); ip.IsValid() {
+		return ip.String()
 	}
-	return strings.Trim(host, "[]")
+	return ""
 }
 
 // requestSecure reports whether the client used HTTPS: the connection,

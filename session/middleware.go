@@ -46,30 +46,6 @@ type state struct {
 	rw   responseWriter
 }
 
-// cookieValues finds the values of the cookie called name across all
-// Cookie headers without allocating (the same parse as
-// Request.CookiesNamed). It returns the first value and how many there
-// were: more than one is cookie tossing, never resolved by picking one.
-func cookieValues(r *http.Request, name string) (first string, n int) {
-	for _, line := range r.Header["Cookie"] {
-		for part := range strings.SplitSeq(line, ";") {
-			part = strings.TrimSpace(part)
-			k, v, ok := strings.Cut(part, "=")
-			if !ok || k != name {
-				continue
-			}
-			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
-				v = v[1 : len(v)-1]
-			}
-			if n == 0 {
-				first = v
-			}
-			n++
-		}
-	}
-	return first, n
-}
-
 // load finds the request's live record, if any. Only store failures and
 // throttling are errors; everything else yields "no session".
 func (m *Manager) load(s *Session, r *http.Request) error {
