@@ -209,55 +209,47 @@ func (s *site) logEvent(sess *session.Session, kinds ...string) {
 	if !s.cfg.Inspect || sess == nil || len(kinds) == 0 {
 		return
 	}
-	var evs []string
-	if old := sess.Get(eventsKey); old != "" {
-		evs = strings.Split(old, ",")
-	}
-	now := strconv.FormatInt(time.Now().Unix(), 10)
+	evs := wire.ParseEvents(sess.Get(eventsKey))
+	now := time.Now()
 	for _, k := range kinds {
-		evs = append(evs, k+" "+now)
+		evs = append(evs, wire.Event{Kind: k, Time: now})
 	}
 	if len(evs) > maxEvents {
 		evs = evs[len(evs)-maxEvents:]
 	}
-	sess.Set(eventsKey, strings.Join(evs, ","))
+	sess.Set(eventsKey, wire.FormatEvents(evs))
 }
 
 // infoHeader is the X-Session-Info value for a forwarded request.
 func (s *site) infoHeader(r *http.Request, sess *session.Session, now []string) string {
 	n := noteFrom(r.Context())
-	v := map[string]string{"transport": "http", "http": s.httpOrigin, "https": s.httpsOrigin}
+	in := wire.Info{Transport: "http", HTTPOrigin: s.httpOrigin, HTTPSOrigin: s.httpsOrigin}
 	if s.isSecure(r) {
-		v["transport"] = "https"
+		in.Transport = "https"
 	}
 	if n != nil {
-		v["cookies"] = strings.Join(n.cookies, " ")
-		v["why"] = s.explain(n.in)
+		in.Cookies = n.cookies
+		in.Why = s.explain(n.in)
 		if n.in == "logout" {
 			now = append(now, "logout")
 		}
 	}
 	switch {
 	case s.m == nil || sess == nil:
-		v["sessions"] = "off"
+		in.Sessions = "off"
 	default:
-		v["sessions"] = "on"
-		v["mode"] = s.m.Config().Mode.String()
-		v["partition"] = "all"
+		in.Sessions = "on"
+		in.Mode = s.m.Config().Mode.String()
+		in.Partition = "all"
 		if cfg := s.m.Config(); cfg.Mode == session.Mixed && !sess.Secure() {
-			v["partition"] = "insecure"
+			in.Partition = "insecure"
 			if n != nil && slices.Contains(n.cookies, cfg.Cookie.SecureName) {
 				// Chromium sends Secure cookies to http://localhost too.
-				v["ignored"] = cfg.Cookie.SecureName
+				in.Ignored = cfg.Cookie.SecureName
 			}
 		}
-		v["events"] = sess.Get(eventsKey)
+		in.Events = wire.ParseEvents(sess.Get(eventsKey))
 	}
-	v["now"] = strings.Join(now, ",")
-	for k, val := range v {
-		if val == "" {
-			delete(v, k)
-		}
-	}
-	return wire.EncodeValues(v)
+	in.Now = now
+	return in.Encode()
 }

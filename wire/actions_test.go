@@ -2,8 +2,10 @@ package wire
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestParseActionsWhole: a login is read whole, so a user ID with a comma
@@ -88,5 +90,27 @@ func TestHTTPDPairs(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestInfoRoundTrip: what the gateway encodes, a backend parses back, and
+// malformed parts are skipped.
+func TestInfoRoundTrip(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	in := Info{Sessions: "on", Mode: "mixed", Transport: "http", Partition: "insecure", Ignored: "__Host-ssid",
+		Why: "A rule said so.", HTTPOrigin: "http://shop.example", HTTPSOrigin: "https://shop.example",
+		Cookies: []string{"sid", "__Host-ssid"}, Events: []Event{{"created", at}, {"step-up", at.Add(time.Second)}},
+		Now: []string{"step-up"}}
+	got := ParseInfo(in.Encode())
+	if !reflect.DeepEqual(got, in) {
+		t.Fatalf("ParseInfo(Encode) = %+v\nwant %+v", got, in)
+	}
+	if got := ParseInfo(""); !reflect.DeepEqual(got, Info{}) {
+		t.Fatalf("ParseInfo(\"\") = %+v", got)
+	}
+	bad := ParseEvents("created 1,junk,login x, 2,logout 3")
+	want := []Event{{"created", time.Unix(1, 0)}, {"logout", time.Unix(3, 0)}}
+	if !reflect.DeepEqual(bad, want) {
+		t.Fatalf("ParseEvents skipped wrongly: %v", bad)
 	}
 }

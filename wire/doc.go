@@ -12,7 +12,7 @@
 //	X-Session-Secure: 0|1          whether the client came over HTTPS (HeaderSecure)
 //	X-Session-Csrf: <token>        a fresh masked CSRF token (HeaderCSRF), to send in
 //	X-Session-Csrf-Field: name     this form field (HeaderCSRFField)
-//	X-Session-Info: k=v&…          what the gateway did, when the site inspects (HeaderInfo)
+//	X-Session-Info: k=v&…          what the gateway did, when the site inspects (HeaderInfo), see Info
 //
 // and a backend answers, in its response headers (which the gateway
 // applies and strips before the client sees the response),

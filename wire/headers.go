@@ -10,7 +10,7 @@ const (
 	HeaderSecure    = "X-Session-Secure"     // "1" over HTTPS, else "0"
 	HeaderCSRF      = "X-Session-Csrf"       // a fresh masked CSRF token
 	HeaderCSRFField = "X-Session-Csrf-Field" // the form field to carry it in
-	HeaderInfo      = "X-Session-Info"       // what the gateway did (site setting inspect), urlencoded
+	HeaderInfo      = "X-Session-Info"       // what the gateway did (site setting inspect), see Info
 
 	// Response headers: a backend sends them to the gateway, which applies
 	// and strips them.

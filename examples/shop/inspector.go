@@ -5,7 +5,6 @@ import (
 	"maps"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -66,35 +65,30 @@ func (e event) Name() string {
 // Sentence explains the event in one plain sentence.
 func (e event) Sentence() string { return eventText[e.Kind][1] }
 
-// parseInfo decodes X-Session-Info. Malformed parts are skipped: it only
-// feeds the inspector panel.
+// parseInfo decodes X-Session-Info (wire.ParseInfo). Malformed parts are
+// skipped: it only feeds the inspector panel.
 func parseInfo(raw string, now time.Time) *info {
-	vals, _ := wire.DecodeValues(raw)
+	wi := wire.ParseInfo(raw)
 	in := &info{
-		Sessions:   vals["sessions"],
-		Mode:       vals["mode"],
-		Transport:  vals["transport"],
-		Partition:  vals["partition"],
-		Why:        vals["why"],
-		HTTPOrigin: vals["http"],
-		Cookies:    strings.Fields(vals["cookies"]),
-		Ignored:    vals["ignored"],
+		Sessions:   wi.Sessions,
+		Mode:       wi.Mode,
+		Transport:  wi.Transport,
+		Partition:  wi.Partition,
+		Why:        wi.Why,
+		HTTPOrigin: wi.HTTPOrigin,
+		Cookies:    wi.Cookies,
+		Ignored:    wi.Ignored,
 	}
 	if !strings.HasPrefix(in.HTTPOrigin, "http://") {
 		in.HTTPOrigin = ""
 	}
-	current := strings.Split(vals["now"], ",")
-	logged := strings.Split(vals["events"], ",")
-	for i := len(logged) - 1; i >= 0; i-- {
-		kind, ts, ok := strings.Cut(logged[i], " ")
-		if _, known := eventText[kind]; !ok || !known {
+	current := wi.Now
+	for i := len(wi.Events) - 1; i >= 0; i-- {
+		kind := wi.Events[i].Kind
+		if _, known := eventText[kind]; !known {
 			continue
 		}
-		sec, err := strconv.ParseInt(ts, 10, 64)
-		if err != nil {
-			continue
-		}
-		e := event{Kind: kind, Ago: ago(now.Sub(time.Unix(sec, 0)))}
+		e := event{Kind: kind, Ago: ago(now.Sub(wi.Events[i].Time))}
 		if j := slices.Index(current, kind); j >= 0 {
 			e.Now = true
 			current = slices.Delete(current, j, j+1) // only the newest of a kind

@@ -51,6 +51,7 @@ import (
 	"github.com/sessiond/sessiond/store/cookie"
 	"github.com/sessiond/sessiond/store/memory"
 	"github.com/sessiond/sessiond/store/sqlite"
+	"github.com/sessiond/sessiond/wire"
 )
 
 type variant struct {
@@ -89,7 +90,7 @@ func backend() http.Handler {
 	body := strings.Repeat("x", 512)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/setup" {
-			w.Header().Set("X-Replace-Session", "cart=1%2c2%2c3&name=alice&theme=dark")
+			w.Header().Set(wire.HeaderReplace, "cart=1%2c2%2c3&name=alice&theme=dark")
 		}
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, body)
