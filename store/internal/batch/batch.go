@@ -20,9 +20,10 @@ import (
 type Loader[K comparable, V any] struct {
 	// Fetch reads keys (distinct, at least one) in one round trip. A key
 	// that does not exist is left out of the map. An error fails every
-	// Load of that fetch. ctx is detached from the callers' cancellation
-	// (one caller giving up must not fail the others) and bounded by
-	// Timeout.
+	// Load of that fetch. For a fetch that others may join, ctx is
+	// detached from the callers' cancellation (one caller giving up must
+	// not fail the others) and bounded by Timeout; a Load sent at once,
+	// alone, fetches under its caller's ctx, as an unbatched store would.
 	Fetch func(ctx context.Context, keys []K) (map[K]V, error)
 	// Clone copies a value for the second and later callers of one key in
 	// a fetch, when values are mutable; nil shares them.
@@ -33,7 +34,7 @@ type Loader[K comparable, V any] struct {
 	// MaxBatch bounds the keys of one fetch; a Load that finds the next
 	// fetch full is sent on its own. Default 128.
 	MaxBatch int
-	// Timeout bounds one fetch. Default 5 s.
+	// Timeout bounds a shared fetch (see Fetch). Default 5 s.
 	Timeout time.Duration
 
 	mu       sync.Mutex
@@ -75,12 +76,19 @@ func (l *Loader[K, V]) Load(ctx context.Context, k K) (V, bool, error) {
 	switch {
 	case l.inFlight < l.maxInFlight() || full:
 		// Sent at once, alone (beyond MaxInFlight when the next fetch is
-		// full): nobody joins a round already on its way.
-		r = newRound[K, V](ctx)
-		r.add(k)
+		// full): nobody joins a round already on its way, so it needs no
+		// round, and it runs under the caller's context (the store bounds
+		// its own operations; a detached shared fetch gets Timeout).
 		l.inFlight++
 		l.mu.Unlock()
-		l.run(r)
+		vals, err := l.Fetch(ctx, []K{k})
+		l.finish()
+		var zero V
+		if err != nil {
+			return zero, false, err
+		}
+		v, ok := vals[k]
+		return v, ok, nil
 	default:
 		if l.next == nil {
 			l.next = newRound[K, V](context.WithoutCancel(ctx))
@@ -152,6 +160,12 @@ func (l *Loader[K, V]) run(r *round[K, V]) {
 		}
 	}
 	close(r.done)
+	l.finish()
+}
+
+// finish ends a fetch: the round that filled meanwhile, if any, goes out
+// on its in-flight slot; otherwise the slot is freed.
+func (l *Loader[K, V]) finish() {
 	l.mu.Lock()
 	next := l.next
 	l.next = nil
@@ -160,7 +174,7 @@ func (l *Loader[K, V]) run(r *round[K, V]) {
 	}
 	l.mu.Unlock()
 	if next != nil {
-		go l.run(next) // keeps r's in-flight slot
+		go l.run(next) // keeps the finished fetch's in-flight slot
 	}
 }
 
