@@ -18,3 +18,9 @@ func TestBatchedLoadsNeverStale(t *testing.T) {
 		newStore(t, postgres.Config{URL: url, Schema: schema}),
 		newStore(t, postgres.Config{URL: url, Schema: schema}))
 }
+
+// TestBatchedLoadsOfManySessions: a fetch of many hashes (= ANY) gives
+// each Load its own record.
+func TestBatchedLoadsOfManySessions(t *testing.T) {
+	storetest.ConcurrentLoadsOfManySessions(t, newStore(t, postgres.Config{}))
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/internal/sqlstore"
 )
@@ -51,11 +53,16 @@ func (s *Store) loadMany(ctx context.Context, hashes []session.Hash) (map[sessio
 		return nil, err
 	}
 	defer done()
-	arg := make([][]byte, len(hashes))
-	for i := range hashes {
-		arg[i] = hashes[i][:]
+	var rows pgx.Rows
+	if len(hashes) == 1 { // a lone Load (see queries.loadOne)
+		rows, err = c.Query(ctx, s.q.loadOne, hashes[0][:])
+	} else {
+		arg := make([][]byte, len(hashes))
+		for i := range hashes {
+			arg[i] = hashes[i][:]
+		}
+		rows, err = c.Query(ctx, s.q.loadMany, arg)
 	}
-	rows, err := c.Query(ctx, s.q.loadMany, arg)
 	if err != nil {
 		return nil, s.fail("load", err)
 	}

@@ -63,8 +63,8 @@ const migrateTimeout = 30 * time.Second
 // queries holds the SQL text with this store's table names filled in.
 // pgx prepares and caches each statement per connection.
 type queries struct {
-	expand                                                              func(string) string
-	loadMany, create, update, delete, listUser, gcBatch, version, merge string
+	expand                                                                       func(string) string
+	loadOne, loadMany, create, update, delete, listUser, gcBatch, version, merge string
 }
 
 func newQueries(schema, prefix string) queries {
@@ -76,6 +76,9 @@ func newQueries(schema, prefix string) queries {
 		"{p}", prefix,
 	)
 	q := queries{expand: r.Replace}
+	// loadOne is loadMany for one hash: PostgreSQL's generic plan for
+	// = ANY($1) is a bitmap scan, about three times the work of = $1.
+	q.loadOne = r.Replace(`SELECT i.hash, s.blob, s.kv, s.version, s.requests FROM {ids} i JOIN {s} s ON s.id = i.sid WHERE i.hash = $1`)
 	q.loadMany = r.Replace(`SELECT i.hash, s.blob, s.kv, s.version, s.requests FROM {ids} i JOIN {s} s ON s.id = i.sid WHERE i.hash = ANY($1::bytea[])`)
 	q.listUser = r.Replace(`SELECT blob, kv, version, requests FROM {s} WHERE user_id = $1`)
 	q.merge = r.Replace(`SELECT {merge}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`)

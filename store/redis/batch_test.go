@@ -21,3 +21,10 @@ func TestBatchedLoadsNeverStale(t *testing.T) {
 	t.Cleanup(func() { writer.Close() })
 	storetest.ReadsSeeOtherWriters(t, reader, writer)
 }
+
+// TestBatchedLoadsOfManySessions: a pipeline of many load scripts gives
+// each Load its own record.
+func TestBatchedLoadsOfManySessions(t *testing.T) {
+	s, _, _ := newStore(t, false)
+	storetest.ConcurrentLoadsOfManySessions(t, s)
+}
