@@ -220,9 +220,13 @@ func (m *Manager) joinLogin(s *Session, base *Record, out *issued) bool {
 		return false
 	}
 	curSec, curIns := follow(base, sec, true), follow(base, ins, false)
-	if curSec == "" || curIns == "" {
+	if curSec == "" {
 		return false
 	}
+	// curIns is "" when a plain-HTTP request rotated the insecure ID
+	// meanwhile (a step-down, e.g. a sniffer replaying the old sid): the
+	// client keeps its old sid, and its next HTTPS request is given a
+	// fresh one. Rotating as usual instead would sign the winner out.
 	out.secureID, out.id = curSec, curIns
 	return true
 }
