@@ -51,10 +51,11 @@ const (
 // CookieConfig shapes the session cookie(s).
 type CookieConfig struct {
 	// Name of the session cookie. Default "__Host-sid" in HTTPS-only mode
-	// and "sid" (the insecure cookie) in mixed mode.
+	// ("__Secure-sid" with a Domain or a Path other than "/") and "sid"
+	// (the insecure cookie) in mixed mode.
 	Name string
 	// SecureName is the mixed-mode secure cookie. Default "__Host-ssid"
-	// ("__Secure-ssid" when Domain is set).
+	// ("__Secure-ssid" with a Domain or a Path other than "/").
 	SecureName string
 	// Domain and Path. A "__Host-" cookie requires an empty Domain and
 	// Path "/". Default Path "/".
@@ -303,29 +304,29 @@ func (c Config) withDefaults() (Config, error) {
 	if ck.SameSite == 0 {
 		ck.SameSite = http.SameSiteLaxMode
 	}
+	// A secure cookie's default name has the strongest prefix it can:
+	// __Host- when it belongs to this host and path "/", else __Secure-.
+	prefix := "__Host-"
+	if ck.Domain != "" || ck.Path != "/" {
+		prefix = "__Secure-"
+	}
 	if ck.Name == "" {
-		ck.Name = "__Host-sid"
+		ck.Name = prefix + "sid"
 		if c.Mode == Mixed || c.AllowHTTP {
 			ck.Name = "sid"
 		}
-		if ck.Domain != "" && c.Mode == HTTPSOnly {
-			ck.Name = "__Secure-sid"
-		}
 	}
 	if c.Mode == Mixed && ck.SecureName == "" {
-		ck.SecureName = "__Host-ssid"
-		if ck.Domain != "" {
-			ck.SecureName = "__Secure-ssid"
-		}
+		ck.SecureName = prefix + "ssid"
 	}
 	if !validCookieName(ck.Name) {
-		bad("Cookie.Name", "%q is not a valid cookie name", ck.Name)
+		bad("Cookie.Name", "%q is not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~ only)", ck.Name)
 	}
 	if !strings.HasPrefix(ck.Path, "/") {
 		bad("Cookie.Path", "%q must start with /", ck.Path)
 	}
 	if ck.SameSite == http.SameSiteNoneMode && c.Mode == Mixed {
-		bad("Cookie.SameSite", "SameSite=None needs Secure, which the mixed-mode insecure cookie cannot have")
+		bad("Cookie.SameSite", "SameSite=None needs Secure, which the mixed-mode insecure cookie cannot have; use Lax or Strict")
 	}
 	// Prefix rules (RFC 6265bis): __Secure- needs Secure; __Host- also
 	// needs Path=/ and no Domain.
@@ -333,25 +334,29 @@ func (c Config) withDefaults() (Config, error) {
 		lower := strings.ToLower(name)
 		if strings.HasPrefix(lower, "__secure-") || strings.HasPrefix(lower, "__host-") {
 			if !secure {
-				bad(field, "%q has a secure prefix but this cookie is sent over HTTP (no Secure flag)", name)
+				how := "in mixed mode"
+				if c.AllowHTTP {
+					how = "with AllowHTTP"
+				}
+				bad(field, "%q travels over plain HTTP %s, so it cannot have the __Host- or __Secure- prefix (browsers would drop it)", name, how)
 			}
 		}
 		if strings.HasPrefix(lower, "__host-") {
 			if ck.Domain != "" {
-				bad(field, "%q: a __Host- cookie must not have a Domain (got %q)", name, ck.Domain)
+				bad(field, "%q: a __Host- cookie cannot have a Domain (got %q); remove it or use the __Secure- prefix", name, ck.Domain)
 			}
 			if ck.Path != "/" {
-				bad(field, "%q: a __Host- cookie needs Path=/ (got %q)", name, ck.Path)
+				bad(field, "%q: a __Host- cookie needs Path \"/\" (got %q); use the __Secure- prefix", name, ck.Path)
 			}
 		}
 	}
 	checkPrefix("Cookie.Name", ck.Name, c.Mode == HTTPSOnly && !c.AllowHTTP)
 	if c.Mode == Mixed {
 		if !validCookieName(ck.SecureName) {
-			bad("Cookie.SecureName", "%q is not a valid cookie name", ck.SecureName)
+			bad("Cookie.SecureName", "%q is not a valid cookie name (letters, digits and !#$%%&'*+-.^_`|~ only)", ck.SecureName)
 		}
-		if ck.SecureName == ck.Name {
-			bad("Cookie.SecureName", "must differ from Cookie.Name")
+		if strings.EqualFold(ck.SecureName, ck.Name) {
+			bad("Cookie.SecureName", "must differ from Cookie.Name, in more than case (%q)", ck.Name)
 		}
 		checkPrefix("Cookie.SecureName", ck.SecureName, true)
 	}

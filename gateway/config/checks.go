@@ -129,10 +129,6 @@ func isToken(s string) bool {
 	return true
 }
 
-func hasPrefix(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
-}
-
 // checkEnum reports a value outside choices (possible in configs built in
 // code; YAML values are checked while decoding).
 func checkEnum[T ~string](p *problems, pp string, v T, choices ...T) bool {

@@ -124,29 +124,58 @@ func (r Rate) PerMinute() int {
 	return max(1, int(int64(r.Attempts)*int64(time.Minute)/int64(r.Per)))
 }
 
-// checkLibraries runs the library constructors on a site that passed the
-// checks of this package, so that a rule only a library knows (Grace at
-// most an hour, lifetimes under 100 years, ...) is reported with the
-// site's file, line and key instead of stopping serve.
-func checkLibraries(s *Site, sp string, p *problems) {
+// checkLibraries runs the library constructors on a site, so that the
+// rules only a library knows (the cookie prefix rules, Grace at most an
+// hour, lifetimes under 100 years, ...) are reported with the site's file,
+// line and key instead of stopping serve. reported are the errors this
+// package found in the site: a key already reported is not reported twice,
+// and the redirect rules, which this package checks in full, only go
+// through secure.New when the site is otherwise sound.
+func checkLibraries(s *Site, sp string, p *problems, reported []*FieldError) {
 	if c, ok := s.SessionConfig(); ok {
-		c.Store = checkStore{} // never called: New only checks the configuration
-		c.HTTPSURL = func(*http.Request) string { return "" }
-		if _, err := session.New(c); err != nil {
+		if _, err := runSession(c); err != nil {
 			for _, e := range leaves(err) {
 				key, msg := "session", e.Error()
 				if ce, ok := errors.AsType[*session.ConfigError](e); ok {
 					key, msg = sessionKey(ce.Field), ce.Reason
 				}
-				p.errf(join(sp, key), "%s", msg)
+				if path := join(sp, key); !reportedAt(path, sp, reported) {
+					p.errf(path, "%s", msg)
+				}
 			}
 		}
+	}
+	if len(reported) > 0 {
+		return
 	}
 	if _, err := secure.New(s.SecureConfig()); err != nil {
 		for _, e := range leaves(err) {
 			p.errf(join(sp, "redirects"), "%v", e)
 		}
 	}
+}
+
+// reportedAt reports whether one of errs is at path, above it (short of
+// the site sp itself) or below it.
+func reportedAt(path, sp string, errs []*FieldError) bool {
+	for _, e := range errs {
+		if e.Path == path || within(e.Path, path) || (e.Path != sp && within(path, e.Path)) {
+			return true
+		}
+	}
+	return false
+}
+
+// runSession is what session.New makes of c: the effective configuration
+// (the library's defaults applied) or its errors.
+func runSession(c session.Config) (session.Config, error) {
+	c.Store, c.Codec = checkStore{}, nil // never called: New only checks the configuration
+	c.HTTPSURL = func(*http.Request) string { return "" }
+	m, err := session.New(c)
+	if err != nil {
+		return c, err
+	}
+	return m.Config(), nil
 }
 
 // checkStore stands in for the store while the session configuration is

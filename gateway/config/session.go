@@ -77,9 +77,10 @@ func validateSession(c *Config, s *Site, sp string, p *problems) {
 	}
 }
 
-// validateCookie applies the browsers' cookie rules: __Host- needs Secure,
-// Path=/ and no Domain; __Secure- needs Secure; mixed mode's HTTP cookie can
-// be neither; SameSite=None needs Secure.
+// validateCookie checks what the file writes about the cookie; the
+// browsers' rules on names and prefixes (__Host- needs Path "/" and no
+// Domain, mixed mode's HTTP cookie can have neither prefix nor
+// SameSite=None) are session.New's, reported by checkLibraries.
 func validateCookie(ss Session, pp string, p *problems) {
 	ck := ss.Cookie
 	cp := join(pp, "cookie")
@@ -92,34 +93,8 @@ func validateCookie(ss Session, pp string, p *problems) {
 	if !strings.HasPrefix(ck.Path, "/") || strings.ContainsAny(ck.Path, ";\x00\r\n ") {
 		p.errf(join(cp, "path"), "%s must start with \"/\" and hold no ';', spaces or control characters", quote(ck.Path))
 	}
-	// The secure cookie: the only one in https-only mode, the second one in
-	// mixed mode.
-	secureKey, secureName := "name", ck.Name
-	if ss.Mode == ModeMixed {
-		secureKey, secureName = "secure_name", ck.SecureName
-		if err := checkCookieName(ck.Name); err != "" {
-			p.errf(join(cp, "name"), "%s", err)
-		} else if hasPrefix(ck.Name, "__Host-") || hasPrefix(ck.Name, "__Secure-") {
-			p.errf(join(cp, "name"), "%s travels over plain HTTP in mixed mode, so it cannot have the __Host- or __Secure- prefix (browsers would drop it)", quote(ck.Name))
-		}
-		if strings.EqualFold(ck.Name, ck.SecureName) {
-			p.errf(join(cp, "secure_name"), "must differ from name")
-		}
-		if ck.SameSite == SameSiteNone {
-			p.errf(join(cp, "same_site"), "none needs the Secure attribute, which mixed mode's HTTP cookie cannot have; use lax or strict")
-		}
-	} else if ck.SecureName != "" {
+	if ss.Mode != ModeMixed && ck.SecureName != "" && ck.SecureName != ck.Name {
 		p.warnf(join(cp, "secure_name"), "only used in mixed mode; ignored")
-	}
-	if err := checkCookieName(secureName); err != "" {
-		p.errf(join(cp, secureKey), "%s", err)
-	} else if hasPrefix(secureName, "__Host-") {
-		if ck.Domain != "" {
-			p.errf(join(cp, secureKey), "a __Host- cookie cannot have a domain; remove cookie.domain or use the __Secure- prefix")
-		}
-		if ck.Path != "/" {
-			p.errf(join(cp, secureKey), "a __Host- cookie needs path \"/\"; use the __Secure- prefix for path %s", quote(ck.Path))
-		}
 	}
 }
 

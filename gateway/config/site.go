@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/sessiond/sessiond/secure"
@@ -28,28 +29,14 @@ func provisionSite(c *Config, s *Site, r *resolver, p string) {
 	if ck.SameSite == "" {
 		ck.SameSite = SameSiteLax
 	}
-	hostOnly := ck.Domain == "" && ck.Path == "/"
-	prefixed := func(name string) string {
-		if hostOnly {
-			return "__Host-" + name
-		}
-		return "__Secure-" + name
-	}
-	switch ss.Mode {
-	case ModeHTTPSOnly:
-		if ck.Name == "" {
-			ck.Name = prefixed("sid")
-		}
-	case ModeMixed:
-		if ck.Name == "" {
-			ck.Name = "sid"
-		}
-		if ck.SecureName == "" {
-			ck.SecureName = prefixed("ssid")
-		}
-	}
 	if ss.Bind.IP == "" {
 		ss.Bind.IP = BindIPOff
+	}
+	// Cookie names the file leaves out are package session's defaults.
+	if sc, ok := s.SessionConfig(); ok {
+		if eff, err := runSession(sc); err == nil {
+			ck.Name, ck.SecureName = eff.Cookie.Name, eff.Cookie.SecureName
+		}
 	}
 
 	rd := &s.Redirects
@@ -130,9 +117,7 @@ func validateSites(c *Config, p *problems) {
 		s := &c.Sites[i]
 		n := len(p.errs)
 		validateSite(c, s, sp, p)
-		if len(p.errs) == n {
-			checkLibraries(s, sp, p)
-		}
+		checkLibraries(s, sp, p, slices.Clone(p.errs[n:]))
 		for j, h := range s.Hosts {
 			hp := fmt.Sprintf("%s.hosts[%d]", sp, j)
 			if other, dup := hosts[h]; dup {
