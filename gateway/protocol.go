@@ -16,34 +16,15 @@ import (
 // Headers names the headers of the gateway <-> backend protocol (SPEC §2
 // "Gateway protocol"; package wire). The zero value means wire's default
 // names.
-type Headers struct {
-	Session   string // request: urlencoded session data (default X-Session)
-	User      string // request: the user (X-Session-User)
-	Ref       string // request: stable per-record reference (X-Session-Ref)
-	Secure    string // request: "1" over HTTPS, else "0" (X-Session-Secure)
-	CSRF      string // request: a fresh masked CSRF token (X-Session-Csrf)
-	CSRFField string // request: its form field name (X-Session-Csrf-Field)
-	Info      string // request: what the gateway did, with the site's inspect key (X-Session-Info)
-	Replace   string // response: updates, "k=v&gone=" (X-Replace-Session)
-	Action    string // response: login user=ID | logout | regenerate | require-secure (X-Session-Action)
-}
+type Headers wire.Headers
 
+// withDefaults fills in wire's default names and puts every name in
+// canonical form.
 func (h Headers) withDefaults() Headers {
-	def := func(s *string, v string) {
-		if *s == "" {
-			*s = v
-		}
-		*s = textproto.CanonicalMIMEHeaderKey(*s)
+	h = Headers(wire.Headers(h).WithDefaults())
+	for _, n := range []*string{&h.Session, &h.User, &h.Ref, &h.Secure, &h.CSRF, &h.CSRFField, &h.Info, &h.Replace, &h.Action} {
+		*n = textproto.CanonicalMIMEHeaderKey(*n)
 	}
-	def(&h.Session, wire.HeaderSession)
-	def(&h.User, wire.HeaderUser)
-	def(&h.Ref, wire.HeaderRef)
-	def(&h.Secure, wire.HeaderSecure)
-	def(&h.CSRF, wire.HeaderCSRF)
-	def(&h.CSRFField, wire.HeaderCSRFField)
-	def(&h.Info, wire.HeaderInfo)
-	def(&h.Replace, wire.HeaderReplace)
-	def(&h.Action, wire.HeaderAction)
 	return h
 }
 

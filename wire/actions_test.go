@@ -114,3 +114,12 @@ func TestInfoRoundTrip(t *testing.T) {
 		t.Fatalf("ParseEvents skipped wrongly: %v", bad)
 	}
 }
+
+func TestHeadersWithDefaults(t *testing.T) {
+	got := Headers{User: "X-App-User"}.WithDefaults()
+	want := Headers{Session: HeaderSession, User: "X-App-User", Ref: HeaderRef, Secure: HeaderSecure, CSRF: HeaderCSRF,
+		CSRFField: HeaderCSRFField, Info: HeaderInfo, Replace: HeaderReplace, Action: HeaderAction}
+	if got != want {
+		t.Fatalf("WithDefaults = %+v, want %+v", got, want)
+	}
+}

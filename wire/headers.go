@@ -17,3 +17,34 @@ const (
 	HeaderReplace = "X-Replace-Session" // session changes, see Changes
 	HeaderAction  = "X-Session-Action"  // see ParseActions
 )
+
+// Headers names the protocol's headers for one site, where a gateway
+// renames them. An empty name means the default above.
+type Headers struct {
+	Session   string // request: the session data (HeaderSession)
+	User      string // request: the signed-in user (HeaderUser)
+	Ref       string // request: the record's reference (HeaderRef)
+	Secure    string // request: "1" over HTTPS, else "0" (HeaderSecure)
+	CSRF      string // request: a fresh masked CSRF token (HeaderCSRF)
+	CSRFField string // request: its form field name (HeaderCSRFField)
+	Info      string // request: what the gateway did (HeaderInfo)
+	Replace   string // response: session changes (HeaderReplace)
+	Action    string // response: actions (HeaderAction)
+}
+
+// WithDefaults returns h with every empty name set to its default.
+func (h Headers) WithDefaults() Headers {
+	for _, f := range []struct {
+		name *string
+		def  string
+	}{
+		{&h.Session, HeaderSession}, {&h.User, HeaderUser}, {&h.Ref, HeaderRef}, {&h.Secure, HeaderSecure},
+		{&h.CSRF, HeaderCSRF}, {&h.CSRFField, HeaderCSRFField}, {&h.Info, HeaderInfo},
+		{&h.Replace, HeaderReplace}, {&h.Action, HeaderAction},
+	} {
+		if *f.name == "" {
+			*f.name = f.def
+		}
+	}
+	return h
+}

@@ -115,17 +115,9 @@ type Config struct {
 	// be ≥ 1 and unique ([New] panics otherwise).
 	Products []Product
 
-	// Header names shared with the gateway; the defaults are package
-	// wire's.
-	HeaderSession   string // request: session data; default "X-Session"
-	HeaderUser      string // request: signed-in user; default "X-Session-User"
-	HeaderRef       string // request: session reference; default "X-Session-Ref"
-	HeaderSecure    string // request: "1" over HTTPS, "0" over HTTP; default "X-Session-Secure"
-	HeaderReplace   string // response: session changes; default "X-Replace-Session"
-	HeaderAction    string // response: control action; default "X-Session-Action"
-	HeaderCSRF      string // request: masked CSRF token; default "X-Session-Csrf"
-	HeaderCSRFField string // request: its form field name; default "X-Session-Csrf-Field"
-	HeaderInfo      string // request: what the gateway did (inspection); default "X-Session-Info"
+	// Headers names the headers shared with the gateway; empty names
+	// are package wire's defaults.
+	Headers wire.Headers
 
 	// SniffedPath, if set, is linked from every page of a mixed-mode site
 	// as "Attacker's view" (the demo serves it in front of the gateway).
@@ -146,15 +138,7 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.Name, "shop")
-	def(&c.HeaderSession, wire.HeaderSession)
-	def(&c.HeaderUser, wire.HeaderUser)
-	def(&c.HeaderRef, wire.HeaderRef)
-	def(&c.HeaderSecure, wire.HeaderSecure)
-	def(&c.HeaderReplace, wire.HeaderReplace)
-	def(&c.HeaderAction, wire.HeaderAction)
-	def(&c.HeaderCSRF, wire.HeaderCSRF)
-	def(&c.HeaderCSRFField, wire.HeaderCSRFField)
-	def(&c.HeaderInfo, wire.HeaderInfo)
+	c.Headers = c.Headers.WithDefaults()
 	def(&c.AdminUser, "admin")
 	if len(c.Products) == 0 {
 		c.Products = DefaultProducts()
@@ -240,29 +224,29 @@ func (s *shop) newView(r *http.Request, title string) *view {
 	v := &view{
 		Site:   s.cfg.Name,
 		Title:  title,
-		User:   h.Get(s.cfg.HeaderUser),
-		Ref:    h.Get(s.cfg.HeaderRef),
+		User:   h.Get(s.cfg.Headers.User),
+		Ref:    h.Get(s.cfg.Headers.Ref),
 		Secure: "unknown",
 	}
-	switch sec := h.Get(s.cfg.HeaderSecure); sec {
+	switch sec := h.Get(s.cfg.Headers.Secure); sec {
 	case "0", "1":
 		v.Secure = sec
 	}
-	if tok := h.Get(s.cfg.HeaderCSRF); tok != "" {
-		name := h.Get(s.cfg.HeaderCSRFField)
+	if tok := h.Get(s.cfg.Headers.CSRF); tok != "" {
+		name := h.Get(s.cfg.Headers.CSRFField)
 		if name == "" {
 			name = DefaultCSRFField
 		}
 		v.CSRF = &csrfField{Name: name, Value: tok}
 	}
-	data, err := wire.DecodeValues(h.Get(s.cfg.HeaderSession))
+	data, err := wire.DecodeValues(h.Get(s.cfg.Headers.Session))
 	if err != nil {
 		s.cfg.Logger.Warn("shop: malformed session header; using what could be decoded",
-			"header", s.cfg.HeaderSession, "method", r.Method, "path", r.URL.Path, "err", err)
+			"header", s.cfg.Headers.Session, "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	v.data = data
 	v.SessionsOn = true
-	if raw := h.Get(s.cfg.HeaderInfo); raw != "" {
+	if raw := h.Get(s.cfg.Headers.Info); raw != "" {
 		v.Info = parseInfo(raw, time.Now())
 		v.SessionsOn = v.Info.Sessions != "off"
 		if v.Info.Mode == "mixed" {
@@ -397,7 +381,7 @@ func (s *shop) cartAdd(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ids = append(ids, p.ID)
-	w.Header().Set(s.cfg.HeaderReplace, ReplaceHeader(map[string]string{KeyCart: joinIDs(ids)}))
+	w.Header().Set(s.cfg.Headers.Replace, ReplaceHeader(map[string]string{KeyCart: joinIDs(ids)}))
 	http.Redirect(w, r, "/cart", http.StatusSeeOther)
 }
 
@@ -439,7 +423,7 @@ func (s *shop) placeOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	v := s.newView(r, "Order placed")
 	if v.Secure == "0" {
-		w.Header().Set(s.cfg.HeaderAction, wire.ActionRequireSecure)
+		w.Header().Set(s.cfg.Headers.Action, wire.ActionRequireSecure)
 		s.fail(w, r, v, http.StatusForbidden, "Checkout needs a secure (HTTPS) connection: nothing was ordered.")
 		return
 	}
@@ -450,7 +434,7 @@ func (s *shop) placeOrder(w http.ResponseWriter, r *http.Request) {
 	}
 	v.Order = joinIDs(ids)
 	s.setCart(v, ids)
-	w.Header().Set(s.cfg.HeaderReplace, ReplaceHeader(map[string]string{KeyLastOrder: v.Order}, KeyCart))
+	w.Header().Set(s.cfg.Headers.Replace, ReplaceHeader(map[string]string{KeyLastOrder: v.Order}, KeyCart))
 	s.render(w, r, "ordered", http.StatusOK, v)
 }
 
@@ -471,7 +455,7 @@ func (s *shop) admin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if v.Secure == "0" {
-		w.Header().Set(s.cfg.HeaderAction, wire.ActionRequireSecure)
+		w.Header().Set(s.cfg.Headers.Action, wire.ActionRequireSecure)
 		s.fail(w, r, v, http.StatusForbidden, "The admin page needs a secure (HTTPS) connection.")
 		return
 	}

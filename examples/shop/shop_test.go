@@ -550,17 +550,19 @@ func TestMalformedSession(t *testing.T) {
 // names and the admin user.
 func TestConfig(t *testing.T) {
 	s := newServer(t, shop.Config{
-		Name:            "outlet",
-		Products:        []shop.Product{{ID: 7, Name: "Widget", PriceCents: 5}, {ID: 9, Name: "Gadget"}},
-		HeaderSession:   "X-S",
-		HeaderUser:      "X-U",
-		HeaderRef:       "X-Ref",
-		HeaderSecure:    "X-Sec",
-		HeaderReplace:   "X-R",
-		HeaderAction:    "X-A",
-		HeaderCSRF:      "X-T",
-		HeaderCSRFField: "X-TF",
-		AdminUser:       "root",
+		Name:     "outlet",
+		Products: []shop.Product{{ID: 7, Name: "Widget", PriceCents: 5}, {ID: 9, Name: "Gadget"}},
+		Headers: wire.Headers{
+			Session:   "X-S",
+			User:      "X-U",
+			Ref:       "X-Ref",
+			Secure:    "X-Sec",
+			Replace:   "X-R",
+			Action:    "X-A",
+			CSRF:      "X-T",
+			CSRFField: "X-TF",
+		},
+		AdminUser: "root",
 	})
 	tests := []struct {
 		name     string
