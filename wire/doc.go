@@ -20,12 +20,12 @@
 //	X-Replace-Session: k=v&gone=   keys to set and, with an empty value, to delete (HeaderReplace), see Changes
 //	X-Session-Action: ...          login user=ID | logout | regenerate | require-secure (HeaderAction), see ParseActions
 //
-// The header names are the defaults; a site may rename them.
+// The header names are the defaults; a site may rename them (Headers).
 //
 // # The urlencoded form
 //
-// Session data travels in mod_session's form: application/x-www-form-
-// urlencoded, "k=v&k2=v2". EncodeValues escapes every byte other than ASCII
+// Session data travels in mod_session's form,
+// application/x-www-form-urlencoded: "k=v&k2=v2". EncodeValues escapes every byte other than ASCII
 // letters, digits and ".-*_" as lowercase %xx and a space as '+', exactly as
 // Apache's ap_escape_urlencoded does, so CGI scripts written for
 // HTTP_SESSION keep working. On decode, "k=" or a bare "k" deletes k, and
