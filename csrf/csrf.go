@@ -90,6 +90,7 @@ type Config struct {
 // after first use. It is safe for concurrent use.
 type Protection struct {
 	origins http.CrossOriginProtection // layer 1; zero value valid
+	trusted originSet                  // its trusted origins, for CheckWebSocket
 	bypass  *http.ServeMux             // nil: no bypass; read-only after New
 
 	session func(*http.Request) Store // nil: token layer off (zero value)

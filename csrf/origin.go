@@ -36,6 +36,7 @@ func (p *Protection) AddTrustedOrigin(origin string) error {
 	if err := p.origins.AddTrustedOrigin(origin); err != nil {
 		return fmt.Errorf("csrf: trusted origin: %w", err)
 	}
+	p.trusted.add(origin)
 	return nil
 }
 

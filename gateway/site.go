@@ -285,14 +285,10 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 // checkOrigin applies the cross-origin check to unsafe proxied requests
 // (when enabled) and to every WebSocket handshake.
 func (s *site) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
-	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		origin := r.Header.Get("Origin")
-		u, err := url.Parse(origin)
-		if origin == "" || err != nil || !strings.EqualFold(u.Host, r.Host) {
-			s.audit(r, session.Event{Type: "websocket.cross_origin"})
-			http.Error(w, "Cross-origin WebSocket refused.", http.StatusForbidden)
-			return false
-		}
+	if err := s.csrf.CheckWebSocket(r); err != nil {
+		s.audit(r, session.Event{Type: "websocket.cross_origin"})
+		http.Error(w, "Cross-origin WebSocket refused.", http.StatusForbidden)
+		return false
 	}
 	if s.cfg.CSRF.EnforceOrigin {
 		if err := s.csrf.CheckOrigin(r); err != nil {
