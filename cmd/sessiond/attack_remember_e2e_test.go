@@ -239,3 +239,88 @@ func attackRememberMe(t *testing.T, bin string, up *upstream, st storeCase) {
 	}
 	mustWork("bob's key", a, key, bob)
 }
+
+// TestAttackRememberAcrossGateways: two gateways on one store (every store
+// keys live in). The same site (realm) on both: a key is good on either,
+// but once — tabs presenting one key to both gateways at once sign in
+// exactly once, with no theft verdict. A site of another name (realm) on
+// the second gateway, and a second gateway whose users file lacks the
+// user, leave the first gateway's key alone.
+func TestAttackRememberAcrossGateways(t *testing.T) {
+	bin := buildSessiond(t)
+	up := newUpstream(t)
+	for _, st := range rememberStores {
+		t.Run(st.name, func(t *testing.T) {
+			alice := "alice-" + rand.Text()[:8]
+			var storeYAML string
+			shared := storeCase{st.name, func(t *testing.T, dir string) string {
+				if storeYAML == "" {
+					storeYAML = st.yaml(t, dir)
+				}
+				return storeYAML
+			}}
+			site := func(name string) string {
+				return fmt.Sprintf(`
+  - name: %s
+    hosts: [a.localhost]
+    upstream: %s
+    auth: {htpasswd: {users}, remember: {enabled: true, reuse_grace: 3s}}
+`, name, up.srv.URL)
+			}
+			users := func(path string) { addUser(t, bin, path, alice, "alice-pw") }
+			g1 := startGatewayConfig(t, bin, shared, "", site("a"), users)
+			g2 := startGatewayConfig(t, bin, shared, "", site("a"), users)
+			other := startGatewayConfig(t, bin, shared, "", site("elsewhere"), users)
+			nobody := startGatewayConfig(t, bin, shared, "", site("a"), func(path string) {
+				addUser(t, bin, path, "someone-else-"+rand.Text()[:8], "someone-pw")
+			})
+			const host = "a.localhost"
+			keyOn := func(g gateway) string {
+				w := web{t, client()}
+				if resp := loginRemember(w, g, host, alice, "alice-pw", true); resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("login = %d", resp.StatusCode)
+				}
+				return rememberCookie(w, g, host)
+			}
+
+			// Another realm, and a gateway without the user: refused, and
+			// the key still works at home.
+			key := keyOn(g1)
+			for name, g := range map[string]gateway{"another realm": other, "a gateway without the user": nobody} {
+				if who := whoAmI(withOnly(t, g, host, key), g, host); who != "" {
+					t.Fatalf("%s: g1's key signed in as %q", name, who)
+				}
+			}
+			w := withOnly(t, g2, host, key)
+			if who := whoAmI(w, g2, host); who != alice {
+				t.Fatalf("the same realm on another gateway: the key signs in as %q, want %s", who, alice)
+			}
+			rotated := rememberCookie(w, g2, host)
+
+			// One key, tabs on both gateways at once.
+			signedIn := web{t, client()}
+			login(signedIn, g1, host, alice, "alice-pw")
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			n := 0
+			for i := range 10 {
+				g := []gateway{g1, g2}[i%2]
+				wg.Go(func() {
+					who := whoAmI(withOnly(t, g, host, rotated), g, host)
+					mu.Lock()
+					defer mu.Unlock()
+					if who == alice {
+						n++
+					}
+				})
+			}
+			wg.Wait()
+			if n != 1 {
+				t.Fatalf("10 tabs on two gateways with one key: %d signed in, want 1", n)
+			}
+			if who := whoAmI(signedIn, g1, host); who != alice {
+				t.Fatalf("concurrent tabs within the grace were taken for theft (alice's session is %q)", who)
+			}
+		})
+	}
+}
