@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,6 +92,10 @@ type backendWriter struct {
 	r       *http.Request
 	done    bool
 	swallow bool // the response was replaced (require-secure)
+	// own are the Set-Cookie lines the gateway wrote before the backend
+	// ran (a rotated remember-me key): the backend's own lines of those
+	// names are dropped, these are kept.
+	own []string
 }
 
 func (b *backendWriter) Unwrap() http.ResponseWriter { return b.ResponseWriter }
@@ -153,7 +158,7 @@ func (b *backendWriter) apply() bool {
 		kept := lines[:0:0]
 		for _, l := range lines {
 			name, _, _ := strings.Cut(l, "=")
-			if s.isSessionCookie(strings.TrimSpace(name)) {
+			if s.isSessionCookie(strings.TrimSpace(name)) || (s.isRememberCookie(strings.TrimSpace(name)) && !slices.Contains(b.own, l)) {
 				s.log.Warn("gateway: backend tried to set a session cookie; dropped", "cookie", name)
 				continue
 			}
@@ -304,6 +309,9 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 // from the client.
 func (s *site) callBackend(w http.ResponseWriter, r *http.Request, sess *session.Session) {
 	bw := &backendWriter{ResponseWriter: w, site: s, sess: sess, r: r}
+	if s.remember != nil {
+		bw.own = slices.Clone(w.Header().Values("Set-Cookie"))
+	}
 	s.backend.ServeHTTP(bw, r)
 	if !bw.done {
 		bw.done = true
@@ -319,6 +327,13 @@ func (s *site) isSessionCookie(name string) bool {
 		}
 	}
 	return false
+}
+
+// isRememberCookie reports whether name is the site's remember-me cookie:
+// a backend must not plant a key (signing the browser in as someone
+// else) nor clear one.
+func (s *site) isRememberCookie(name string) bool {
+	return s.remember != nil && strings.EqualFold(s.remember.m.CookieName(), name)
 }
 
 func (s *site) httpsURL(r *http.Request) string {

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -322,5 +324,56 @@ func TestAttackRememberAcrossGateways(t *testing.T) {
 				t.Fatalf("concurrent tabs within the grace were taken for theft (alice's session is %q)", who)
 			}
 		})
+	}
+}
+
+// TestAttackBackendPlantsRememberKey: a backend (a compromised app, or one
+// that reflects a header) answers with Set-Cookie __Host-remember holding
+// mallory's valid key. The gateway drops it like a session cookie: the
+// victim's browser never receives it, so it cannot be signed in as mallory
+// on its next visit (login CSRF), and a backend cannot clear the key either.
+func TestAttackBackendPlantsRememberKey(t *testing.T) {
+	bin := buildSessiond(t)
+	var planted atomic.Value
+	planted.Store("")
+	back := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if k := planted.Load().(string); k != "" {
+			w.Header().Add("Set-Cookie", "__Host-remember="+k+"; Path=/; Secure; HttpOnly; Max-Age=99999")
+			w.Header().Add("Set-Cookie", "__HOST-REMEMBER="+k+"; Path=/; Secure")
+		}
+		fmt.Fprintf(w, "user=%s\n", r.Header.Get("X-Session-User"))
+	}))
+	defer back.Close()
+	g := startGatewayConfig(t, bin, gatewayStores[0], "", fmt.Sprintf(`
+  - hosts: [a.localhost]
+    upstream: %s
+    auth: {htpasswd: {users}, remember: {enabled: true}}
+`, back.URL))
+	const host = "a.localhost"
+	mallory := web{t, client()}
+	loginRemember(mallory, g, host, "bob", "bob-password", true)
+	key := rememberCookie(mallory, g, host)
+	if key == "" {
+		t.Fatal("no key")
+	}
+	planted.Store(key)
+	victim := web{t, client()}
+	resp, _ := victim.do("GET", g.url(host, "/page"), nil)
+	for _, l := range resp.Header.Values("Set-Cookie") {
+		if strings.Contains(strings.ToLower(l), "remember") {
+			t.Fatalf("the backend's Set-Cookie reached the client: %q", l)
+		}
+	}
+	if who := whoAmI(victim, g, host); who != "" {
+		t.Fatalf("a key planted by the backend signed the victim in as %q", who)
+	}
+	// Nor can a backend clear a signed-in browser's key.
+	planted.Store("")
+	alice := web{t, client()}
+	loginRemember(alice, g, host, "alice", "alice-pw", true)
+	planted.Store(`""; Max-Age=0`)
+	alice.do("GET", g.url(host, "/page"), nil)
+	if rememberCookie(alice, g, host) == "" {
+		t.Fatal("the backend cleared alice's remember cookie")
 	}
 }
