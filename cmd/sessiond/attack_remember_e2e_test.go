@@ -113,9 +113,11 @@ func attackRememberMe(t *testing.T, bin string, up *upstream, st storeCase) {
 		{"twice", "__Host-remember=" + sel + "." + val + "; __Host-remember=" + kept},
 		{"unprefixed name", "remember=" + kept},
 	} {
-		code, body := raw(g.url(a, "/who"), tc.cookie)
-		if code >= 500 || strings.Contains(body, "user="+alice) {
-			t.Errorf("%s: %d %q", tc.name, code, body)
+		for _, p := range []string{"/who", "/login", "/logout", "/.sessiond/sessions", "/?action=logout"} {
+			code, body := raw(g.url(a, p), tc.cookie)
+			if code >= 500 || strings.Contains(body, "user="+alice) {
+				t.Errorf("%s on %s: %d %q", tc.name, p, code, body)
+			}
 		}
 	}
 	// "twice" carried the real key beside a forged one: refused (either
@@ -177,13 +179,32 @@ func attackRememberMe(t *testing.T, bin string, up *upstream, st storeCase) {
 		t.Fatalf("concurrent tabs within the grace were taken for theft: alice's other session is %q", who)
 	}
 
+	// A thief signed in by a copied key alone cannot sign the owner out
+	// everywhere (or forget her keys): the password is asked for.
+	owner := web{t, client()}
+	loginRemember(owner, g, a, alice, "alice-pw", true)
+	thief := withOnly(t, g, a, keyOf(a, alice, "alice-pw"))
+	if who := whoAmI(thief, g, a); who != alice {
+		t.Fatalf("setup: the copied key signs in as %q", who)
+	}
+	_, page := thief.do("GET", g.url(a, "/.sessiond/sessions"), nil)
+	for _, pw := range []string{"", "guess"} {
+		if resp, _ := thief.do("POST", g.url(a, "/.sessiond/sessions/revoke-others"), url.Values{"csrf_token": {field(page, "csrf_token")}, "password": {pw}}); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("revoke-others by a key-only session with password %q = %d, want 401", pw, resp.StatusCode)
+		}
+	}
+	if who := whoAmI(owner, g, a); who != alice {
+		t.Fatalf("a key thief signed the owner out (%q)", who)
+	}
+	mustWork("the owner's key after the thief's attempts", a, rememberCookie(owner, g, a), alice)
+
 	// "Sign out everywhere else" ends the other devices for good: their
 	// remember keys must not sign them straight back in.
 	me, laptop := web{t, client()}, web{t, client()}
 	loginRemember(me, g, a, alice, "alice-pw", true)
 	loginRemember(laptop, g, a, alice, "alice-pw", true)
 	laptopKey := rememberCookie(laptop, g, a)
-	_, page := me.do("GET", g.url(a, "/.sessiond/sessions"), nil)
+	_, page = me.do("GET", g.url(a, "/.sessiond/sessions"), nil)
 	resp, _ := me.do("POST", g.url(a, "/.sessiond/sessions/revoke-others"), url.Values{"csrf_token": {field(page, "csrf_token")}, "password": {"alice-pw"}})
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("revoke-others = %d", resp.StatusCode)
@@ -375,5 +396,53 @@ func TestAttackBackendPlantsRememberKey(t *testing.T) {
 	alice.do("GET", g.url(host, "/page"), nil)
 	if rememberCookie(alice, g, host) == "" {
 		t.Fatal("the backend cleared alice's remember cookie")
+	}
+}
+
+// TestAttackRememberOverPlainHTTP: on a mixed-mode site (which serves plain
+// HTTP), a valid remember key sent over plain HTTP signs no one in and is
+// not consumed; it still works over HTTPS.
+func TestAttackRememberOverPlainHTTP(t *testing.T) {
+	bin := buildSessiond(t)
+	up := newUpstream(t)
+	g := startGatewayConfig(t, bin, gatewayStores[0], "", fmt.Sprintf(`
+  - hosts: [m.localhost]
+    upstream: %s
+    session: {mode: mixed}
+    auth: {htpasswd: {users}, remember: {enabled: true}}
+`, up.srv.URL))
+	const host = "m.localhost"
+	w := web{t, client()}
+	if resp := loginRemember(w, g, host, "alice", "alice-pw", true); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login = %d", resp.StatusCode)
+	}
+	key := rememberCookie(w, g, host)
+	cfg, _ := os.ReadFile(g.config)
+	m := regexp.MustCompile(`http: \{addr: "127\.0\.0\.1:(\d+)"\}`).FindSubmatch(cfg)
+	for _, p := range []string{"/who", "/login", "/p?replace=x%3D1"} {
+		req, _ := http.NewRequest("GET", "http://"+host+":"+string(m[1])+p, nil)
+		req.Header.Set("Cookie", "__Host-remember="+key)
+		c := client()
+		c.Jar = nil
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 500 || strings.Contains(string(body), "user=alice") {
+			t.Fatalf("the key over plain HTTP %s: %d %q", p, resp.StatusCode, body)
+		}
+		for _, l := range resp.Header.Values("Set-Cookie") {
+			if strings.Contains(l, "remember") {
+				t.Fatalf("plain HTTP %s touched the remember cookie: %q", p, l)
+			}
+		}
+		if strings.Contains(up.seen().Get("Cookie"), "remember") {
+			t.Fatalf("the key sent over plain HTTP reached the backend: %q", up.seen().Get("Cookie"))
+		}
+	}
+	if who := whoAmI(withOnly(t, g, host, key), g, host); who != "alice" {
+		t.Fatalf("after plain-HTTP attempts the key signs in as %q over HTTPS", who)
 	}
 }
