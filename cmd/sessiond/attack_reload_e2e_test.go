@@ -185,5 +185,14 @@ sites:
 		t.Fatalf("after the storm the last HTTPS port answers %v %v", resp, err)
 	}
 	gone("the HTTPS port the storm left", sp)
+	// Plain HTTP is sent to where HTTPS listens now, not where it was.
+	resp, err := client().Get(fmt.Sprintf("http://app.localhost:%d/x", hp))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); !strings.Contains(loc, fmt.Sprintf(":%d/", sp2)) {
+		t.Fatalf("after the move plain HTTP redirects to %q, want port %d", loc, sp2)
+	}
 	guarded("after the storm", a3, newTok, oldTok)
 }
