@@ -221,6 +221,40 @@ func attackRememberMe(t *testing.T, bin string, up *upstream, st storeCase) {
 		t.Fatalf("sign out everywhere else signed out this browser too (%q)", who)
 	}
 
+	// The admin's revoke of one session ends that remembered device (keys
+	// are not tied to sessions: all of alice's keys in the realm go).
+	if !strings.HasPrefix(st.name, "cookie") {
+		refs := func() map[string]bool {
+			_, out := g.adminDo(t, "GET", "/api/realms/a/users/"+alice+"/sessions")
+			m := map[string]bool{}
+			list, _ := out["sessions"].([]any)
+			for _, e := range list {
+				if o, ok := e.(map[string]any); ok {
+					m[fmt.Sprint(o["ref"])] = true
+				}
+			}
+			return m
+		}
+		before := refs()
+		tablet := web{t, client()}
+		loginRemember(tablet, g, a, alice, "alice-pw", true)
+		var ref string
+		for r := range refs() {
+			if !before[r] {
+				ref = r
+			}
+		}
+		if ref == "" {
+			t.Fatal("the tablet's session is not listed")
+		}
+		if code, _ := g.adminDo(t, "DELETE", "/api/realms/a/users/"+alice+"/sessions/"+ref); code != http.StatusOK {
+			t.Fatalf("admin revoke = %d", code)
+		}
+		if who := whoAmI(tablet, g, a); who != "" {
+			t.Fatalf("after the admin revoked its session the tablet is signed back in as %q", who)
+		}
+	}
+
 	// The admin's revoke-all ends remembered devices too (realm a only).
 	phone := web{t, client()}
 	loginRemember(phone, g, a, alice, "alice-pw", true)
