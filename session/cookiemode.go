@@ -119,10 +119,12 @@ func (cb *cookieBackend) revokeUser(ctx context.Context, user, except string) (i
 		if keep.headersSent {
 			return 0, fmt.Errorf("%w: the kept session's new cookie can no longer be sent", ErrResponseStarted)
 		}
-		// Cookies keep whole milliseconds: revoke up to the start of this
-		// one, and re-issue the kept session's cookie (regenerated, so it
-		// is issued at or after that).
-		before = time.UnixMilli(now.UnixMilli())
+		// Cookies keep whole milliseconds, and the codec counts one issued
+		// within the millisecond of before as issued before it: every
+		// cookie issued up to now — also earlier in this millisecond — is
+		// revoked, and the kept session's new cookie (regenerated) counts
+		// as issued at the next millisecond.
+		keep.issueAfter = time.UnixMilli(now.UnixMilli() + 1)
 	}
 	if err := cb.codec.RevokeUser(ctx, m.cfg.Realm, user, before); err != nil {
 		if errors.Is(err, errors.ErrUnsupported) {

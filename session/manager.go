@@ -167,6 +167,9 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) built {
 			b.out.id = raw
 		}
 		next.Rotated = now
+		if next.Rotated.Before(s.issueAfter) {
+			next.Rotated = s.issueAfter // at most a millisecond ahead
+		}
 		next.Generation++
 		next.Requests = 0
 		b.meta = true

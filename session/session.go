@@ -49,6 +49,10 @@ type Session struct {
 	user       string
 	regen      regenKind
 	regenWhy   string // why regen was set, when the Manager set it (audit)
+	// issueAfter, if set, is the earliest time the next regenerated ID may
+	// count as issued (a cookie session kept by "revoke all others": its
+	// new cookie must be issued after the revocation time).
+	issueAfter time.Time
 	destroy    bool
 	touch      bool
 	bindSave   bool
