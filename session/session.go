@@ -42,13 +42,13 @@ type Session struct {
 	loadedRotated time.Time
 
 	// change set
-	sets       map[string]string
-	dels       map[string]struct{}
-	cleared    bool
-	userSet    bool
-	user       string
-	regen      regenKind
-	regenWhy   string // why regen was set, when the Manager set it (audit)
+	sets     map[string]string
+	dels     map[string]struct{}
+	cleared  bool
+	userSet  bool
+	user     string
+	regen    regenKind
+	regenWhy string // why regen was set, when the Manager set it (audit)
 	// issueAfter, if set, is the earliest time the next regenerated ID may
 	// count as issued (a cookie session kept by "revoke all others": its
 	// new cookie must be issued after the revocation time).
