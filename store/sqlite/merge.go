@@ -136,5 +136,5 @@ func (s *Store) mergeTx(ctx context.Context, tx *sql.Tx, c *session.Change) erro
 	if err != nil {
 		return err
 	}
-	return s.updateTx(ctx, tx, row, cur.Version)
+	return s.updateTx(ctx, tx, row, cur.Version, next.User != cur.User)
 }

@@ -86,6 +86,7 @@ type statements struct {
 	load, listUser                 *sql.Stmt // read pool
 	insSession, insID              *sql.Stmt // writer
 	update, version, hashes, delID *sql.Stmt
+	updateSameUser                 *sql.Stmt // update without touching user_id (nor its index)
 	delSession, gcBatch, current   *sql.Stmt
 }
 
@@ -100,6 +101,8 @@ func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
 		{w, &st.insSession, `INSERT INTO sessions (ref, user_id, expires, version, blob) VALUES (?, ?, ?, ?, ?) RETURNING id`},
 		{w, &st.insID, `INSERT INTO ids (hash, sid) VALUES (?, ?)`},
 		{w, &st.update, `UPDATE sessions SET user_id = ?, expires = ?, version = ?, blob = ?
+			WHERE ref = ? AND version = ? RETURNING id`},
+		{w, &st.updateSameUser, `UPDATE sessions SET expires = ?, version = ?, blob = ?
 			WHERE ref = ? AND version = ? RETURNING id`},
 		{w, &st.version, `SELECT version FROM sessions WHERE ref = ?`},
 		{w, &st.current, `SELECT blob FROM sessions WHERE ref = ?`},
@@ -120,7 +123,7 @@ func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
 
 func (st *statements) close() {
 	for _, s := range []*sql.Stmt{st.load, st.listUser, st.insSession, st.insID, st.update,
-		st.version, st.hashes, st.delID, st.delSession, st.gcBatch, st.current} {
+		st.updateSameUser, st.version, st.hashes, st.delID, st.delSession, st.gcBatch, st.current} {
 		if s != nil {
 			s.Close()
 		}
