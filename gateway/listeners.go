@@ -39,9 +39,6 @@ type server struct {
 	ln   net.Listener
 }
 
-// listenerRoles names the three listeners, in Listeners' order.
-var listenerRoles = [3]string{"http", "https", "admin"}
-
 func (ls *listenerSet) open(role int, addr string) (*server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

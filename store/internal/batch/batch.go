@@ -55,10 +55,10 @@ type round[K comparable, V any] struct {
 	copies map[K][]V
 }
 
-// newRound starts a round; ctx is the fetch's context (the caller's for a
-// round of one caller, detached for a shared one).
+// newRound starts a shared round. Its fetch runs under ctx without its
+// cancellation: one caller giving up must not fail the others.
 func newRound[K comparable, V any](ctx context.Context) *round[K, V] {
-	return &round[K, V]{want: map[K]int{}, ctx: ctx, done: make(chan struct{})}
+	return &round[K, V]{want: map[K]int{}, ctx: context.WithoutCancel(ctx), done: make(chan struct{})}
 }
 
 func (r *round[K, V]) add(k K) {
@@ -70,40 +70,36 @@ func (r *round[K, V]) add(k K) {
 
 // Load returns the value of k, whether it exists, or the fetch's error.
 func (l *Loader[K, V]) Load(ctx context.Context, k K) (V, bool, error) {
+	var zero V
 	l.mu.Lock()
-	var r *round[K, V]
 	full := l.next != nil && len(l.next.keys) >= l.maxBatch() && l.next.want[k] == 0
-	switch {
-	case l.inFlight < l.maxInFlight() || full:
+	if l.inFlight < l.maxInFlight() || full {
 		// Sent at once, alone (beyond MaxInFlight when the next fetch is
-		// full): nobody joins a round already on its way, so it needs no
+		// full): nobody joins a fetch already on its way, so it needs no
 		// round, and it runs under the caller's context (the store bounds
 		// its own operations; a detached shared fetch gets Timeout).
 		l.inFlight++
 		l.mu.Unlock()
 		vals, err := l.Fetch(ctx, []K{k})
 		l.finish()
-		var zero V
 		if err != nil {
 			return zero, false, err
 		}
 		v, ok := vals[k]
 		return v, ok, nil
-	default:
-		if l.next == nil {
-			l.next = newRound[K, V](context.WithoutCancel(ctx))
-		}
-		r = l.next
-		r.add(k)
-		l.mu.Unlock()
-		select {
-		case <-r.done:
-		case <-ctx.Done():
-			var zero V
-			return zero, false, ctx.Err()
-		}
 	}
-	return l.answer(r, k)
+	if l.next == nil {
+		l.next = newRound[K, V](ctx)
+	}
+	r := l.next
+	r.add(k)
+	l.mu.Unlock()
+	select {
+	case <-r.done:
+		return l.answer(r, k)
+	case <-ctx.Done():
+		return zero, false, ctx.Err()
+	}
 }
 
 // answer hands k's value of a finished round to one caller: a prepared
