@@ -12,6 +12,11 @@ import (
 // frames into the database file.
 const checkpointEvery = 100 * time.Millisecond
 
+// restartFrames is the WAL length (in frames: pages written; SQLite's
+// automatic checkpoint uses the same bound) past which the checkpointer
+// finishes a checkpoint on the writer connection, so the WAL starts over.
+const restartFrames = 1000
+
 // checkpointer moves the WAL into the database file in the background, on
 // a connection of its own. SQLite's automatic checkpoint (turned off on
 // the writer) runs inside whichever commit crosses 1000 WAL pages, copying
@@ -19,14 +24,29 @@ const checkpointEvery = 100 * time.Millisecond
 // for that, and many during a GC. A PASSIVE checkpoint never blocks the
 // writer or the readers; with nothing new in the WAL it costs almost
 // nothing.
+//
+// A passive checkpoint copies the frames committed before it began; under
+// a steady write load another commit always lands while it runs (it ends
+// with an fsync of the database file), so the WAL is never wholly copied,
+// SQLite never starts it over from the beginning, and it grows without
+// bound — every commit then extends the file, which makes its fsync dearer.
+// So once the WAL holds restartFrames frames, the checkpointer runs one more
+// passive checkpoint on the writer connection: queued between this
+// process's write transactions, it copies the few frames the first one
+// left (and fsyncs the database file) with no commit in between, and the
+// next write transaction starts the WAL over, writing over the file's
+// existing pages. Writers wait for that one short checkpoint once per
+// restartFrames frames, instead of SQLite's automatic checkpoint copying
+// all of them inside a commit.
 type checkpointer struct {
 	db   *sql.DB
+	w    *sql.DB // the store's writer (one connection)
 	log  *slog.Logger
 	stop chan struct{}
 	done chan struct{}
 }
 
-func startCheckpointer(abs, busy string, timeout time.Duration, log *slog.Logger) (*checkpointer, error) {
+func startCheckpointer(abs, busy string, w *sql.DB, timeout time.Duration, log *slog.Logger) (*checkpointer, error) {
 	db, err := sql.Open("sqlite", dsn(abs, url.Values{"_pragma": {busy}}))
 	if err != nil {
 		return nil, err
@@ -34,7 +54,7 @@ func startCheckpointer(abs, busy string, timeout time.Duration, log *slog.Logger
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
-	c := &checkpointer{db: db, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+	c := &checkpointer{db: db, w: w, log: log, stop: make(chan struct{}), done: make(chan struct{})}
 	go c.run(timeout)
 	return c, nil
 }
@@ -50,10 +70,10 @@ func (c *checkpointer) run(timeout time.Duration) {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		var busy, frames, copied int
-		err := c.db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
-		cancel()
+		frames, err := checkpoint(c.db, timeout)
+		if err == nil && frames >= restartFrames {
+			_, err = checkpoint(c.w, timeout)
+		}
 		if isBusy(err) {
 			continue // another process is checkpointing: that will do
 		}
@@ -62,6 +82,16 @@ func (c *checkpointer) run(timeout time.Duration) {
 		}
 		failing = err != nil
 	}
+}
+
+// checkpoint runs a passive checkpoint on db and returns the WAL's length
+// in frames.
+func checkpoint(db *sql.DB, timeout time.Duration) (frames int, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var busy, copied int
+	err = db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied)
+	return frames, err
 }
 
 // close stops the checkpointer; the writer's close then checkpoints the

@@ -9,7 +9,9 @@
 // (Config.Synchronous) still survives a process crash (the WAL is in the OS
 // page cache) but may lose the last commits on a power loss or kernel crash.
 // A background goroutine copies the WAL into the database file every 100 ms
-// (SQLite's own automatic checkpoint would run inside a request's commit).
+// (SQLite's own automatic checkpoint would run inside a request's commit),
+// and once the WAL holds 1,000 pages it finishes a checkpoint between two
+// write transactions, so the WAL starts over even under a steady write load.
 //
 // Several processes may open the same file at once (for example two
 // gateways on one host): writers serialise on SQLite's file lock, waiting up
@@ -233,7 +235,7 @@ func (s *Store) open(ctx context.Context, abs string, cfg Config, busy string) e
 	if err := s.st.prepare(ctx, s.w, s.r); err != nil {
 		return s.fail("prepare", err)
 	}
-	if s.ckpt, err = startCheckpointer(abs, busy, s.timeout, s.log); err != nil {
+	if s.ckpt, err = startCheckpointer(abs, busy, s.w, s.timeout, s.log); err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
 	if cfg.CacheSize > 0 {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -345,5 +346,45 @@ func TestBackgroundCheckpoint(t *testing.T) {
 			t.Fatalf("database file is %d bytes 5s after the commit, want at least %d: nothing checkpointed the WAL", fi.Size(), want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWALBoundedUnderSteadyWrites: commits back to back, with no pause
+// for a background checkpoint to catch up, still let the WAL start over:
+// it stays near the restart bound instead of growing with every commit
+// (it reached 66 MB after 8,000 small updates before the checkpointer
+// finished checkpoints on the writer).
+func TestWALBoundedUnderSteadyWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "steady.db")
+	s := newStore(t, sqlite.Config{Path: path})
+	ctx := context.Background()
+	rec := storetest.NewRecord()
+	rec.Data = map[string]string{"n": "0"}
+	if err := s.Create(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	// Each update writes two or three pages; 6,000 of them write 48 MB or
+	// more of WAL frames. A WAL that starts over stays within a few
+	// restart bounds (1,000 frames, about 4 MiB each).
+	const updates = 6000
+	const bound = 16 << 20
+	var largest int64
+	for i := range updates {
+		next := *rec
+		next.Data = map[string]string{"n": strconv.Itoa(i + 1)}
+		next.Version = rec.Version + 1
+		if err := s.Update(ctx, &next, rec.Version); err != nil {
+			t.Fatalf("update %d: %v", i, err)
+		}
+		rec = &next
+		if i%100 == 0 {
+			if fi, err := os.Stat(path + "-wal"); err == nil {
+				largest = max(largest, fi.Size())
+			}
+		}
+	}
+	t.Logf("largest WAL seen over %d updates: %d bytes", updates, largest)
+	if largest > bound {
+		t.Fatalf("WAL grew to %d bytes over %d back-to-back updates, want at most %d: it never started over", largest, updates, bound)
 	}
 }
