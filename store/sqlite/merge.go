@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/sessiond/sessiond/session"
@@ -82,6 +84,13 @@ func (s *Store) writeMerges() {
 func (s *Store) mergeBatch(batch []*mergeReq) {
 	results := make([]error, len(batch))
 	err := s.write(context.Background(), "merge", func(ctx context.Context, tx *sql.Tx) error {
+		if len(batch) == 1 { // alone: its failure may roll back the whole transaction
+			if err := batch[0].ctx.Err(); err != nil {
+				results[0] = err
+				return nil
+			}
+			return s.mergeTx(ctx, tx, batch[0].c)
+		}
 		for i, req := range batch {
 			if err := req.ctx.Err(); err != nil {
 				results[i] = err // its caller has given up: do not write it
@@ -114,10 +123,29 @@ func (s *Store) mergeBatch(batch []*mergeReq) {
 	}
 }
 
-// mergeTx applies one change set inside tx.
+// mergeTx applies one change set inside tx. Most often the stored record
+// is still c.Base (the request's load just read it), so it first tries the
+// compare-and-swap on Base's version (rule 2) without reading the row; and
+// when Next keeps Base's ID hashes, the ID rows (always the stored
+// record's hashes) need neither a read nor a write.
 func (s *Store) mergeTx(ctx context.Context, tx *sql.Tx, c *session.Change) error {
+	row, err := sqlstore.NewRow(c.Next)
+	if err != nil {
+		return err
+	}
+	id, ok, err := s.swapTx(ctx, tx, row, c.Base.Version, c.Next.User != c.Base.User)
+	if err != nil {
+		return err
+	}
+	if ok {
+		var old [][]byte // unknown: read them
+		if base := sqlstore.Hashes(c.Base); slices.EqualFunc(base, row.Hashes, bytes.Equal) {
+			old = base
+		}
+		return s.rewriteIDs(ctx, tx, id, old, row.Hashes)
+	}
 	var blob []byte
-	err := tx.StmtContext(ctx, s.st.current).QueryRowContext(ctx, c.Next.Ref).Scan(&blob)
+	err = tx.StmtContext(ctx, s.st.current).QueryRowContext(ctx, c.Next.Ref).Scan(&blob)
 	if errors.Is(err, sql.ErrNoRows) {
 		return session.ErrNotFound
 	}
@@ -132,8 +160,7 @@ func (s *Store) mergeTx(ctx context.Context, tx *sql.Tx, c *session.Change) erro
 	if err != nil || next == nil {
 		return err
 	}
-	row, err := sqlstore.NewRow(next)
-	if err != nil {
+	if row, err = sqlstore.NewRow(next); err != nil {
 		return err
 	}
 	return s.updateTx(ctx, tx, row, cur.Version, next.User != cur.User)

@@ -107,16 +107,11 @@ func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) er
 // userChanged false (the caller knows the stored user is row's) leaves
 // user_id and its index alone: one page less to write and fsync.
 func (s *Store) updateTx(ctx context.Context, tx *sql.Tx, row sqlstore.Row, prev uint64, userChanged bool) error {
-	var id int64
-	var err error
-	if userChanged {
-		err = tx.StmtContext(ctx, s.st.update).QueryRowContext(ctx,
-			row.User, row.Expires, row.Version, row.Blob, row.Ref, int64(prev)).Scan(&id)
-	} else {
-		err = tx.StmtContext(ctx, s.st.updateSameUser).QueryRowContext(ctx,
-			row.Expires, row.Version, row.Blob, row.Ref, int64(prev)).Scan(&id)
+	id, ok, err := s.swapTx(ctx, tx, row, prev, userChanged)
+	if err != nil {
+		return err
 	}
-	if errors.Is(err, sql.ErrNoRows) { // no such ref, or not at version prev
+	if !ok { // no such ref, or not at version prev
 		var v int64
 		err := tx.StmtContext(ctx, s.st.version).QueryRowContext(ctx, row.Ref).Scan(&v)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -127,14 +122,37 @@ func (s *Store) updateTx(ctx context.Context, tx *sql.Tx, row sqlstore.Row, prev
 		}
 		return session.ErrConflict
 	}
-	if err != nil {
-		return err
+	return s.rewriteIDs(ctx, tx, id, nil, row.Hashes)
+}
+
+// swapTx writes row's session row over the stored one if that is at
+// version prev, and returns its id; ok is false, and nothing written, if
+// there is no row with row.Ref at version prev.
+func (s *Store) swapTx(ctx context.Context, tx *sql.Tx, row sqlstore.Row, prev uint64, userChanged bool) (id int64, ok bool, err error) {
+	if userChanged {
+		err = tx.StmtContext(ctx, s.st.update).QueryRowContext(ctx,
+			row.User, row.Expires, row.Version, row.Blob, row.Ref, int64(prev)).Scan(&id)
+	} else {
+		err = tx.StmtContext(ctx, s.st.updateSameUser).QueryRowContext(ctx,
+			row.Expires, row.Version, row.Blob, row.Ref, int64(prev)).Scan(&id)
 	}
-	old, err := s.hashesOf(ctx, tx, id)
-	if err != nil {
-		return err
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
 	}
-	removed, added := sqlstore.Diff(old, row.Hashes)
+	return id, err == nil, err
+}
+
+// rewriteIDs makes the ID rows of session id exactly hashes. old are its
+// current ID rows if the caller knows them (nil: they are read): the
+// hashes that did not change are not touched.
+func (s *Store) rewriteIDs(ctx context.Context, tx *sql.Tx, id int64, old, hashes [][]byte) error {
+	if old == nil {
+		var err error
+		if old, err = s.hashesOf(ctx, tx, id); err != nil {
+			return err
+		}
+	}
+	removed, added := sqlstore.Diff(old, hashes)
 	del := tx.StmtContext(ctx, s.st.delID)
 	for _, h := range removed {
 		if _, err := del.ExecContext(ctx, h); err != nil {
