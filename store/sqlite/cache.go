@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -38,6 +39,10 @@ type readCache struct {
 }
 
 type walHeader [48]byte
+
+// changes is the header's iChange: a counter every commit increments (in
+// native byte order at offset 8; https://www.sqlite.org/walformat.html).
+func (h walHeader) changes() uint32 { return binary.NativeEndian.Uint32(h[8:12]) }
 
 type cachedRecord struct {
 	rec *session.Record // read-only (the Store contract), so shared

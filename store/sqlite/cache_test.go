@@ -185,3 +185,172 @@ func TestCacheServesUnchangedRecords(t *testing.T) {
 		t.Fatal("a cached record was served after a commit to the database")
 	}
 }
+
+// The write-through relies on the WAL-index header's change counter
+// counting commits exactly: one per committed transaction, whatever it
+// wrote, and none for reads or checkpoints (also those that start the
+// WAL over). If a SQLite upgrade changed that, this fails.
+func TestHeaderCountsCommits(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, sqlite.Config{})
+	count := func() uint32 {
+		t.Helper()
+		n, ok := sqlite.CommitCount(s)
+		if !ok {
+			t.Fatal("WAL-index header unreadable")
+		}
+		return n
+	}
+	rec := storetest.NewRecord()
+	if err := s.Create(ctx, rec.Clone()); err != nil {
+		t.Fatal(err)
+	}
+	update := func(step string) {
+		t.Helper()
+		before := count()
+		next := rec.Clone()
+		next.Version++
+		next.Data = map[string]string{"n": step}
+		if err := s.Update(ctx, next.Clone(), rec.Version); err != nil {
+			t.Fatal(err)
+		}
+		rec = next
+		if got := count(); got != before+1 {
+			t.Fatalf("%s: change counter went from %d to %d over one commit, want +1", step, before, got)
+		}
+	}
+	update("first")
+	before := count()
+	if _, err := s.Load(ctx, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlite.Checkpoint(ctx, s); err != nil { // TRUNCATE: the WAL starts over
+		t.Fatal(err)
+	}
+	if got := count(); got != before {
+		t.Fatalf("a load and a checkpoint moved the change counter from %d to %d", before, got)
+	}
+	update("after the WAL restarted")
+	for i := range 2500 { // about 5,000 frames: the checkpointer restarts the WAL on the way
+		update(fmt.Sprint(i))
+	}
+}
+
+// A record this store has just written is served from the read cache:
+// the next request's load after a modifying request needs no query.
+// Another connection's commit in between still sends the load to the
+// database.
+func TestCacheHoldsWhatThisStoreWrote(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	s := newStore(t, sqlite.Config{Path: path})
+	other := newStore(t, sqlite.Config{Path: path, CacheSize: -1})
+	load := func(step string, id session.Hash, wantN string, wantQuery bool) *session.Record {
+		t.Helper()
+		before := sqlite.LoadQueries(s)
+		got, err := s.Load(ctx, id)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		if got.Data["n"] != wantN {
+			t.Fatalf("%s: loaded n=%q, want %q", step, got.Data["n"], wantN)
+		}
+		if queried := sqlite.LoadQueries(s) > before; queried != wantQuery {
+			t.Fatalf("%s: load read the database: %v, want %v", step, queried, wantQuery)
+		}
+		return got
+	}
+	rec := storetest.NewRecord()
+	rec.Data = map[string]string{"n": "created"}
+	if err := s.Create(ctx, rec.Clone()); err != nil {
+		t.Fatal(err)
+	}
+	base := load("after create", rec.ID, "created", false)
+
+	next := base.Clone()
+	next.Version++
+	next.Data = map[string]string{"n": "updated"}
+	if err := s.Update(ctx, next.Clone(), base.Version); err != nil {
+		t.Fatal(err)
+	}
+	base = load("after update", rec.ID, "updated", false)
+
+	merged := base.Clone()
+	merged.Version++
+	merged.Data = map[string]string{"n": "merged"}
+	c := &session.Change{Base: base, Next: merged, Set: map[string]string{"n": "merged"}}
+	if err := s.Merge(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	base = load("after merge", rec.ID, "merged", false)
+
+	// Another connection writes the record: the load must see it.
+	theirs := base.Clone()
+	theirs.Version++
+	theirs.Data = map[string]string{"n": "theirs"}
+	if err := other.Update(ctx, theirs.Clone(), base.Version); err != nil {
+		t.Fatal(err)
+	}
+	load("after another connection's update", rec.ID, "theirs", true)
+}
+
+// Two stores on one file (two gateways on one host) update one record
+// as fast as they can, each reading it back through its cache: no load
+// ever returns a version older than one already acknowledged. A store
+// that cached its own write after the other's commit had landed would
+// serve its older version here.
+func TestCacheTwoWritersNeverStale(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	stores := []*sqlite.Store{
+		newStore(t, sqlite.Config{Path: path, Synchronous: "NORMAL"}),
+		newStore(t, sqlite.Config{Path: path, Synchronous: "NORMAL"}),
+	}
+	rec := storetest.NewRecord()
+	if err := stores[0].Create(ctx, rec.Clone()); err != nil {
+		t.Fatal(err)
+	}
+	var acked atomic.Uint64
+	acked.Store(rec.Version)
+	deadline := time.Now().Add(time.Second)
+	var wg sync.WaitGroup
+	var writes [2]int
+	for i, s := range stores {
+		wg.Go(func() {
+			for time.Now().Before(deadline) {
+				floor := acked.Load()
+				cur, err := s.Load(ctx, rec.ID)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if cur.Version < floor {
+					t.Errorf("store %d loaded version %d after version %d was acknowledged", i, cur.Version, floor)
+					return
+				}
+				next := cur.Clone()
+				next.Version++
+				next.Data = map[string]string{"by": fmt.Sprint(i)}
+				switch err := s.Update(ctx, next, cur.Version); {
+				case errors.Is(err, session.ErrConflict):
+				case err != nil:
+					t.Error(err)
+					return
+				default:
+					writes[i]++
+					for { // acked = max(acked, next.Version)
+						a := acked.Load()
+						if a >= next.Version || acked.CompareAndSwap(a, next.Version) {
+							break
+						}
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	t.Logf("writes: %d and %d", writes[0], writes[1])
+	if writes[0] == 0 || writes[1] == 0 {
+		t.Fatalf("writes %v: both stores should have written", writes)
+	}
+}

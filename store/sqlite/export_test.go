@@ -84,3 +84,14 @@ func Checkpoint(ctx context.Context, s *Store) error {
 	_, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return err
 }
+
+// LoadQueries counts the loads that read the database instead of the
+// read cache.
+func LoadQueries(s *Store) int64 { return s.queries.Load() }
+
+// CommitCount reads the WAL-index header's change counter, and whether
+// the header could be read.
+func CommitCount(s *Store) (uint32, bool) {
+	h, ok := s.cache.header()
+	return h.changes(), ok
+}

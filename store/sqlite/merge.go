@@ -83,33 +83,39 @@ func (s *Store) writeMerges() {
 
 func (s *Store) mergeBatch(batch []*mergeReq) {
 	results := make([]error, len(batch))
-	err := s.write(context.Background(), "merge", func(ctx context.Context, tx *sql.Tx) error {
+	err := s.write(context.Background(), "merge", func(ctx context.Context, tx *sql.Tx) ([]sqlstore.Row, error) {
 		if len(batch) == 1 { // alone: its failure may roll back the whole transaction
 			if err := batch[0].ctx.Err(); err != nil {
 				results[0] = err
-				return nil
+				return nil, nil
 			}
-			return s.mergeTx(ctx, tx, batch[0].c)
+			row, err := s.mergeTx(ctx, tx, batch[0].c)
+			return written(nil, row), err
 		}
+		var rows []sqlstore.Row
 		for i, req := range batch {
 			if err := req.ctx.Err(); err != nil {
 				results[i] = err // its caller has given up: do not write it
 				continue
 			}
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT merge`); err != nil {
-				return err
+				return nil, err
 			}
-			results[i] = s.mergeTx(ctx, tx, req.c)
+			var row *sqlstore.Row
+			row, results[i] = s.mergeTx(ctx, tx, req.c)
 			if results[i] != nil {
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO merge`); err != nil {
-					return err
+					return nil, err
 				}
 			}
 			if _, err := tx.ExecContext(ctx, `RELEASE merge`); err != nil {
-				return err
+				return nil, err
+			}
+			if results[i] == nil {
+				rows = written(rows, row)
 			}
 		}
-		return nil
+		return rows, nil
 	})
 	for i, req := range batch {
 		switch {
@@ -128,40 +134,50 @@ func (s *Store) mergeBatch(batch []*mergeReq) {
 // compare-and-swap on Base's version (rule 2) without reading the row; and
 // when Next keeps Base's ID hashes, the ID rows (always the stored
 // record's hashes) need neither a read nor a write.
-func (s *Store) mergeTx(ctx context.Context, tx *sql.Tx, c *session.Change) error {
+//
+// It returns the row it wrote: nil when the change set changed nothing.
+func (s *Store) mergeTx(ctx context.Context, tx *sql.Tx, c *session.Change) (*sqlstore.Row, error) {
 	row, err := sqlstore.NewRow(c.Next)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	id, ok, err := s.swapTx(ctx, tx, row, c.Base.Version, c.Next.User != c.Base.User)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if ok {
 		var old [][]byte // unknown: read them
 		if base := sqlstore.Hashes(c.Base); slices.EqualFunc(base, row.Hashes, bytes.Equal) {
 			old = base
 		}
-		return s.rewriteIDs(ctx, tx, id, old, row.Hashes)
+		return &row, s.rewriteIDs(ctx, tx, id, old, row.Hashes)
 	}
 	var blob []byte
 	err = tx.StmtContext(ctx, s.st.current).QueryRowContext(ctx, c.Next.Ref).Scan(&blob)
 	if errors.Is(err, sql.ErrNoRows) {
-		return session.ErrNotFound
+		return nil, session.ErrNotFound
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cur, err := sqlstore.Decode(blob)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	next, err := c.Apply(cur)
 	if err != nil || next == nil {
-		return err
+		return nil, err
 	}
 	if row, err = sqlstore.NewRow(next); err != nil {
-		return err
+		return nil, err
 	}
-	return s.updateTx(ctx, tx, row, cur.Version, next.User != cur.User)
+	return &row, s.updateTx(ctx, tx, row, cur.Version, next.User != cur.User)
+}
+
+// written appends row, if there is one, to rows.
+func written(rows []sqlstore.Row, row *sqlstore.Row) []sqlstore.Row {
+	if row == nil {
+		return rows
+	}
+	return append(rows, *row)
 }

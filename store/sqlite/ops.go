@@ -40,6 +40,7 @@ func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, erro
 }
 
 func (s *Store) load(ctx context.Context, h session.Hash) (*session.Record, error) {
+	s.queries.Add(1)
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	var blob []byte
@@ -66,8 +67,8 @@ func (s *Store) Create(ctx context.Context, rec *session.Record) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: create: %w", err)
 	}
-	return s.write(ctx, "create", func(ctx context.Context, tx *sql.Tx) error {
-		return s.insert(ctx, tx, row)
+	return s.write(ctx, "create", func(ctx context.Context, tx *sql.Tx) ([]sqlstore.Row, error) {
+		return []sqlstore.Row{row}, s.insert(ctx, tx, row)
 	})
 }
 
@@ -98,8 +99,8 @@ func (s *Store) Update(ctx context.Context, rec *session.Record, prev uint64) er
 	if err != nil {
 		return fmt.Errorf("sqlite: update: %w", err)
 	}
-	return s.write(ctx, "update", func(ctx context.Context, tx *sql.Tx) error {
-		return s.updateTx(ctx, tx, row, prev, true)
+	return s.write(ctx, "update", func(ctx context.Context, tx *sql.Tx) ([]sqlstore.Row, error) {
+		return []sqlstore.Row{row}, s.updateTx(ctx, tx, row, prev, true)
 	})
 }
 
@@ -250,20 +251,56 @@ func (s *Store) GC(ctx context.Context, now time.Time) (int, error) {
 }
 
 // write runs fn in one IMMEDIATE transaction on the writer connection,
-// bounded by the store's timeout, and maps its error.
-func (s *Store) write(ctx context.Context, op string, fn func(context.Context, *sql.Tx) error) error {
+// bounded by the store's timeout, and maps its error. fn returns the rows
+// it wrote: once committed they go into the read cache (see cacheWritten),
+// so the next request's Load of a record just written needs no query.
+func (s *Store) write(ctx context.Context, op string, fn func(context.Context, *sql.Tx) ([]sqlstore.Row, error)) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return s.fail(op, err)
 	}
-	if err := fn(ctx, tx); err != nil {
+	var before walHeader
+	var known bool
+	if s.cache != nil {
+		// BEGIN IMMEDIATE holds the write lock: no commit, by any
+		// process, can land until this transaction's own.
+		before, known = s.cache.header()
+	}
+	rows, err := fn(ctx, tx)
+	if err != nil {
 		tx.Rollback()
 		return s.fail(op, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return s.fail(op, err)
 	}
+	if known && len(rows) > 0 {
+		s.cacheWritten(before, rows)
+	}
 	return nil
+}
+
+// cacheWritten puts the records of rows, just committed, in the read
+// cache, tagged with the WAL-index header read now — if that header is
+// the one this commit wrote. Its change counter (iChange, which every
+// commit increments; TestHeaderCountsCommits) must be one more than before
+// the transaction: then the database is exactly as this commit left it,
+// and a record read now would be the one written. Another process's
+// commit since (two more) leaves the cache as it is.
+func (s *Store) cacheWritten(before walHeader, rows []sqlstore.Row) {
+	after, ok := s.cache.header()
+	if !ok || after.changes() != before.changes()+1 {
+		return
+	}
+	for _, row := range rows {
+		rec, err := sqlstore.Decode(row.Blob) // the Store's own copy, as Load would return
+		if err != nil {
+			return
+		}
+		for _, h := range row.Hashes {
+			s.cache.put(session.Hash(h), rec, after)
+		}
+	}
 }

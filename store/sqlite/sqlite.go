@@ -165,6 +165,7 @@ type Store struct {
 	st      statements
 	ckpt    *checkpointer
 	cache   *readCache // nil: off
+	queries atomic.Int64 // loads that read the database (tests check the cache's use)
 	timeout time.Duration
 	gcPlan  sqlstore.GCPlan
 	log     *slog.Logger
