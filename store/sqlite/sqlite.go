@@ -164,7 +164,7 @@ type Store struct {
 	w, r    *sql.DB // one writer connection; a pool of read-only ones
 	st      statements
 	ckpt    *checkpointer
-	cache   *readCache // nil: off
+	cache   *readCache   // nil: off
 	queries atomic.Int64 // loads that read the database (tests check the cache's use)
 	timeout time.Duration
 	gcPlan  sqlstore.GCPlan
