@@ -82,6 +82,12 @@ func (s *Store) writeMerges() {
 }
 
 func (s *Store) mergeBatch(batch []*mergeReq) {
+	if len(batch) == 1 {
+		if done, err := s.mergeInPlace(batch[0]); done {
+			batch[0].done <- err
+			return
+		}
+	}
 	results := make([]error, len(batch))
 	err := s.write(context.Background(), "merge", func(ctx context.Context, tx *sql.Tx) ([]sqlstore.Row, error) {
 		if len(batch) == 1 { // alone: its failure may roll back the whole transaction
@@ -127,6 +133,53 @@ func (s *Store) mergeBatch(batch []*mergeReq) {
 			req.done <- nil
 		}
 	}
+}
+
+// mergeInPlace writes the most common merge — alone in its batch, on the
+// version the request loaded, keeping its ID hashes — as one statement
+// with no explicit transaction: the compare-and-swap UPDATE is atomic by
+// itself, and the ID rows stay as they are. done is false, with nothing
+// written, when the stored record is no longer at the change set's base
+// (or the change set rewrites IDs): the transaction then does the rest.
+func (s *Store) mergeInPlace(req *mergeReq) (done bool, err error) {
+	c := req.c
+	if err := req.ctx.Err(); err != nil {
+		return true, s.fail("merge", err)
+	}
+	row, err := sqlstore.NewRow(c.Next)
+	if err != nil {
+		return true, s.fail("merge", err)
+	}
+	if !slices.EqualFunc(sqlstore.Hashes(c.Base), row.Hashes, bytes.Equal) {
+		return false, nil
+	}
+	ctx, cancel := s.op(req.ctx)
+	defer cancel()
+	var before walHeader
+	var known bool
+	if s.cache != nil {
+		// Read before the statement: if the counter has moved by exactly
+		// one after it, the one commit in between was this statement's.
+		before, known = s.cache.header()
+	}
+	var res sql.Result
+	if c.Next.User != c.Base.User {
+		res, err = s.st.update.ExecContext(ctx,
+			row.User, row.Expires, row.Version, row.Blob, row.Ref, int64(c.Base.Version))
+	} else {
+		res, err = s.st.updateSameUser.ExecContext(ctx,
+			row.Expires, row.Version, row.Blob, row.Ref, int64(c.Base.Version))
+	}
+	if err != nil {
+		return true, s.fail("merge", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, nil
+	}
+	if known {
+		s.cacheWritten(before, []sqlstore.Row{row})
+	}
+	return true, nil
 }
 
 // mergeTx applies one change set inside tx. Most often the stored record
