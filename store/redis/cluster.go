@@ -65,6 +65,13 @@ func (s *Store) pipe(ctx context.Context, calls []*call) error {
 }
 
 func (s *Store) clusterLoad(ctx context.Context, h session.Hash) ([]string, error) {
+	if ref, ok := s.hints.get(h); ok {
+		pairs, err := s.hgetall(ctx, s.recordKey(ref))
+		if err != nil || lists(pairs, h) {
+			return pairs, err
+		}
+		s.hints.drop(h) // the hint no longer holds: ask the ID key
+	}
 	ref, err := s.client.Get(ctx, s.idKey(h)).Result()
 	if err != nil {
 		return nil, err

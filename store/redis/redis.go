@@ -96,6 +96,7 @@ type Store struct {
 	log     *slog.Logger
 	slots   chan struct{} // admission of request-path operations (see request)
 	loads   *batch.Loader[session.Hash, []string]
+	hints   *refHints
 }
 
 var (
@@ -170,6 +171,7 @@ func New(cfg Config) (*Store, error) {
 	// A few connections stay free for lock renewal, GC and listing.
 	s.slots = make(chan struct{}, max(poolSize(s.client)*3/4, 1))
 	s.loads = &batch.Loader[session.Hash, []string]{Fetch: s.loadMany, Timeout: s.timeout}
+	s.hints = newRefHints()
 	return s, nil
 }
 
@@ -466,23 +468,27 @@ func (s *Store) Load(ctx context.Context, h session.Hash) (*session.Record, erro
 	if h.IsZero() {
 		return nil, fmt.Errorf("redis: load: %w", session.ErrNotFound)
 	}
+	var pairs []string
 	if !s.cluster {
-		pairs, _, err := s.loads.Load(ctx, h)
+		var err error
+		if pairs, _, err = s.loads.Load(ctx, h); err != nil {
+			return nil, err
+		}
+	} else {
+		ctx, done, err := s.request(ctx, "load")
 		if err != nil {
 			return nil, err
 		}
-		return decode(pairs, h, time.Now())
+		defer done()
+		if pairs, err = s.clusterLoad(ctx, h); err != nil {
+			return nil, fail("load", err)
+		}
 	}
-	ctx, done, err := s.request(ctx, "load")
-	if err != nil {
-		return nil, err
+	rec, err := decode(pairs, h, time.Now())
+	if err == nil {
+		s.hints.put(h, rec.Ref)
 	}
-	defer done()
-	pairs, err := s.clusterLoad(ctx, h)
-	if err != nil {
-		return nil, fail("load", err)
-	}
-	return decode(pairs, h, time.Now())
+	return rec, err
 }
 
 // Create implements session.Store: one script on a single node; in Cluster
