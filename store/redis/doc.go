@@ -56,7 +56,8 @@
 // test's own) and by TestCluster/RoundTrips (a go-redis hook):
 //
 //	operation                   single node / Sentinel    Cluster
-//	Load                        1 (EVALSHA)               2 (GET, HGET)
+//	Load, ref hint held         1 (HGETALL)               1 (HGETALL)
+//	Load, otherwise             1 (EVALSHA)               2 (GET, HGETALL)
 //	Create                      1 (EVALSHA)               2 (pipeline, EVALSHA)
 //	Update, same IDs and user   1 (EVALSHA)               1 (pipeline)
 //	Update that adds IDs/user   1 (EVALSHA)               2 (pipeline, pipeline)
@@ -66,6 +67,15 @@
 //	Delete                      1 (EVALSHA)               2
 //	ListUser                    1 (EVALSHA)               2, 3 with stale entries
 //	GC, per batch of keys       1 SCAN + 1 or 2 EVALSHA   1 SCAN + up to 5
+//
+// A Load remembers which record (ref) the hash named, in memory (at most
+// 10,000 hints); the next Load of that hash reads the record directly and
+// uses it only if the record still lists the hash, else it asks the ID key
+// in a second round, so a hint never serves a record rotated away from
+// the hash or deleted, by this process or another. A merge on the version
+// its request loaded that keeps the record's IDs and user (the common
+// modifying request) writes in place: one HSET of the record's fields and
+// the change set's keys, plus the TTL refreshes, in the same script.
 //
 // A pipeline counts as one round: go-redis sends each node its share
 // concurrently. Scripts run through redis.Script (EVALSHA, falling back to
