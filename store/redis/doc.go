@@ -40,15 +40,22 @@
 //
 // # TTLs
 //
-// Every key of a record gets a TTL from rec.Expires, rewritten on every
-// write, so expiry resets on save (M9): PX = Expires minus the writer's
-// clock, rounded up to a millisecond, at least 1 ms (a record written
-// already expired vanishes at once). Expires zero means no TTL (PERSIST),
-// and only then. A user index gets the TTL of its longest-lived member
-// (none if any member never expires), recomputed whenever an entry is
-// added or rescored. A lock key lives LockTTL unless renewed by its live
-// holder. Load and ListUser also treat a record whose Expires has passed
-// as absent, whatever Redis still holds.
+// Every key of a record gets a TTL from rec.Expires, so expiry resets on
+// save (M9): PX = Expires minus the writer's clock, rounded up to a
+// millisecond, at least 1 ms (a record written already expired vanishes
+// at once). Expires zero means no TTL (PERSIST), and only then. Create,
+// Update and a merge that rewrites the record set exactly that. A merge
+// in place (see Round trips) leaves the TTLs alone while they end no
+// earlier than the new Expires and no later than a slack past it (a
+// sixteenth of the time left, at most an hour), and otherwise sets them
+// to Expires plus that slack — so a session in use rewrites them about
+// once per slack, and its keys stay at most the slack past its expiry.
+// A user index gets the TTL of its longest-lived member (none if any
+// member never expires), recomputed whenever an entry is added or
+// rescored; an entry's score is the expiry its record's keys were given.
+// A lock key lives LockTTL unless renewed by its live holder. Load and
+// ListUser treat a record whose Expires has passed as absent, whatever
+// Redis still holds, and GC deletes it.
 //
 // # Round trips
 //
@@ -75,7 +82,7 @@
 // the hash or deleted, by this process or another. A merge on the version
 // its request loaded that keeps the record's IDs and user (the common
 // modifying request) writes in place: one HSET of the record's fields and
-// the change set's keys, plus the TTL refreshes, in the same script.
+// the change set's keys, and a PTTL, in the same script (TTLs).
 //
 // A pipeline counts as one round: go-redis sends each node its share
 // concurrently. Scripts run through redis.Script (EVALSHA, falling back to

@@ -22,8 +22,9 @@ const fieldPrefix = "."
 // luaMerge is the merge shared by both scripts (session.Merger's rules).
 // ARGV: prefix, ref, d, ids, user, e, ttl, score, now, base version,
 // meta, base ids, base user, fast, clear, keep, requests (Next's), count
-// ('1': add one to the stored count), Next's version, #dels, dels...,
-// then field/value pairs to set. check answers the verdict before anything is
+// ('1': add one to the stored count), Next's version, TTL slack (ms),
+// horizon score (see ttlSlack), #dels, dels..., then field/value pairs to
+// set. check answers the verdict before anything is
 // written: nil to go on, else the answer word; whole says whether d and
 // the index fields are to be written (base version, or a meta change).
 const luaMerge = `
@@ -49,11 +50,11 @@ local function mergedata(k)
       end
     end
   end
-  local ndel = tonumber(ARGV[20])
-  for j = 21, 20 + ndel do
+  local ndel = tonumber(ARGV[22])
+  for j = 23, 22 + ndel do
     if redis.call('HDEL', k, ARGV[j]) == 1 then changed = true end
   end
-  for j = 21 + ndel, #ARGV, 2 do
+  for j = 23 + ndel, #ARGV, 2 do
     if redis.call('HGET', k, ARGV[j]) ~= ARGV[j + 1] then
       redis.call('HSET', k, ARGV[j], ARGV[j + 1])
       changed = true
@@ -82,23 +83,32 @@ end
 // case: the stored record is still the change set's base (rule 2), which
 // keeps its IDs and user, and the change set does not clear. Then the
 // stored data is Base's, so deleting and setting the change set's keys
-// gives Next's; the record's other fields are written in the same HSET,
-// and the ID keys (already this record's) and the user index entry get
-// Next's expiry. A handful of commands, against the general path's dozen,
-// each of which costs a script about a microsecond of Redis's time. It
-// sets cur, the stored version, IDs, user and layout, for the general
-// path when it does not apply.
+// gives Next's; the record's other fields are written in the same HSET.
+// Its keys' TTLs (the record's, its ID keys' and its user index entry's,
+// all set together, so the record's PTTL tells them all) are rewritten
+// only if they would end before Next's expiry or more than the slack
+// after it, and then to the expiry plus the slack: a session in use
+// rewrites them once per slack, not on every request. Each write command
+// costs a script more than a microsecond of Redis's time, beyond its own
+// work. It sets cur, the stored version, IDs, user and layout, for the
+// general path when it does not apply.
 const luaMergeInPlace = `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u', 'x')
-local ndel = tonumber(ARGV[20])
+local ndel = tonumber(ARGV[22])
 if cur[1] == ARGV[10] and cur[4] == '2' and ARGV[15] == '0' and cur[2] == ARGV[4] and ARGV[4] == ARGV[12]
-  and (cur[3] or '') == ARGV[5] and ARGV[5] == ARGV[13] and #ARGV - 20 - ndel <= 512 then
-  local k, ttl = KEYS[1], tonumber(ARGV[7])
-  if ndel > 0 then redis.call('HDEL', k, unpack(ARGV, 21, 20 + ndel)) end
-  redis.call('HSET', k, 'd', ARGV[3], 'e', ARGV[6], 'v', ARGV[19], 'n', ARGV[17], unpack(ARGV, 21 + ndel))
-  setttl(k, ttl)
-  for i = 2, #KEYS do setid(KEYS[i], ARGV[2], ttl) end
-  if ARGV[5] ~= '' then touchuser(ARGV[1] .. 'u:' .. ARGV[5], ARGV[2], ARGV[8], ARGV[9]) end
+  and (cur[3] or '') == ARGV[5] and ARGV[5] == ARGV[13] and #ARGV - 22 - ndel <= 512 then
+  local k, ttl, slack = KEYS[1], tonumber(ARGV[7]), tonumber(ARGV[20])
+  if ndel > 0 then redis.call('HDEL', k, unpack(ARGV, 23, 22 + ndel)) end
+  redis.call('HSET', k, 'd', ARGV[3], 'e', ARGV[6], 'v', ARGV[19], 'n', ARGV[17], unpack(ARGV, 23 + ndel))
+  local left = redis.call('PTTL', k)
+  local fresh
+  if ttl > 0 then fresh = left >= ttl and left <= ttl + slack else fresh = left == -1 end
+  if not fresh then
+    if ttl > 0 then ttl = ttl + slack end
+    setttl(k, ttl)
+    for i = 2, #KEYS do setid(KEYS[i], ARGV[2], ttl) end
+    if ARGV[5] ~= '' then touchuser(ARGV[1] .. 'u:' .. ARGV[5], ARGV[2], ARGV[21], ARGV[9]) end
+  end
   return 'OK'
 end
 `
@@ -172,10 +182,11 @@ func (s *Store) mergeArgs(w *write, c *session.Change, fast bool) []any {
 			keep = fieldPrefix + c.Keep
 		}
 	}
-	args := make([]any, 0, 20+len(c.Del)+2*len(c.Set))
+	slack, horizon := ttlSlack(w)
+	args := make([]any, 0, 22+len(c.Del)+2*len(c.Set))
 	args = append(args, s.prefix, w.ref, w.data, w.ids, w.user, w.exp, w.ttl, w.score, w.now,
 		strconv.FormatUint(c.Base.Version, 10), meta, base, c.Base.User, f, clear, keep,
-		c.Next.Requests, count, strconv.FormatUint(c.Next.Version, 10), len(c.Del))
+		c.Next.Requests, count, strconv.FormatUint(c.Next.Version, 10), slack, horizon, len(c.Del))
 	for _, k := range c.Del {
 		args = append(args, fieldPrefix+k)
 	}
@@ -183,6 +194,23 @@ func (s *Store) mergeArgs(w *write, c *session.Change, fast bool) []any {
 		args = append(args, fieldPrefix+k, v)
 	}
 	return args
+}
+
+// maxTTLSlack bounds how long after a record's expiry its keys may stay
+// in Redis (invisible: a load judges expiry by the record itself) when a
+// merge in place leaves their TTLs alone.
+const maxTTLSlack = time.Hour
+
+// ttlSlack is how far past w's expiry a merge in place may leave its keys'
+// TTLs (a sixteenth of the time left, at most maxTTLSlack; ms), and the
+// user index score of that horizon (Unix µs; "+inf" for never).
+func ttlSlack(w *write) (slack int64, horizon string) {
+	if w.ttl == 0 {
+		return 0, "+inf"
+	}
+	slack = min(w.ttl/16, maxTTLSlack.Milliseconds())
+	exp, _ := strconv.ParseInt(w.exp, 10, 64)
+	return slack, strconv.FormatInt(exp+slack*1000, 10)
 }
 
 // idsOf is the ids field of rec (hex of its distinct hashes, in order).

@@ -249,3 +249,73 @@ func TestGCDropsDeadIndexEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeKeyTTLs: a merge in place rewrites the TTLs of a record's keys
+// only when they would end before its new expiry or too long after it.
+// Whatever the sequence, every key — record, ID keys, user index — lives
+// at least until the record's Expires and at most a sixteenth of its time
+// left past it.
+func TestMergeKeyTTLs(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		cluster bool
+	}{{"single", false}, {"cluster-protocol", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, c, prefix := newStore(t, tc.cluster)
+			rec := storetest.NewRecord()
+			rec.User = "merge-ttl-" + rec.Ref
+			rec.Aliases = []session.Alias{{Hash: storetest.NewRecord().ID}}
+			rec.Expires = time.Now().Add(time.Hour)
+			must(t, s.Create(ctx, rec.Clone()))
+			keys := []string{prefix + "{" + rec.Ref + "}:r", prefix + "i:" + rec.ID.Hex(),
+				prefix + "i:" + rec.Aliases[0].Hash.Hex(), prefix + "u:" + rec.User}
+			pttl := func(key string) time.Duration {
+				t.Helper()
+				d, err := c.PTTL(ctx, key).Result()
+				if err != nil {
+					t.Fatal(err)
+				}
+				return d
+			}
+			merge := func(step string, exp time.Time) (recordTTL time.Duration) {
+				t.Helper()
+				base, err := s.Load(ctx, rec.ID)
+				if err != nil {
+					t.Fatalf("%s: %v", step, err)
+				}
+				ch := mergeChange(base, "step", step)
+				ch.Next.Expires = exp
+				must(t, s.Merge(ctx, ch))
+				if exp.IsZero() {
+					for _, k := range keys {
+						if got := pttl(k); got != -1 {
+							t.Fatalf("%s: TTL of %s = %v, want none", step, strings.TrimPrefix(k, prefix), got)
+						}
+					}
+					return -1
+				}
+				left := time.Until(exp)
+				for _, k := range keys {
+					got := pttl(k)
+					if got < left-50*time.Millisecond || got > left+left/16+time.Second {
+						t.Fatalf("%s: TTL of %s = %v, want between %v (the record's expiry) and %v",
+							step, strings.TrimPrefix(k, prefix), got, left, left+left/16)
+					}
+				}
+				return pttl(keys[0])
+			}
+			start := time.Now()
+			first := merge("slide 1s", start.Add(time.Hour+time.Second))
+			second := merge("slide 2s", start.Add(time.Hour+2*time.Second))
+			if !tc.cluster && second > first {
+				t.Errorf("a merge within the slack rewrote the TTLs (%v -> %v)", first, second)
+			}
+			merge("slide past the slack", start.Add(time.Hour+10*time.Minute))
+			merge("shortened", start.Add(10*time.Minute))
+			merge("never expires", time.Time{})
+			merge("never expires again", time.Time{})
+			merge("expires again", start.Add(20*time.Minute))
+		})
+	}
+}
