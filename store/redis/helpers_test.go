@@ -299,3 +299,10 @@ func (c *counter) reset() (cmds, pipelines, piped int) {
 	c.cmds, c.pipelines, c.piped, c.names = 0, 0, 0, nil
 	return
 }
+
+// bothModes runs f as a subtest on the single-node protocol and on the
+// Cluster protocol (against the shared single node).
+func bothModes(t *testing.T, f func(t *testing.T, cluster bool)) {
+	t.Run("single", func(t *testing.T) { f(t, false) })
+	t.Run("cluster-protocol", func(t *testing.T) { f(t, true) })
+}

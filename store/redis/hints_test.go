@@ -15,58 +15,52 @@ import (
 // one rotated away from it or deleted by another gateway, or a hint that
 // names another record altogether.
 func TestLoadHintsNeverServeAStaleRecord(t *testing.T) {
-	for _, cluster := range []bool{false, true} {
-		name := "single node"
-		if cluster {
-			name = "cluster protocol"
+	bothModes(t, func(t *testing.T, cluster bool) {
+		ctx := context.Background()
+		s, c, prefix := newStore(t, cluster)
+		other, err := redis.New(redis.Config{Client: c, Prefix: prefix, Cluster: cluster})
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Run(name, func(t *testing.T) {
-			ctx := context.Background()
-			s, c, prefix := newStore(t, cluster)
-			other, err := redis.New(redis.Config{Client: c, Prefix: prefix, Cluster: cluster})
-			if err != nil {
-				t.Fatal(err)
+		load := func(step string, h session.Hash, wantRef string) {
+			t.Helper()
+			got, err := s.Load(ctx, h)
+			switch {
+			case wantRef == "" && !errors.Is(err, session.ErrNotFound):
+				t.Fatalf("%s: Load = %+v, %v; want ErrNotFound", step, got, err)
+			case wantRef != "" && err != nil:
+				t.Fatalf("%s: %v", step, err)
+			case wantRef != "" && got.Ref != wantRef:
+				t.Fatalf("%s: loaded record %q, want %q", step, got.Ref, wantRef)
 			}
-			load := func(step string, h session.Hash, wantRef string) {
-				t.Helper()
-				got, err := s.Load(ctx, h)
-				switch {
-				case wantRef == "" && !errors.Is(err, session.ErrNotFound):
-					t.Fatalf("%s: Load = %+v, %v; want ErrNotFound", step, got, err)
-				case wantRef != "" && err != nil:
-					t.Fatalf("%s: %v", step, err)
-				case wantRef != "" && got.Ref != wantRef:
-					t.Fatalf("%s: loaded record %q, want %q", step, got.Ref, wantRef)
-				}
-			}
+		}
 
-			rec := storetest.NewRecord()
-			must(t, s.Create(ctx, rec.Clone()))
-			load("first load", rec.ID, rec.Ref)
-			load("load by hint", rec.ID, rec.Ref)
+		rec := storetest.NewRecord()
+		must(t, s.Create(ctx, rec.Clone()))
+		load("first load", rec.ID, rec.Ref)
+		load("load by hint", rec.ID, rec.Ref)
 
-			// Another gateway rotates the ID away, keeping no alias.
-			next := rec.Clone()
-			next.Version++
-			next.ID = storetest.NewRecord().ID
-			must(t, other.Update(ctx, next.Clone(), rec.Version))
-			load("old ID after another gateway rotated it away", rec.ID, "")
-			load("new ID", next.ID, rec.Ref)
+		// Another gateway rotates the ID away, keeping no alias.
+		next := rec.Clone()
+		next.Version++
+		next.ID = storetest.NewRecord().ID
+		must(t, other.Update(ctx, next.Clone(), rec.Version))
+		load("old ID after another gateway rotated it away", rec.ID, "")
+		load("new ID", next.ID, rec.Ref)
 
-			// Another gateway deletes it (a revocation).
-			load("new ID, hint warm", next.ID, rec.Ref)
-			must(t, other.Delete(ctx, rec.Ref))
-			load("after another gateway deleted it", next.ID, "")
+		// Another gateway deletes it (a revocation).
+		load("new ID, hint warm", next.ID, rec.Ref)
+		must(t, other.Delete(ctx, rec.Ref))
+		load("after another gateway deleted it", next.ID, "")
 
-			// A hint naming another record is not believed.
-			a, b := storetest.NewRecord(), storetest.NewRecord()
-			must(t, s.Create(ctx, a.Clone()))
-			must(t, s.Create(ctx, b.Clone()))
-			redis.PlantHint(s, a.ID, b.Ref)
-			load("hint naming another record", a.ID, a.Ref)
-			unknown := storetest.NewRecord().ID
-			redis.PlantHint(s, unknown, b.Ref)
-			load("unknown ID with a hint naming a live record", unknown, "")
-		})
-	}
+		// A hint naming another record is not believed.
+		a, b := storetest.NewRecord(), storetest.NewRecord()
+		must(t, s.Create(ctx, a.Clone()))
+		must(t, s.Create(ctx, b.Clone()))
+		redis.PlantHint(s, a.ID, b.Ref)
+		load("hint naming another record", a.ID, a.Ref)
+		unknown := storetest.NewRecord().ID
+		redis.PlantHint(s, unknown, b.Ref)
+		load("unknown ID with a hint naming a live record", unknown, "")
+	})
 }

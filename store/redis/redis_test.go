@@ -100,73 +100,61 @@ func TestNewValidates(t *testing.T) {
 // that a user index lives as long as its longest-lived record.
 func TestKeyTTLs(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name    string
-		cluster bool
-	}{{"single", false}, {"cluster-protocol", true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			s, c, prefix := newStore(t, tc.cluster)
-			pttl := func(key string) time.Duration {
-				t.Helper()
-				d, err := c.PTTL(ctx, key).Result()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return d
+	bothModes(t, func(t *testing.T, cluster bool) {
+		s, c, prefix := newStore(t, cluster)
+		pttl := func(key string) time.Duration { t.Helper(); return keyTTL(t, c, key) }
+		near := func(key string, want time.Duration) {
+			t.Helper()
+			got := pttl(key)
+			if got > want || got < want-5*time.Second {
+				t.Fatalf("TTL of %s = %v, want about %v", strings.TrimPrefix(key, prefix), got, want)
 			}
-			near := func(key string, want time.Duration) {
-				t.Helper()
-				got := pttl(key)
-				if got > want || got < want-5*time.Second {
-					t.Fatalf("TTL of %s = %v, want about %v", strings.TrimPrefix(key, prefix), got, want)
-				}
+		}
+		none := func(key string) {
+			t.Helper()
+			if got := pttl(key); got != -1 {
+				t.Fatalf("TTL of %s = %v, want none (-1)", strings.TrimPrefix(key, prefix), got)
 			}
-			none := func(key string) {
-				t.Helper()
-				if got := pttl(key); got != -1 {
-					t.Fatalf("TTL of %s = %v, want none (-1)", strings.TrimPrefix(key, prefix), got)
-				}
-			}
-			user := "ttl-user"
-			short := storetest.NewRecord()
-			short.User = user
-			short.Aliases = []session.Alias{{Hash: storetest.NewRecord().ID}}
-			short.Expires = time.Now().Add(time.Hour)
-			if err := s.Create(ctx, short); err != nil {
-				t.Fatal(err)
-			}
-			keys := []string{prefix + "{" + short.Ref + "}:r", prefix + "i:" + short.ID.Hex(), prefix + "i:" + short.Aliases[0].Hash.Hex()}
-			for _, k := range append(keys, prefix+"u:"+user) {
-				near(k, time.Hour)
-			}
-			long := storetest.NewRecord()
-			long.User = user
-			long.Expires = time.Now().Add(3 * time.Hour)
-			if err := s.Create(ctx, long); err != nil {
-				t.Fatal(err)
-			}
-			near(prefix+"u:"+user, 3*time.Hour)
+		}
+		user := "ttl-user"
+		short := storetest.NewRecord()
+		short.User = user
+		short.Aliases = []session.Alias{{Hash: storetest.NewRecord().ID}}
+		short.Expires = time.Now().Add(time.Hour)
+		if err := s.Create(ctx, short); err != nil {
+			t.Fatal(err)
+		}
+		keys := []string{prefix + "{" + short.Ref + "}:r", prefix + "i:" + short.ID.Hex(), prefix + "i:" + short.Aliases[0].Hash.Hex()}
+		for _, k := range append(keys, prefix+"u:"+user) {
+			near(k, time.Hour)
+		}
+		long := storetest.NewRecord()
+		long.User = user
+		long.Expires = time.Now().Add(3 * time.Hour)
+		if err := s.Create(ctx, long); err != nil {
+			t.Fatal(err)
+		}
+		near(prefix+"u:"+user, 3*time.Hour)
 
-			next := short.Clone()
-			next.Version, next.Expires = 2, time.Now().Add(2*time.Hour)
-			if err := s.Update(ctx, next, 1); err != nil {
-				t.Fatal(err)
-			}
-			for _, k := range keys {
-				near(k, 2*time.Hour)
-			}
-			near(prefix+"u:"+user, 3*time.Hour)
+		next := short.Clone()
+		next.Version, next.Expires = 2, time.Now().Add(2*time.Hour)
+		if err := s.Update(ctx, next, 1); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range keys {
+			near(k, 2*time.Hour)
+		}
+		near(prefix+"u:"+user, 3*time.Hour)
 
-			forever := next.Clone()
-			forever.Version, forever.Expires = 3, time.Time{}
-			if err := s.Update(ctx, forever, 2); err != nil {
-				t.Fatal(err)
-			}
-			for _, k := range append(keys, prefix+"u:"+user) {
-				none(k)
-			}
-		})
-	}
+		forever := next.Clone()
+		forever.Version, forever.Expires = 3, time.Time{}
+		if err := s.Update(ctx, forever, 2); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range append(keys, prefix+"u:"+user) {
+			none(k)
+		}
+	})
 }
 
 // TestLoadIgnoresStrayIDKey is the safety net of the Cluster protocol: an
@@ -174,28 +162,23 @@ func TestKeyTTLs(t *testing.T) {
 // crash between two steps) must read as not found, never as the record.
 func TestLoadIgnoresStrayIDKey(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name    string
-		cluster bool
-	}{{"single", false}, {"cluster-protocol", true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			s, c, prefix := newStore(t, tc.cluster)
-			rec := storetest.NewRecord()
-			if err := s.Create(ctx, rec); err != nil {
-				t.Fatal(err)
-			}
-			stray := storetest.NewRecord().ID
-			if err := c.Set(ctx, prefix+"i:"+stray.Hex(), rec.Ref, time.Minute).Err(); err != nil {
-				t.Fatal(err)
-			}
-			if got, err := s.Load(ctx, stray); !errors.Is(err, session.ErrNotFound) {
-				t.Fatalf("Load(stray hash) = record %v, error %v; want ErrNotFound", got != nil, err)
-			}
-			if _, err := s.Load(ctx, rec.ID); err != nil {
-				t.Fatalf("Load(real hash): %v", err)
-			}
-		})
-	}
+	bothModes(t, func(t *testing.T, cluster bool) {
+		s, c, prefix := newStore(t, cluster)
+		rec := storetest.NewRecord()
+		if err := s.Create(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		stray := storetest.NewRecord().ID
+		if err := c.Set(ctx, prefix+"i:"+stray.Hex(), rec.Ref, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Load(ctx, stray); !errors.Is(err, session.ErrNotFound) {
+			t.Fatalf("Load(stray hash) = record %v, error %v; want ErrNotFound", got != nil, err)
+		}
+		if _, err := s.Load(ctx, rec.ID); err != nil {
+			t.Fatalf("Load(real hash): %v", err)
+		}
+	})
 }
 
 // TestGCDropsDeadIndexEntries lets Redis expire a record by TTL and checks
@@ -257,65 +240,63 @@ func TestGCDropsDeadIndexEntries(t *testing.T) {
 // left past it.
 func TestMergeKeyTTLs(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name    string
-		cluster bool
-	}{{"single", false}, {"cluster-protocol", true}} {
-		t.Run(tc.name, func(t *testing.T) {
-			s, c, prefix := newStore(t, tc.cluster)
-			rec := storetest.NewRecord()
-			rec.User = "merge-ttl-" + rec.Ref
-			rec.Aliases = []session.Alias{{Hash: storetest.NewRecord().ID}}
-			rec.Expires = time.Now().Add(time.Hour)
-			must(t, s.Create(ctx, rec.Clone()))
-			keys := []string{prefix + "{" + rec.Ref + "}:r", prefix + "i:" + rec.ID.Hex(),
-				prefix + "i:" + rec.Aliases[0].Hash.Hex(), prefix + "u:" + rec.User}
-			pttl := func(key string) time.Duration {
-				t.Helper()
-				d, err := c.PTTL(ctx, key).Result()
-				if err != nil {
-					t.Fatal(err)
-				}
-				return d
+	bothModes(t, func(t *testing.T, cluster bool) {
+		s, c, prefix := newStore(t, cluster)
+		rec := storetest.NewRecord()
+		rec.User = "merge-ttl-" + rec.Ref
+		rec.Aliases = []session.Alias{{Hash: storetest.NewRecord().ID}}
+		rec.Expires = time.Now().Add(time.Hour)
+		must(t, s.Create(ctx, rec.Clone()))
+		keys := []string{prefix + "{" + rec.Ref + "}:r", prefix + "i:" + rec.ID.Hex(),
+			prefix + "i:" + rec.Aliases[0].Hash.Hex(), prefix + "u:" + rec.User}
+		pttl := func(key string) time.Duration { t.Helper(); return keyTTL(t, c, key) }
+		merge := func(step string, exp time.Time) (recordTTL time.Duration) {
+			t.Helper()
+			base, err := s.Load(ctx, rec.ID)
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
 			}
-			merge := func(step string, exp time.Time) (recordTTL time.Duration) {
-				t.Helper()
-				base, err := s.Load(ctx, rec.ID)
-				if err != nil {
-					t.Fatalf("%s: %v", step, err)
-				}
-				ch := mergeChange(base, "step", step)
-				ch.Next.Expires = exp
-				must(t, s.Merge(ctx, ch))
-				if exp.IsZero() {
-					for _, k := range keys {
-						if got := pttl(k); got != -1 {
-							t.Fatalf("%s: TTL of %s = %v, want none", step, strings.TrimPrefix(k, prefix), got)
-						}
-					}
-					return -1
-				}
-				left := time.Until(exp)
+			ch := mergeChange(base, "step", step)
+			ch.Next.Expires = exp
+			must(t, s.Merge(ctx, ch))
+			if exp.IsZero() {
 				for _, k := range keys {
-					got := pttl(k)
-					if got < left-50*time.Millisecond || got > left+left/16+time.Second {
-						t.Fatalf("%s: TTL of %s = %v, want between %v (the record's expiry) and %v",
-							step, strings.TrimPrefix(k, prefix), got, left, left+left/16)
+					if got := pttl(k); got != -1 {
+						t.Fatalf("%s: TTL of %s = %v, want none", step, strings.TrimPrefix(k, prefix), got)
 					}
 				}
-				return pttl(keys[0])
+				return -1
 			}
-			start := time.Now()
-			first := merge("slide 1s", start.Add(time.Hour+time.Second))
-			second := merge("slide 2s", start.Add(time.Hour+2*time.Second))
-			if !tc.cluster && second > first {
-				t.Errorf("a merge within the slack rewrote the TTLs (%v -> %v)", first, second)
+			left := time.Until(exp)
+			for _, k := range keys {
+				got := pttl(k)
+				if got < left-50*time.Millisecond || got > left+left/16+time.Second {
+					t.Fatalf("%s: TTL of %s = %v, want between %v (the record's expiry) and %v",
+						step, strings.TrimPrefix(k, prefix), got, left, left+left/16)
+				}
 			}
-			merge("slide past the slack", start.Add(time.Hour+10*time.Minute))
-			merge("shortened", start.Add(10*time.Minute))
-			merge("never expires", time.Time{})
-			merge("never expires again", time.Time{})
-			merge("expires again", start.Add(20*time.Minute))
-		})
+			return pttl(keys[0])
+		}
+		start := time.Now()
+		first := merge("slide 1s", start.Add(time.Hour+time.Second))
+		second := merge("slide 2s", start.Add(time.Hour+2*time.Second))
+		if !cluster && second > first {
+			t.Errorf("a merge within the slack rewrote the TTLs (%v -> %v)", first, second)
+		}
+		merge("slide past the slack", start.Add(time.Hour+10*time.Minute))
+		merge("shortened", start.Add(10*time.Minute))
+		merge("never expires", time.Time{})
+		merge("never expires again", time.Time{})
+		merge("expires again", start.Add(20*time.Minute))
+	})
+}
+
+// keyTTL is a key's PTTL: -1 without one, -2 if there is no such key.
+func keyTTL(t *testing.T, c *goredis.Client, key string) time.Duration {
+	t.Helper()
+	d, err := c.PTTL(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return d
 }
