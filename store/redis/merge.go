@@ -90,32 +90,45 @@ end
 // after it, and then to the expiry plus the slack: a session in use
 // rewrites them once per slack, not on every request. Each write command
 // costs a script more than a microsecond of Redis's time, beyond its own
-// work. It sets cur, the stored version, IDs, user and layout, for the
-// general path when it does not apply.
+// work. It comes first in the script, before the helpers are defined (the
+// common case returns before making their closures); it leaves cur, the
+// stored version, IDs, user and layout, for the general path when it does
+// not apply, and refresh, the TTL to rewrite, when it applies but the TTLs
+// need it (luaMergeRefresh).
 const luaMergeInPlace = `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u', 'x')
-local ndel = tonumber(ARGV[22])
+local ndel, refresh = tonumber(ARGV[22]), nil
 if cur[1] == ARGV[10] and cur[4] == '2' and ARGV[15] == '0' and cur[2] == ARGV[4] and ARGV[4] == ARGV[12]
   and (cur[3] or '') == ARGV[5] and ARGV[5] == ARGV[13] and #ARGV - 22 - ndel <= 512 then
   local k, ttl, slack = KEYS[1], tonumber(ARGV[7]), tonumber(ARGV[20])
   if ndel > 0 then redis.call('HDEL', k, unpack(ARGV, 23, 22 + ndel)) end
   redis.call('HSET', k, 'd', ARGV[3], 'e', ARGV[6], 'v', ARGV[19], 'n', ARGV[17], unpack(ARGV, 23 + ndel))
   local left = redis.call('PTTL', k)
-  local fresh
-  if ttl > 0 then fresh = left >= ttl and left <= ttl + slack else fresh = left == -1 end
-  if not fresh then
-    if ttl > 0 then ttl = ttl + slack end
-    setttl(k, ttl)
-    for i = 2, #KEYS do setid(KEYS[i], ARGV[2], ttl) end
-    if ARGV[5] ~= '' then touchuser(ARGV[1] .. 'u:' .. ARGV[5], ARGV[2], ARGV[21], ARGV[9]) end
+  if ttl > 0 then
+    if left >= ttl and left <= ttl + slack then return 'OK' end
+    refresh = ttl + slack
+  else
+    if left == -1 then return 'OK' end
+    refresh = 0
   end
+end
+`
+
+// luaMergeRefresh finishes a merge in place whose TTLs need rewriting
+// (refresh: the new TTL), with the helpers, which the common case returns
+// before defining.
+const luaMergeRefresh = `
+if refresh then
+  setttl(KEYS[1], refresh)
+  for i = 2, #KEYS do setid(KEYS[i], ARGV[2], refresh) end
+  if ARGV[5] ~= '' then touchuser(ARGV[1] .. 'u:' .. ARGV[5], ARGV[2], ARGV[21], ARGV[9]) end
   return 'OK'
 end
 `
 
 // Single node and Sentinel. KEYS[1] record key, KEYS[2..] the ID keys of
 // the merged record; ARGV as luaMerge.
-var scriptMerge = goredis.NewScript(luaHelpers + luaMergeInPlace + luaMerge + `
+var scriptMerge = goredis.NewScript(luaMergeInPlace + luaHelpers + luaMergeRefresh + luaMerge + `
 local word, whole = check(KEYS[1], cur, false)
 if word then return word end
 local ref = ARGV[2]
