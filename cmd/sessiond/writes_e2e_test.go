@@ -283,3 +283,63 @@ func concurrentLogins(t *testing.T, g gateway) int {
 	}
 	return ok
 }
+
+// TestWritesSeenAcrossGateways: two gateway processes on one store (one
+// SQLite file, one Redis) take turns modifying one session. Each keeps
+// what it read and wrote in memory (the SQLite store's read cache, the
+// Redis store's ref hints), which must never hide the other's write: every
+// request reads the count the other gateway left, and a logout on one
+// ends the session on the other at once.
+func TestWritesSeenAcrossGateways(t *testing.T) {
+	bin := buildSessiond(t)
+	b := newWritesBackend(t)
+	for _, st := range serverStores() {
+		t.Run(st.name, func(t *testing.T) {
+			var storeYAML string
+			shared := storeCase{st.name, func(t *testing.T, dir string) string {
+				if storeYAML == "" {
+					storeYAML = st.yaml(t, dir)
+				}
+				return storeYAML
+			}}
+			site := fmt.Sprintf("  - hosts: [w.localhost]\n    upstream: %s\n", b.srv.URL)
+			gws := []gateway{startGatewayConfig(t, bin, shared, "", site), startGatewayConfig(t, bin, shared, "", site)}
+			c := burstClient()
+			sid := startSession(t, c, gws[0])
+			request := func(g int, path string) string {
+				t.Helper()
+				code, body, nu, err := get(c, gws[g].url("w.localhost", path), sid)
+				if err != nil || code != http.StatusOK {
+					t.Fatalf("gateway %d %s: %v %d %q", g, path, err, code, body)
+				}
+				if nu != "" {
+					sid = nu
+				}
+				return body
+			}
+			const turns = 20
+			for i := range turns {
+				g := i % 2
+				want := strconv.Itoa(i)
+				if i == 0 {
+					want = ""
+				}
+				if got := bodyField(request(g, "/?incr"), "n"); got != want {
+					t.Fatalf("increment %d on gateway %d read n=%q, want %q: the other gateway's write is not seen", i+1, g, got, want)
+				}
+				if got := bodyField(request(g, "/"), "n"); got != strconv.Itoa(i+1) {
+					t.Fatalf("after increment %d gateway %d reads n=%q, want %d", i+1, g, got, i+1)
+				}
+			}
+			for g := range gws {
+				if got := bodyField(request(g, "/"), "n"); got != strconv.Itoa(turns) {
+					t.Fatalf("gateway %d reads n=%q after %d increments", g, got, turns)
+				}
+			}
+			request(1, "/?action=logout")
+			if keys := bodyField(request(0, "/?need=n"), "keys"); keys != "0" {
+				t.Fatalf("after a logout on gateway 1, gateway 0 still serves the session (%s keys)", keys)
+			}
+		})
+	}
+}
