@@ -45,7 +45,11 @@
 // process, rewrites that header before it returns, so the cache never
 // serves a record that was updated, revoked or deleted since: any commit
 // empties it in effect, and the next Load reads the database. Checking
-// costs one pread(2) instead of a query.
+// costs one pread(2) instead of a query. What this store commits goes into
+// the cache too, tagged with the header its commit wrote — only when the
+// header's change counter moved by exactly one across the write, so no
+// other commit landed in between — and the next request's Load of a
+// record just written needs no query either.
 package sqlite
 
 import (
