@@ -127,11 +127,16 @@ func mergeTests(ctx context.Context) []struct {
 			m := merger(t, s)
 			base := created(t, s)
 			c := change(base, map[string]string{"a": "1"}, "k")
-			c.Next.User, c.Meta = "alice", true
+			c.Next.User, c.Meta = "alice-"+token.Ref(), true
 			if err := m.Merge(ctx, c); err != nil {
 				t.Fatalf("Merge: %v", err)
 			}
 			mustEqual(t, c.Next, mustLoad(t, s, base.ID))
+			// The user index follows (a sign-in that kept the IDs).
+			rs, err := s.ListUser(ctx, c.Next.User)
+			if err != nil || len(rs) != 1 || rs[0].Ref != base.Ref {
+				t.Fatalf("ListUser after a merge that set the user = %d records, %v; want the merged one", len(rs), err)
+			}
 		}},
 		{"MergeOnNewerVersionKeepsBothWriters", func(t *testing.T, s session.Store) {
 			m := merger(t, s)
