@@ -2,8 +2,10 @@ package main_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -63,9 +65,25 @@ type proc struct {
 // startProc starts the binary and waits until a stdout line contains ready.
 func startProc(t *testing.T, bin, ready string, args ...string) *proc {
 	t.Helper()
+	p, err := tryStartProc(t, bin, ready, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// errPortTaken: the process could not bind a port it was given, which
+// another process took after testenv.FreePort found it free.
+var errPortTaken = errors.New("sessiond could not bind a port (taken since it was found free)")
+
+// tryStartProc is startProc that returns why the binary exited before it
+// was ready (errPortTaken if a listener's port was in use).
+func tryStartProc(t *testing.T, bin, ready string, args ...string) (*proc, error) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
+	var stderr lockedBuffer
+	cmd.Stderr = io.MultiWriter(os.Stderr, &stderr)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -90,19 +108,41 @@ func startProc(t *testing.T, bin, ready string, args ...string) *proc {
 		select {
 		case l, ok := <-lines:
 			if !ok {
-				t.Fatal("sessiond exited before it was ready")
+				cmd.Wait() // stderr copied in full
+				if strings.Contains(stderr.String(), "address already in use") {
+					return nil, errPortTaken
+				}
+				return nil, errors.New("sessiond exited before it was ready")
 			}
 			if strings.Contains(l, ready) {
 				go func() {
 					for range lines {
 					}
 				}()
-				return p
+				return p, nil
 			}
 		case <-deadline:
-			t.Fatal("sessiond not ready after 30s")
+			return nil, errors.New("sessiond not ready after 30s")
 		}
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // client maps every *.localhost name to 127.0.0.1 and trusts the demo's

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -108,7 +109,7 @@ func (g gateway) url(host, path string) string {
 func startGatewayConfig(t *testing.T, bin string, st storeCase, top, sites string, users ...func(path string)) gateway {
 	t.Helper()
 	dir := t.TempDir()
-	g := gateway{dir: dir, users: filepath.Join(dir, "users"), https: testenv.FreePort(t), admin: testenv.FreePort(t)}
+	g := gateway{dir: dir, users: filepath.Join(dir, "users")}
 	if len(users) == 0 {
 		addUser(t, bin, g.users, "alice", "alice-pw")
 		addUser(t, bin, g.users, "bob", "bob-password")
@@ -117,15 +118,28 @@ func startGatewayConfig(t *testing.T, bin string, st storeCase, top, sites strin
 		u(g.users)
 	}
 	t.Setenv("TEST_ADMIN_TOKEN", testAdminToken)
-	cfg := fmt.Sprintf("listen:\n  http: {addr: \"127.0.0.1:%d\"}\n  https: {addr: \"127.0.0.1:%d\", dev_tls: true}\n"+
-		"  admin: {addr: \"127.0.0.1:%d\", token_env: TEST_ADMIN_TOKEN}\nstore:\n%s%s\nsites:\n%s",
-		testenv.FreePort(t), g.https, g.admin, st.yaml(t, dir), top, strings.ReplaceAll(sites, "{users}", g.users))
+	store := st.yaml(t, dir)
 	g.config = filepath.Join(dir, "sessiond.yaml")
-	if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
+	// A port found free may be taken (by another test's connection) before
+	// the gateway binds it: then again, with other ports.
+	for attempt := 1; ; attempt++ {
+		g.https, g.admin = testenv.FreePort(t), testenv.FreePort(t)
+		cfg := fmt.Sprintf("listen:\n  http: {addr: \"127.0.0.1:%d\"}\n  https: {addr: \"127.0.0.1:%d\", dev_tls: true}\n"+
+			"  admin: {addr: \"127.0.0.1:%d\", token_env: TEST_ADMIN_TOKEN}\nstore:\n%s%s\nsites:\n%s",
+			testenv.FreePort(t), g.https, g.admin, store, top, strings.ReplaceAll(sites, "{users}", g.users))
+		if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		p, err := tryStartProc(t, bin, "sessiond: ready", "serve", "--config", g.config)
+		if errors.Is(err, errPortTaken) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.proc = p
+		return g
 	}
-	g.proc = startProc(t, bin, "sessiond: ready", "serve", "--config", g.config)
-	return g
 }
 
 // restart stops the gateway (SIGTERM, waiting for it) and starts it again
