@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -82,7 +81,7 @@ func tryStartProc(t *testing.T, bin, ready string, args ...string) (*proc, error
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	out, _ := cmd.StdoutPipe()
-	var stderr lockedBuffer
+	var stderr syncBuffer
 	cmd.Stderr = io.MultiWriter(os.Stderr, &stderr)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -125,24 +124,6 @@ func tryStartProc(t *testing.T, bin, ready string, args ...string) (*proc, error
 			return nil, errors.New("sessiond not ready after 30s")
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for one writer and one reader.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // client maps every *.localhost name to 127.0.0.1 and trusts the demo's
