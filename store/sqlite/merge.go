@@ -82,11 +82,13 @@ func (s *Store) writeMerges() {
 }
 
 func (s *Store) mergeBatch(batch []*mergeReq) {
-	if len(batch) == 1 {
+	tryBase := true // the transaction first tries the compare-and-swap on Base
+	if len(batch) == 1 && keepsIDs(batch[0].c) {
 		if done, err := s.mergeInPlace(batch[0]); done {
 			batch[0].done <- err
 			return
 		}
+		tryBase = false // the record has moved on from Base: read it
 	}
 	results := make([]error, len(batch))
 	err := s.write(context.Background(), "merge", func(ctx context.Context, tx *sql.Tx) ([]sqlstore.Row, error) {
@@ -95,7 +97,7 @@ func (s *Store) mergeBatch(batch []*mergeReq) {
 				results[0] = err
 				return nil, nil
 			}
-			row, err := s.mergeTx(ctx, tx, batch[0].c)
+			row, err := s.mergeTx(ctx, tx, batch[0].c, tryBase)
 			return written(nil, row), err
 		}
 		var rows []sqlstore.Row
@@ -108,7 +110,7 @@ func (s *Store) mergeBatch(batch []*mergeReq) {
 				return nil, err
 			}
 			var row *sqlstore.Row
-			row, results[i] = s.mergeTx(ctx, tx, req.c)
+			row, results[i] = s.mergeTx(ctx, tx, req.c, true)
 			if results[i] != nil {
 				if _, err := tx.ExecContext(ctx, `ROLLBACK TO merge`); err != nil {
 					return nil, err
@@ -135,12 +137,18 @@ func (s *Store) mergeBatch(batch []*mergeReq) {
 	}
 }
 
+// keepsIDs reports whether c's Next has its Base's ID hashes (the ID rows,
+// always the stored record's hashes, then stay as they are).
+func keepsIDs(c *session.Change) bool {
+	return slices.EqualFunc(sqlstore.Hashes(c.Base), sqlstore.Hashes(c.Next), bytes.Equal)
+}
+
 // mergeInPlace writes the most common merge — alone in its batch, on the
-// version the request loaded, keeping its ID hashes — as one statement
-// with no explicit transaction: the compare-and-swap UPDATE is atomic by
-// itself, and the ID rows stay as they are. done is false, with nothing
-// written, when the stored record is no longer at the change set's base
-// (or the change set rewrites IDs): the transaction then does the rest.
+// version the request loaded, keeping its ID hashes (keepsIDs) — as one
+// statement with no explicit transaction: the compare-and-swap UPDATE is
+// atomic by itself, and the ID rows stay as they are. done is false, with
+// nothing written, when the stored record is no longer at the change set's
+// base: the transaction then does the rest.
 func (s *Store) mergeInPlace(req *mergeReq) (done bool, err error) {
 	c := req.c
 	if err := req.ctx.Err(); err != nil {
@@ -149,9 +157,6 @@ func (s *Store) mergeInPlace(req *mergeReq) (done bool, err error) {
 	row, err := sqlstore.NewRow(c.Next)
 	if err != nil {
 		return true, s.fail("merge", err)
-	}
-	if !slices.EqualFunc(sqlstore.Hashes(c.Base), row.Hashes, bytes.Equal) {
-		return false, nil
 	}
 	ctx, cancel := s.op(req.ctx)
 	defer cancel()
@@ -183,30 +188,33 @@ func (s *Store) mergeInPlace(req *mergeReq) (done bool, err error) {
 }
 
 // mergeTx applies one change set inside tx. Most often the stored record
-// is still c.Base (the request's load just read it), so it first tries the
+// is still c.Base (the request's load just read it), so unless the caller
+// already found otherwise (tryBase false) it first tries the
 // compare-and-swap on Base's version (rule 2) without reading the row; and
-// when Next keeps Base's ID hashes, the ID rows (always the stored
-// record's hashes) need neither a read nor a write.
+// when Next keeps Base's ID hashes, the ID rows need neither a read nor a
+// write.
 //
 // It returns the row it wrote: nil when the change set changed nothing.
-func (s *Store) mergeTx(ctx context.Context, tx *sql.Tx, c *session.Change) (*sqlstore.Row, error) {
-	row, err := sqlstore.NewRow(c.Next)
-	if err != nil {
-		return nil, err
-	}
-	id, ok, err := s.swapTx(ctx, tx, row, c.Base.Version, c.Next.User != c.Base.User)
-	if err != nil {
-		return nil, err
-	}
-	if ok {
-		var old [][]byte // unknown: read them
-		if base := sqlstore.Hashes(c.Base); slices.EqualFunc(base, row.Hashes, bytes.Equal) {
-			old = base
+func (s *Store) mergeTx(ctx context.Context, tx *sql.Tx, c *session.Change, tryBase bool) (*sqlstore.Row, error) {
+	if tryBase {
+		row, err := sqlstore.NewRow(c.Next)
+		if err != nil {
+			return nil, err
 		}
-		return &row, s.rewriteIDs(ctx, tx, id, old, row.Hashes)
+		id, ok, err := s.swapTx(ctx, tx, row, c.Base.Version, c.Next.User != c.Base.User)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			var old [][]byte // unknown: read them
+			if keepsIDs(c) {
+				old = row.Hashes
+			}
+			return &row, s.rewriteIDs(ctx, tx, id, old, row.Hashes)
+		}
 	}
 	var blob []byte
-	err = tx.StmtContext(ctx, s.st.current).QueryRowContext(ctx, c.Next.Ref).Scan(&blob)
+	err := tx.StmtContext(ctx, s.st.current).QueryRowContext(ctx, c.Next.Ref).Scan(&blob)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, session.ErrNotFound
 	}
@@ -221,7 +229,8 @@ func (s *Store) mergeTx(ctx context.Context, tx *sql.Tx, c *session.Change) (*sq
 	if err != nil || next == nil {
 		return nil, err
 	}
-	if row, err = sqlstore.NewRow(next); err != nil {
+	row, err := sqlstore.NewRow(next)
+	if err != nil {
 		return nil, err
 	}
 	return &row, s.updateTx(ctx, tx, row, cur.Version, next.User != cur.User)
