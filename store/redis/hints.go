@@ -40,6 +40,9 @@ func (c *refHints) get(h session.Hash) (string, bool) {
 }
 
 func (c *refHints) put(h session.Hash, ref string) {
+	if cur, ok := c.get(h); ok && cur == ref {
+		return // the common case, every load of a known session: no write lock
+	}
 	c.mu.Lock()
 	if _, ok := c.m[h]; !ok && len(c.m) >= c.max {
 		for k := range c.m { // any one: map order is random enough

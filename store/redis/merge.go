@@ -222,8 +222,7 @@ func ttlSlack(w *write) (slack int64, horizon string) {
 		return 0, "+inf"
 	}
 	slack = min(w.ttl/16, maxTTLSlack.Milliseconds())
-	exp, _ := strconv.ParseInt(w.exp, 10, 64)
-	return slack, strconv.FormatInt(exp+slack*1000, 10)
+	return slack, strconv.FormatInt(w.expUS+slack*1000, 10)
 }
 
 // idsOf is the ids field of rec (hex of its distinct hashes, in order).

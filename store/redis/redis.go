@@ -283,6 +283,7 @@ type write struct {
 	ids    string   // hex of every distinct hash, concatenated, in Hashes() order
 	idKeys []string // the ID key of each of those hashes
 	exp    string   // Expires in Unix microseconds, "" for never
+	expUS  int64    // the same as a number, 0 for never
 	score  string   // the same as a sorted-set score, "+inf" for never
 	ttl    int64    // milliseconds until Expires, 0 for never (at least 1 otherwise)
 	now    string   // the wall clock in Unix microseconds
@@ -309,7 +310,8 @@ func (s *Store) prepare(rec *session.Record, now time.Time) (*write, error) {
 	w.ids = s.idsOf(rec)
 	w.idKeys = s.idKeysOf(w.ids)
 	if !rec.Expires.IsZero() {
-		w.exp = strconv.FormatInt(rec.Expires.UnixMicro(), 10)
+		w.expUS = rec.Expires.UnixMicro()
+		w.exp = strconv.FormatInt(w.expUS, 10)
 		w.score = w.exp
 		w.ttl = int64(math.Ceil(float64(rec.Expires.Sub(now)) / float64(time.Millisecond)))
 		w.ttl = max(w.ttl, 1)
