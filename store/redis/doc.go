@@ -175,6 +175,14 @@
 // server is down or hung fails each call in about Config.Timeout at most
 // and serves again, with the same Store, once the server is back.
 //
+// go-redis checks a pooled connection is still open before each command,
+// with a system call of its own. A client made from Config.URL skips that
+// check for a connection that answered less than 100 ms ago; a connection
+// the server closed within that time (a restart, CLIENT KILL, a proxy's
+// failover) fails its next command before the server reads it, go-redis
+// retries the command on another connection, and the client checks all its
+// other connections again (see conn.go).
+//
 // Nothing here logs an ID or an ID hash: warnings about partial Cluster
 // writes name the record by its ref.
 package redis

@@ -215,6 +215,7 @@ func clientFromURL(raw string, cluster bool) (goredis.UniversalClient, error) {
 		if o.DialerRetries == 0 {
 			o.DialerRetries = urlDialAttempts
 		}
+		withClusterDialer(o)
 		return goredis.NewClusterClient(o), nil
 	}
 	o, err := goredis.ParseURL(raw)
@@ -235,6 +236,7 @@ func clientFromURL(raw string, cluster bool) (goredis.UniversalClient, error) {
 		o.MaxRetries = urlMaxRetries
 	}
 	o.DialerRetries = urlDialAttempts
+	withDialer(o)
 	return goredis.NewClient(o), nil
 }
 
