@@ -256,7 +256,7 @@ func TestMergeKeyTTLs(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", step, err)
 			}
-			ch := mergeChange(base, "step", step)
+			ch := storetest.SetChange(base, "step", step)
 			ch.Next.Expires = exp
 			must(t, s.Merge(ctx, ch))
 			if exp.IsZero() {

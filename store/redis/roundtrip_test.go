@@ -49,7 +49,7 @@ func TestRoundTrips(t *testing.T) {
 	must(t, err)
 	_, err = s.ListUser(ctx, warm.User)
 	must(t, err)
-	must(t, s.Merge(ctx, mergeChange(next, "w", "1")))
+	must(t, s.Merge(ctx, storetest.SetChange(next, "w", "1")))
 	must(t, s.Delete(ctx, warm.Ref))
 
 	readOnly := []string{"evalsha", "get", "hget", "hgetall"}
@@ -89,7 +89,7 @@ func TestRoundTrips(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			return s.Merge(ctx, mergeChange(base, "a", "1"))
+			return s.Merge(ctx, storetest.SetChange(base, "a", "1"))
 		}, nil, 1},
 		{"Load and Merge after a concurrent write", func() error {
 			base, err := s.Load(ctx, rec.ID)
@@ -98,7 +98,7 @@ func TestRoundTrips(t *testing.T) {
 			}
 			stale := base.Clone()
 			stale.Version--
-			return s.Merge(ctx, mergeChange(stale, "b", "2"))
+			return s.Merge(ctx, storetest.SetChange(stale, "b", "2"))
 		}, nil, 1},
 		{"ListUser", func() error { _, err := s.ListUser(ctx, rec.User); return err }, nil, 1},
 		{"Delete", func() error { return s.Delete(ctx, rec.Ref) }, nil, 1},
@@ -159,15 +159,6 @@ func TestRoundTrips(t *testing.T) {
 	})
 }
 
-// mergeChange is the change set {k=v} on base, as the Manager makes it.
-func mergeChange(base *session.Record, k, v string) *session.Change {
-	c := &session.Change{Base: base, Set: map[string]string{k: v}}
-	c.Next = base.Clone()
-	c.Next.Data, _ = c.MergeData(base.Data)
-	c.Next.Version = base.Version + 1
-	return c
-}
-
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -192,7 +183,7 @@ func TestOldLayoutRecordConverted(t *testing.T) {
 	if err != nil || base.Data["cart"] != "1,2" {
 		t.Fatalf("old-layout record: %v, data %v", err, base)
 	}
-	must(t, s.Merge(ctx, mergeChange(base, "n", "1")))
+	must(t, s.Merge(ctx, storetest.SetChange(base, "n", "1")))
 	got, err := s.Load(ctx, rec.ID)
 	must(t, err)
 	if len(got.Data) != 3 || got.Data["cart"] != "1,2" || got.Data["secure.pan"] != "4111" || got.Data["n"] != "1" {
@@ -203,8 +194,8 @@ func TestOldLayoutRecordConverted(t *testing.T) {
 	}
 	// The next merge is in place: a concurrent writer's key is kept.
 	stale := got.Clone()
-	must(t, s.Merge(ctx, mergeChange(got, "a", "1")))
-	must(t, s.Merge(ctx, mergeChange(stale, "b", "2")))
+	must(t, s.Merge(ctx, storetest.SetChange(got, "a", "1")))
+	must(t, s.Merge(ctx, storetest.SetChange(stale, "b", "2")))
 	if got, _ := s.Load(ctx, rec.ID); got.Data["a"] != "1" || got.Data["b"] != "2" {
 		t.Fatalf("merges after the conversion: data %v", got.Data)
 	}

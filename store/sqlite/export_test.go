@@ -95,3 +95,11 @@ func CommitCount(s *Store) (uint32, bool) {
 	h, ok := s.cache.header()
 	return h.changes(), ok
 }
+
+// RawPrepared counts the statements the in-place merge prepared on the
+// writer connection.
+func RawPrepared(s *Store) int {
+	s.raw.mu.Lock()
+	defer s.raw.mu.Unlock()
+	return s.raw.prepared
+}

@@ -167,24 +167,45 @@ func (s *Store) mergeInPlace(req *mergeReq) (done bool, err error) {
 		// one after it, the one commit in between was this statement's.
 		before, known = s.cache.header()
 	}
-	var res sql.Result
-	if c.Next.User != c.Base.User {
-		res, err = s.st.update.ExecContext(ctx,
-			row.User, row.Expires, row.Version, row.Blob, row.Ref, int64(c.Base.Version))
-	} else {
-		res, err = s.st.updateSameUser.ExecContext(ctx,
-			row.Expires, row.Version, row.Blob, row.Ref, int64(c.Base.Version))
-	}
+	n, err := s.swapInPlace(ctx, row, c.Base.Version, c.Next.User != c.Base.User)
 	if err != nil {
 		return true, s.fail("merge", err)
 	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
+	if n == 0 {
 		return false, nil
 	}
 	if known {
 		s.cacheWritten(before, []sqlstore.Row{row})
 	}
 	return true, nil
+}
+
+// swapInPlace is the in-place merge's compare-and-swap UPDATE, alone in
+// its transaction, and the rows it changed (0: not at base). When the
+// busy timeout is within the operation's (uncancelled), it runs without a
+// context the driver watches (rawStmts), else through database/sql.
+func (s *Store) swapInPlace(ctx context.Context, row sqlstore.Row, base uint64, userChanges bool) (int64, error) {
+	if s.uncancelled {
+		if userChanges {
+			return s.raw.exec(ctx, s.w, sqlUpdate,
+				value(row.User), value(row.Expires), row.Version, row.Blob, row.Ref, int64(base))
+		}
+		return s.raw.exec(ctx, s.w, sqlUpdateSameUser,
+			value(row.Expires), row.Version, row.Blob, row.Ref, int64(base))
+	}
+	var res sql.Result
+	var err error
+	if userChanges {
+		res, err = s.st.update.ExecContext(ctx,
+			row.User, row.Expires, row.Version, row.Blob, row.Ref, int64(base))
+	} else {
+		res, err = s.st.updateSameUser.ExecContext(ctx,
+			row.Expires, row.Version, row.Blob, row.Ref, int64(base))
+	}
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // mergeTx applies one change set inside tx. Most often the stored record

@@ -82,6 +82,15 @@ func migrate(ctx context.Context, db *sql.DB) (from, to int, err error) {
 }
 
 // statements are prepared once per connection by database/sql and reused.
+// The compare-and-swap UPDATEs, prepared as statements and run raw by the
+// in-place merge (rawStmts).
+const (
+	sqlUpdate = `UPDATE sessions SET user_id = ?, expires = ?, version = ?, blob = ?
+			WHERE ref = ? AND version = ? RETURNING id`
+	sqlUpdateSameUser = `UPDATE sessions SET expires = ?, version = ?, blob = ?
+			WHERE ref = ? AND version = ? RETURNING id`
+)
+
 type statements struct {
 	load, listUser                 *sql.Stmt // read pool
 	insSession, insID              *sql.Stmt // writer
@@ -100,10 +109,8 @@ func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
 		{r, &st.listUser, `SELECT blob FROM sessions WHERE user_id = ?`},
 		{w, &st.insSession, `INSERT INTO sessions (ref, user_id, expires, version, blob) VALUES (?, ?, ?, ?, ?) RETURNING id`},
 		{w, &st.insID, `INSERT INTO ids (hash, sid) VALUES (?, ?)`},
-		{w, &st.update, `UPDATE sessions SET user_id = ?, expires = ?, version = ?, blob = ?
-			WHERE ref = ? AND version = ? RETURNING id`},
-		{w, &st.updateSameUser, `UPDATE sessions SET expires = ?, version = ?, blob = ?
-			WHERE ref = ? AND version = ? RETURNING id`},
+		{w, &st.update, sqlUpdate},
+		{w, &st.updateSameUser, sqlUpdateSameUser},
 		{w, &st.version, `SELECT version FROM sessions WHERE ref = ?`},
 		{w, &st.current, `SELECT blob FROM sessions WHERE ref = ?`},
 		{w, &st.hashes, `SELECT hash FROM ids WHERE sid = ?`},

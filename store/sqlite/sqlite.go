@@ -174,6 +174,10 @@ type Store struct {
 	gcPlan  sqlstore.GCPlan
 	log     *slog.Logger
 	merges  mergeQueue
+	raw     rawStmts
+	// uncancelled: the in-place merge may run without a context the
+	// driver watches (rawStmts), since BusyTimeout <= Timeout.
+	uncancelled bool
 
 	closed    atomic.Bool // set first by Close: failures then read as ErrUnavailable
 	closeOnce sync.Once
@@ -190,7 +194,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: Config.Path %q: %w", cfg.Path, err)
 	}
-	s := &Store{timeout: cfg.Timeout, log: cfg.Logger,
+	s := &Store{timeout: cfg.Timeout, log: cfg.Logger, uncancelled: cfg.BusyTimeout <= cfg.Timeout,
 		gcPlan: sqlstore.GCPlan{Max: cfg.GCBatch, Target: max(cfg.GCTarget, 0), Yield: cfg.GCTarget > 0}}
 	busy := fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds())
 	s.w, err = sql.Open("sqlite", dsn(abs, url.Values{
@@ -293,6 +297,11 @@ func (s *Store) Close() error {
 		var errs []error
 		if s.ckpt != nil {
 			errs = append(errs, s.ckpt.close())
+		}
+		if s.w != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
+			s.raw.close(ctx, s.w)
+			cancel()
 		}
 		s.st.close()
 		if s.cache != nil {

@@ -247,6 +247,9 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 	if err := s.Create(ctx, r); err != nil {
 		t.Fatal(err)
 	}
+	// patient waits longer for SQLite's lock than its operations may take:
+	// its in-place merge then runs under the operation's context.
+	patient := newStore(t, sqlite.Config{Path: path, Timeout: timeout, BusyTimeout: 10 * timeout})
 	other := rawDB(t, path)
 	conn, err := other.Conn(ctx)
 	if err != nil {
@@ -263,6 +266,10 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 		op   func() error
 	}{
 		{"update", func() error { return s.Update(ctx, next, 1) }},
+		// The most common write: one UPDATE, run without a context the
+		// driver watches (its lock wait is bounded by BusyTimeout).
+		{"merge in place", func() error { return s.Merge(ctx, storetest.SetChange(r, "k", "v")) }},
+		{"merge in place, busy timeout past timeout", func() error { return patient.Merge(ctx, storetest.SetChange(r, "k", "v")) }},
 		{"create", func() error { return s.Create(ctx, storetest.NewRecord()) }},
 		{"delete", func() error { return s.Delete(ctx, r.Ref) }},
 		{"gc", func() error { _, err := s.GC(ctx, time.Now().Add(48*time.Hour)); return err }},
@@ -285,8 +292,43 @@ func TestLockedDatabaseIsUnavailable(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, `ROLLBACK`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Update(ctx, next, 1); err != nil {
-		t.Fatalf("Update after the lock was released: %v", err)
+	if err := s.Merge(ctx, storetest.SetChange(r, "k", "v")); err != nil {
+		t.Fatalf("Merge after the lock was released: %v", err)
+	}
+	if got, err := s.Load(ctx, r.ID); err != nil || got.Version != 2 || got.Data["k"] != "v" {
+		t.Fatalf("Load after the merge = %+v, %v; want version 2 with k=v", got, err)
+	}
+}
+
+// TestMergeInPlaceStatementsPreparedOnce: the in-place merge runs its
+// UPDATE through statements prepared once on the writer connection, and a
+// store sharing the file sees every merge.
+func TestMergeInPlaceStatementsPreparedOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raw.db")
+	s := newStore(t, sqlite.Config{Path: path})
+	other := newStore(t, sqlite.Config{Path: path})
+	ctx := context.Background()
+	r := storetest.NewRecord()
+	if err := s.Create(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		c := storetest.SetChange(r, "n", strconv.Itoa(i))
+		if i%2 == 1 {
+			c.Next.User = "user-" + strconv.Itoa(i) // the statement that also sets the user
+		}
+		if err := s.Merge(ctx, c); err != nil {
+			t.Fatalf("merge %d: %v", i, err)
+		}
+		got, err := other.Load(ctx, r.ID)
+		if err != nil || got.Version != c.Next.Version || got.Data["n"] != strconv.Itoa(i) || got.User != c.Next.User {
+			t.Fatalf("after merge %d the other store loads %+v, %v; want version %d, n=%d, user %q",
+				i, got, err, c.Next.Version, i, c.Next.User)
+		}
+		r = c.Next
+	}
+	if n := sqlite.RawPrepared(s); n != 2 {
+		t.Errorf("the in-place merge prepared %d statements for 50 merges, want 2 (one per UPDATE)", n)
 	}
 }
 
@@ -307,6 +349,7 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	}{
 		{"load", func() error { _, err := s.Load(ctx, storetest.NewRecord().ID); return err }},
 		{"create", func() error { return s.Create(ctx, storetest.NewRecord()) }},
+		{"merge", func() error { return s.Merge(ctx, storetest.SetChange(storetest.NewRecord(), "k", "v")) }},
 		{"gc", func() error { _, err := s.GC(ctx, time.Now()); return err }},
 	}
 	for _, tc := range ops {

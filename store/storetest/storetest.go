@@ -26,6 +26,16 @@ import (
 	"github.com/sessiond/sessiond/session"
 )
 
+// SetChange returns the change set of a request that loaded base and set
+// key k to v: a merge on base's version, keeping its IDs and user.
+func SetChange(base *session.Record, k, v string) *session.Change {
+	c := &session.Change{Base: base, Set: map[string]string{k: v}}
+	c.Next = base.Clone()
+	c.Next.Data, _ = c.MergeData(base.Data)
+	c.Next.Version = base.Version + 1
+	return c
+}
+
 // NewRecord returns a fresh record with a random ref and ID, version 1,
 // expiring in an hour (wall clock).
 func NewRecord() *session.Record {
