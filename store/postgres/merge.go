@@ -1,10 +1,11 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
-
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -64,9 +65,12 @@ const mergeFunction = `CREATE FUNCTION {merge}(
 	END
 	$f$`
 
-// Merge implements session.Merger: one statement calling mergeFunction.
+// Merge implements session.Merger. A change set that keeps its base's ID
+// hashes is first tried as a compare-and-swap UPDATE storing Next (rule 2:
+// the stored record is most often the one the request loaded); otherwise,
+// or if the stored record has moved on, one statement calls mergeFunction.
 func (s *Store) Merge(ctx context.Context, c *session.Change) error {
-	row, _, err := newRow(c.Next)
+	row, kv, err := newRow(c.Next)
 	if err != nil {
 		return fmt.Errorf("postgres: merge: %w", err)
 	}
@@ -85,6 +89,18 @@ func (s *Store) Merge(ctx context.Context, c *session.Change) error {
 	conn, octx, release, err := s.conn(ctx, "merge")
 	if err != nil {
 		return err
+	}
+	if slices.EqualFunc(sqlstore.Hashes(c.Base), row.Hashes, bytes.Equal) {
+		tag, err := conn.Exec(octx, s.q.mergeAtBase, row.Ref, row.User, expires(row.Expires),
+			row.Version, row.Blob, kv, int64(c.Base.Version), c.Next.Requests)
+		if err != nil {
+			release()
+			return s.fail("merge", err)
+		}
+		if tag.RowsAffected() == 1 {
+			release()
+			return nil
+		}
 	}
 	var word string
 	err = conn.QueryRow(octx, s.q.merge, row.Ref, int64(c.Base.Version), c.Meta, baseUser,

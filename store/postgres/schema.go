@@ -65,6 +65,7 @@ const migrateTimeout = 30 * time.Second
 type queries struct {
 	expand                                                                       func(string) string
 	loadOne, loadMany, create, update, delete, listUser, gcBatch, version, merge string
+	mergeAtBase                                                                  string
 }
 
 func newQueries(schema, prefix string) queries {
@@ -82,6 +83,13 @@ func newQueries(schema, prefix string) queries {
 	q.loadMany = r.Replace(`SELECT i.hash, s.blob, s.kv, s.version, s.requests FROM {ids} i JOIN {s} s ON s.id = i.sid WHERE i.hash = ANY($1::bytea[])`)
 	q.listUser = r.Replace(`SELECT blob, kv, version, requests FROM {s} WHERE user_id = $1`)
 	q.merge = r.Replace(`SELECT {merge}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`)
+	// The common merge (Merger rule 2, the ID rows unchanged): a plain
+	// compare-and-swap UPDATE storing Next, without the function's
+	// interpreter, row lock and jsonb merge. A concurrent update of the row
+	// makes it wait for the row lock and re-check version = $7 on the new
+	// row; a row still in the old layout (kv NULL) is left to the function.
+	q.mergeAtBase = r.Replace(`UPDATE {s} SET user_id = $2, expires = $3, version = $4, blob = $5, kv = $6, requests = $8
+		WHERE ref = $1 AND version = $7 AND kv IS NOT NULL`)
 	q.delete = r.Replace(`DELETE FROM {s} WHERE ref = $1`)
 	// The ID rows reference the session row inserted by the same statement:
 	// foreign keys are checked at its end.
