@@ -20,6 +20,11 @@
 // round trip: Update is a compare-and-swap on the version that rewrites the
 // changed ID rows in the same statement (data-modifying CTEs), and a unique
 // violation anywhere makes the whole statement fail (session.ErrCollision).
+// Merge is one statement too: a compare-and-swap UPDATE when the stored
+// row is still at the change set's base and keeps its ID hashes (nearly
+// every modifying request), else a call of the merge function, which locks
+// the row and applies Merger's rules; only a merge whose UPDATE found the
+// row moved on makes both, in one connection.
 //
 // # Failures
 //

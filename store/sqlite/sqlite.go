@@ -35,7 +35,12 @@
 // through one connection (SQLite allows one writer at a time anyway; a pool
 // of writers would only contend on the file lock and spin in the busy
 // handler) while reads use a pool of read-only connections, which WAL lets
-// run in parallel with the writer.
+// run in parallel with the writer. Concurrent merges share one IMMEDIATE
+// transaction; a merge alone, on the version its request loaded and
+// keeping its ID hashes (nearly every modifying request), is one
+// compare-and-swap UPDATE, run through the driver without a context it
+// would watch with a goroutine per statement (its only wait is the busy
+// handler, bounded by BusyTimeout; see rawexec.go).
 //
 // # Read cache
 //
