@@ -1,11 +1,9 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -90,7 +88,7 @@ func (s *Store) Merge(ctx context.Context, c *session.Change) error {
 	if err != nil {
 		return err
 	}
-	if slices.EqualFunc(sqlstore.Hashes(c.Base), row.Hashes, bytes.Equal) {
+	if sqlstore.KeepsIDs(c) {
 		tag, err := conn.Exec(octx, s.q.mergeAtBase, row.Ref, row.User, expires(row.Expires),
 			row.Version, row.Blob, kv, int64(c.Base.Version), c.Next.Requests)
 		if err != nil {

@@ -1,12 +1,10 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 
 	"github.com/sessiond/sessiond/session"
@@ -83,7 +81,7 @@ func (s *Store) writeMerges() {
 
 func (s *Store) mergeBatch(batch []*mergeReq) {
 	tryBase := true // the transaction first tries the compare-and-swap on Base
-	if len(batch) == 1 && keepsIDs(batch[0].c) {
+	if len(batch) == 1 && sqlstore.KeepsIDs(batch[0].c) {
 		if done, err := s.mergeInPlace(batch[0]); done {
 			batch[0].done <- err
 			return
@@ -137,14 +135,8 @@ func (s *Store) mergeBatch(batch []*mergeReq) {
 	}
 }
 
-// keepsIDs reports whether c's Next has its Base's ID hashes (the ID rows,
-// always the stored record's hashes, then stay as they are).
-func keepsIDs(c *session.Change) bool {
-	return slices.EqualFunc(sqlstore.Hashes(c.Base), sqlstore.Hashes(c.Next), bytes.Equal)
-}
-
 // mergeInPlace writes the most common merge — alone in its batch, on the
-// version the request loaded, keeping its ID hashes (keepsIDs) — as one
+// version the request loaded, keeping its ID hashes (sqlstore.KeepsIDs) — as one
 // statement with no explicit transaction: the compare-and-swap UPDATE is
 // atomic by itself, and the ID rows stay as they are. done is false, with
 // nothing written, when the stored record is no longer at the change set's
@@ -185,23 +177,16 @@ func (s *Store) mergeInPlace(req *mergeReq) (done bool, err error) {
 // busy timeout is within the operation's (uncancelled), it runs without a
 // context the driver watches (rawStmts), else through database/sql.
 func (s *Store) swapInPlace(ctx context.Context, row sqlstore.Row, base uint64, userChanges bool) (int64, error) {
-	if s.uncancelled {
-		if userChanges {
-			return s.raw.exec(ctx, s.w, sqlUpdate,
-				value(row.User), value(row.Expires), row.Version, row.Blob, row.Ref, int64(base))
-		}
-		return s.raw.exec(ctx, s.w, sqlUpdateSameUser,
-			value(row.Expires), row.Version, row.Blob, row.Ref, int64(base))
-	}
-	var res sql.Result
-	var err error
+	query, stmt := sqlUpdateSameUser, s.st.updateSameUser
+	args := []any{value(row.Expires), row.Version, row.Blob, row.Ref, int64(base)}
 	if userChanges {
-		res, err = s.st.update.ExecContext(ctx,
-			row.User, row.Expires, row.Version, row.Blob, row.Ref, int64(base))
-	} else {
-		res, err = s.st.updateSameUser.ExecContext(ctx,
-			row.Expires, row.Version, row.Blob, row.Ref, int64(base))
+		query, stmt = sqlUpdate, s.st.update
+		args = append([]any{value(row.User)}, args...)
 	}
+	if s.uncancelled {
+		return s.raw.exec(ctx, s.w, query, args...)
+	}
+	res, err := stmt.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -228,7 +213,7 @@ func (s *Store) mergeTx(ctx context.Context, tx *sql.Tx, c *session.Change, tryB
 		}
 		if ok {
 			var old [][]byte // unknown: read them
-			if keepsIDs(c) {
+			if sqlstore.KeepsIDs(c) {
 				old = row.Hashes
 			}
 			return &row, s.rewriteIDs(ctx, tx, id, old, row.Hashes)

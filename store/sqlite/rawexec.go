@@ -44,7 +44,7 @@ type rawStmts struct {
 
 // exec runs query with args on the writer connection, taken under ctx, and
 // returns the rows it affected.
-func (r *rawStmts) exec(ctx context.Context, w *sql.DB, query string, args ...driver.Value) (int64, error) {
+func (r *rawStmts) exec(ctx context.Context, w *sql.DB, query string, args ...any) (int64, error) {
 	conn, err := w.Conn(ctx)
 	if err != nil {
 		return 0, err

@@ -127,6 +127,12 @@ func Hashes(rec *session.Record) [][]byte {
 	return out
 }
 
+// KeepsIDs reports whether c's Next has its Base's ID hashes (Hashes):
+// then a merge on the stored base leaves the ID rows as they are.
+func KeepsIDs(c *session.Change) bool {
+	return slices.EqualFunc(Hashes(c.Base), Hashes(c.Next), bytes.Equal)
+}
+
 // ExpiresMicros is the stored form of an expiry: unix microseconds rounded
 // up, so that a record is never collected before its exact Expires (GC
 // compares with NowMicros, rounded down). ok is false for the zero time,
