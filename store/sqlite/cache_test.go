@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -312,12 +313,19 @@ func TestCacheTwoWritersNeverStale(t *testing.T) {
 	}
 	var acked atomic.Uint64
 	acked.Store(rec.Version)
-	deadline := time.Now().Add(time.Second)
+	// At least a second, then until both stores have written (one that
+	// keeps losing the race to the other backs off after each conflict),
+	// at most ten.
+	start := time.Now()
+	var writes [2]atomic.Int64
+	running := func() bool {
+		d := time.Since(start)
+		return d < time.Second || (d < 10*time.Second && (writes[0].Load() == 0 || writes[1].Load() == 0))
+	}
 	var wg sync.WaitGroup
-	var writes [2]int
 	for i, s := range stores {
 		wg.Go(func() {
-			for time.Now().Before(deadline) {
+			for running() {
 				floor := acked.Load()
 				cur, err := s.Load(ctx, rec.ID)
 				if err != nil {
@@ -333,11 +341,12 @@ func TestCacheTwoWritersNeverStale(t *testing.T) {
 				next.Data = map[string]string{"by": fmt.Sprint(i)}
 				switch err := s.Update(ctx, next, cur.Version); {
 				case errors.Is(err, session.ErrConflict):
+					time.Sleep(time.Duration(rand.IntN(500)) * time.Microsecond)
 				case err != nil:
 					t.Error(err)
 					return
 				default:
-					writes[i]++
+					writes[i].Add(1)
 					for { // acked = max(acked, next.Version)
 						a := acked.Load()
 						if a >= next.Version || acked.CompareAndSwap(a, next.Version) {
@@ -349,8 +358,9 @@ func TestCacheTwoWritersNeverStale(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	t.Logf("writes: %d and %d", writes[0], writes[1])
-	if writes[0] == 0 || writes[1] == 0 {
-		t.Fatalf("writes %v: both stores should have written", writes)
+	w := []int64{writes[0].Load(), writes[1].Load()}
+	t.Logf("writes: %d and %d", w[0], w[1])
+	if w[0] == 0 || w[1] == 0 {
+		t.Fatalf("writes %v: both stores should have written", w)
 	}
 }
