@@ -46,6 +46,7 @@ import (
 
 	"github.com/sessiond/sessiond/gateway"
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
@@ -216,7 +217,7 @@ func main() {
 	be := serve(backend())
 	up, _ := url.Parse(be)
 	// The bare proxy gets the same upstream transport as the gateway.
-	rp := &httputil.ReverseProxy{Transport: gateway.UpstreamTransport(),
+	rp := &httputil.ReverseProxy{Transport: upstream.Pooled(),
 		Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(up); pr.SetXForwarded() }}
 	ctx := context.Background()
 	sq, err := sqlite.New(ctx, sqlite.Config{Path: filepath.Join(dir, "s.db")})

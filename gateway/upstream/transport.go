@@ -1,0 +1,213 @@
+// Package upstream is how the gateway talks to backends: every exchange
+// goes through net/http's Transport, which frames HTTP/1.1 and keeps
+// connections; nothing here reads or writes HTTP itself.
+//
+// Guarantee: a response the Transport reads on a kept-alive connection
+// before any byte of the request it is taken for was written is never
+// handed on as that request's response. A backend that sends more than
+// it frames (a body on HEAD, 204 or 304, a Content-Length shorter than
+// the body, bytes after a chunked body's end) leaves those bytes on the
+// connection; the next request on that connection would read them as its
+// own response, which is how one user's page reaches another. The
+// Transport refuses such bytes when they arrive while the connection is
+// idle, but it returns a connection to its pool before it looks, so a
+// request that takes the connection at once can still be answered with
+// them. Transport closes that gap: a connection's first write for a new
+// request waits until the Transport's reader has come back to the
+// connection (and so has seen any bytes left in its buffer), and a
+// response that starts before the request was written marks the
+// connection as out of step. Such a connection is closed, never reused,
+// and the request is sent again on another connection when it has no
+// body (GET, HEAD, OPTIONS); otherwise it fails with ErrDesync. The
+// mis-framed response itself reached only the request that asked for it.
+//
+// What no proxy on HTTP/1.1 can tell apart is a backend that waits and
+// sends its extra bytes just after the next request was written: they
+// look like that request's response. Backends that frame correctly, or
+// that send their extra bytes at once (every case above), are safe.
+//
+// Transport also bounds 1xx responses (a backend's 103 storm ends the
+// exchange after Max1xx).
+package upstream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"sync"
+	"time"
+)
+
+// ErrDesync is the error of a request whose connection was out of step:
+// the response read for it began before the request was written.
+var ErrDesync = errors.New("upstream: backend response arrived before its request was sent (a previous response was mis-framed)")
+
+// ErrTooMany1xx ends an exchange whose backend sent more than Max1xx
+// informational responses.
+var ErrTooMany1xx = errors.New("upstream: too many 1xx responses from the backend")
+
+// Max1xx is the number of informational (1xx) responses passed on for one
+// request; one more ends the exchange.
+const Max1xx = 5
+
+// Pool sizes, as a proxy needs them (the default keeps two idle
+// connections per host, so a busy gateway would reconnect on most requests).
+const (
+	MaxIdleConns        = 1024
+	MaxIdleConnsPerHost = 256
+	IdleConnTimeout     = 90 * time.Second
+)
+
+// readerWait bounds how long a request's first write waits for the
+// Transport's reader to come back to a kept-alive connection. It returns
+// within microseconds; the bound only keeps a stalled reader from
+// stalling a request.
+const readerWait = time.Second
+
+// Config configures a Transport.
+type Config struct {
+	// ResponseHeaderTimeout bounds the wait for a response's head once the
+	// request is written (0: no bound).
+	ResponseHeaderTimeout time.Duration
+	// Logger receives a warning for every out-of-step connection (nil:
+	// slog.Default()).
+	Logger *slog.Logger
+}
+
+// Transport is an http.RoundTripper over net/http's Transport with the
+// guarantee in the package doc.
+type Transport struct {
+	base *http.Transport
+	log  *slog.Logger
+}
+
+// Pooled is net/http's default transport with a pool sized for a proxy:
+// what Transport runs on, and what a bare httputil.ReverseProxy to
+// compare it with should use.
+func Pooled() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = MaxIdleConns
+	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
+	t.IdleConnTimeout = IdleConnTimeout
+	return t
+}
+
+// New returns a Transport.
+func New(c Config) *Transport {
+	t := Pooled()
+	t.ResponseHeaderTimeout = c.ResponseHeaderTimeout
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return newConn(nc), nil
+	}
+	log := c.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Transport{base: t, log: log}
+}
+
+// CloseIdleConnections closes the pool's idle connections.
+func (t *Transport) CloseIdleConnections() { t.base.CloseIdleConnections() }
+
+// RoundTrip sends req through net/http's Transport.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	for attempt := 0; ; attempt++ {
+		resp, desync, err := t.roundTrip(req)
+		if !desync {
+			return resp, err
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+		t.log.Warn("upstream: a kept-alive connection was out of step (the backend sent more than it framed); connection closed",
+			"upstream", req.URL.Host, "method", req.Method, "retried", attempt == 0 && replayable(req))
+		if attempt > 0 || !replayable(req) || req.Context().Err() != nil {
+			return nil, ErrDesync
+		}
+	}
+}
+
+// replayable reports whether req can be sent again on another connection:
+// it has no body, and its method is one a retry cannot repeat an effect of.
+func replayable(req *http.Request) bool {
+	if req.Body != nil && req.Body != http.NoBody {
+		return false
+	}
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// exchange follows one attempt of one request.
+type exchange struct {
+	mu     sync.Mutex
+	conn   *conn
+	desync bool
+	n1xx   int
+}
+
+func (t *Transport) roundTrip(req *http.Request) (*http.Response, bool, error) {
+	ctx, cancel := context.WithCancelCause(req.Context())
+	x := &exchange{}
+	trace := &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) {
+			if c, ok := info.Conn.(*conn); ok {
+				x.mu.Lock()
+				x.conn = c
+				x.mu.Unlock()
+				c.begin()
+			}
+		},
+		GotFirstResponseByte: func() {
+			x.mu.Lock()
+			c := x.conn
+			x.mu.Unlock()
+			if c != nil && !c.answered() {
+				x.mu.Lock()
+				x.desync = true
+				x.mu.Unlock()
+			}
+		},
+		Got1xxResponse: func(int, textproto.MIMEHeader) error {
+			x.mu.Lock()
+			x.n1xx++
+			n := x.n1xx
+			x.mu.Unlock()
+			if n > Max1xx {
+				cancel(ErrTooMany1xx)
+				return ErrTooMany1xx
+			}
+			return nil
+		},
+	}
+	out := req.WithContext(httptrace.WithClientTrace(ctx, trace))
+	resp, err := t.base.RoundTrip(out)
+	x.mu.Lock()
+	desync := x.desync
+	x.mu.Unlock()
+	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, ErrTooMany1xx) {
+			err = ErrTooMany1xx
+		}
+		cancel(nil)
+		return nil, desync, err
+	}
+	if desync {
+		cancel(nil)
+		return resp, true, nil
+	}
+	// ctx ends with the request's own context: its body (or an upgraded
+	// connection) stays usable until then.
+	return resp, false, nil
+}
