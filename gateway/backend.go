@@ -83,29 +83,44 @@ func (l logWriter) Write(p []byte) (int, error) {
 }
 
 // backendWriter sits between the backend and the session middleware's
-// writer: when the backend's headers arrive it applies and removes the
-// backend's session headers, before anything reaches the client.
+// writer. The backend writes into a header map of its own: the headers
+// the gateway set before the backend ran (a rotated remember-me key, the
+// Apache cookie's clearing line, HSTS) are never touched by it, and a 1xx
+// response carries only what the backend put in it, minus the protocol
+// headers and the gateway's cookies. When the final headers arrive the
+// backend's session headers are applied and removed, then the rest is
+// added to the gateway's, before anything reaches the client.
 type backendWriter struct {
 	http.ResponseWriter
 	site    *site
 	sess    *session.Session
 	r       *http.Request
+	h       http.Header // the backend's own, until the final header
+	n1xx    int
 	done    bool
 	swallow bool // the response was replaced (require-secure)
-	// own are the Set-Cookie lines the gateway wrote before the backend
-	// ran (a rotated remember-me key): the backend's own lines of those
-	// names are dropped, these are kept.
-	own []string
 }
+
+// max1xx bounds the informational responses passed on per request.
+const max1xx = 5
 
 func (b *backendWriter) Unwrap() http.ResponseWriter { return b.ResponseWriter }
 
+// Header is the backend's header map until the final header is written,
+// then the response's (trailers are set after the body).
+func (b *backendWriter) Header() http.Header {
+	if b.done {
+		return b.ResponseWriter.Header()
+	}
+	return b.h
+}
+
 func (b *backendWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		// 1xx (103 Early Hints): ReverseProxy and the direct path put the
-		// backend's interim headers into this header map just before.
-		b.site.headers.stripResponse(b.Header())
-		b.ResponseWriter.WriteHeader(code)
+		if !b.done && b.n1xx < max1xx {
+			b.n1xx++
+			b.interim(code)
+		}
 		return
 	}
 	if !b.done {
@@ -119,6 +134,21 @@ func (b *backendWriter) WriteHeader(code int) {
 		return
 	}
 	b.ResponseWriter.WriteHeader(code)
+}
+
+// interim sends a 1xx response with the backend's current headers only,
+// leaving the gateway's header map as it was.
+func (b *backendWriter) interim(code int) {
+	out := b.h.Clone()
+	b.site.headers.stripResponse(out)
+	b.site.dropOwnCookies(out)
+	h := b.ResponseWriter.Header()
+	saved := h.Clone()
+	clear(h)
+	copyHeader(h, out)
+	b.ResponseWriter.WriteHeader(code)
+	clear(h)
+	copyHeader(h, saved)
 }
 
 func (b *backendWriter) Write(p []byte) (int, error) {
@@ -152,21 +182,14 @@ func (b *backendWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 // true if it replaced the response itself.
 func (b *backendWriter) apply() bool {
 	s := b.site
-	h := b.Header()
 	// A backend must not set the session cookies itself (cookie injection).
-	if lines := h.Values("Set-Cookie"); len(lines) > 0 {
-		kept := lines[:0:0]
-		for _, l := range lines {
-			name, _, _ := strings.Cut(l, "=")
-			if s.isSessionCookie(strings.TrimSpace(name)) || (s.isRememberCookie(strings.TrimSpace(name)) && !slices.Contains(b.own, l)) {
-				s.log.Warn("gateway: backend tried to set a session cookie; dropped", "cookie", name)
-				continue
-			}
-			kept = append(kept, l)
-		}
-		h["Set-Cookie"] = kept
+	if n := s.dropOwnCookies(b.h); n != "" {
+		s.log.Warn("gateway: backend tried to set a session cookie; dropped", "cookie", n)
 	}
-	u := parseUpdate(h, s.headers, s.cfg.MaxHeaderBytes, s.log)
+	u := parseUpdate(b.h, s.headers, s.cfg.MaxHeaderBytes, s.log)
+	h := b.ResponseWriter.Header()
+	copyHeader(h, b.h)
+	b.h = nil
 	sess := b.sess
 	signedIn := sess != nil && sess.User() != ""
 	if sess == nil {
@@ -213,7 +236,7 @@ func (b *backendWriter) apply() bool {
 		s.privateResponse(h, b.r)
 	}
 	if v := s.rules.HSTSValue(); v != "" && s.isSecure(b.r) {
-		h.Set("Strict-Transport-Security", v) // again: a 1xx before may have cleared the header map
+		h.Set("Strict-Transport-Security", v) // the gateway's, whatever the backend said
 	}
 	if u.RequireSecure && !s.isSecure(b.r) {
 		setWhy(b.r, "backend")
@@ -308,16 +331,41 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 // every protocol header — in 1xx responses, the final one and trailers —
 // from the client.
 func (s *site) callBackend(w http.ResponseWriter, r *http.Request, sess *session.Session) {
-	bw := &backendWriter{ResponseWriter: w, site: s, sess: sess, r: r}
-	if s.remember != nil {
-		bw.own = slices.Clone(w.Header().Values("Set-Cookie"))
-	}
+	bw := &backendWriter{ResponseWriter: w, site: s, sess: sess, r: r, h: make(http.Header)}
 	s.backend.ServeHTTP(bw, r)
 	if !bw.done {
 		bw.done = true
 		bw.apply()
 	}
 	s.headers.stripResponse(w.Header()) // trailers are sent after the handler returns
+}
+
+// dropOwnCookies removes from h the Set-Cookie lines of the gateway's own
+// cookies (session, device and remember-me cookies, the Apache cookie
+// being migrated): only the gateway sets or clears them. It returns the
+// name of a cookie it dropped ("" if none).
+func (s *site) dropOwnCookies(h http.Header) string {
+	lines := h["Set-Cookie"]
+	if len(lines) == 0 {
+		return ""
+	}
+	var dropped string
+	kept := lines[:0:0]
+	for _, l := range lines {
+		name, _, _ := strings.Cut(l, "=")
+		name = strings.TrimSpace(name)
+		if s.isSessionCookie(name) || s.isRememberCookie(name) || slices.ContainsFunc(s.stripNames, func(n string) bool { return strings.EqualFold(n, name) }) {
+			dropped = name
+			continue
+		}
+		kept = append(kept, l)
+	}
+	if len(kept) == 0 {
+		delete(h, "Set-Cookie")
+	} else {
+		h["Set-Cookie"] = kept
+	}
+	return dropped
 }
 
 func (s *site) isSessionCookie(name string) bool {
@@ -341,4 +389,11 @@ func (s *site) httpsURL(r *http.Request) string {
 		return ""
 	}
 	return s.httpsOrigin + r.URL.RequestURI()
+}
+
+// copyHeader adds src's values to dst (values already in dst stay).
+func copyHeader(dst, src http.Header) {
+	for k, vv := range src {
+		dst[k] = append(dst[k], vv...)
+	}
 }

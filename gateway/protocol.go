@@ -136,6 +136,7 @@ var transportHeaders = map[string]bool{"forwarded": true, "x-forwarded-for": tru
 // compared as headerKey (X_Session_User is X-Session-User to CGI). The
 // forwarding headers a trusted proxy sets stay until stripForward.
 func (h Headers) stripSpoofed(hdr http.Header) {
+	dropConnectionNamed(hdr)
 	for k := range hdr {
 		hk := headerKey(k)
 		if transportHeaders[hk] {
@@ -144,6 +145,35 @@ func (h Headers) stripSpoofed(hdr http.Header) {
 		if h.isProtocol(k) || identityHeaders[hk] || strings.HasPrefix(hk, "x-forwarded-") {
 			delete(hdr, k)
 		}
+	}
+}
+
+// dropConnectionNamed removes the headers a client's Connection header
+// names (hop-by-hop: they end at the gateway) and every token of it but
+// "upgrade", before the gateway adds its own headers: the proxy removes
+// whatever Connection names, which must never be the gateway's
+// X-Session* headers.
+func dropConnectionNamed(hdr http.Header) {
+	conn, ok := hdr["Connection"]
+	if !ok {
+		return
+	}
+	upgrade := false
+	for _, v := range conn {
+		for f := range strings.SplitSeq(v, ",") {
+			f = textproto.TrimString(f)
+			switch {
+			case strings.EqualFold(f, "upgrade"):
+				upgrade = true
+			case f != "":
+				delete(hdr, textproto.CanonicalMIMEHeaderKey(f))
+			}
+		}
+	}
+	if upgrade {
+		hdr["Connection"] = []string{"Upgrade"}
+	} else {
+		delete(hdr, "Connection")
 	}
 }
 

@@ -76,6 +76,67 @@ func TestProxyEarlyHintsPassThrough(t *testing.T) {
 	}
 }
 
+// A 103 from the backend neither carries the gateway's cookies nor lets
+// the backend set one, and it leaves the gateway's final headers whole:
+// the session cookie arrives on the final response.
+func TestEarlyHintsKeepGatewayHeaders(t *testing.T) {
+	g := startWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/show" {
+			io.WriteString(w, r.Header.Get("X-Session"))
+			return
+		}
+		w.Header().Set("Link", "</style.css>; rel=preload")
+		w.Header().Add("Set-Cookie", "__Host-sid=planted; Path=/; Secure")
+		w.Header().Add("Set-Cookie", "theme=dark")
+		w.Header().Set("X-Replace-Session", "early=1")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.WriteHeader(http.StatusEarlyHints)
+		clear(w.Header())
+		w.Header().Set("X-Replace-Session", "cart=7")
+		io.WriteString(w, "page")
+	}))
+	var hints []textproto.MIMEHeader
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, h)
+		return nil
+	}}
+	req, _ := http.NewRequest("GET", g.httpsURL+"/p", nil)
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
+	resp, err := g.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if len(hints) != 2 {
+		t.Fatalf("%d 1xx responses reached the client, want 2", len(hints))
+	}
+	for _, h := range hints {
+		if got := h.Values("Set-Cookie"); len(got) != 1 || got[0] != "theme=dark" {
+			t.Errorf("103 Set-Cookie = %q, want only the backend's theme=dark", got)
+		}
+		if h.Get("X-Replace-Session") != "" || h.Get("Link") == "" {
+			t.Errorf("103 headers %v: want the Link and no protocol header", h)
+		}
+	}
+	var sid *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "__Host-sid" {
+			sid = c
+		}
+	}
+	if sid == nil || sid.Value == "planted" {
+		t.Fatalf("final response cookies %v: want the gateway's new __Host-sid", resp.Cookies())
+	}
+	if cc := resp.Header.Values("Cache-Control"); len(cc) != 1 || cc[0] != "no-store" {
+		t.Errorf("final Cache-Control %q, want the gateway's no-store", cc)
+	}
+	_, body := g.do(g.client(), "GET", g.httpsURL+"/show", nil, http.Header{"Cookie": {"__Host-sid=" + sid.Value}})
+	if body != "cart=7" {
+		t.Errorf("session after the response: %q, want cart=7 (the final response's update only)", body)
+	}
+}
+
 func TestProxyHopByHopAndForwardedHeaders(t *testing.T) {
 	seen := make(chan http.Header, 1)
 	g := startWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
