@@ -139,8 +139,8 @@ func spoof(t *testing.T, c *http.Client, method, u string) string {
 	return string(b)
 }
 
-// TestNoIdentitySmuggling attacks a proxied site (both the direct path of
-// a bodiless GET and ReverseProxy's of a POST) and a CGI site with client
+// TestNoIdentitySmuggling attacks a proxied site (a bodiless GET and a
+// POST) and a CGI site with client
 // headers a backend would take for identity or transport.
 // Run on each of gatewayStores (SQLite, Redis, cookie store).
 func TestNoIdentitySmuggling(t *testing.T) {
@@ -198,7 +198,7 @@ func TestNoIdentitySmuggling(t *testing.T) {
 
 // TestProtocolHeadersNeverReachClient: a backend's X-Session* and Session
 // headers are dropped from final and 1xx (103 Early Hints) responses, on
-// both proxy paths.
+// bodiless requests and requests with a body.
 // Run on each of gatewayStores (SQLite, Redis, cookie store).
 func TestProtocolHeadersNeverReachClient(t *testing.T) {
 	bin := buildSessiond(t)
