@@ -32,6 +32,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -162,7 +163,7 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, bool, error) {
 	x := &exchange{}
 	trace := &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
-			if c, ok := info.Conn.(*conn); ok {
+			if c := guarded(info.Conn); c != nil {
 				x.mu.Lock()
 				x.conn = c
 				x.mu.Unlock()
@@ -210,4 +211,17 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, bool, error) {
 	// ctx ends with the request's own context: its body (or an upgraded
 	// connection) stays usable until then.
 	return resp, false, nil
+}
+
+// guarded returns the conn under an HTTP/1.1 connection, plain or TLS
+// (nil for HTTP/2, whose frames keep responses apart).
+func guarded(nc net.Conn) *conn {
+	if tc, ok := nc.(*tls.Conn); ok {
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			return nil
+		}
+		nc = tc.NetConn()
+	}
+	c, _ := nc.(*conn)
+	return c
 }

@@ -2,10 +2,12 @@ package upstream
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -18,10 +20,19 @@ import (
 // complete response of their own ("stale"), which a desynchronised
 // connection would hand to the next request.
 func misframer(t *testing.T, bad func(w io.Writer, req *http.Request)) string {
+	return misframerTLS(t, nil, bad)
+}
+
+// misframerTLS is misframer behind TLS when cfg is set.
+func misframerTLS(t *testing.T, cfg *tls.Config, bad func(w io.Writer, req *http.Request)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	scheme := "http"
+	if cfg != nil {
+		ln, scheme = tls.NewListener(ln, cfg), "https"
 	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
@@ -52,7 +63,7 @@ func misframer(t *testing.T, bad func(w io.Writer, req *http.Request)) string {
 			}()
 		}
 	}()
-	return "http://" + ln.Addr().String()
+	return scheme + "://" + ln.Addr().String()
 }
 
 const stale = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"
@@ -200,5 +211,39 @@ func Test1xxStormEnds(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("a 1xx storm held the request for 10 s")
+	}
+}
+
+// TestMisframeOverTLS: the same guarantee to an HTTPS upstream (HTTP/1.1
+// inside TLS).
+func TestMisframeOverTLS(t *testing.T) {
+	certs := httptest.NewTLSServer(http.NotFoundHandler())
+	certs.Close()
+	cfg := certs.TLS.Clone()
+	cfg.NextProtos = []string{"http/1.1"}
+	base := misframerTLS(t, cfg, func(w io.Writer, _ *http.Request) {
+		io.WriteString(w, "HTTP/1.1 200 OK\r\nContent-Length: 43\r\n\r\n"+stale)
+	})
+	tr := New(Config{})
+	tr.base.TLSClientConfig = certs.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	defer tr.CloseIdleConnections()
+	for i := range 20 {
+		req, _ := http.NewRequest(http.MethodHead, base+"/bad", nil)
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("the mis-framed HEAD itself failed: %v", err)
+		}
+		resp.Body.Close()
+		path := fmt.Sprintf("/next%d", i)
+		req, _ = http.NewRequest(http.MethodGet, base+path, nil)
+		resp, err = tr.RoundTrip(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(got) != "for "+path {
+			t.Fatalf("GET %s after a mis-framed HEAD got %q", path, got)
+		}
 	}
 }
