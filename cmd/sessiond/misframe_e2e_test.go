@@ -223,11 +223,10 @@ type mfUser struct {
 
 // mfResult is what came back for one request.
 type mfResult struct {
-	status   int
-	echo     string // X-Echo: whose request the backend built it for
-	body     string
-	err      error
-	interims int
+	status int
+	echo   string // X-Echo: whose request the backend built it for
+	body   string
+	err    error
 }
 
 // send sends one request from u without failing the test (it may run in
@@ -256,18 +255,21 @@ func (u *mfUser) send(g gateway, method, path string, body string) mfResult {
 	return res
 }
 
+// refused: res answers nothing (an error page of the gateway's own, or
+// no response at all), which a mis-framing backend may cause.
+func (res mfResult) refused() bool { return res.echo == "" && (res.err != nil || res.status >= 500) }
+
 // leak says how res fails to be the answer to u's request for path ("" if
-// it is that answer, or an error of the gateway's own that answers
-// nothing).
+// it is that answer, or refused).
 func (u *mfUser) leak(path string, res mfResult) string {
-	if res.err != nil || (res.echo == "" && res.status >= 500) {
-		return "" // refused or broken off: not another's response
+	if res.refused() {
+		return ""
 	}
 	want := fmt.Sprintf("path=%s user=%s ref=%s", path, u.name, u.ref)
 	if res.echo != want {
 		return fmt.Sprintf("%d with X-Echo %q, want %q", res.status, res.echo, want)
 	}
-	if first, _, _ := strings.Cut(res.body, "\n"); res.body != "" && first != want {
+	if first, _, _ := strings.Cut(res.body, "\n"); res.err == nil && res.body != "" && first != want {
 		return fmt.Sprintf("%d with a body built for %q", res.status, first)
 	}
 	return ""
@@ -290,7 +292,7 @@ func (r *misframeRun) note(u *mfUser, method, path string, res mfResult) {
 	l := u.leak(path, res)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if res.err != nil || (res.echo == "" && res.status >= 500) {
+	if res.refused() {
 		r.fails++
 	}
 	if l != "" {
@@ -302,8 +304,8 @@ func (r *misframeRun) note(u *mfUser, method, path string, res mfResult) {
 func (r *misframeRun) step(u *mfUser, kind string) {
 	u.n++
 	method, path, body := kind, fmt.Sprintf("/page/%s/%d", u.name, u.n), "x=1"
-	switch {
-	case kind == "evil":
+	switch kind {
+	case "evil":
 		method, path = r.meth, fmt.Sprintf("/evil/%s/%s/%d", r.mode, u.name, u.n)
 		switch r.mode {
 		case "early-response":
@@ -311,7 +313,7 @@ func (r *misframeRun) step(u *mfUser, kind string) {
 		case "body-as-request":
 			body = "GET /smuggled HTTP/1.1\r\nHost: x\r\nX-Session-User: " + u.name + "\r\n\r\n"
 		}
-	case kind == "login":
+	case "login":
 		method, path = http.MethodGet, fmt.Sprintf("/login/%s/%d", u.name, u.n)
 	}
 	r.note(u, method, path, u.send(r.g, method, path, body))
