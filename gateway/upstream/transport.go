@@ -21,6 +21,11 @@
 // body (GET, HEAD, OPTIONS); otherwise it fails with ErrDesync. The
 // mis-framed response itself reached only the request that asked for it.
 //
+// A connection that carried a request body is closed after its response:
+// a backend that answers without reading the body may read the body as a
+// request of its own and answer it later, and such a late answer cannot
+// be told from the next request's.
+//
 // What no proxy on HTTP/1.1 can tell apart is a backend that waits and
 // sends its extra bytes just after the next request was written: they
 // look like that request's response. Backends that frame correctly, or
@@ -137,10 +142,14 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
+func hasBody(req *http.Request) bool {
+	return (req.Body != nil && req.Body != http.NoBody) || req.ContentLength > 0
+}
+
 // replayable reports whether req can be sent again on another connection:
 // it has no body, and its method is one a retry cannot repeat an effect of.
 func replayable(req *http.Request) bool {
-	if req.Body != nil && req.Body != http.NoBody {
+	if hasBody(req) {
 		return false
 	}
 	switch req.Method {
@@ -193,6 +202,13 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, bool, error) {
 		},
 	}
 	out := req.WithContext(httptrace.WithClientTrace(ctx, trace))
+	if hasBody(req) {
+		// A backend that answers without reading the body may take the
+		// body for a request of its own and answer that too, after this
+		// response: nothing then tells its answer from the next
+		// request's. A connection that carried a body is not reused.
+		out.Close = true
+	}
 	resp, err := t.base.RoundTrip(out)
 	x.mu.Lock()
 	desync := x.desync
