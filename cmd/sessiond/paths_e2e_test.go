@@ -38,10 +38,15 @@ var backendSpellings = []string{
 
 // TestPathsResolvedLikeBackends: with auth_required: [/private] and a
 // backend that serves whatever it is asked, every spelling a backend
-// resolves to /private is refused (400) or, after at most one redirect to
-// its canonical form, sent to the login page, on GET, HEAD and POST; none
-// reaches the backend without a user. Signed in, the canonical paths
-// reach it. Run on each of gatewayStores (SQLite, Redis, cookie store).
+// resolves to /private is refused (400, or 401 where the gateway has no
+// login) or, after at most one redirect to its canonical form, sent to
+// the login page, on GET, HEAD and POST; none reaches the backend without
+// a user. Signed in, the canonical paths reach it. Two sites on one
+// gateway: b.localhost (the default, case-insensitive, with the gateway's
+// login) and app.localhost (exact_case_paths: true, the backend logs
+// users in), where /PRIVATE/x is another resource and is forwarded while
+// every other spelling stays protected.
+// Run on each of gatewayStores (SQLite, Redis, cookie store).
 func TestPathsResolvedLikeBackends(t *testing.T) {
 	bin := buildSessiond(t)
 	var mu sync.Mutex
@@ -49,36 +54,53 @@ func TestPathsResolvedLikeBackends(t *testing.T) {
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Session-User") == "" {
 			mu.Lock()
-			anonymous = append(anonymous, r.Method+" "+r.RequestURI)
+			anonymous = append(anonymous, r.Method+" "+strings.Split(r.Host, ":")[0]+r.RequestURI)
 			mu.Unlock()
 		}
 		io.WriteString(w, "TOPSECRET for "+r.Header.Get("X-Session-User"))
 	}))
 	t.Cleanup(be.Close)
+	leaks := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		l := anonymous
+		anonymous = nil
+		return l
+	}
 	for _, st := range gatewayStores {
 		t.Run(st.name, func(t *testing.T) {
-			s := serveOn(t, bin, st, "    upstream: "+be.URL+"\n    auth_required: [/private]")
+			s := serveOn(t, bin, st, "    upstream: "+be.URL+"\n    exact_case_paths: true\n    auth_required: [/private]\n"+
+				"  - hosts: [b.localhost]\n    upstream: "+be.URL+"\n    auth_required: [/private]")
+			exact, b := s.httpsURL, strings.Replace(s.httpsURL, "app.localhost", "b.localhost", 1)
 			w := web{t, client()}
 			for _, p := range backendSpellings {
 				for _, method := range []string{"GET", "HEAD", "POST"} {
 					t.Run(method+" "+p, func(t *testing.T) {
-						if got := toLogin(w, method, s.httpsURL, p); got != "" {
-							t.Error(got)
+						if got := toLogin(w, method, b, p); got != "" {
+							t.Error("b.localhost: " + got)
+						}
+						if !strings.Contains(p, "private") {
+							return // another case: another resource on the exact-case site
+						}
+						if got := toLogin(w, method, exact, p); got != "" {
+							t.Error("app.localhost (exact case): " + got)
 						}
 					})
 				}
 			}
-			mu.Lock()
-			leaked := anonymous
-			anonymous = nil
-			mu.Unlock()
-			if len(leaked) > 0 {
-				t.Fatalf("anonymous requests reached the backend: %q", leaked)
+			if l := leaks(); len(l) > 0 {
+				t.Fatalf("anonymous requests reached the backend: %q", l)
 			}
-			_, page := w.do("GET", s.httpsURL+"/login", nil)
-			w.do("POST", s.httpsURL+"/login", url.Values{"csrf_token": {field(page, "csrf_token")}, "username": {"alice"}, "password": {"alice-pw"}})
+			if _, body := w.do("GET", exact+"/PRIVATE/x", nil); !strings.Contains(body, "TOPSECRET") {
+				t.Errorf("exact_case_paths: GET /PRIVATE/x = %q; want it forwarded (another resource there)", body)
+			}
+			if l := leaks(); len(l) != 1 || l[0] != "GET app.localhost/PRIVATE/x" {
+				t.Errorf("anonymous requests at the backend: %q; want only the exact-case site's /PRIVATE/x", l)
+			}
+			_, page := w.do("GET", b+"/login", nil)
+			w.do("POST", b+"/login", url.Values{"csrf_token": {field(page, "csrf_token")}, "username": {"alice"}, "password": {"alice-pw"}})
 			for _, p := range []string{"/PRIVATE/x", "/private.json", "/private/x"} {
-				if resp, body := w.do("GET", s.httpsURL+p, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, "TOPSECRET for alice") {
+				if resp, body := w.do("GET", b+p, nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, "TOPSECRET for alice") {
 					t.Errorf("signed in, GET %s = %d %q; want the backend's page for alice", p, resp.StatusCode, body)
 				}
 			}
@@ -87,8 +109,9 @@ func TestPathsResolvedLikeBackends(t *testing.T) {
 }
 
 // toLogin sends method p and follows the gateway's same-origin redirects
-// (at most 3); it returns "" when the request was refused with 400 or
-// ended at the login page without a page of the backend, else what
+// (at most 3); it returns "" when the request was refused (400 for a
+// method other than GET and HEAD, 401 where the site has no login page)
+// or ended at the login page, without a page of the backend, else what
 // happened.
 func toLogin(w web, method, origin, p string) string {
 	w.t.Helper()
@@ -106,7 +129,8 @@ func toLogin(w web, method, origin, p string) string {
 		}
 		loc := resp.Header.Get("Location")
 		switch {
-		case resp.StatusCode == http.StatusBadRequest && method != "GET" && method != "HEAD":
+		case resp.StatusCode == http.StatusBadRequest && method != "GET" && method != "HEAD",
+			resp.StatusCode == http.StatusUnauthorized:
 			return ""
 		case (resp.StatusCode == http.StatusFound || resp.StatusCode == http.StatusTemporaryRedirect) && strings.Contains(loc, "/login?next="):
 			return ""
