@@ -390,6 +390,8 @@ type Session struct {
 
 	// Include limits sessions to these URL path prefixes (default: all);
 	// Exclude takes precedence (mod_session's SessionInclude/Exclude).
+	// Both match like Site.AuthRequired (segment-wise, extensions, any
+	// case unless Site.ExactCasePaths).
 	Include []string `yaml:"include"`
 	Exclude []string `yaml:"exclude"`
 }
