@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -260,7 +259,7 @@ func (b *backendWriter) apply() bool {
 // Cacheable.
 func (s *site) privateResponse(h http.Header, r *http.Request) {
 	for _, p := range s.cfg.Cacheable {
-		if secure.PathHasPrefix(r.URL.Path, p) {
+		if s.cfg.Paths().Match(r.URL.Path, p) {
 			return
 		}
 	}

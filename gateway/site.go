@@ -193,8 +193,9 @@ func (s *site) isSecure(r *http.Request) bool {
 
 // sessionPath applies Include/Exclude.
 func (s *site) sessionPath(p string) bool {
+	m := s.cfg.Paths()
 	for _, e := range s.cfg.Session.Exclude {
-		if secure.PathHasPrefix(p, e) {
+		if m.Match(p, e) {
 			return false
 		}
 	}
@@ -202,7 +203,7 @@ func (s *site) sessionPath(p string) bool {
 		return true
 	}
 	for _, i := range s.cfg.Session.Include {
-		if secure.PathHasPrefix(p, i) {
+		if m.Match(p, i) {
 			return true
 		}
 	}
@@ -211,7 +212,9 @@ func (s *site) sessionPath(p string) bool {
 
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Paths are judged canonical: include/exclude, auth_required and the
-	// redirect rules below all see the path the backend will resolve.
+	// redirect rules below all see the path the backend will resolve (no
+	// dot segments, no ";" parameters), and match it as the backend
+	// would (config.Site.Paths: in any case, /private.json as /private).
 	if secure.Canonicalize(w, r) {
 		return
 	}
@@ -271,7 +274,7 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 	}
 	sess := session.FromContext(r.Context())
 	for _, prefix := range s.cfg.AuthRequired {
-		if secure.PathHasPrefix(p, prefix) && sess.User() == "" {
+		if s.cfg.Paths().Match(p, prefix) && sess.User() == "" {
 			s.requireLogin(w, r)
 			return
 		}

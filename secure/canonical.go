@@ -8,24 +8,43 @@ import (
 )
 
 // CanonicalPath is the path that rules judge (SPEC §5 "Paths are judged
-// canonical"): r's path decoded once (so %2e and %2f count as '.' and
-// '/'), without "." or ".." segments or doubled slashes, a trailing slash
-// kept. ok reports whether the request's raw path already is that path;
-// a request for which it is not must not be judged by path rules, since
-// the backend (a file server, a framework) may resolve it to another
+// canonical", §6 "A path is protected the way backends resolve it"): r's
+// path decoded once (so %2e, %2f and %3b count as '.', '/' and ';'), each
+// segment without its ";" parameters (Tomcat and Spring strip them:
+// /private;jsessionid=1/x is /private/x there, and /x/..;/private is
+// /private), without "." or ".." segments or doubled slashes, a trailing
+// slash kept. ok reports whether the request's raw path already is that
+// path; a request for which it is not must not be judged by path rules,
+// since the backend (a file server, a framework) may resolve it to another
 // path than the rule saw: /x/../private is /private to a file server.
 func CanonicalPath(r *http.Request) (canon string, ok bool) {
 	p := r.URL.Path
 	if p == "" || p[0] != '/' {
 		return "/", false
 	}
-	canon = path.Clean(p)
-	if strings.HasSuffix(p, "/") && canon != "/" {
-		canon += "/"
-	}
+	canon = Canonical(p)
 	raw := r.URL.EscapedPath()
 	encodedSlash := strings.Contains(raw, "%2f") || strings.Contains(raw, "%2F")
 	return canon, canon == p && !encodedSlash && !strings.Contains(p, "\\")
+}
+
+// Canonical is the canonical form of the decoded path p (which starts
+// with "/"): each segment cut at its first ';', then path.Clean, a
+// trailing slash kept. CanonicalPath judges requests by it; a path rule
+// in any other form would never match.
+func Canonical(p string) string {
+	if strings.Contains(p, ";") {
+		segs := strings.Split(p, "/")
+		for i, s := range segs {
+			segs[i], _, _ = strings.Cut(s, ";")
+		}
+		p = strings.Join(segs, "/")
+	}
+	canon := path.Clean(p)
+	if strings.HasSuffix(p, "/") && canon != "/" {
+		canon += "/"
+	}
+	return canon
 }
 
 // Canonicalize answers a request whose path is not canonical and reports
@@ -41,7 +60,7 @@ func Canonicalize(w http.ResponseWriter, r *http.Request) bool {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		http.Error(w, "The request path is not in canonical form (no ./, ../, // or encoded slashes).", http.StatusBadRequest)
+		http.Error(w, "The request path is not in canonical form (no ./, ../, //, ;parameters or encoded slashes).", http.StatusBadRequest)
 		return true
 	}
 	target := (&url.URL{Path: canon, RawQuery: r.URL.RawQuery}).RequestURI()

@@ -64,9 +64,10 @@ const (
 
 // Rule sends matching requests to To.
 type Rule struct {
-	// Path is a path prefix ("/checkout" matches "/checkout" and
-	// "/checkout/pay", not "/checkouts"). Glob is a path.Match pattern.
-	// Empty both: every path.
+	// Path is a path prefix, matched by Config.Paths: "/checkout" matches
+	// "/checkout", "/checkout/pay", "/checkout.json" and "/CHECKOUT", not
+	// "/checkouts". Glob is a path.Match pattern on the whole path. Empty
+	// both: every path.
 	Path string
 	Glob string
 	// State restricts the rule to anonymous or authenticated sessions.
@@ -97,7 +98,10 @@ type HSTS struct {
 type Config struct {
 	Overall Overall
 	Rules   []Rule
-	Hook    Hook
+	// Paths is how rules' Path and Glob match: in any case unless
+	// Paths.ExactCase (see PathMatcher).
+	Paths PathMatcher
+	Hook  Hook
 	// HTTPSOrigin and HTTPOrigin ("https://shop.example:8443") build
 	// redirect targets. HTTPSOrigin is required unless Overall is Never.
 	HTTPSOrigin string
@@ -218,33 +222,20 @@ func (r *Rules) target(req *http.Request, to Scheme) string {
 	return u.Scheme + "://" + u.Host + req.URL.RequestURI()
 }
 
-// PathHasPrefix reports whether URL path p is prefix or lies below it,
-// segment by segment: "/admin" covers "/admin" and "/admin/x" but not
-// "/administrator"; "/" covers every path. Redirect rules, the gateway's
-// include/exclude/auth_required and the configuration's checks all use it.
-func PathHasPrefix(p, prefix string) bool {
-	if prefix == "/" || p == prefix {
-		return true
-	}
-	return strings.HasPrefix(p, strings.TrimSuffix(prefix, "/")+"/")
-}
-
 // matchesPath applies the rule's path or glob.
-func (rule *Rule) matchesPath(req *http.Request) bool {
+func (rule *Rule) matchesPath(m PathMatcher, req *http.Request) bool {
 	p := req.URL.Path
-	if rule.Path != "" && !PathHasPrefix(p, rule.Path) {
+	if rule.Path != "" && !m.Match(p, rule.Path) {
 		return false
 	}
-	if rule.Glob != "" {
-		if ok, _ := path.Match(rule.Glob, p); !ok {
-			return false
-		}
+	if rule.Glob != "" && !m.MatchGlob(p, rule.Glob) {
+		return false
 	}
 	return true
 }
 
-func (rule *Rule) matches(req *http.Request, s *session.Session) bool {
-	if !rule.matchesPath(req) {
+func (rule *Rule) matches(m PathMatcher, req *http.Request, s *session.Session) bool {
+	if !rule.matchesPath(m, req) {
 		return false
 	}
 	switch rule.State {
@@ -267,7 +258,7 @@ func (r *Rules) Decide(req *http.Request) (to Scheme, rule int) {
 		// Everything goes to HTTPS; a credentials route is still named, so
 		// that an unsafe request to it over plain HTTP is refused.
 		for i, rule := range r.cfg.Rules {
-			if rule.Credentials && rule.Form == "" && rule.matches(req, s) {
+			if rule.Credentials && rule.Form == "" && rule.matches(r.cfg.Paths, req, s) {
 				return HTTPS, i
 			}
 		}
@@ -283,7 +274,7 @@ func (r *Rules) Decide(req *http.Request) (to Scheme, rule int) {
 		if rule.Form != "" {
 			continue // decided on the response
 		}
-		if rule.matches(req, s) {
+		if rule.matches(r.cfg.Paths, req, s) {
 			return rule.To, i
 		}
 	}
@@ -341,7 +332,7 @@ func (r *Rules) Handler(next http.Handler) http.Handler {
 // (its user state is judged on the response).
 func (r *Rules) contentRulesFor(req *http.Request) bool {
 	for i, re := range r.forms {
-		if re != nil && r.cfg.Rules[i].matchesPath(req) {
+		if re != nil && r.cfg.Rules[i].matchesPath(r.cfg.Paths, req) {
 			return true
 		}
 	}
@@ -356,7 +347,7 @@ func (r *Rules) containsForm(req *http.Request, cw *contentWriter) bool {
 		}
 		rule := r.cfg.Rules[i]
 		rule.Form = ""
-		if rule.matches(req, s) && re.Match(cw.body.Bytes()) {
+		if rule.matches(r.cfg.Paths, req, s) && re.Match(cw.body.Bytes()) {
 			return true
 		}
 	}

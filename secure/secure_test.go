@@ -118,6 +118,19 @@ func TestRuleKinds(t *testing.T) {
 				{Path: "/checkout", To: secure.HTTPS}, {Path: "/", To: secure.HTTP}}}
 		}, false, []step{{"GET", "http", "/checkout/pay", 302, "https"}, {"GET", "http", "/checkouts", 200, ""},
 			{"GET", "https", "/cart", 302, "http"}, {"GET", "https", "/checkout", 200, ""}}},
+		{"path in any case", func(s, p string) secure.Config {
+			return secure.Config{HTTPSOrigin: s, Rules: []secure.Rule{{Path: "/checkout", To: secure.HTTPS}}}
+		}, false, []step{{"GET", "http", "/CHECKOUT", 302, "https"}, {"GET", "http", "/Checkout/pay", 302, "https"},
+			{"GET", "http", "/checkout.json", 302, "https"}, {"GET", "http", "/checkouts", 200, ""}}},
+		{"path in its own case", func(s, p string) secure.Config {
+			return secure.Config{HTTPSOrigin: s, Paths: secure.PathMatcher{ExactCase: true}, Rules: []secure.Rule{{Path: "/checkout", To: secure.HTTPS}}}
+		}, false, []step{{"GET", "http", "/CHECKOUT", 200, ""}, {"GET", "http", "/checkout.json", 302, "https"}}},
+		{"glob in any case", func(s, p string) secure.Config {
+			return secure.Config{HTTPSOrigin: s, Rules: []secure.Rule{{Glob: "/account/*/edit", To: secure.HTTPS}}}
+		}, false, []step{{"GET", "http", "/ACCOUNT/42/Edit", 302, "https"}}},
+		{"credentials in another case", func(s, p string) secure.Config {
+			return secure.Config{HTTPSOrigin: s, Rules: []secure.Rule{{Path: "/login", To: secure.HTTPS, Credentials: true}}}
+		}, false, []step{{"POST", "http", "/LOGIN", 403, ""}}},
 		{"glob", func(s, p string) secure.Config {
 			return secure.Config{HTTPSOrigin: s, Rules: []secure.Rule{{Glob: "/account/*/edit", To: secure.HTTPS}}}
 		}, false, []step{{"GET", "http", "/account/42/edit", 302, "https"}, {"GET", "http", "/account/42", 200, ""}}},

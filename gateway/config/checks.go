@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/sessiond/sessiond/secure"
 )
 
 // validateHeaders checks the gateway protocol's header names: valid,
@@ -60,18 +62,26 @@ func checkUpstream(p *problems, up, raw string) {
 }
 
 // checkPrefix requires a URL path prefix: starting with "/", no query,
-// fragment, spaces or control characters.
-func checkPrefix(p *problems, pp, v string) {
+// fragment, spaces or control characters, and canonical (no ".", ".." or
+// empty segments, no ';'), since requests are judged on their canonical
+// path (secure.CanonicalPath) and another spelling would never match. It
+// reports whether v is sound.
+func checkPrefix(p *problems, pp, v string) bool {
 	if !strings.HasPrefix(v, "/") {
 		p.errf(pp, "%s must start with \"/\"", quote(v))
-		return
+		return false
 	}
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; c <= ' ' || c == 0x7f || c == '?' || c == '#' {
 			p.errf(pp, "%s must not contain '?', '#', spaces or control characters", quote(v))
-			return
+			return false
 		}
 	}
+	if secure.Canonical(v) != v || strings.Contains(v, "\\") {
+		p.errf(pp, "%s is not a canonical path (no \".\", \"..\" or empty segments, no ';' or '\\'): requests are judged on canonical paths, so it would never match", quote(v))
+		return false
+	}
+	return true
 }
 
 // checkHost returns what is wrong with a host name ("" if nothing).

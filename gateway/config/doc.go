@@ -41,6 +41,32 @@
 // A Config is plain data; once loaded it may be read from any number of
 // goroutines.
 //
+// # Paths
+//
+// Requests are judged on their canonical path (secure.CanonicalPath):
+// decoded once, without "." and ".." segments, doubled slashes or ";"
+// parameters. A request spelled otherwise (/x/../private, /%2e/private,
+// /private;jsessionid=1/x, /x/..;/private) is redirected to that path
+// (GET, HEAD) or refused with 400 (other methods) before any rule is
+// judged, since Tomcat, Spring and file servers resolve it to the path the
+// rule names. Every path in the file (include, exclude, auth_required,
+// cacheable, a redirect rule's path, login_path, ...) must itself be
+// canonical.
+//
+// include, exclude, auth_required, cacheable and a redirect rule's path
+// all match one way (secure.PathMatcher, Site.Paths), segment by segment:
+// /private covers /private, /private/ and everything below it, and a last
+// segment with an extension, /private.json or /private.tar.gz (Rails and
+// Spring route those to /private), but not /privateer, /private-x or
+// /private.json/x. A rule ending in "/" (/static/) covers only what lies
+// below it: not /static, not /static.json. Matching ignores case (Express,
+// IIS and case-insensitive file systems serve /PRIVATE as /private) unless
+// the site sets exact_case_paths: true; a redirect rule's glob ignores
+// case the same way. Each auth_required path must lie where sessions are
+// on: an exclude that overlaps it, or an include list none of whose paths
+// covers it, is an error, since a path without sessions reaches the
+// backend as it is.
+//
 // # What runs
 //
 // The gateway runs the Config it is given: gateway.New(*Config,
@@ -134,7 +160,8 @@
 //	      bind: {ip: off, user_agent: false, action: log}  # ip: off, exact or subnet; action: log, reject, regenerate or off
 //	      include: [/]
 //	      exclude: [/static/]
-//	    auth_required: [/account, /checkout, /admin]
+//	    auth_required: [/account, /checkout, /admin]   # also /account/x, /account.json, /ACCOUNT
+//	    exact_case_paths: false         # true: path rules match only in their own case
 //	    cacheable: [/avatars/]          # signed-in responses elsewhere get Cache-Control: private, no-store
 //	    auth:
 //	      htpasswd: users.htpasswd      # "" = the backend logs users in

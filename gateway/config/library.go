@@ -108,11 +108,18 @@ func (s *Site) SecureConfig() secure.Config {
 	if s.Session.Mode == ModeHTTPSOnly && overall == secure.ByRules && len(rules) == 0 {
 		overall = secure.Always // nothing would ever send plain HTTP to HTTPS
 	}
-	return secure.Config{Overall: overall, Rules: rules,
+	return secure.Config{Overall: overall, Rules: rules, Paths: s.Paths(),
 		HTTPSOrigin: s.Origin("https"), HTTPOrigin: s.Origin("http"),
 		Permanent: s.Redirects.Status == http.StatusMovedPermanently,
 		HSTS:      secure.HSTS{MaxAge: s.Redirects.HSTS.MaxAge, IncludeSubdomains: s.Redirects.HSTS.IncludeSubdomains},
 	}
+}
+
+// Paths is how the site's path rules match (ExactCasePaths): the
+// gateway's include, exclude, auth_required and cacheable, its redirect
+// rules, and this package's checks of them.
+func (s *Site) Paths() secure.PathMatcher {
+	return secure.PathMatcher{ExactCase: s.ExactCasePaths}
 }
 
 // PerMinute is the rate as the library's "per minute" limit: negative

@@ -3,11 +3,11 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/remember"
-	"github.com/sessiond/sessiond/secure"
 )
 
 // validateSession checks a site's session block: mode, cookie (prefix
@@ -102,8 +102,9 @@ func validateCookie(ss Session, pp string, p *problems) {
 func validateAuth(s *Site, sp string, p *problems) {
 	a := s.Auth
 	ap := join(sp, "auth")
+	sound := make([]bool, len(s.AuthRequired))
 	for i, v := range s.AuthRequired {
-		checkPrefix(p, fmt.Sprintf("%s.auth_required[%d]", sp, i), v)
+		sound[i] = checkPrefix(p, fmt.Sprintf("%s.auth_required[%d]", sp, i), v)
 	}
 	for i, v := range s.Cacheable {
 		checkPrefix(p, fmt.Sprintf("%s.cacheable[%d]", sp, i), v)
@@ -117,6 +118,11 @@ func validateAuth(s *Site, sp string, p *problems) {
 		}
 		return
 	}
+	for i, v := range s.AuthRequired {
+		if sound[i] {
+			checkAuthInSession(s, fmt.Sprintf("%s.auth_required[%d]", sp, i), v, p)
+		}
+	}
 	checkPrefix(p, join(ap, "login_path"), a.LoginPath)
 	checkPrefix(p, join(ap, "logout_path"), a.LogoutPath)
 	if a.LoginPath == a.LogoutPath {
@@ -124,7 +130,7 @@ func validateAuth(s *Site, sp string, p *problems) {
 	}
 	for _, lp := range []struct{ key, v string }{{"login_path", a.LoginPath}, {"logout_path", a.LogoutPath}} {
 		// Only a login the gateway serves needs its paths in the session.
-		if a.Htpasswd != "" && !inSession(s.Session, lp.v) {
+		if a.Htpasswd != "" && !inSession(s, lp.v) {
 			p.errf(join(ap, lp.key), "%s is outside the session's include/exclude paths, so login could not work", quote(lp.v))
 		}
 	}
@@ -148,15 +154,35 @@ func validateAuth(s *Site, sp string, p *problems) {
 }
 
 // inSession applies include/exclude as the gateway will.
-func inSession(ss Session, urlPath string) bool {
+func inSession(s *Site, urlPath string) bool {
+	m, ss := s.Paths(), s.Session
 	in := len(ss.Include) == 0
 	for _, pre := range ss.Include {
-		in = in || secure.PathHasPrefix(urlPath, pre)
+		in = in || m.Match(urlPath, pre)
 	}
 	for _, pre := range ss.Exclude {
-		if secure.PathHasPrefix(urlPath, pre) {
+		if m.Match(urlPath, pre) {
 			return false
 		}
 	}
 	return in
+}
+
+// checkAuthInSession requires every path an auth_required prefix covers
+// to have sessions (SPEC §6): none may be excluded, and one include must
+// cover all of them; a path without sessions is forwarded as it is, so a
+// login could not be required there.
+func checkAuthInSession(s *Site, key, v string, p *problems) {
+	m, ss := s.Paths(), s.Session
+	for i, e := range ss.Exclude {
+		if m.Overlaps(v, e) {
+			p.errf(key, "%s overlaps session.exclude[%d] %s, where sessions are off, so login cannot be required there", quote(v), i, quote(e))
+		}
+	}
+	if len(ss.Include) > 0 && !slices.ContainsFunc(ss.Include, func(in string) bool { return m.Covers(in, v) }) {
+		p.errf(key, "%s is not under any session.include path, so sessions are off there and login cannot be required", quote(v))
+	}
+	if strings.HasSuffix(v, "/") && v != "/" {
+		p.warnf(key, "%s does not cover %s itself (many backends serve both alike): write %s", quote(v), quote(strings.TrimSuffix(v, "/")), quote(strings.TrimSuffix(v, "/")))
+	}
 }

@@ -301,8 +301,20 @@ type Site struct {
 	// (tests, the demo); it has no key in the file.
 	Handler http.Handler `yaml:"-"`
 
-	Session      Session  `yaml:"session"`
+	Session Session `yaml:"session"`
+	// AuthRequired are path prefixes where a request without a user is
+	// sent to the login page. Like include, exclude, cacheable and the
+	// redirect rules' paths they match segment-wise and in any case (see
+	// ExactCasePaths): /account covers /account, /account/x,
+	// /account.json and /ACCOUNT, not /accounts. Every one must lie where
+	// the session's include/exclude keep sessions on.
 	AuthRequired []string `yaml:"auth_required"`
+	// ExactCasePaths makes the path rules (include, exclude,
+	// auth_required, cacheable, redirect rules) match only in their own
+	// case: for a backend that tells /Private from /private. Off by
+	// default, since many (Express, IIS, case-insensitive file systems)
+	// do not.
+	ExactCasePaths bool `yaml:"exact_case_paths"`
 	// Cacheable are path prefixes where a response to a signed-in user
 	// keeps the backend's Cache-Control; elsewhere it is forced to
 	// "private, no-store". Default: none.
@@ -378,6 +390,8 @@ type Session struct {
 
 	// Include limits sessions to these URL path prefixes (default: all);
 	// Exclude takes precedence (mod_session's SessionInclude/Exclude).
+	// Both match like Site.AuthRequired (segment-wise, extensions, any
+	// case unless Site.ExactCasePaths).
 	Include []string `yaml:"include"`
 	Exclude []string `yaml:"exclude"`
 }
