@@ -3,10 +3,13 @@ package sqlite_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
+	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/sqlite"
 	"github.com/sessiond/sessiond/store/storetest"
@@ -44,26 +47,41 @@ func symlinkedDB(t *testing.T) (real, link string) {
 // a session deleted by another store handle is never served again.
 func TestSymlinkedPathNeverStale(t *testing.T) {
 	ctx := context.Background()
-	t.Run("read cache", func(t *testing.T) {
-		real, link := symlinkedDB(t)
-		writer := newStore(t, sqlite.Config{Path: real, CacheSize: -1})
-		reader := newStore(t, sqlite.Config{Path: link})
-		rec := storetest.NewRecord()
-		if err := writer.Create(ctx, rec.Clone()); err != nil {
-			t.Fatal(err)
-		}
-		for range 3 { // warm
-			if _, err := reader.Load(ctx, rec.ID); err != nil {
+	deleters := []struct {
+		name   string
+		delete func(t *testing.T, real string, rec *session.Record)
+	}{
+		{"another store handle", func(t *testing.T, real string, rec *session.Record) {
+			if err := newStore(t, sqlite.Config{Path: real, CacheSize: -1}).Delete(ctx, rec.Ref); err != nil {
 				t.Fatal(err)
 			}
-		}
-		if err := writer.Delete(ctx, rec.Ref); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := reader.Load(ctx, rec.ID); !errors.Is(err, session.ErrNotFound) {
-			t.Fatalf("a session deleted through the real path was served through the symlink: %v, %v", got, err)
-		}
-	})
+		}},
+		{"another process", func(t *testing.T, real string, rec *session.Record) {
+			sql := fmt.Sprintf("DELETE FROM sessions WHERE ref = '%s'", rec.Ref)
+			if out, err := exec.Command(testenv.LookPath(t, "sqlite3"), "-cmd", ".timeout 5000", real, sql).CombinedOutput(); err != nil {
+				t.Fatalf("sqlite3 %q: %v\n%s", sql, err, out)
+			}
+		}},
+	}
+	for _, d := range deleters {
+		t.Run("read cache, deleted by "+d.name, func(t *testing.T) {
+			real, link := symlinkedDB(t)
+			reader := newStore(t, sqlite.Config{Path: link})
+			rec := storetest.NewRecord()
+			if err := reader.Create(ctx, rec.Clone()); err != nil {
+				t.Fatal(err)
+			}
+			for range 3 { // warm
+				if _, err := reader.Load(ctx, rec.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d.delete(t, real, rec)
+			if got, err := reader.Load(ctx, rec.ID); !errors.Is(err, session.ErrNotFound) {
+				t.Fatalf("a session deleted through the real path was served through the symlink: %+v, %v", got, err)
+			}
+		})
+	}
 	t.Run("change watcher", func(t *testing.T) {
 		real, link := symlinkedDB(t)
 		writer := newStore(t, sqlite.Config{Path: real, CacheSize: -1})
