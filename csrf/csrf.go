@@ -4,9 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/sessiond/sessiond/session"
@@ -79,6 +80,13 @@ type Config struct {
 	// with the reason, method and path (never the token).
 	Auditor session.Auditor
 
+	// TrustedProxies are the peers whose X-Forwarded-For and
+	// X-Forwarded-Proto are believed, as in session.Config: the audit
+	// records the client's address (session.ClientIP) and CheckWebSocket
+	// knows a request that came over HTTPS (session.IsSecureRequest).
+	// Empty: none are; the connection alone is judged.
+	TrustedProxies []netip.Prefix
+
 	// DenyHandler, if set, answers refused requests instead of the
 	// built-in 403 page. [Failure] tells it why. It should answer 403.
 	DenyHandler http.Handler
@@ -99,6 +107,7 @@ type Protection struct {
 	header  string
 	auditor session.Auditor
 	deny    http.Handler
+	proxies []netip.Prefix // Config.TrustedProxies; read-only after New
 }
 
 // New validates cfg and returns a Protection. An invalid trusted origin or
@@ -111,6 +120,7 @@ func New(cfg Config) (*Protection, error) {
 		header:  cfg.HeaderName,
 		auditor: cfg.Auditor,
 		deny:    cfg.DenyHandler,
+		proxies: slices.Clone(cfg.TrustedProxies),
 	}
 	if p.key == "" {
 		p.key = DefaultSessionKey
@@ -222,8 +232,8 @@ func (p *Protection) audit(r *http.Request, err error) {
 			slog.String("path", r.URL.Path),
 		},
 	}
-	if host, _, splitErr := net.SplitHostPort(r.RemoteAddr); splitErr == nil {
-		e.IP = host
+	if ip := session.ClientIP(r, p.proxies); ip.IsValid() {
+		e.IP = ip.String()
 	}
 	if p.session != nil {
 		if u, ok := p.store(r).(interface{ User() string }); ok {

@@ -80,6 +80,13 @@
 // own Protection with a SessionKey outside the secure partition, such as
 // "csrf", whose token is only as strong as plain HTTP.
 //
+// WebSocket handshakes have no token layer, so [Protection.CheckWebSocket]
+// never lets a plain-HTTP page open a WebSocket over HTTPS, not even a
+// trusted HTTP origin of the same host: the handshake would carry the
+// secure cookie. Behind a TLS terminator, list it in
+// [Config.TrustedProxies] so that the check (and the audit's client
+// address) sees what the proxy saw.
+//
 // # Concurrency
 //
 // A [Protection] is safe for concurrent use once built; [Protection.AddTrustedOrigin]

@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+
+	"github.com/sessiond/sessiond/session"
 )
 
 // Cross-site WebSocket hijacking: a page on any site may open a WebSocket
@@ -17,8 +19,12 @@ import (
 
 // CheckWebSocket refuses a WebSocket handshake (Upgrade: websocket) whose
 // Origin is missing, unparsable ("null" included) or names another host
-// than the request's own (any scheme, port included) — unless it is
-// exactly one of the trusted origins. Requests that are not WebSocket
+// than the request's own (port included) — unless it is exactly one of the
+// trusted origins. A handshake that came over HTTPS (directly, or through
+// one of Config.TrustedProxies) is also refused from any Origin that is not
+// HTTPS, a trusted one included: a plain-HTTP page is whatever the network
+// path made it, and no token layer stands behind this check to keep it from
+// a mixed-mode site's secure cookie. Requests that are not WebSocket
 // handshakes pass. The error wraps ErrCrossOrigin.
 func (p *Protection) CheckWebSocket(r *http.Request) error {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
@@ -28,11 +34,17 @@ func (p *Protection) CheckWebSocket(r *http.Request) error {
 	if origin == "" {
 		return errors.Join(ErrCrossOrigin, errors.New("WebSocket handshake without an Origin header"))
 	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return errors.Join(ErrCrossOrigin, errors.New("WebSocket handshake from an opaque or unparsable origin"))
+	}
+	if u.Scheme != "https" && session.IsSecureRequest(r, p.proxies) {
+		return errors.Join(ErrCrossOrigin, errors.New("WebSocket handshake over HTTPS from a plain-HTTP origin"))
+	}
 	if p.trusted.has(origin) {
 		return nil
 	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+	if !strings.EqualFold(u.Host, r.Host) {
 		return errors.Join(ErrCrossOrigin, errors.New("WebSocket handshake from another origin"))
 	}
 	return nil

@@ -251,5 +251,18 @@ func (s *site) infoHeader(r *http.Request, sess *session.Session, now []string) 
 		in.Events = wire.ParseEvents(sess.Get(eventsKey))
 	}
 	in.Now = now
+	if in.Transport == "http" {
+		// Plain HTTP carries what the insecure partition may show: the
+		// account's sign-in history stays on HTTPS.
+		in.Events = slices.DeleteFunc(in.Events, func(e wire.Event) bool { return accountEvent(e.Kind) })
+		in.Now = slices.DeleteFunc(in.Now, accountEvent)
+		if n != nil && n.in == "logout" {
+			in.Why = ""
+		}
+	}
 	return in.Encode()
 }
+
+// accountEvent reports whether an event kind belongs to the account (a
+// sign-in or sign-out), not to the session's transport.
+func accountEvent(kind string) bool { return kind == "login" || kind == "logout" }

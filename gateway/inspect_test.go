@@ -172,3 +172,44 @@ func TestInspectRotation(t *testing.T) {
 		t.Fatalf("%d requests said regenerate; last info %v", rotated, info)
 	}
 }
+
+// TestInspectHidesAccountOverHTTP: over plain HTTP, X-Session-Info carries
+// what the insecure partition may show — the session's transport history —
+// never the account's: no login or logout event, no "you signed out" note,
+// even for the signed-in record whose sid a sniffer holds. HTTPS sees all.
+func TestInspectHidesAccountOverHTTP(t *testing.T) {
+	g := startGateway(t, func(sc *config.Site) {
+		sc.Inspect = true
+		sc.Session.Mode = config.ModeMixed
+	})
+	c := g.client()
+	g.do(c, "GET", g.httpURL+"/p?replace="+url.QueryEscape("cart=1"), nil, nil)
+	g.do(c, "GET", g.httpsURL+"/p?action="+url.QueryEscape("login user=bob"), nil, nil)
+	steps := []struct {
+		name    string
+		u       string
+		account bool // the login/logout history and note may show
+		events  string
+		now     string
+	}{
+		{"HTTPS after the sign-in", g.httpsURL + "/p", true, "login", ""},
+		{"HTTP: step down of the signed-in record", g.httpURL + "/p", false, "step-down", "step-down"},
+		{"HTTP again", g.httpURL + "/p", false, "step-down", ""},
+		{"HTTPS: step up", g.httpsURL + "/p", true, "login", "step-up"},
+		{"HTTP: the signed-out landing", g.httpURL + "/?" + signedOutQuery, false, "created", "step-down"},
+		{"HTTPS: the signed-out landing", g.httpsURL + "/?" + signedOutQuery, true, "login", "step-up,logout"},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			g.do(c, "GET", st.u, nil, nil)
+			info := seenInfo(t, g)
+			if !strings.Contains(info["events"], st.events) || info["now"] != st.now {
+				t.Fatalf("backend saw %v, want events with %q and now %q", info, st.events, st.now)
+			}
+			shown := strings.Contains(info["events"], "login") || strings.Contains(info["now"], "logout") || info["why"] != ""
+			if shown != st.account {
+				t.Fatalf("account history shown: %t, want %t: %v", shown, st.account, info)
+			}
+		})
+	}
+}

@@ -210,3 +210,26 @@ func TestDeviceCookieSurvivesLogout(t *testing.T) {
 		t.Fatalf("alice after signing out, during the attack = %d, want 303", code)
 	}
 }
+
+// TestRetryAfter: the throttled answers' Retry-After is whole seconds,
+// never less than the wait (a client retrying on time is let in).
+func TestRetryAfter(t *testing.T) {
+	tests := []struct {
+		name string
+		wait time.Duration
+		want string
+	}{
+		{"no wait", 0, "1"},
+		{"under a second", 300 * time.Millisecond, "1"},
+		{"a second and a half", 1500 * time.Millisecond, "2"},
+		{"a minute", time.Minute, "61"},
+		{"an hour", time.Hour, "3601"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := retryAfter(tt.wait); got != tt.want {
+				t.Fatalf("retryAfter(%v) = %q, want %q", tt.wait, got, tt.want)
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -256,8 +257,7 @@ func (l *login) attempt(r *http.Request, user, pass string) verdict {
 func (l *login) limited(w http.ResponseWriter, r *http.Request, next, user string, wait time.Duration, by string) {
 	l.s.metrics.login("throttled")
 	l.s.audit(r, session.Event{Type: "login.throttled", User: user, Attrs: []slog.Attr{slog.String("by", by)}})
-	secs := int(wait/time.Second) + 1
-	w.Header().Set("Retry-After", itoa(secs))
+	w.Header().Set("Retry-After", retryAfter(wait))
 	l.render(w, r, http.StatusTooManyRequests, next, user, "Too many attempts. Wait a minute and try again.")
 }
 
@@ -291,16 +291,8 @@ func (l *login) serveLogout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	if n == 0 {
-		return "0"
-	}
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+// retryAfter is the Retry-After value for a wait: whole seconds, rounded up
+// past the wait so that a client retrying on time is let in.
+func retryAfter(wait time.Duration) string {
+	return strconv.Itoa(int(wait/time.Second) + 1)
 }

@@ -41,6 +41,7 @@ func newAutoLogin(s *site, st remember.Store, auditor session.Auditor) (*autoLog
 	}
 	a := &autoLogin{st: st, realm: s.m.Config().Realm}
 	m, err := remember.New(remember.Config{Store: st, MaxAge: s.cfg.Auth.Remember.Lifetime, ReuseGrace: s.cfg.Auth.Remember.ReuseGrace, Auditor: realmAuditor{auditor, a.realm},
+		TrustedProxies: s.m.Config().TrustedProxies, // the audited client, as clientAddr judges it
 		// Another realm's key (another site of this gateway, another
 		// gateway on the store) or a removed user's is left untouched.
 		Owns: func(keyUser string) bool {

@@ -149,6 +149,7 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 		SessionKey:     internalPrefix + "csrf",
 		FieldName:      csrfField,
 		Auditor:        g.auditor,
+		TrustedProxies: g.trusted, // the client judged as everywhere else (clientAddr, requestSecure)
 		Session: func(r *http.Request) csrf.Store {
 			if s := session.FromContext(r.Context()); s != nil {
 				return s

@@ -172,7 +172,7 @@ func (s *site) reauthenticated(w http.ResponseWriter, r *http.Request, sess *ses
 	case v.wait > 0:
 		s.metrics.login("throttled")
 		s.audit(r, session.Event{Type: "login.throttled", User: user, Attrs: []slog.Attr{slog.String("by", v.by)}})
-		w.Header().Set("Retry-After", itoa(int(v.wait/time.Second)+1))
+		w.Header().Set("Retry-After", retryAfter(v.wait))
 		s.renderSessions(w, r, sess, http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")
 		return false
 	case !v.ok:

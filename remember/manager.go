@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -83,6 +83,10 @@ type Config struct {
 	// Auditor receives remember.issued, remember.login, remember.reuse,
 	// remember.mismatch and remember.disabled events; never a key.
 	Auditor session.Auditor
+	// TrustedProxies are the peers whose X-Forwarded-For is believed for
+	// the events' client address, as in session.Config (session.ClientIP).
+	// Empty: the connection's peer is the client.
+	TrustedProxies []netip.Prefix
 
 	// Now is the clock; nil means time.Now. For tests.
 	Now func() time.Time
@@ -311,8 +315,8 @@ func (m *Manager) audit(r *http.Request, typ, user string, attrs ...slog.Attr) {
 		return
 	}
 	e := session.Event{Time: m.cfg.Now(), Type: typ, User: user, UserAgent: r.UserAgent(), Attrs: attrs}
-	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		e.IP = host
+	if ip := session.ClientIP(r, m.cfg.TrustedProxies); ip.IsValid() {
+		e.IP = ip.String()
 	}
 	m.cfg.Auditor.Audit(r.Context(), e)
 }

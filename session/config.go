@@ -156,7 +156,8 @@ type Config struct {
 	Binding Binding
 
 	// TrustedProxies are the peers whose X-Forwarded-For and
-	// X-Forwarded-Proto are believed. Empty: none are.
+	// X-Forwarded-Proto are believed, both read from the right (the value
+	// the proxy added; see ClientIP and IsSecureRequest). Empty: none are.
 	TrustedProxies []netip.Prefix
 
 	// UnknownIDLimit is how many unknown or malformed IDs one client IP may

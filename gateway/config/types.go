@@ -24,8 +24,9 @@ type Config struct {
 	// the gateway uses a client address (login limits, unknown-ID limit,
 	// audit, binding, access log, X-Forwarded-For to the backend) or the
 	// transport (secure cookies, redirects), a request from one of them is
-	// judged by those headers; from any other peer they are ignored and
-	// dropped. Default: none.
+	// judged by those headers, each read from the right (the value the
+	// proxy added; what the client wrote to its left is ignored); from any
+	// other peer they are ignored and dropped. Default: none.
 	TrustedProxies []IPPrefix `yaml:"trusted_proxies"`
 	// GeoIP fills the Area column of the sessions page and admin API.
 	GeoIP     *GeoIP    `yaml:"geoip"`

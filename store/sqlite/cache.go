@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -105,11 +106,18 @@ type ChangeWatcher struct {
 	mu   sync.Mutex // serialises reopening
 }
 
-// WatchChanges watches the database at dbPath, in WAL mode. Its -shm
-// file exists once a connection has used the database; until then
-// Version reports that it cannot tell.
+// WatchChanges watches the database at dbPath, in WAL mode; the database
+// file must exist. Its -shm file exists once a connection has used the
+// database; until then Version reports that it cannot tell. dbPath's
+// symlinks are resolved once, here, as SQLite resolves them: the -shm
+// watched is the one beside the real file, never a stray one beside the
+// link.
 func WatchChanges(dbPath string) (*ChangeWatcher, error) {
-	w := &ChangeWatcher{path: dbPath + "-shm"}
+	real, err := filepath.EvalSymlinks(dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: watch changes: %w", err)
+	}
+	w := &ChangeWatcher{path: real + "-shm"}
 	f, err := os.Open(w.path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("sqlite: watch changes: %w", err)

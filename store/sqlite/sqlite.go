@@ -80,7 +80,9 @@ import (
 type Config struct {
 	// Path is the database file, created if missing (its directory must
 	// exist). A URI (file:...) or ":memory:" is refused: the store opens
-	// several connections, which must all reach the same file.
+	// several connections, which must all reach the same file. It may be a
+	// symlink: like SQLite, the read cache follows it to the real file once,
+	// when the store opens (do not point it elsewhere while the store runs).
 	Path string
 	// Timeout bounds every operation, including the wait for the writer
 	// connection and for another process's write lock, and each GC batch.
