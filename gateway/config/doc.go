@@ -104,7 +104,7 @@
 //	  format: combined                  # combined (Apache's, plus the Ref) or json
 //
 //	limits:
-//	  unknown_ids: {attempts: 60, per: 1m}   # per client IP, all sites together; 0 = off
+//	  unknown_ids: {attempts: 60, per: 1m}   # per client (IPv4 address, IPv6 /64), all sites together; 0 = off
 //	  max_clients: 100000
 //
 //	sites:

@@ -259,10 +259,10 @@ type AccessLog struct {
 
 // Limits are gateway-wide throttles.
 type Limits struct {
-	// UnknownIDs throttles, per client IP, requests that present session
-	// IDs the store does not know (ID guessing), counted once for the whole
-	// gateway (every site shares the count); a request with a valid session
-	// is never refused for it. Default 60 per minute
+	// UnknownIDs throttles, per client (an IPv4 address, an IPv6 /64),
+	// requests that present session IDs the store does not know (ID
+	// guessing), counted once for the whole gateway (every site shares the
+	// count); a request with a valid session is never refused for it. Default 60 per minute
 	// (session.DefaultUnknownIDLimit); attempts: 0 turns it off.
 	UnknownIDs Rate `yaml:"unknown_ids"`
 	// MaxClients bounds how many clients (IPs, user names) each login rate
@@ -462,7 +462,7 @@ type Remember struct {
 
 // AuthRateLimit throttles login attempts.
 type AuthRateLimit struct {
-	PerIP   Rate `yaml:"per_ip"`   // default 20 per minute
+	PerIP   Rate `yaml:"per_ip"`   // default 20 per minute per client (IPv4 address, IPv6 /64)
 	PerUser Rate `yaml:"per_user"` // default 10 per minute
 	// PerDevice is the budget of wrong passwords for a client that signed
 	// in as the user before (a signed device cookie): such a client is not
