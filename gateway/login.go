@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -73,6 +74,17 @@ func newLimiter(r config.Rate, maxKeys int) (*ratelimit.Limiter, error) {
 		return nil, nil
 	}
 	return ratelimit.New(ratelimit.Config{Every: r.Every(), Burst: r.Attempts, MaxKeys: max(maxKeys, 0)})
+}
+
+// clientKey is r's key in the per-client login limiter: its client's
+// network (session.ClientPrefix), so that an IPv6 host cannot rotate
+// through the addresses of its /64 to reset its budget.
+func clientKey(r *http.Request) string {
+	a, err := netip.ParseAddr(clientAddr(r))
+	if err != nil {
+		return "ip:" // unknown clients share one budget
+	}
+	return "ip:" + session.ClientPrefix(a).String()
 }
 
 // safeNext returns next if it is a same-site relative path, else "/".
@@ -175,11 +187,10 @@ func (l *login) serveLogin(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.PostFormValue("next"))
 	user := r.PostFormValue("username")
 	pass := r.PostFormValue("password")
-	ip := clientAddr(r)
 	if len(user) > wire.MaxUserLen {
 		// Never a limiter key, a log line or a page echo: an unbounded name
 		// would grow memory and the audit log at the client's will.
-		l.perClient.Take("ip:" + ip)
+		l.perClient.Take(clientKey(r))
 		l.s.metrics.login("failed")
 		l.s.audit(r, session.Event{Type: "login.failed", Attrs: []slog.Attr{slog.Int("user_bytes", len(user))}})
 		l.render(w, r, http.StatusUnauthorized, next, "", "Wrong user name or password.")
@@ -233,7 +244,7 @@ type verdict struct {
 func (l *login) attempt(r *http.Request, user, pass string) verdict {
 	device, trusted := l.devices.trusted(r, user)
 	if !trusted {
-		if ok, wait := l.perClient.Take("ip:" + clientAddr(r)); !ok {
+		if ok, wait := l.perClient.Take(clientKey(r)); !ok {
 			return verdict{wait: wait, by: "client"}
 		}
 		if user != "" {

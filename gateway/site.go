@@ -219,7 +219,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if secure.Canonicalize(w, r) {
 		return
 	}
-	r = limitBody(w, r, s.cfg.Timeouts.RequestBody)
+	r = limitBody(w, r, s.cfg.Timeouts)
 	s.headers.stripSpoofed(r.Header)
 	if s.cfg.Inspect {
 		w, r = s.inspect(w, r)

@@ -8,27 +8,75 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/sessiond/sessiond/gateway/config"
 )
 
 // errBodyTimeout is what a request body reads once its deadline passed.
 var errBodyTimeout = errors.New("gateway: request body not received in time")
 
-// deadlineBody ends a request body at a deadline on the connection (set
-// by limitBody) and lifts the deadline once the body is read, so that a
-// long response (an event stream) is not cut.
+// bodyAllowance is how long a request body may take, as Apache's
+// mod_reqtimeout counts it (body=20,MinRate=500): initial from the end
+// of the headers, extended by one second for every rate bytes received.
+// A client trickling a byte a second is cut after about initial; an
+// upload at rate bytes a second or faster is never cut. rate 0 makes
+// initial the bound of the whole body.
+type bodyAllowance struct {
+	initial time.Duration
+	rate    int64 // bytes per second; 0: no extension
+}
+
+func allowanceOf(t config.SiteTimeouts) bodyAllowance {
+	return bodyAllowance{initial: t.RequestBody, rate: int64(t.RequestBodyMinRate)}
+}
+
+// deadline is when a body that started at start and has delivered read
+// bytes so far must have delivered more.
+func (a bodyAllowance) deadline(start time.Time, read int64) time.Time {
+	d := start.Add(a.initial)
+	if a.rate <= 0 || read <= 0 {
+		return d
+	}
+	// Whole seconds, then the remainder: read*time.Second would overflow
+	// past 9 GB.
+	extra := time.Duration(read/a.rate)*time.Second + time.Duration(read%a.rate)*time.Second/time.Duration(a.rate)
+	return d.Add(extra)
+}
+
+// deadlineBody ends a request body at a deadline on the connection,
+// moved on as bytes arrive (bodyAllowance), and lifts the deadline once
+// the body is read, so that a long response (an event stream) is not cut.
 type deadlineBody struct {
 	io.ReadCloser
-	rc       *http.ResponseController
-	done     bool
-	timedOut atomic.Bool
+	setDeadline func(time.Time) error
+	now         func() time.Time
+	allow       bodyAllowance
+	start       time.Time
+	read        int64
+	done        bool
+	timedOut    atomic.Bool
+}
+
+// newDeadlineBody starts body's allowance now and sets its first deadline
+// (set is the connection's SetReadDeadline).
+func newDeadlineBody(body io.ReadCloser, a bodyAllowance, set func(time.Time) error, now func() time.Time) (*deadlineBody, error) {
+	b := &deadlineBody{ReadCloser: body, setDeadline: set, now: now, allow: a, start: now()}
+	if err := set(a.deadline(b.start, 0)); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
+	if n > 0 && b.allow.rate > 0 && !b.done {
+		b.read += int64(n)
+		b.setDeadline(b.allow.deadline(b.start, b.read))
+	}
 	switch {
 	case err == io.EOF && !b.done:
 		b.done = true
-		b.rc.SetReadDeadline(time.Time{})
+		b.setDeadline(time.Time{})
 	case err != nil && err != io.EOF && errors.Is(err, os.ErrDeadlineExceeded):
 		b.timedOut.Store(true)
 		return n, errBodyTimeout
@@ -38,17 +86,21 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 
 type bodyKey struct{}
 
-// limitBody gives r's body at most d to arrive (a client trickling a body
-// byte by byte would hold the connection and a backend request forever).
-func limitBody(w http.ResponseWriter, r *http.Request, d time.Duration) *http.Request {
-	if d <= 0 || r.Body == nil || r.Body == http.NoBody {
+// limitBody bounds the arrival of r's body by the site's timeouts
+// (request_body, request_body_min_rate): a client trickling a body byte
+// by byte would hold the connection and a backend request for as long as
+// it likes. A read past the deadline fails with errBodyTimeout and
+// bodyTimedOut(r) reports it: the caller answers 408 and closes the
+// connection (proxy.fail).
+func limitBody(w http.ResponseWriter, r *http.Request, t config.SiteTimeouts) *http.Request {
+	if t.RequestBody <= 0 || r.Body == nil || r.Body == http.NoBody {
 		return r
 	}
 	rc := http.NewResponseController(w)
-	if rc.SetReadDeadline(time.Now().Add(d)) != nil {
+	b, err := newDeadlineBody(r.Body, allowanceOf(t), rc.SetReadDeadline, time.Now)
+	if err != nil {
 		return r
 	}
-	b := &deadlineBody{ReadCloser: r.Body, rc: rc}
 	r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, b))
 	r.Body = b
 	return r

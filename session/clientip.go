@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
-	"time"
 )
 
 // A trusted proxy adds its value for X-Forwarded-For and
@@ -107,45 +105,3 @@ func (m *Manager) IsSecure(r *http.Request) bool { return IsSecureRequest(r, m.c
 
 // ClientIP is ClientIP with the Manager's TrustedProxies.
 func (m *Manager) ClientIP(r *http.Request) netip.Addr { return clientIP(r, m.cfg.TrustedProxies) }
-
-// UnknownIDLimiter counts unknown or malformed session IDs per client IP in
-// fixed one-minute windows, with memory bounded by pruning old windows.
-// Managers share one through Config.UnknownIDs, so that a client's guesses
-// count once whichever Manager (site) they are sent to. A valid session is
-// never refused because of it: only the request that presents an unknown
-// ID past the limit is throttled. Create it with NewUnknownIDLimiter; it is
-// safe for concurrent use.
-type UnknownIDLimiter struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Time
-	counts map[netip.Addr]int
-}
-
-// NewUnknownIDLimiter returns a limiter allowing perMinute unknown IDs per
-// client IP per minute; perMinute <= 0 never throttles (it still counts
-// nothing and audits nothing).
-func NewUnknownIDLimiter(perMinute int) *UnknownIDLimiter {
-	return &UnknownIDLimiter{limit: perMinute}
-}
-
-// hit records one unknown ID from ip and reports whether ip is now over
-// the limit (the first call that crosses it returns first=true).
-func (l *UnknownIDLimiter) hit(ip netip.Addr, now time.Time) (over, first bool) {
-	if l == nil || l.limit <= 0 {
-		return false, false
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	w := now.Truncate(time.Minute)
-	if !w.Equal(l.window) || l.counts == nil {
-		l.window = w
-		l.counts = map[netip.Addr]int{}
-	}
-	if len(l.counts) > 100_000 { // a flood of sources: start over rather than grow
-		l.counts = map[netip.Addr]int{}
-	}
-	n := l.counts[ip] + 1
-	l.counts[ip] = n
-	return n > l.limit, n == l.limit+1
-}

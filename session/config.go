@@ -160,8 +160,8 @@ type Config struct {
 	// the proxy added; see ClientIP and IsSecureRequest). Empty: none are.
 	TrustedProxies []netip.Prefix
 
-	// UnknownIDLimit is how many unknown or malformed IDs one client IP may
-	// present per minute before it is throttled (429) and the attempt is
+	// UnknownIDLimit is how many unknown or malformed IDs one client (an
+	// IPv4 address, an IPv6 /64: ClientPrefix) may present per minute before it is throttled (429) and the attempt is
 	// audited. Default 60. A request with a valid session is never refused
 	// for it.
 	UnknownIDLimit int
@@ -192,7 +192,7 @@ const (
 	DefaultAbsoluteTimeout = 24 * time.Hour
 	DefaultRotateEvery     = 15 * time.Minute
 	DefaultGrace           = 30 * time.Second
-	DefaultUnknownIDLimit  = 60 // per client IP per minute
+	DefaultUnknownIDLimit  = 60 // per client (ClientPrefix) per minute
 )
 
 // Locator maps a client IP to a human-readable area ("DE, Berlin").

@@ -130,7 +130,7 @@
 //	  format: combined                  # combined (Apache's, plus the Ref) or json
 //
 //	limits:
-//	  unknown_ids: {attempts: 60, per: 1m}   # per client IP, all sites together; 0 = off
+//	  unknown_ids: {attempts: 60, per: 1m}   # per client (IPv4 address, IPv6 /64), all sites together; 0 = off
 //	  max_clients: 100000
 //
 //	sites:
@@ -195,7 +195,8 @@
 //	      action: X-Session-Action
 //	    max_header_bytes: 8192
 //	    timeouts:
-//	      request_body: 60s             # the whole request body, else 408
+//	      request_body: 20s             # the request body, else 408 (Apache mod_reqtimeout body=20)
+//	      request_body_min_rate: 500    # ... extended 1s per 500 bytes received (MinRate=500); 0: no extension
 //	      upstream_header: 60s          # the upstream's response headers, else 504
 //	    csrf: {enforce_origin: true}
 //	    inspect: false                  # X-Session-Info for the backend: what the gateway did (debugging panels)

@@ -178,6 +178,9 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 	validateRedirects(c, s, sp, p)
 	validateHeaders(s, sp, p)
 	checkPositive(p, join(sp, "timeouts.request_body"), s.Timeouts.RequestBody)
+	if r := s.Timeouts.RequestBodyMinRate; r < 0 || r > MaxRequestBodyMinRate {
+		p.errf(join(sp, "timeouts.request_body_min_rate"), "%d bytes a second is not between 0 and %d", r, MaxRequestBodyMinRate)
+	}
 	checkPositive(p, join(sp, "timeouts.upstream_header"), s.Timeouts.UpstreamHeader)
 
 	if s.MaxHeaderBytes < 256 || s.MaxHeaderBytes > 1<<20 {

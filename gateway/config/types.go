@@ -107,11 +107,19 @@ type ServerTimeouts struct {
 
 // SiteTimeouts bound a site's exchanges.
 type SiteTimeouts struct {
-	// RequestBody bounds reading a request's whole body, from the end of
-	// its headers (a client trickling a body holds a connection and a
-	// backend request no longer); past it the client gets 408. Default
-	// 60s.
+	// RequestBody is how long a request's body may take to arrive, from
+	// the end of its headers, before RequestBodyMinRate extends it; past
+	// the deadline the client gets 408, its connection is closed and the
+	// backend request ends (a client trickling a body holds neither for
+	// long). Default 20s (Apache mod_reqtimeout's body=20).
 	RequestBody time.Duration `yaml:"request_body"`
+	// RequestBodyMinRate extends RequestBody by one second for every
+	// RequestBodyMinRate bytes of the body received, so an upload of any
+	// size passes as long as it averages at least this many bytes a
+	// second, and a client trickling a byte a second is cut after about
+	// RequestBody. 0 makes RequestBody the bound of the whole body.
+	// Default 500 (mod_reqtimeout's MinRate=500).
+	RequestBodyMinRate int `yaml:"request_body_min_rate"`
 	// UpstreamHeader bounds the wait for the backend's response headers
 	// once the request is sent (upstream backends); past it the client
 	// gets 504. Default 60s.
@@ -252,10 +260,10 @@ type AccessLog struct {
 
 // Limits are gateway-wide throttles.
 type Limits struct {
-	// UnknownIDs throttles, per client IP, requests that present session
-	// IDs the store does not know (ID guessing), counted once for the whole
-	// gateway (every site shares the count); a request with a valid session
-	// is never refused for it. Default 60 per minute
+	// UnknownIDs throttles, per client (an IPv4 address, an IPv6 /64),
+	// requests that present session IDs the store does not know (ID
+	// guessing), counted once for the whole gateway (every site shares the
+	// count); a request with a valid session is never refused for it. Default 60 per minute
 	// (session.DefaultUnknownIDLimit); attempts: 0 turns it off.
 	UnknownIDs Rate `yaml:"unknown_ids"`
 	// MaxClients bounds how many clients (IPs, user names) each login rate
@@ -469,7 +477,7 @@ type Remember struct {
 
 // AuthRateLimit throttles login attempts.
 type AuthRateLimit struct {
-	PerIP   Rate `yaml:"per_ip"`   // default 20 per minute
+	PerIP   Rate `yaml:"per_ip"`   // default 20 per minute per client (IPv4 address, IPv6 /64)
 	PerUser Rate `yaml:"per_user"` // default 10 per minute
 	// PerDevice is the budget of wrong passwords for a client that signed
 	// in as the user before (a signed device cookie): such a client is not
@@ -565,6 +573,12 @@ const (
 	// connection (listen.timeouts).
 	DefaultReadHeaderTimeout = 10 * time.Second
 	DefaultIdleTimeout       = 2 * time.Minute
+	// DefaultRequestBodyTimeout and DefaultRequestBodyMinRate bound a
+	// request body as Apache's mod_reqtimeout does by default
+	// (body=20,MinRate=500); MaxRequestBodyMinRate bounds the rate.
+	DefaultRequestBodyTimeout = 20 * time.Second
+	DefaultRequestBodyMinRate = 500
+	MaxRequestBodyMinRate     = 1 << 30
 	// DefaultHSTSMaxAge is the HSTS max-age of https-only sites (not with
 	// dev_tls).
 	DefaultHSTSMaxAge = 365 * 24 * time.Hour
@@ -627,7 +641,7 @@ func DefaultSite() Site {
 			Action:  wire.HeaderAction,
 		},
 		MaxHeaderBytes: DefaultMaxHeaderBytes,
-		Timeouts:       SiteTimeouts{RequestBody: time.Minute, UpstreamHeader: time.Minute},
+		Timeouts:       SiteTimeouts{RequestBody: DefaultRequestBodyTimeout, RequestBodyMinRate: DefaultRequestBodyMinRate, UpstreamHeader: time.Minute},
 		CSRF:           CSRF{EnforceOrigin: true},
 	}
 }
