@@ -148,8 +148,12 @@ func unhex(c byte) (byte, bool) {
 }
 
 // unescape undoes the urlencoding ('+' is a space, %xx a byte, in either
-// case); it fails on a truncated or non-hex escape, and on %00 unless nul.
+// case); it fails on a truncated or non-hex escape, and on a NUL (raw or
+// %00) unless nul.
 func unescape(s string, nul bool) (string, bool) {
+	if !nul && strings.IndexByte(s, 0) >= 0 {
+		return "", false
+	}
 	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
 		return s, true
 	}
