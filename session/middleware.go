@@ -196,7 +196,7 @@ func (m *Manager) adopt(s *Session, rec *Record, now time.Time) error {
 		rec = fresh
 	}
 	s.rec = rec
-	s.loadedRotated = rec.Rotated
+	s.loadedGen = rec.Generation
 	if m.cfg.RotateEvery > 0 && now.Sub(rec.Rotated) >= m.cfg.RotateEvery && s.regen == regenNone {
 		s.regen, s.regenWhy = regenSoft, "periodic"
 	}

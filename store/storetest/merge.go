@@ -323,6 +323,7 @@ func mergeTests(ctx context.Context) []struct {
 			}
 		}},
 		{"ConcurrentWriters", func(t *testing.T, s session.Store) { ConcurrentWriters(t, s) }},
+		{"ConcurrentLogins", func(t *testing.T, s session.Store) { ConcurrentLogins(t, s) }},
 	}
 }
 
