@@ -453,6 +453,9 @@ func (m *Manager) RunGC(ctx context.Context, every time.Duration) {
 // errorResponse hands err to the configured error handler.
 func (m *Manager) errorResponse(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, ErrIdentityChanged):
+		// A race with a login or logout (audited), not a failure.
+		m.cfg.Logger.Info("session: request refused", "err", err, "path", r.URL.Path)
 	case !errors.Is(err, ErrPlainHTTP):
 		m.cfg.Logger.Error("session: request refused", "err", err, "path", r.URL.Path)
 	case m.plainHTTPLogged.CompareAndSwap(false, true):
