@@ -23,7 +23,7 @@ type site struct {
 	srv    *httptest.Server
 	client *http.Client
 	events *events
-	mu sync.Mutex
+	mu     sync.Mutex
 	// hold, if set, is called by a handler given ?hold=NAME after its
 	// session was loaded and before it changes anything.
 	hold func(name string)
