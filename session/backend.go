@@ -163,6 +163,9 @@ func (sb *storeBackend) save(s *Session, now time.Time) error {
 			if fresh.Ref != base.Ref || fresh.Realm != base.Realm {
 				return unavailable("reload", errors.New("ID now names another record"))
 			}
+			if fresh.User != base.User && (!s.userSet || s.user == "" || s.user != fresh.User) {
+				return m.identityChanged(s, base, fresh)
+			}
 			base = fresh
 		case errors.Is(err, ErrCollision):
 			s.pendID, s.pendSecure = pending{}, pending{} // the drawn ID is taken: draw again
@@ -174,6 +177,33 @@ func (sb *storeBackend) save(s *Session, now time.Time) error {
 			return unavailable("update", err)
 		}
 	}
+}
+
+// identityChanged ends a save whose base a concurrent request signed in
+// or out, or gave another user (a hard rotation; Merger rule 4), unless
+// this request is a login of that same user. The change set was built on
+// the old identity and must not reach the new one: bookkeeping (a touch,
+// a request count, a binding update, a rotation the other request made
+// moot) is dropped quietly; anything the handler changed is refused with
+// ErrIdentityChanged and audited. Either way nothing is written and no
+// cookie is sent: the client keeps its pre-change ID, which now opens the
+// anonymous view at most (SPEC §5), never a new empty session.
+func (m *Manager) identityChanged(s *Session, base, fresh *Record) error {
+	handler := len(s.sets) > 0 || len(s.dels) > 0 || s.cleared || s.userSet
+	s.resetChanges()
+	if !handler {
+		return nil
+	}
+	reason := "user-change"
+	switch {
+	case base.User == "":
+		reason = "signed-in"
+	case fresh.User == "":
+		reason = "signed-out"
+	}
+	m.audit(s.ctx, Event{Type: "session.stale_write_refused", Ref: fresh.Ref, User: fresh.User, IP: s.ipString(),
+		UserAgent: s.ua, Attrs: []slog.Attr{slog.String("reason", reason)}})
+	return fmt.Errorf("%w (%s since this request loaded the session)", ErrIdentityChanged, reason)
 }
 
 // change is the Merger form of s's change set built on base.

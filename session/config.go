@@ -393,7 +393,9 @@ func validCookieName(s string) bool {
 // DefaultErrorHandler answers 503 for a store failure and 429 for a
 // throttled client, with short plain text that reveals nothing internal;
 // a session changed over plain HTTP in HTTPS-only mode (ErrPlainHTTP, a
-// setup mistake) gets 500 with the fix.
+// setup mistake) gets 500 with the fix; changes refused because a
+// concurrent request signed the session in or out (ErrIdentityChanged)
+// get 409.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Cache-Control", "no-store")
 	switch {
@@ -402,6 +404,8 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, "Too many requests with unknown session IDs. Try again in a minute.", http.StatusTooManyRequests)
 	case errors.Is(err, ErrPlainHTTP):
 		http.Error(w, "This session needs HTTPS. "+ErrPlainHTTP.Error()+".", http.StatusInternalServerError)
+	case errors.Is(err, ErrIdentityChanged):
+		http.Error(w, "You were signed in or out while this request ran, so its changes were not saved. Please reload the page and try again.", http.StatusConflict)
 	case errors.Is(err, ErrTooLarge):
 		http.Error(w, "The session is too large to be stored.", http.StatusInternalServerError)
 	default:

@@ -81,7 +81,7 @@ func (cb *cookieBackend) saveRecord(s *Session, rec *Record) error {
 	c.Value = v
 	s.queue(c)
 	s.rec = rec
-	s.loadedRotated = rec.Rotated
+	s.loadedGen = rec.Generation
 	s.resetChanges()
 	return nil
 }

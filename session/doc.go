@@ -22,7 +22,10 @@
 // Manager saves it when the response starts, merging it into the newest
 // version of the record, so concurrent requests that change different
 // keys both keep their changes. A request that changes nothing writes at
-// most a "last seen" touch per [Config.TouchInterval].
+// most a "last seen" touch per [Config.TouchInterval]. The one exception:
+// changes made by a request that loaded the session before a concurrent
+// request signed it in or out (or changed its user) never reach the new
+// identity; that request is answered 409 ([ErrIdentityChanged]).
 //
 // Privilege changes get a new ID: [Session.Login] regenerates the ID
 // before it sets the user (no fixation), [Session.Logout] destroys the

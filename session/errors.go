@@ -28,6 +28,15 @@ var (
 	// Config.AllowHTTP for development on a loopback listener. The
 	// middleware answers 500 and logs it at ERROR (once per Manager).
 	ErrPlainHTTP = errors.New("session: changed over plain HTTP but this Manager is HTTPS-only; serve it over HTTPS (http.ListenAndServeTLS), or set session.Config{AllowHTTP: true} for development on a loopback listener")
+	// ErrIdentityChanged: a concurrent request signed the session in or
+	// out, or changed its user, after this request loaded it. What this
+	// request changed was built on the old identity and is not saved: a
+	// slow request started before a login never writes into the
+	// signed-in session (SPEC §5: the pre-change ID never sees the new
+	// identity). No cookie is sent; the middleware answers 409 and audits
+	// session.stale_write_refused. A concurrent login of the same user is
+	// not refused (it joins the other login).
+	ErrIdentityChanged = errors.New("session: signed in or out by a concurrent request; changes not saved")
 	// ErrInvalidUser: Login was given a user name with a NUL byte (no
 	// store, header or revocation key could carry it unambiguously).
 	ErrInvalidUser = errors.New("session: invalid user name (contains a NUL byte)")

@@ -152,7 +152,7 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) built {
 		b.count = true
 	}
 	regen := s.regen
-	if regen == regenSoft && base.Rotated.After(s.loadedRotated) {
+	if regen == regenSoft && base.Generation > s.loadedGen {
 		regen = regenNone // a concurrent request rotated already; our client follows its alias
 	}
 	if regen == regenHard && m.joinLogin(s, base, &b.out) {
@@ -198,7 +198,7 @@ func (m *Manager) joinLogin(s *Session, base *Record, out *issued) bool {
 		raw = s.rawSecure
 	}
 	if (m.cfg.Mode == Mixed && !secure) || !s.userSet || s.user == "" || base.User != s.user ||
-		!base.Rotated.After(s.loadedRotated) || raw == "" {
+		base.Generation <= s.loadedGen || raw == "" {
 		return false
 	}
 	h, ok := token.ParseIn(base.Realm, raw)
@@ -289,7 +289,7 @@ func (m *Manager) newRecord(s *Session, now time.Time) (*Record, issued) {
 		IP:        s.ipString(),
 		UserAgent: s.ua,
 	}
-	s.loadedRotated = now
+	s.loadedGen = 0
 	regen := s.regen
 	s.regen = regenNone
 	next := m.build(s, base, now).next
@@ -353,7 +353,7 @@ func (m *Manager) save(s *Session) error {
 // afterSave installs the saved record and queues the cookies for new IDs.
 func (m *Manager) afterSave(s *Session, rec *Record, out issued) {
 	s.rec = rec
-	s.loadedRotated = rec.Rotated
+	s.loadedGen = rec.Generation
 	s.resetChanges()
 	if out.id != "" {
 		s.rawID = out.id
@@ -453,6 +453,9 @@ func (m *Manager) RunGC(ctx context.Context, every time.Duration) {
 // errorResponse hands err to the configured error handler.
 func (m *Manager) errorResponse(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
+	case errors.Is(err, ErrIdentityChanged):
+		// A race with a login or logout (audited), not a failure.
+		m.cfg.Logger.Info("session: request refused", "err", err, "path", r.URL.Path)
 	case !errors.Is(err, ErrPlainHTTP):
 		m.cfg.Logger.Error("session: request refused", "err", err, "path", r.URL.Path)
 	case m.plainHTTPLogged.CompareAndSwap(false, true):

@@ -22,11 +22,15 @@ import (
 //     in order, and User) differs from c.Base's, ErrConflict and nothing
 //     is written; else store c.Next's fields except Data, with the stored
 //     data plus the data change set as Data and the stored version + 1.
-//  4. Otherwise the stored record keeps every field but Data (and
-//     Requests, see Change.Count); the data change set is applied to its
-//     data, and only if that changes a value (or counts a request) is the
-//     record written (version + 1). A merge that changes nothing writes
-//     nothing.
+//  4. Otherwise, if the stored record's User differs from c.Base's (a
+//     login, a logout or a change of user — a hard rotation — since the
+//     change set's base): ErrConflict and nothing is written, so a change
+//     built on the old identity never reaches the new one (the Manager
+//     then decides, see ErrIdentityChanged). Else the stored record keeps
+//     every field but Data (and Requests, see Change.Count); the data
+//     change set is applied to its data, and only if that changes a value
+//     (or counts a request) is the record written (version + 1). A merge
+//     that changes nothing writes nothing.
 //
 // store/storetest checks these rules on every store that implements it.
 type Merger interface {
@@ -121,6 +125,8 @@ func (c *Change) Apply(cur *Record) (*Record, error) {
 			return nil, ErrConflict
 		}
 		next = c.Next.Clone()
+	case cur.User != c.Base.User:
+		return nil, ErrConflict
 	case !changed && !c.Count:
 		return nil, nil
 	default:

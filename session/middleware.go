@@ -196,7 +196,7 @@ func (m *Manager) adopt(s *Session, rec *Record, now time.Time) error {
 		rec = fresh
 	}
 	s.rec = rec
-	s.loadedRotated = rec.Rotated
+	s.loadedGen = rec.Generation
 	if m.cfg.RotateEvery > 0 && now.Sub(rec.Rotated) >= m.cfg.RotateEvery && s.regen == regenNone {
 		s.regen, s.regenWhy = regenSoft, "periodic"
 	}
@@ -369,7 +369,8 @@ func (w *responseWriter) finish() {
 // writeHeaders adds the queued cookies (exactly one Set-Cookie per name)
 // and the cache headers.
 func (s *Session) writeHeaders(h http.Header) {
-	if len(s.cookies) > 0 {
+	setsCookie := len(s.cookies) > 0
+	if setsCookie {
 		var keep []string
 		for _, line := range h["Set-Cookie"] {
 			name, _, _ := strings.Cut(line, "=")
@@ -383,16 +384,30 @@ func (s *Session) writeHeaders(h http.Header) {
 			}
 		}
 		h["Set-Cookie"] = keep
-		// A response that sets a session cookie must never sit in a shared cache.
-		h.Set("Cache-Control", "no-store")
 		s.cookies = s.cookies[:0]
 	}
 	if s.clearSite {
 		h.Set("Clear-Site-Data", `"cookies"`)
 	}
-	if s.rec != nil || s.destroy || s.hadCookie {
-		addVary(h)
+	s.cacheHeaders(h, setsCookie)
+}
+
+// cacheHeaders is the one place that decides how a response may be
+// cached. A response to a request that carried a session (a live record,
+// signed in or anonymous, one created by this request, or only a session
+// cookie) or that sets or clears a session cookie varies on Cookie and
+// is Cache-Control: no-store, so no shared cache keeps it. A handler that
+// set Cache-Control itself keeps it (a public asset served to a signed-in
+// user, say) — except on a response that sets a session cookie, which is
+// always no-store.
+func (s *Session) cacheHeaders(h http.Header, setsCookie bool) {
+	if !setsCookie && s.rec == nil && !s.destroy && !s.hadCookie {
+		return // no session: the handler's response is everyone's
 	}
+	if _, set := h["Cache-Control"]; setsCookie || !set {
+		h.Set("Cache-Control", "no-store")
+	}
+	addVary(h)
 }
 
 func addVary(h http.Header) {

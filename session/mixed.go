@@ -248,7 +248,7 @@ func (m *Manager) redirectStaySecure(s *Session, w http.ResponseWriter, r *http.
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		code = http.StatusTemporaryRedirect
 	}
-	w.Header().Set("Cache-Control", "no-store")
+	s.cacheHeaders(w.Header(), false)
 	http.Redirect(w, r, target, code)
 	return true
 }

@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -64,32 +65,35 @@ func TestActionsRoundTrip(t *testing.T) {
 func TestHTTPDPairs(t *testing.T) {
 	type kv struct{ k, v string }
 	for _, tc := range []struct {
+		name string
 		in   string
 		want []kv
 	}{
-		{"user=alice&cart=1%2C2+3", []kv{{"user", "alice"}, {"cart", "1,2 3"}}},
-		{"&&a=1&&", []kv{{"a", "1"}}},
-		{"a==1", []kv{{"a", "1"}}},           // runs of '='
-		{"=a=1", []kv{{"a", "1"}}},           // a leading '=' is skipped too
-		{"a=1=2", []kv{{"a", "1"}}},          // what follows a second '=' is dropped
-		{"a=&b", []kv{{"a", ""}, {"b", ""}}}, // deletions
-		{"a=%00&b=%zz&c=%4&d=ok", []kv{{"d", "ok"}}},
-		{"%00=x&k%3d=v", []kv{{"k=", "v"}}},
+		{"escapes", "user=alice&cart=1%2C2+3", []kv{{"user", "alice"}, {"cart", "1,2 3"}}},
+		{"runs of &", "&&a=1&&", []kv{{"a", "1"}}},
+		{"runs of =", "a==1", []kv{{"a", "1"}}},
+		{"leading = skipped", "=a=1", []kv{{"a", "1"}}},
+		{"after a second = dropped", "a=1=2", []kv{{"a", "1"}}},
+		{"deletions", "a=&b", []kv{{"a", ""}, {"b", ""}}},
+		{"bad escapes skipped", "a=%00&b=%zz&c=%4&d=ok", []kv{{"d", "ok"}}},
+		{"escaped NUL key skipped", "%00=x&k%3d=v", []kv{{"k=", "v"}}},
+		// A raw NUL is skipped like %00, escaped or not (the fuzz corpus's
+		// testdata/fuzz/FuzzHTTPDPairs/390ca22614d4ce1a is the bare "\x00").
+		{"raw NUL alone", "\x00", nil},
+		{"raw NUL in key", "a\x00b=1&c=2", []kv{{"c", "2"}}},
+		{"raw NUL in value", "a=1\x002&c=2", []kv{{"c", "2"}}},
+		{"raw NUL in escaped value", "a=%41\x00&c=2", []kv{{"c", "2"}}},
+		{"raw NUL after second =", "a=1=\x00", []kv{{"a", "1"}}},
 	} {
-		var got []kv
-		for k, v := range HTTPDPairs(tc.in) {
-			got = append(got, kv{k, v})
-		}
-		if len(got) != len(tc.want) {
-			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
-			continue
-		}
-		for i := range got {
-			if got[i] != tc.want[i] {
-				t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
-				break
+		t.Run(tc.name, func(t *testing.T) {
+			var got []kv
+			for k, v := range HTTPDPairs(tc.in) {
+				got = append(got, kv{k, v})
 			}
-		}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("HTTPDPairs(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
 	}
 }
 

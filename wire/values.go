@@ -88,6 +88,11 @@ func (c Changes) Encode() string {
 // ErrBadEncoding and says how many pairs were skipped and why.
 func DecodeChanges(s string) (Changes, error) {
 	c := Changes{Set: map[string]string{}}
+	// delAt indexes c.Delete, so each pair costs O(1) however many keys
+	// came before; a key set again leaves a "" hole (keys are never
+	// empty), swept once at the end.
+	var delAt map[string]int
+	holes := 0
 	var skipped int
 	var first string
 	for s != "" {
@@ -108,15 +113,24 @@ func DecodeChanges(s string) (Changes, error) {
 		}
 		if v == "" {
 			delete(c.Set, k)
-			if !slices.Contains(c.Delete, k) {
+			if _, ok := delAt[k]; !ok {
+				if delAt == nil {
+					delAt = map[string]int{}
+				}
+				delAt[k] = len(c.Delete)
 				c.Delete = append(c.Delete, k)
 			}
 			continue
 		}
-		if i := slices.Index(c.Delete, k); i >= 0 {
-			c.Delete = slices.Delete(c.Delete, i, i+1)
+		if i, ok := delAt[k]; ok {
+			c.Delete[i] = ""
+			delete(delAt, k)
+			holes++
 		}
 		c.Set[k] = v
+	}
+	if holes > 0 {
+		c.Delete = slices.DeleteFunc(c.Delete, func(k string) bool { return k == "" })
 	}
 	if len(c.Delete) == 0 {
 		c.Delete = nil
@@ -148,8 +162,12 @@ func unhex(c byte) (byte, bool) {
 }
 
 // unescape undoes the urlencoding ('+' is a space, %xx a byte, in either
-// case); it fails on a truncated or non-hex escape, and on %00 unless nul.
+// case); it fails on a truncated or non-hex escape, and on a NUL (raw or
+// %00) unless nul.
 func unescape(s string, nul bool) (string, bool) {
+	if !nul && strings.IndexByte(s, 0) >= 0 {
+		return "", false
+	}
 	if strings.IndexByte(s, '%') < 0 && strings.IndexByte(s, '+') < 0 {
 		return s, true
 	}

@@ -31,9 +31,11 @@ const mergeFunction = `CREATE FUNCTION {merge}(
 		IF NOT FOUND THEN RETURN 'NOTFOUND'; END IF;
 		IF r.kv IS NULL THEN RETURN 'LEGACY'; END IF;
 		whole := r.version = p_base OR p_meta;
-		IF r.version <> p_base AND p_meta AND (r.user_id IS DISTINCT FROM p_base_user
-				OR EXISTS (SELECT hash FROM {ids} WHERE sid = r.id EXCEPT SELECT unnest(p_base_hashes))
-				OR EXISTS (SELECT unnest(p_base_hashes) EXCEPT SELECT hash FROM {ids} WHERE sid = r.id)) THEN
+		-- Rule 3 (a meta change: the identity, hashes and user) and rule 4
+		-- (a data change: the user) on a newer version.
+		IF r.version <> p_base AND (r.user_id IS DISTINCT FROM p_base_user OR p_meta AND (
+				EXISTS (SELECT hash FROM {ids} WHERE sid = r.id EXCEPT SELECT unnest(p_base_hashes))
+				OR EXISTS (SELECT unnest(p_base_hashes) EXCEPT SELECT hash FROM {ids} WHERE sid = r.id))) THEN
 			RETURN 'CONFLICT';
 		END IF;
 		nkv := r.kv;

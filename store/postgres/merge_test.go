@@ -36,7 +36,11 @@ func TestCommonMergeIsOneUpdate(t *testing.T) {
 	if err := s.Merge(ctx, c); err != nil {
 		t.Fatalf("merge on the loaded version without the merge function: %v", err)
 	}
-	stale := storetest.SetChange(r, "other", "1") // built on version 1, stored is 2
+	// Built on version 1 (stored is 2) of the same user: a change built
+	// before the user changed would conflict (session.Merger rule 4).
+	base := r.Clone()
+	base.User = c.Next.User
+	stale := storetest.SetChange(base, "other", "1")
 	if err := s.Merge(ctx, stale); err == nil {
 		t.Fatal("a merge on a record that moved on succeeded without the merge function")
 	}

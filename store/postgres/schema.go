@@ -51,10 +51,15 @@ var migrations = [][]string{
 		// The merge leaves the ID rows alone unless the hashes change.
 		strings.Replace(mergeFunction, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
 	},
+	{
+		// A data change on a newer version conflicts when the user changed
+		// since its base (session.Merger rule 4).
+		strings.Replace(mergeFunction, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
+	},
 }
 
 // SchemaVersion is the schema version this build creates and understands.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migrateTimeout bounds New's migration (unless its ctx ends first): it may
 // wait for another process's migration, which a request never does.

@@ -33,7 +33,8 @@ local function check(k, cur, fast)
   if cur[4] ~= '2' then return 'LEGACY' end
   local same = cur[1] == ARGV[10]
   local meta = ARGV[11] == '1'
-  if not same and meta and (cur[2] ~= ARGV[12] or (cur[3] or '') ~= ARGV[13]) then return 'CONFLICT' end
+  -- rule 3 (a meta change: the IDs and the user), rule 4 (data: the user)
+  if not same and ((cur[3] or '') ~= ARGV[13] or meta and cur[2] ~= ARGV[12]) then return 'CONFLICT' end
   local whole = same or meta
   if whole and fast and (cur[2] ~= ARGV[4] or cur[3] ~= ARGV[5]) then return 'CHANGED' end
   return nil, whole

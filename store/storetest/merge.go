@@ -285,6 +285,72 @@ func mergeTests(ctx context.Context) []struct {
 				t.Fatalf("a conflicting merge wrote something: user %q data %v", got.User, got.Data)
 			}
 		}},
+		{"MergeDataConflictsOnNewUser", func(t *testing.T, s session.Store) {
+			// Rule 4: a data change built before a login, a change of user
+			// or a sign-out (a hard rotation) never reaches the new identity.
+			for _, tc := range []struct{ name, before, after string }{
+				{"login", "", "alice"},
+				{"user change", "alice", "bob"},
+				{"sign-out", "alice", ""},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					m := merger(t, s)
+					r := NewRecord()
+					r.User = tc.before
+					if err := s.Create(ctx, r); err != nil {
+						t.Fatal(err)
+					}
+					base := mustLoad(t, s, r.ID)
+					login := change(base, nil)
+					login.Meta, login.Next.User = true, tc.after
+					login.Next.ID, login.Next.Generation = newHash(), base.Generation+1
+					login.Next.Aliases = []session.Alias{{Hash: base.ID, Until: time.Now().Add(time.Minute).Truncate(time.Microsecond)}}
+					if err := m.Merge(ctx, login); err != nil {
+						t.Fatal(err)
+					}
+					want := mustLoad(t, s, login.Next.ID)
+					for _, stale := range []*session.Change{
+						change(base, map[string]string{"cart": "evil"}),
+						change(base, nil, "k"),
+						func() *session.Change {
+							c := change(base, nil)
+							c.Count, c.Next.Requests = true, base.Requests+1
+							return c
+						}(),
+					} {
+						if err := m.Merge(ctx, stale); !errors.Is(err, session.ErrConflict) {
+							t.Fatalf("a data change built before the %s: %v, want ErrConflict", tc.name, err)
+						}
+					}
+					mustEqual(t, want, mustLoad(t, s, login.Next.ID))
+				})
+			}
+		}},
+		{"MergeDataAfterRotationOfSameUser", func(t *testing.T, s session.Store) {
+			// A regeneration that keeps the user (periodic, Regenerate)
+			// does not stop a data change built before it (SPEC §5: writes
+			// never fail because of concurrency).
+			m := merger(t, s)
+			r := NewRecord()
+			r.User = "alice-" + token.Ref()
+			if err := s.Create(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			base := mustLoad(t, s, r.ID)
+			rot := change(base, nil)
+			rot.Meta = true
+			rot.Next.ID, rot.Next.Generation = newHash(), base.Generation+1
+			rot.Next.Aliases = []session.Alias{{Hash: base.ID, Until: time.Now().Add(time.Minute).Truncate(time.Microsecond)}}
+			if err := m.Merge(ctx, rot); err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Merge(ctx, change(base, map[string]string{"cart": "2"})); err != nil {
+				t.Fatalf("a data change built before a rotation that kept the user: %v", err)
+			}
+			if got := mustLoad(t, s, rot.Next.ID); got.Data["cart"] != "2" || got.User != r.User {
+				t.Fatalf("after the merge: data %v user %q", got.Data, got.User)
+			}
+		}},
 		{"MergeCountsEveryRequest", func(t *testing.T, s session.Store) {
 			m := merger(t, s)
 			base := created(t, s)
@@ -323,6 +389,8 @@ func mergeTests(ctx context.Context) []struct {
 			}
 		}},
 		{"ConcurrentWriters", func(t *testing.T, s session.Store) { ConcurrentWriters(t, s) }},
+		{"ConcurrentLogins", func(t *testing.T, s session.Store) { ConcurrentLogins(t, s) }},
+		{"StaleWriteAfterLogin", func(t *testing.T, s session.Store) { StaleWriteAfterLogin(t, s) }},
 	}
 }
 
