@@ -284,8 +284,9 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 		log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	// Audit events: in the log stream (stderr, the default), or JSON lines
-	// of their own.
-	auditor := &session.SlogAuditor{Logger: log}
+	// of their own. The audit log keeps every event, the session lifecycle
+	// too (at Info; attack signals at Warn).
+	auditor := &session.SlogAuditor{Logger: log, MinLevel: slog.LevelInfo}
 	if cfg.Audit.Log != "stderr" {
 		aw, aclose, err := openAppend("audit log", cfg.Audit.Log, stdout, stderr, check)
 		if err != nil {
