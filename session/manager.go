@@ -136,9 +136,9 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) built {
 		next.User = s.user
 		b.meta = true
 	}
-	if b.data || b.meta {
-		next.Saved = now
-	}
+	// Every save restarts MaxAge, a touch of "last seen" too (Apache's
+	// SessionMaxAge slides with every save of the session).
+	next.Saved = now
 	next.Version = base.Version + 1
 	next.LastSeen = now
 	if s.bindSave || (s.userSet && s.user != "") {

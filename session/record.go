@@ -46,7 +46,7 @@ type Record struct {
 
 	Created  time.Time `json:"created"`
 	LastSeen time.Time `json:"seen"`
-	Saved    time.Time `json:"saved"`   // last change of data or identity
+	Saved    time.Time `json:"saved"`   // last save (a change or a touch): MaxAge counts from it
 	Rotated  time.Time `json:"rotated"` // last ID regeneration (or creation)
 	// SecureSeen is the last HTTPS request of a mixed-mode session; a later
 	// HTTP request is a step down.
