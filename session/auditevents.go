@@ -61,7 +61,7 @@ func (m *Manager) expired(s *Session, rec *Record, secure bool, now time.Time) {
 		limit = "max_age"
 	}
 	m.audit(s.ctx, Event{Time: now, Type: "session.expired", Ref: rec.Ref, User: rec.User, IP: s.ipString(), UserAgent: s.ua,
-		Attrs: []slog.Attr{slog.String("limit", limit), slog.Time("last_seen", rec.LastSeen)}})
+		Attrs: []slog.Attr{slog.String("source", "request"), slog.String("limit", limit), slog.Time("last_seen", rec.LastSeen)}})
 	name, secureCookie := m.cfg.Cookie.Name, m.cfg.Mode == HTTPSOnly
 	if secure {
 		name, secureCookie = m.cfg.Cookie.SecureName, true

@@ -51,8 +51,9 @@ type Record struct {
 	// SecureSeen is the last HTTPS request of a mixed-mode session; a later
 	// HTTP request is a step down.
 	SecureSeen time.Time `json:"secseen,omitzero"`
-	// Expires is when the store may forget the record (zero: never). The
-	// Manager recomputes it on every write.
+	// Expires is when the store may forget the record (zero: never): the
+	// session's end plus ExpiredNotice, recomputed by the Manager on every
+	// write (see Store, Expiry).
 	Expires time.Time `json:"exp,omitzero"`
 
 	// Version increases by one on every write (compare-and-swap).

@@ -107,7 +107,9 @@ func openStore(ctx context.Context, sc config.Store, log *slog.Logger, check boo
 		}
 		return nil, codec, rclose, nil
 	case sc.Memory != nil:
-		m := memory.New(memory.Config{})
+		// No sweeper of its own: the gateway's GC (RunGC) removes expired
+		// records and audits how many.
+		m := memory.New(memory.Config{SweepInterval: -1})
 		st, closer = m, m.Close
 	case sc.Redis != nil:
 		r, err := redisstore.New(redisstore.Config{URL: sc.Redis.URL.Reveal()})
