@@ -320,7 +320,10 @@ type Site struct {
 	// Inspect sends the backend an X-Session-Info header saying what the
 	// gateway did with the session (transport, session cookies by name,
 	// visible partition, the record's last events, why it redirected),
-	// for a debugging panel like the demo shop's. Off by default.
+	// for a debugging panel like the demo shop's. Why it redirected
+	// travels in the redirect target's sessiond_note query parameter,
+	// which the gateway strips before the backend sees the URL (never a
+	// cookie). Off by default.
 	Inspect bool `yaml:"inspect"`
 }
 
