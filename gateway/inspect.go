@@ -108,7 +108,8 @@ func takeNote(raw string) (v, rest string, ok bool) {
 // withNote adds the note to a redirect target on this site (a path, or
 // this site's HTTP or HTTPS origin); elsewhere it returns "".
 func (s *site) withNote(loc, v string) string {
-	onSite := strings.HasPrefix(loc, s.httpsOrigin+"/") || (s.httpOrigin != "" && strings.HasPrefix(loc, s.httpOrigin+"/")) ||
+	onSite := (s.httpsOrigin != "" && strings.HasPrefix(loc, s.httpsOrigin+"/")) ||
+		(s.httpOrigin != "" && strings.HasPrefix(loc, s.httpOrigin+"/")) ||
 		(strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, "/\\"))
 	if !onSite {
 		return ""

@@ -135,3 +135,24 @@ func TestTakeNote(t *testing.T) {
 		})
 	}
 }
+
+func TestWithNote(t *testing.T) {
+	s := &site{httpOrigin: "http://app.test", httpsOrigin: "https://app.test"}
+	for _, tc := range []struct{ loc, want string }{
+		{"/", "/?" + noteParam + "=r1"},
+		{"/a?b=1#top", "/a?b=1&" + noteParam + "=r1#top"},
+		{"https://app.test/x", "https://app.test/x?" + noteParam + "=r1"},
+		{"http://app.test/x", "http://app.test/x?" + noteParam + "=r1"},
+		{"https://app.test.evil/x", ""},
+		{"https://evil.example/", ""},
+		{"//evil.example/", ""},
+		{"/\\evil.example/", ""},
+		{"", ""},
+	} {
+		t.Run(tc.loc, func(t *testing.T) {
+			if got := s.withNote(tc.loc, "r1"); got != tc.want {
+				t.Fatalf("withNote(%q) = %q, want %q", tc.loc, got, tc.want)
+			}
+		})
+	}
+}
