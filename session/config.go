@@ -178,7 +178,9 @@ type Config struct {
 	// ErrorHandler writes the response when the session cannot be served
 	// (store down: ErrUnavailable, 503; throttled: ErrThrottled, 429).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
-	// Auditor receives security events. Default: JSON lines on stderr.
+	// Auditor receives security events. Default: JSON lines on stderr
+	// (NewJSONAuditor) at Info: security events, not the session lifecycle
+	// (EventLevel).
 	Auditor Auditor
 	// Logger gets operational logs (never IDs). Default slog.Default().
 	Logger *slog.Logger
