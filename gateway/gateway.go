@@ -113,7 +113,9 @@ func New(cfg *config.Config, rt Runtime) (*Gateway, error) {
 	}
 	g.auditor = countingAuditor{next: rt.Auditor, m: g.metrics}
 	if rt.Auditor == nil {
-		g.auditor = countingAuditor{next: session.NewJSONAuditor(), m: g.metrics}
+		a := session.NewJSONAuditor()
+		a.MinLevel = slog.LevelInfo // the gateway's audit log keeps the lifecycle too
+		g.auditor = countingAuditor{next: a, m: g.metrics}
 	}
 	g.deviceKey = g.loadDeviceKey(rt.DeviceKey)
 	g.rememberStore = rt.RememberStore

@@ -22,19 +22,23 @@ import (
 //
 // The gateway keeps the event log in the record under eventsKey (insecure
 // partition, never forwarded as data, never settable by a backend) and
-// carries a redirect's reason to the next request in a short-lived
-// noteCookie (never forwarded either).
+// carries a redirect's reason to the next request in the noteParam query
+// parameter of the redirect's target on this site — never a cookie: a
+// redirect from plain HTTP to HTTPS sets none. The gateway strips the
+// parameter before the backend sees the URL and explains only the values
+// explain knows (a fixed set of reasons and this site's rule numbers), so a
+// crafted link can show one of the gateway's own sentences at most.
 const (
-	eventsKey  = "sessiond.events"
-	maxEvents  = 8
-	noteCookie = "sessiond_note"
+	eventsKey = "sessiond.events"
+	maxEvents = 8
+	noteParam = "sessiond_note"
 	// signedOutQuery ends the URL the gateway's sign-out redirects to.
 	signedOutQuery = "signed-out"
 )
 
 // note is one request's inspection state.
 type note struct {
-	in      string   // the note cookie that arrived
+	in      string   // the note that arrived (noteParam, validated)
 	why     string   // a reason set by the gateway's own code: auth, backend, logout
 	cookies []string // session cookies the request carried, by name
 }
@@ -54,11 +58,16 @@ func setWhy(r *http.Request, why string) {
 }
 
 // inspect starts a request's inspection: it reads (and hides from the
-// backend) the note cookie and records the session cookies present.
+// backend) the note parameter and records the session cookies present.
 func (s *site) inspect(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request) {
 	n := &note{}
-	if c, err := r.Cookie(noteCookie); err == nil {
-		n.in = c.Value
+	if v, rest, ok := takeNote(r.URL.RawQuery); ok {
+		r = r.Clone(r.Context())
+		r.URL.RawQuery = rest
+		r.RequestURI = r.URL.RequestURI()
+		if s.explain(v) != "" {
+			n.in = v
+		}
 	}
 	if r.URL.RawQuery == signedOutQuery && r.Method == http.MethodGet {
 		n.in = "logout"
@@ -71,12 +80,53 @@ func (s *site) inspect(w http.ResponseWriter, r *http.Request) (http.ResponseWri
 			}
 		}
 	}
-	session.RemoveCookies(r.Header, noteCookie)
 	r = r.WithContext(context.WithValue(r.Context(), noteKey{}, n))
 	return &noteWriter{ResponseWriter: w, s: s, r: r, n: n}, r
 }
 
-// noteWriter sets (or clears) the note cookie when the response starts.
+// takeNote removes every noteParam from a raw query: the first one's value
+// (as sent: notes are plain words) and the query without them; ok reports
+// whether there was one.
+func takeNote(raw string) (v, rest string, ok bool) {
+	if !strings.Contains(raw, noteParam) {
+		return "", raw, false
+	}
+	var kept []string
+	for part := range strings.SplitSeq(raw, "&") {
+		k, val, _ := strings.Cut(part, "=")
+		if k != noteParam {
+			kept = append(kept, part)
+			continue
+		}
+		if !ok {
+			v, ok = val, true
+		}
+	}
+	return v, strings.Join(kept, "&"), ok
+}
+
+// withNote adds the note to a redirect target on this site (a path, or
+// this site's HTTP or HTTPS origin); elsewhere it returns "".
+func (s *site) withNote(loc, v string) string {
+	onSite := (s.httpsOrigin != "" && strings.HasPrefix(loc, s.httpsOrigin+"/")) ||
+		(s.httpOrigin != "" && strings.HasPrefix(loc, s.httpOrigin+"/")) ||
+		(strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, "/\\"))
+	if !onSite {
+		return ""
+	}
+	loc, frag, hasFrag := strings.Cut(loc, "#")
+	sep := "?"
+	if strings.Contains(loc, "?") {
+		sep = "&"
+	}
+	loc += sep + noteParam + "=" + v
+	if hasFrag {
+		loc += "#" + frag
+	}
+	return loc
+}
+
+// noteWriter adds the note to a redirect's target when the response starts.
 type noteWriter struct {
 	http.ResponseWriter
 	s    *site
@@ -111,8 +161,9 @@ func (w *noteWriter) Flush() {
 	}
 }
 
-// noteResponse decides the note for the next request: why a plain-HTTP
-// request was sent to HTTPS, or that the user signed out.
+// noteResponse decides the note for the next request — why a plain-HTTP
+// request was sent to HTTPS, or that the user signed out — and carries it
+// in the redirect's target.
 func (s *site) noteResponse(h http.Header, r *http.Request, n *note, code int) {
 	out := ""
 	switch {
@@ -126,15 +177,12 @@ func (s *site) noteResponse(h http.Header, r *http.Request, n *note, code int) {
 			out = s.redirectReason(r)
 		}
 	}
-	c := &http.Cookie{Name: noteCookie, Value: out, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode, MaxAge: 60}
-	switch {
-	case out != "":
-	case n.in != "":
-		c.MaxAge = -1 // read: clear it
-	default:
+	if out == "" {
 		return
 	}
-	h.Add("Set-Cookie", c.String())
+	if loc := s.withNote(h.Get("Location"), out); loc != "" {
+		h.Set("Location", loc)
+	}
 }
 
 // redirectReason names the rule that sent r to HTTPS.

@@ -145,7 +145,8 @@ func TestExpiry(t *testing.T) {
 		{"idle exceeded", session.Config{IdleTimeout: 10 * time.Minute}, []time.Duration{11 * time.Minute}, false},
 		{"absolute despite activity", session.Config{IdleTimeout: 10 * time.Minute, AbsoluteTimeout: time.Hour},
 			[]time.Duration{9 * time.Minute, 9 * time.Minute, 9 * time.Minute, 9 * time.Minute, 9 * time.Minute, 9 * time.Minute, 9 * time.Minute}, false},
-		{"maxage from last save", session.Config{IdleTimeout: -1, MaxAge: 20 * time.Minute}, []time.Duration{15 * time.Minute, 10 * time.Minute}, false},
+		{"maxage slides with every save", session.Config{IdleTimeout: -1, MaxAge: 20 * time.Minute}, []time.Duration{15 * time.Minute, 15 * time.Minute, 15 * time.Minute}, true},
+		{"maxage exceeded", session.Config{IdleTimeout: -1, MaxAge: 20 * time.Minute}, []time.Duration{21 * time.Minute}, false},
 		{"no expiry", session.Config{IdleTimeout: -1, AbsoluteTimeout: -1}, []time.Duration{1000 * time.Hour}, true},
 	}
 	for _, tc := range cases {

@@ -26,14 +26,57 @@ type Auditor interface {
 }
 
 // SlogAuditor writes each event as one structured log record (JSON lines
-// with NewJSONAuditor). The zero value writes to slog.Default().
+// with NewJSONAuditor), at EventLevel's level for its type: the session
+// lifecycle at Debug, so a handler at the usual Info level does not log a
+// line per visitor, and security events at Info or Warn. The zero value
+// writes to slog.Default().
 type SlogAuditor struct {
 	Logger *slog.Logger
+	// MinLevel, if set, raises every event to at least this level: an
+	// audit log that keeps the lifecycle too sets slog.LevelInfo (the
+	// gateway's does). Security events keep Warn.
+	MinLevel slog.Leveler
 }
 
-// NewJSONAuditor returns an auditor writing JSON lines to stderr.
+// NewJSONAuditor returns an auditor writing JSON lines to stderr at Info:
+// security events, not the lifecycle (see SlogAuditor).
 func NewJSONAuditor() *SlogAuditor {
 	return &SlogAuditor{Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil))}
+}
+
+// lifecycleEvents happen in the normal life of every session; they are
+// logged at Debug by default.
+var lifecycleEvents = map[string]bool{
+	"session.created": true, "session.rotated": true, "session.expired": true,
+	"session.logout": true, "session.destroyed": true,
+	"remember.issued": true, "remember.forgotten": true,
+}
+
+// attackEvents are signals of an attack (theft, forgery, probing); they
+// are logged at Warn.
+var attackEvents = map[string]bool{
+	"session.obsolete_id": true, "session.fork": true, "session.id_bruteforce": true,
+	"session.duplicate_cookie": true, "session.foreign_realm": true, "session.binding_mismatch": true,
+	"remember.reuse": true, "remember.mismatch": true,
+	"device.restore_refused": true, "modcrypto.replay": true,
+}
+
+// EventLevel is the level SlogAuditor logs an event type at by default:
+// Debug for the lifecycle (session.created, session.rotated,
+// session.expired, session.logout, session.destroyed, remember.issued,
+// remember.forgotten), Warn for attack signals (session.obsolete_id,
+// session.fork, session.id_bruteforce, session.duplicate_cookie,
+// session.foreign_realm, session.binding_mismatch, remember.reuse,
+// remember.mismatch, ...), Info for every other event (logins,
+// revocations, refusals, sampled unknown IDs).
+func EventLevel(typ string) slog.Level {
+	switch {
+	case lifecycleEvents[typ]:
+		return slog.LevelDebug
+	case attackEvents[typ]:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
 
 // Audit implements Auditor.
@@ -41,6 +84,13 @@ func (a *SlogAuditor) Audit(ctx context.Context, e Event) {
 	l := a.Logger
 	if l == nil {
 		l = slog.Default()
+	}
+	level := EventLevel(e.Type)
+	if a.MinLevel != nil {
+		level = max(level, a.MinLevel.Level())
+	}
+	if !l.Enabled(ctx, level) {
+		return
 	}
 	attrs := make([]slog.Attr, 0, 6+len(e.Attrs))
 	attrs = append(attrs, slog.String("event", e.Type))
@@ -53,5 +103,5 @@ func (a *SlogAuditor) Audit(ctx context.Context, e Event) {
 		}
 	}
 	attrs = append(attrs, e.Attrs...)
-	l.LogAttrs(ctx, slog.LevelInfo, "audit", attrs...)
+	l.LogAttrs(ctx, level, "audit", attrs...)
 }

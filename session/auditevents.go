@@ -49,8 +49,14 @@ func (m *Manager) auditCreated(s *Session, rec *Record) {
 
 // expired handles a presented ID whose record has expired: audited, and
 // the cookie is cleared (without Clear-Site-Data: the site's other cookies
-// are not the session's business), so the browser stops presenting it.
-func (m *Manager) expired(s *Session, rec *Record, secure bool, now time.Time) {
+// are not the session's business), so the browser stops presenting it. A
+// browser presents it once; a client replaying it counts against the
+// unknown-ID limit (ErrThrottled past it, no more audit lines), as it did
+// once the record was collected.
+func (m *Manager) expired(s *Session, rec *Record, secure bool, now time.Time) error {
+	if err := m.countBadID(s, now); err != nil {
+		return err
+	}
 	var limit string
 	switch e := m.expiry(rec); {
 	case m.cfg.IdleTimeout > 0 && e.Equal(rec.LastSeen.Add(m.cfg.IdleTimeout)):
@@ -61,15 +67,16 @@ func (m *Manager) expired(s *Session, rec *Record, secure bool, now time.Time) {
 		limit = "max_age"
 	}
 	m.audit(s.ctx, Event{Time: now, Type: "session.expired", Ref: rec.Ref, User: rec.User, IP: s.ipString(), UserAgent: s.ua,
-		Attrs: []slog.Attr{slog.String("limit", limit), slog.Time("last_seen", rec.LastSeen)}})
+		Attrs: []slog.Attr{slog.String("source", "request"), slog.String("limit", limit), slog.Time("last_seen", rec.LastSeen)}})
 	name, secureCookie := m.cfg.Cookie.Name, m.cfg.Mode == HTTPSOnly
 	if secure {
 		name, secureCookie = m.cfg.Cookie.SecureName, true
 	}
 	if secureCookie && !s.secure {
-		return
+		return nil
 	}
 	c := m.baseCookie(name, secureCookie)
 	c.MaxAge = -1
 	s.queue(c)
+	return nil
 }

@@ -247,6 +247,7 @@ func (sb *storeBackend) revokeUser(ctx context.Context, user, except string) (in
 		return 0, err
 	}
 	n := 0
+	now := sb.m.cfg.Now()
 	for _, r := range recs {
 		if r.Ref == except {
 			continue
@@ -254,7 +255,9 @@ func (sb *storeBackend) revokeUser(ctx context.Context, user, except string) (in
 		if err := sb.destroy(ctx, r); err != nil {
 			return n, err
 		}
-		n++
+		if sb.m.live(r, now) {
+			n++ // an ended session kept for ExpiredNotice goes too, uncounted
+		}
 	}
 	sb.m.audit(ctx, Event{Type: "session.revoked_all", User: user,
 		Attrs: []slog.Attr{slog.Int("count", n), slog.Bool("kept_current", except != "")}})
@@ -273,8 +276,11 @@ func (sb *storeBackend) runGC(ctx context.Context, every time.Duration) {
 			n, err := sb.store.GC(ctx, m.cfg.Now())
 			if err != nil && ctx.Err() == nil {
 				m.cfg.Logger.Error("session: GC failed", "err", err)
-			} else if n > 0 {
-				m.cfg.Logger.Debug("session: GC", "deleted", n)
+			}
+			if n > 0 {
+				// One event per sweep, with how many records it removed.
+				m.audit(ctx, Event{Type: "session.expired", Attrs: []slog.Attr{
+					slog.String("source", "gc"), slog.Int("count", n)}})
 			}
 		}
 	}

@@ -102,11 +102,13 @@ type Config struct {
 	// AbsoluteTimeout ends a session this long after it was created,
 	// whatever its activity. Default 24 hours.
 	AbsoluteTimeout time.Duration
-	// MaxAge is mod_session's SessionMaxAge, counted from the last change:
-	// the session ends MaxAge after its data or user last changed. A
-	// request that changes nothing (even one that touches "last seen") does
-	// not restart it — unlike Apache, whose SessionMaxAge slides on every
-	// request; IdleTimeout is the sliding limit. Default off.
+	// MaxAge is mod_session's SessionMaxAge: the session ends MaxAge after
+	// it was last saved. Every save restarts it — a change, and the touch
+	// of "last seen" a request that changes nothing makes once per
+	// TouchInterval — as Apache's slides with every save; so an active
+	// session does not end by MaxAge, and one idle for MaxAge (give or
+	// take TouchInterval) does. AbsoluteTimeout caps a session however
+	// active. Default off.
 	MaxAge time.Duration
 	// TouchInterval: a request that changes nothing writes "last seen" at
 	// most this often. Default a tenth of IdleTimeout (one minute if idle
@@ -177,7 +179,9 @@ type Config struct {
 	// ErrorHandler writes the response when the session cannot be served
 	// (store down: ErrUnavailable, 503; throttled: ErrThrottled, 429).
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
-	// Auditor receives security events. Default: JSON lines on stderr.
+	// Auditor receives security events. Default: JSON lines on stderr
+	// (NewJSONAuditor) at Info: security events, not the session lifecycle
+	// (EventLevel).
 	Auditor Auditor
 	// Logger gets operational logs (never IDs). Default slog.Default().
 	Logger *slog.Logger

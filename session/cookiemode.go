@@ -31,8 +31,7 @@ func (cb *cookieBackend) load(s *Session, value string, now time.Time) error {
 		return m.foreignRealm(s, rec, now)
 	}
 	if !m.live(rec, now) {
-		m.expired(s, rec, false, now)
-		return nil
+		return m.expired(s, rec, false, now)
 	}
 	return m.adopt(s, rec, now)
 }

@@ -62,6 +62,9 @@
 // A store that is down gives the client a 503 ([ErrUnavailable]), never a
 // silently new, empty session; [Config.ErrorHandler] shapes the answer.
 // Security events (forks, theft signals, revocations, throttled clients)
-// go to [Config.Auditor] as structured [Event]s; operational logs go to
-// [Config.Logger] and never contain an ID.
+// and the session lifecycle (created, rotated, expired) go to
+// [Config.Auditor] as structured [Event]s; the default auditor logs the
+// lifecycle at Debug, so an Info handler writes no line per visitor
+// ([EventLevel]). Operational logs go to [Config.Logger] and never
+// contain an ID.
 package session

@@ -72,6 +72,24 @@ func (m *Manager) expiry(rec *Record) time.Time {
 	return t
 }
 
+// ExpiredNotice is how long a store keeps a record after its session ended
+// (Record.Expires is the end plus ExpiredNotice): while it does, an ID of
+// it that a browser presents is answered as expired — audited as
+// session.expired, its cookie cleared — not as unknown, on every store,
+// Redis's TTL and the cookie store's sealed expiry included. The record is
+// never served again: the Manager judges the end from its own limits. Its
+// data stays at rest that long too (store/sealed encrypts it there).
+const ExpiredNotice = time.Hour
+
+// storeExpiry is the Record.Expires of rec: when the store may forget it.
+func (m *Manager) storeExpiry(rec *Record) time.Time {
+	e := m.expiry(rec)
+	if e.IsZero() {
+		return e
+	}
+	return e.Add(ExpiredNotice)
+}
+
 func (m *Manager) live(rec *Record, now time.Time) bool {
 	e := m.expiry(rec)
 	return e.IsZero() || now.Before(e)
@@ -136,9 +154,9 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) built {
 		next.User = s.user
 		b.meta = true
 	}
-	if b.data || b.meta {
-		next.Saved = now
-	}
+	// Every save restarts MaxAge, a touch of "last seen" too (Apache's
+	// SessionMaxAge slides with every save of the session).
+	next.Saved = now
 	next.Version = base.Version + 1
 	next.LastSeen = now
 	if s.bindSave || (s.userSet && s.user != "") {
@@ -179,7 +197,7 @@ func (m *Manager) build(s *Session, base *Record, now time.Time) built {
 	if next.SecureID != base.SecureID || next.ID != base.ID || !next.SecureSeen.Equal(base.SecureSeen) {
 		b.meta = true
 	}
-	next.Expires = m.expiry(next)
+	next.Expires = m.storeExpiry(next)
 	b.next = next
 	return b
 }
@@ -304,7 +322,7 @@ func (m *Manager) newRecord(s *Session, now time.Time) (*Record, issued) {
 		next.SecureID, out.secureID = s.pendSecure.hash, s.pendSecure.raw
 		next.SecureSeen = now
 	}
-	next.Expires = m.expiry(next)
+	next.Expires = m.storeExpiry(next)
 	return next, out
 }
 
@@ -402,8 +420,12 @@ func (m *Manager) theft(s *Session, rec *Record, a Alias) {
 		// (the cookie backend lists nothing)
 		if list, err := m.b.userRecords(ctx, rec.User); err == nil {
 			group := make([]any, 0, len(list))
-			for i, r := range list {
-				group = append(group, slog.Group(fmt.Sprint(i),
+			now := m.cfg.Now()
+			for _, r := range list {
+				if !m.live(r, now) {
+					continue // ended; kept only to answer "expired"
+				}
+				group = append(group, slog.Group(fmt.Sprint(len(group)),
 					slog.String("ref", r.Ref), slog.Time("created", r.Created),
 					slog.Time("last_seen", r.LastSeen), slog.String("ip", r.IP),
 					slog.String("user_agent", r.UserAgent)))

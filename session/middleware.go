@@ -101,8 +101,7 @@ func (m *Manager) lookup(s *Session, raw string, secure bool, now time.Time) (*R
 		return nil, m.foreignRealm(s, rec, now)
 	}
 	if !m.live(rec, now) {
-		m.expired(s, rec, secure, now)
-		return nil, nil // expired behaves like unknown (GC removes it), audited
+		return nil, m.expired(s, rec, secure, now) // no session, audited, cookie cleared
 	}
 	current := rec.ID
 	if secure {
@@ -151,6 +150,13 @@ func (m *Manager) unknownID(s *Session, now time.Time, why string) error {
 			Attrs: []slog.Attr{slog.String("reason", why), slog.Int("count", n),
 				slog.Duration("sample_interval", unknownSampleEvery)}})
 	}
+	return m.countBadID(s, now)
+}
+
+// countBadID counts an ID that opened no session (unknown or expired)
+// against the client: past Config.UnknownIDLimit per minute it is
+// throttled, and its first crossing audited.
+func (m *Manager) countBadID(s *Session, now time.Time) error {
 	over, first := m.unknown.hit(s.ip, now)
 	if first {
 		m.cfg.Auditor.Audit(s.ctx, Event{Time: now, Type: "session.id_bruteforce", IP: s.ipString(), UserAgent: s.ua})

@@ -46,13 +46,14 @@ type Record struct {
 
 	Created  time.Time `json:"created"`
 	LastSeen time.Time `json:"seen"`
-	Saved    time.Time `json:"saved"`   // last change of data or identity
+	Saved    time.Time `json:"saved"`   // last save (a change or a touch): MaxAge counts from it
 	Rotated  time.Time `json:"rotated"` // last ID regeneration (or creation)
 	// SecureSeen is the last HTTPS request of a mixed-mode session; a later
 	// HTTP request is a step down.
 	SecureSeen time.Time `json:"secseen,omitzero"`
-	// Expires is when the store may forget the record (zero: never). The
-	// Manager recomputes it on every write.
+	// Expires is when the store may forget the record (zero: never): the
+	// session's end plus ExpiredNotice, recomputed by the Manager on every
+	// write (see Store, Expiry).
 	Expires time.Time `json:"exp,omitzero"`
 
 	// Version increases by one on every write (compare-and-swap).

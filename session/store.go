@@ -14,12 +14,24 @@ import (
 // failure to reach the backend must wrap ErrUnavailable, and should come
 // back quickly (bounded timeouts) rather than hang the request.
 //
+// Expiry: a store never judges whether a session has ended; the Manager
+// does, from its own limits (idle, absolute, MaxAge). Record.Expires is
+// only when the store may forget the record, and the Manager sets it
+// ExpiredNotice after the session's end. Until then a store must keep
+// answering Load with the record, so the Manager can tell an ended
+// session ("session.expired": audited, cookie cleared) from an ID that
+// never named one ("session.unknown_id"); the Manager never serves it.
+// After Expires a store may answer ErrNotFound (Redis's TTL does), or keep
+// the record until GC. A store holds nothing for this beyond the record it
+// already has: no second copy, no per-expiry marker.
+//
 // store/storetest runs the conformance suite for this contract.
 type Store interface {
 	// Load returns the record that h names, whether h is its ID, its
 	// SecureID or one of its aliases; ErrNotFound if none. The returned
-	// record is read-only to the caller. A store may report a record whose
-	// Expires has passed as not found.
+	// record is read-only to the caller. A record whose Expires has not
+	// passed must be returned, ended session or not (see Expiry above); one
+	// whose Expires has passed may be reported as not found.
 	Load(ctx context.Context, h Hash) (*Record, error)
 
 	// Create stores a new record. If rec.Ref or any of rec.Hashes() is
@@ -40,7 +52,8 @@ type Store interface {
 	// ListUser returns the records whose User is user (read-only).
 	ListUser(ctx context.Context, user string) ([]*Record, error)
 
-	// GC deletes records that expired before now and reports how many. Stores
+	// GC deletes records whose Expires is at or before now and reports how
+	// many (Manager.RunGC audits the count, one event per sweep). Stores
 	// with native expiry may do less here, but must not let the user index
 	// keep dead entries forever.
 	GC(ctx context.Context, now time.Time) (int, error)
@@ -68,10 +81,13 @@ type CookieCodec interface {
 	// truncated cookie.
 	Encode(ctx context.Context, name string, rec *Record) (string, error)
 	// Decode opens a cookie value sealed for the cookie name in realm (and
-	// sets the record's Realm). Anything that is not a live, intact,
-	// unrevoked record of this codec — tampered, truncated, expired, sealed
-	// for another cookie name or realm, revoked — is ErrNotFound;
-	// ErrUnavailable if the revocation store cannot be reached.
+	// sets the record's Realm). Anything that is not an intact, unrevoked
+	// record of this codec whose Expires has not passed — tampered,
+	// truncated, past Expires, sealed for another cookie name or realm,
+	// revoked — is ErrNotFound; ErrUnavailable if the revocation store
+	// cannot be reached. As for a Store, an ended session whose Expires
+	// (its end plus ExpiredNotice) has not passed is returned: the Manager
+	// answers it as expired.
 	Decode(ctx context.Context, name, realm, value string) (*Record, error)
 	// Revoke makes every cookie of this record (this Ref) invalid until it
 	// would have expired anyway: logout for a client-side session.

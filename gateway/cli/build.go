@@ -107,7 +107,9 @@ func openStore(ctx context.Context, sc config.Store, log *slog.Logger, check boo
 		}
 		return nil, codec, rclose, nil
 	case sc.Memory != nil:
-		m := memory.New(memory.Config{})
+		// No sweeper of its own: the gateway's GC (RunGC) removes expired
+		// records and audits how many.
+		m := memory.New(memory.Config{SweepInterval: -1})
 		st, closer = m, m.Close
 	case sc.Redis != nil:
 		r, err := redisstore.New(redisstore.Config{URL: sc.Redis.URL.Reveal()})
@@ -284,8 +286,9 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 		log = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
 	// Audit events: in the log stream (stderr, the default), or JSON lines
-	// of their own.
-	auditor := &session.SlogAuditor{Logger: log}
+	// of their own. The audit log keeps every event, the session lifecycle
+	// too (at Info; attack signals at Warn).
+	auditor := &session.SlogAuditor{Logger: log, MinLevel: slog.LevelInfo}
 	if cfg.Audit.Log != "stderr" {
 		aw, aclose, err := openAppend("audit log", cfg.Audit.Log, stdout, stderr, check)
 		if err != nil {

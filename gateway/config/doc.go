@@ -149,7 +149,7 @@
 //	        persist: 0s                 # Max-Age; 0 = browser-session cookie
 //	      idle_timeout: 30m
 //	      absolute_timeout: 24h
-//	      max_age: 0s                   # SessionMaxAge from the last change (not a touch); 0 = none
+//	      max_age: 0s                   # SessionMaxAge; restarts on every save, a touch too; 0 = none
 //	      rotate_every: 15m
 //	      rotate_requests: 0
 //	      grace: 30s

@@ -341,7 +341,10 @@ type Site struct {
 	// Inspect sends the backend an X-Session-Info header saying what the
 	// gateway did with the session (transport, session cookies by name,
 	// visible partition, the record's last events, why it redirected),
-	// for a debugging panel like the demo shop's. Off by default.
+	// for a debugging panel like the demo shop's. Why it redirected
+	// travels in the redirect target's sessiond_note query parameter,
+	// which the gateway strips before the backend sees the URL (never a
+	// cookie). Off by default.
 	Inspect bool `yaml:"inspect"`
 }
 
@@ -363,11 +366,10 @@ type Session struct {
 	// AbsoluteTimeout ends a session this long after it started, however
 	// active (0: none). Default 24h (session.DefaultAbsoluteTimeout).
 	AbsoluteTimeout time.Duration `yaml:"absolute_timeout"`
-	// MaxAge is mod_session's SessionMaxAge counted from the last change:
-	// the session ends this long after its data or user last changed; a
-	// request that changes nothing does not restart it (unlike Apache,
-	// where it slides on every request; idle_timeout is the sliding limit).
-	// 0: none, the default.
+	// MaxAge is mod_session's SessionMaxAge: the session ends this long
+	// after it was last saved; every save restarts it, the "last seen"
+	// touch (once per tenth of idle_timeout) too, as Apache's slides with
+	// every save (session.Config.MaxAge). 0: none, the default.
 	MaxAge time.Duration `yaml:"max_age"`
 	// RotateEvery regenerates the ID this often (0: never). Default 15m.
 	RotateEvery time.Duration `yaml:"rotate_every"`

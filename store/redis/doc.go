@@ -41,7 +41,9 @@
 // # TTLs
 //
 // Every key of a record gets a TTL from rec.Expires, so expiry resets on
-// save (M9): PX = Expires minus the writer's clock, rounded up to a
+// save (M9). The Manager sets Expires session.ExpiredNotice past the
+// session's end, so for that long a presented ID still finds its record
+// and is answered as expired (audited, cookie cleared), not unknown: PX = Expires minus the writer's clock, rounded up to a
 // millisecond, at least 1 ms (a record written already expired vanishes
 // at once). Expires zero means no TTL (PERSIST), and only then. Create,
 // Update and a merge that rewrites the record set exactly that. A merge

@@ -440,6 +440,10 @@ func Run(t *testing.T, newStore func(t *testing.T) session.Store) {
 		}},
 	}
 	tests = append(tests, mergeTests(ctx)...)
+	tests = append(tests, struct {
+		name string
+		fn   func(t *testing.T, s session.Store)
+	}{"Expiry", func(t *testing.T, s session.Store) { Expiry(t, session.Config{Store: s}) }})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
