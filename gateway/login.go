@@ -293,8 +293,8 @@ func (l *login) serveLogout(w http.ResponseWriter, r *http.Request) {
 	l.s.audit(r, session.Event{Type: "logout", User: user})
 	target := "/"
 	if l.s.cfg.Inspect {
-		// The note cookie would not survive Clear-Site-Data: say it in
-		// the URL instead (inspect reads it back).
+		// The inspector's notes travel in the URL (inspect reads
+		// this one back).
 		target = "/?" + signedOutQuery
 	}
 	// Clear-Site-Data drops the device cookie: bring it back (device.go).
