@@ -16,16 +16,36 @@ import (
 
 // anchor is one proxy without sessions.
 type anchor struct {
-	name  string // the target's name
-	bin   string // its binary (run.sh installs the Debian package of that name)
-	tree  bool   // count its worker processes' CPU too
-	start func(d, httpAddr, httpsAddr, upstream, cert, key string) *proc
+	name    string   // the target's name
+	bin     string   // its binary (run.sh installs the Debian package of that name)
+	tree    bool     // count its worker processes' CPU too
+	version []string // the command that prints its version
+	start   func(d, httpAddr, httpsAddr, upstream, cert, key string) *proc
 }
 
 var anchors = []anchor{
-	{"nginx", "nginx", true, startNginx},
-	{"haproxy", "haproxy", true, startHAProxy},
-	{"caddy", "caddy", false, startCaddy},
+	{"nginx", "nginx", true, []string{"nginx", "-v"}, startNginx},
+	{"haproxy", "haproxy", true, []string{"haproxy", "-v"}, startHAProxy},
+	{"caddy", "caddy", false, []string{"caddy", "version"}, startCaddy},
+}
+
+// versions are the versions of the servers measured, for the report.
+var versions []string
+
+// noteVersion records name and the first word with a digit that its
+// version command prints ("nginx/1.22.1" → "1.22.1").
+func noteVersion(name string, args ...string) {
+	out, _ := exec.Command(args[0], args[1:]...).CombinedOutput()
+	for _, f := range strings.Fields(string(out)) {
+		if strings.ContainsAny(f, "0123456789") {
+			_, v, ok := strings.Cut(f, "/")
+			if !ok {
+				v = f
+			}
+			versions = append(versions, name+" "+v)
+			return
+		}
+	}
 }
 
 // anchorTargets starts the anchors wanted (by -only, through wantAny)
@@ -42,6 +62,7 @@ func anchorTargets(dir, upstream, cert, key string, wantAny func(string) bool) [
 			log.Printf("%s not installed (run.sh installs the Debian package): skipped", a.bin)
 			continue
 		}
+		noteVersion(a.name, a.version...)
 		d := filepath.Join(dir, a.name)
 		os.MkdirAll(d, 0o755)
 		httpAddr, httpsAddr := freeAddr(), freeAddr()

@@ -34,6 +34,10 @@ const oauth2Cookie = "_oauth2_proxy"
 // $(go env GOPATH)/bin, where run.sh's go install puts it ("" if none).
 func oauth2ProxyBin(flagged string) string {
 	if flagged != "" {
+		if _, err := exec.LookPath(flagged); err != nil {
+			log.Printf("-oauth2-proxy: %v", err)
+			return ""
+		}
 		return flagged
 	}
 	if p, err := exec.LookPath("oauth2-proxy"); err == nil {
@@ -56,6 +60,7 @@ func oauth2ProxyBin(flagged string) string {
 // (its sign-in page, 403: it lets no anonymous request through).
 func oauth2ProxyTargets(bin, dir, upstream, cert, key string, wantAny func(string) bool) []*target {
 	var ts []*target
+	noted := false
 	for _, store := range oauth2ProxyStores {
 		name := "oauth2-proxy-" + store
 		if !wantAny(name) {
@@ -64,6 +69,10 @@ func oauth2ProxyTargets(bin, dir, upstream, cert, key string, wantAny func(strin
 		if bin == "" {
 			log.Printf("oauth2-proxy not found (run.sh installs it with go install): %s skipped", name)
 			continue
+		}
+		if !noted {
+			oauth2ProxyVersion(bin)
+			noted = true
 		}
 		redisURL := ""
 		if store == "redis" {
@@ -157,6 +166,19 @@ func oauth2SignIn(name, base string) string {
 		fatalf("%s: sign-in: status %d, Set-Cookie %q", name, resp.StatusCode, resp.Header.Values("Set-Cookie"))
 	}
 	return strings.Join(cs, "; ")
+}
+
+// oauth2ProxyVersion records the module version the binary was built
+// from (a go-installed binary's --version says "undefined").
+func oauth2ProxyVersion(bin string) {
+	out, _ := exec.Command("go", "version", "-m", bin).Output()
+	for l := range strings.SplitSeq(string(out), "\n") {
+		if f := strings.Fields(l); len(f) >= 3 && f[0] == "mod" {
+			versions = append(versions, "oauth2-proxy "+f[2])
+			return
+		}
+	}
+	versions = append(versions, "oauth2-proxy (version unknown)")
 }
 
 // probeStatus checks a target answers status with a body containing want.
