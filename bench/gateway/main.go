@@ -9,6 +9,8 @@
 //	apache           Apache httpd 2.4 mod_proxy, no sessions
 //	apache-dbd       + mod_session_dbd on SQLite, SessionExpiryUpdateInterval
 //	apache-crypto    + mod_session_cookie/mod_session_crypto
+//	nginx, haproxy, caddy   plain reverse proxies, no sessions (Debian's packages)
+//	oauth2-proxy-STORE      oauth2-proxy v7.15.6, htpasswd sign-in, cookie or Redis sessions
 //	sessiond-STORE   the sessiond binary with each store
 //
 // on a read-only request with a valid session, a modifying request (the
@@ -55,6 +57,7 @@ type target struct {
 	pid     int
 	tree    bool
 	ref     string       // the reference of its round: "proxy" or "proxy/tls"
+	status  int          // the status it answers, if not 2xx (its non-2xx responses are then no errors)
 	check   func() error // correctness probe before each measurement
 }
 
@@ -74,6 +77,7 @@ type options struct {
 	skipMemory   bool
 	warmup       time.Duration
 	markdownOnly bool
+	oauth2Proxy  string
 }
 
 func main() {
@@ -90,6 +94,7 @@ func main() {
 	flag.IntVar(&o.sessions, "sessions", 5000, "live sessions created per store for the memory figures")
 	only := flag.String("only", "", "regexp: measure only the targets it matches (the reference proxies always run)")
 	flag.StringVar(&o.sessiondBin, "sessiond", "", "a sessiond binary to measure (default: build ./cmd/sessiond)")
+	flag.StringVar(&o.oauth2Proxy, "oauth2-proxy", "", "the oauth2-proxy binary (default: on PATH, else in $(go env GOPATH)/bin)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (configs, logs)")
 	flag.StringVar(&o.profile, "profile", "", "instead of measuring, CPU-profile the sessiond serving this target (e.g. sessiond-sqlite) under wrk")
 	flag.StringVar(&o.profileOut, "profile-out", "gwbench-cpu.pprof", "where -profile writes the CPU profile")
@@ -269,6 +274,14 @@ func run(o options, dir string) {
 		}
 	}
 
+	// Proxies without sessions (nginx, HAProxy, Caddy) and oauth2-proxy.
+	for _, t := range anchorTargets(dir, upstream, cert, key, wantAny) {
+		add(t)
+	}
+	for _, t := range oauth2ProxyTargets(oauth2ProxyBin(o.oauth2Proxy), dir, upstream, cert, key, wantAny) {
+		add(t)
+	}
+
 	// sessiond, one process per store.
 	trusted := trustedProxiesKey(bin, dir, upstream, cert, key)
 	if !trusted {
@@ -283,7 +296,7 @@ func run(o options, dir string) {
 		switch kind {
 		case "redis":
 			redisAddr = freeAddr()
-			redisURL = startRedis(dir, redisAddr)
+			redisURL = startRedis(dir, "redis", redisAddr)
 		case "postgres":
 			u, drop, err := postgresDB(o.postgresURL)
 			if err != nil {
@@ -457,6 +470,9 @@ func measureRounds(o options, targets []*target) map[string][]measurement {
 			m, err := runWrk(t.url, t.headers, o.threads, o.conns, o.duration, t.pid, t.tree)
 			if err != nil {
 				fatalf("%s: %v", t.name, err)
+			}
+			if t.status >= 300 { // the probe checked the status
+				m.errs -= m.non2xx
 			}
 			res[t.name] = append(res[t.name], m)
 			fmt.Fprintf(os.Stderr, "round %d  %-26s %8.0f req/s  p99 %-8v cpu %v/req\n", r+1, t.name, m.rps, m.p99, m.cpu)

@@ -75,7 +75,10 @@ func report(w io.Writer, o options, targets []*target, res map[string][]measurem
 	fmt.Fprintf(w, "%s, %d CPUs, %s; wrk -t%d -c%d, %d rounds × %v per target, order rotated each round; load average at the end: %s\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), runtime.Version(), o.threads, o.conns, o.rounds, o.duration,
 		strings.Join(strings.Fields(string(load))[:3], " "))
-	fmt.Fprintf(w, "Medians over rounds. Ratios are paired: each round's figure divided by the reference's figure of the same round, then the median of those. CPU µs/req is the server process's own CPU time (utime+stime from /proc/PID/stat; Apache: parent and children) per request.\n")
+	if len(versions) > 0 {
+		fmt.Fprintf(w, "Anchors: %s.\n\n", strings.Join(versions, "; "))
+	}
+	fmt.Fprintf(w, "Medians over rounds. Ratios are paired: each round's figure divided by the reference's figure of the same round, then the median of those. CPU µs/req is the server process's own CPU time (utime+stime from /proc/PID/stat; Apache, nginx, HAProxy: the parent and its worker processes) per request. oauth2-proxy-cookie/nocookie is its answer to a request without a session, the sign-in page (403, counted as no error).\n")
 	groups := []struct{ key, title string }{
 		{"read", "Read-only request with a valid session (plain HTTP)"},
 		{"modify", "Modifying request (the backend answers X-Replace-Session)"},

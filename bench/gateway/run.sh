@@ -1,12 +1,14 @@
 #!/bin/sh
-# Gateway benchmark: sessiond (built binary) vs a bare Go reverse proxy and
-# Apache httpd 2.4, driven by wrk on loopback. See BENCHMARKS.md "Gateway".
+# Gateway benchmark: sessiond (built binary) vs a bare Go reverse proxy,
+# Apache httpd 2.4, nginx, HAProxy, Caddy and oauth2-proxy, driven by wrk on
+# loopback. See BENCHMARKS.md "Gateway".
 #
 #   bench/gateway/run.sh            full run (about 6 minutes)
 #   bench/gateway/run.sh -quick     2 short rounds, for iteration
 #   bench/gateway/run.sh -h         every flag
 #
-# Installs what is missing (Debian packages) first, then runs the harness.
+# Installs what is missing (Debian packages; oauth2-proxy with go install)
+# first, then runs the harness.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -14,6 +16,9 @@ missing=""
 need() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
 need wrk wrk
 need apache2 apache2
+need nginx nginx
+need haproxy haproxy
+need caddy caddy
 need sqlite3 sqlite3
 need redis-server redis-server
 need redis-cli redis-tools
@@ -26,6 +31,14 @@ if [ -n "$missing" ]; then
 	[ "$(id -u)" = 0 ] || sudo=sudo
 	$sudo apt-get update -q
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q $missing
+fi
+
+# oauth2-proxy: the harness finds it on PATH or in $(go env GOPATH)/bin; if
+# it cannot be installed, its rows are skipped.
+oauth2_proxy=github.com/oauth2-proxy/oauth2-proxy/v7@v7.15.6
+if ! command -v oauth2-proxy >/dev/null 2>&1 && ! [ -x "$(go env GOPATH | cut -d: -f1)/bin/oauth2-proxy" ]; then
+	echo "gwbench: go install $oauth2_proxy" >&2
+	go install "$oauth2_proxy" || echo "gwbench: oauth2-proxy could not be installed: its rows are skipped" >&2
 fi
 
 bin=$(mktemp -d)/gwbench

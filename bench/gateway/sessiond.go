@@ -108,11 +108,11 @@ sites:
 
 // startRedis starts a redis-server of the harness's own (no persistence),
 // so that its memory figure is the sessions' alone.
-func startRedis(dir, addr string) string {
+func startRedis(dir, name, addr string) string {
 	host, port, _ := strings.Cut(addr, ":")
-	d := filepath.Join(dir, "redis")
+	d := filepath.Join(dir, name)
 	os.MkdirAll(d, 0o700)
-	startProc("redis", dir, "", addr, nil, "redis-server", "--bind", host, "--port", port,
+	startProc(name, dir, "", addr, nil, "redis-server", "--bind", host, "--port", port,
 		"--save", "", "--appendonly", "no", "--dir", d)
 	return "redis://" + addr + "/0"
 }

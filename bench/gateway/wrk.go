@@ -15,6 +15,7 @@ type measurement struct {
 	rps      float64
 	p50, p99 time.Duration
 	errs     int64         // non-2xx/3xx responses and socket errors
+	non2xx   int64         // of which non-2xx/3xx responses
 	cpu      time.Duration // the server process's own CPU time per request
 }
 
@@ -49,8 +50,8 @@ func runWrk(url string, headers []string, threads, conns int, d time.Duration, p
 		m.rps, _ = strconv.ParseFloat(g[1], 64)
 	}
 	if g := reNon2xx.FindStringSubmatch(s); g != nil {
-		n, _ := strconv.ParseInt(g[1], 10, 64)
-		m.errs += n
+		m.non2xx, _ = strconv.ParseInt(g[1], 10, 64)
+		m.errs += m.non2xx
 	}
 	if g := reSocket.FindStringSubmatch(s); g != nil {
 		for _, x := range g[1:] {
