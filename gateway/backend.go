@@ -2,84 +2,14 @@ package gateway
 
 import (
 	"bufio"
-	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cgi"
-	"os"
-	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/session"
 )
-
-// cgiBackend runs scripts from a directory with net/http/cgi. The gateway
-// passes the session as the request header "Session", which CGI turns
-// into HTTP_SESSION exactly as mod_session does; updates come back in the
-// same response headers as from a proxied backend.
-type cgiBackend struct {
-	dir    string
-	prefix string // URL prefix, e.g. "/cgi-bin"
-	log    *slog.Logger
-}
-
-func (c *cgiBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(path.Clean(r.URL.Path), c.prefix)
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	rest = strings.TrimPrefix(rest, "/")
-	name, _, _ := strings.Cut(rest, "/")
-	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "\\\x00") || strings.HasPrefix(name, ".") {
-		http.NotFound(w, r)
-		return
-	}
-	script := filepath.Join(c.dir, name)
-	fi, err := os.Stat(script)
-	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		http.NotFound(w, r)
-		return
-	}
-	h := &cgi.Handler{
-		Path:   script,
-		Root:   strings.TrimSuffix(c.prefix, "/") + "/" + name,
-		Dir:    c.dir,
-		Logger: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
-		Stderr: logWriter{c.log, name},
-	}
-	h.ServeHTTP(w, cgiView(r, h))
-}
-
-// cgiView makes REMOTE_ADDR and HTTPS say what the gateway judged once per
-// request (clientAddr, requestSecure): behind a trusted proxy, the client
-// and transport the proxy reported, never the proxy's own connection.
-// net/http/cgi reads them from RemoteAddr and TLS; a proxied client's port
-// is unknown, so REMOTE_PORT is left out rather than made up.
-func cgiView(r *http.Request, h *cgi.Handler) *http.Request {
-	if _, ok := r.Context().Value(peerKey{}).(peer); !ok {
-		return r
-	}
-	if requestSecure(r) && r.TLS == nil {
-		h.Env = append(h.Env, "HTTPS=on")
-	}
-	v := *r
-	v.RemoteAddr = clientAddr(r)
-	return &v
-}
-
-type logWriter struct {
-	log    *slog.Logger
-	script string
-}
-
-func (l logWriter) Write(p []byte) (int, error) {
-	l.log.Warn("gateway: CGI stderr", "script", l.script, "output", strings.TrimSpace(string(p)))
-	return len(p), nil
-}
 
 // backendWriter sits between the backend and the session middleware's
 // writer. The backend writes into a header map of its own: the headers

@@ -14,6 +14,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
 	"github.com/sessiond/sessiond/gateway/modcrypto"
+	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 )
@@ -61,16 +62,12 @@ func (s *site) newBackend() (http.Handler, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			return nil, fmt.Errorf("upstream %q: not an http or https URL", sc.Upstream)
 		}
-		return newProxy(sc.Name, u, s.log, sc.Timeouts.UpstreamHeader), nil
+		return newProxy(sc.Name, u, s.log, sc.Timeouts.UpstreamHeader)
 	case sc.CGI != nil:
 		s.cgi = true
-		return &cgiBackend{dir: sc.CGI.Dir, prefix: strings.TrimSuffix(sc.CGI.Prefix, "/"), log: s.log}, nil
+		return upstream.NewCGI(upstream.CGIConfig{Dir: sc.CGI.Dir, Prefix: sc.CGI.Prefix, Forwarded: forwarded, Logger: s.log})
 	case sc.Static != nil:
-		fs := http.FileServer(http.Dir(sc.Static.Dir))
-		if sc.Static.Prefix != "/" {
-			fs = http.StripPrefix(strings.TrimSuffix(sc.Static.Prefix, "/"), fs)
-		}
-		return fs, nil
+		return upstream.Static(sc.Static.Dir, sc.Static.Prefix), nil
 	}
 	return nil, errors.New("no backend: upstream, cgi, static or an in-process handler")
 }
@@ -219,7 +216,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if secure.Canonicalize(w, r) {
 		return
 	}
-	r = limitBody(w, r, s.cfg.Timeouts)
+	r = upstream.LimitBody(w, r, upstream.BodyLimit{Initial: s.cfg.Timeouts.RequestBody, MinRate: int64(s.cfg.Timeouts.RequestBodyMinRate)})
 	s.headers.stripSpoofed(r.Header)
 	if s.cfg.Inspect {
 		w, r = s.inspect(w, r)

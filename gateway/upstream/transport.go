@@ -44,7 +44,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -126,8 +126,14 @@ func (t *Transport) CloseIdleConnections() { t.base.CloseIdleConnections() }
 
 // RoundTrip sends req through net/http's Transport.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.Do(req, nil)
+}
+
+// Do is RoundTrip with the 1xx responses passed to on1xx (when not nil)
+// as they arrive, before the final response; at most Max1xx.
+func (t *Transport) Do(req *http.Request, on1xx func(code int, h textproto.MIMEHeader)) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		resp, desync, err := t.roundTrip(req)
+		resp, desync, err := t.roundTrip(req, on1xx)
 		if !desync {
 			return resp, err
 		}
@@ -159,47 +165,54 @@ func replayable(req *http.Request) bool {
 	return false
 }
 
-// exchange follows one attempt of one request.
+// exchange follows one attempt of one request. Its hooks run on the
+// caller's goroutine (GotConn) and the Transport's reader (the others).
 type exchange struct {
-	mu     sync.Mutex
-	conn   *conn
-	desync bool
-	n1xx   int
+	conn   atomic.Pointer[conn]
+	desync atomic.Bool
+	n1xx   atomic.Int32
+	on1xx  func(code int, h textproto.MIMEHeader)
+	cancel context.CancelCauseFunc // set when another trace's 1xx hook runs after ours
 }
 
-func (t *Transport) roundTrip(req *http.Request) (*http.Response, bool, error) {
-	ctx, cancel := context.WithCancelCause(req.Context())
-	x := &exchange{}
+func (x *exchange) gotConn(info httptrace.GotConnInfo) {
+	if c := guarded(info.Conn); c != nil {
+		x.conn.Store(c)
+		c.begin()
+	}
+}
+
+func (x *exchange) gotFirstResponseByte() {
+	if c := x.conn.Load(); c != nil && !c.answered() {
+		x.desync.Store(true)
+	}
+}
+
+func (x *exchange) got1xx(code int, h textproto.MIMEHeader) error {
+	if x.n1xx.Add(1) > Max1xx {
+		if x.cancel != nil {
+			x.cancel(ErrTooMany1xx) // the composed hook's answer is the other trace's
+		}
+		return ErrTooMany1xx
+	}
+	if x.on1xx != nil {
+		x.on1xx(code, h)
+	}
+	return nil
+}
+
+func (t *Transport) roundTrip(req *http.Request, on1xx func(int, textproto.MIMEHeader)) (*http.Response, bool, error) {
+	ctx := req.Context()
+	x := &exchange{on1xx: on1xx}
+	if old := httptrace.ContextClientTrace(ctx); old != nil && old.Got1xxResponse != nil {
+		// httptrace composes the two hooks and returns the other's error:
+		// a storm is ended through the context instead.
+		ctx, x.cancel = context.WithCancelCause(ctx)
+	}
 	trace := &httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) {
-			if c := guarded(info.Conn); c != nil {
-				x.mu.Lock()
-				x.conn = c
-				x.mu.Unlock()
-				c.begin()
-			}
-		},
-		GotFirstResponseByte: func() {
-			x.mu.Lock()
-			c := x.conn
-			x.mu.Unlock()
-			if c != nil && !c.answered() {
-				x.mu.Lock()
-				x.desync = true
-				x.mu.Unlock()
-			}
-		},
-		Got1xxResponse: func(int, textproto.MIMEHeader) error {
-			x.mu.Lock()
-			x.n1xx++
-			n := x.n1xx
-			x.mu.Unlock()
-			if n > Max1xx {
-				cancel(ErrTooMany1xx)
-				return ErrTooMany1xx
-			}
-			return nil
-		},
+		GotConn:              x.gotConn,
+		GotFirstResponseByte: x.gotFirstResponseByte,
+		Got1xxResponse:       x.got1xx,
 	}
 	out := req.WithContext(httptrace.WithClientTrace(ctx, trace))
 	if hasBody(req) {
@@ -210,23 +223,22 @@ func (t *Transport) roundTrip(req *http.Request) (*http.Response, bool, error) {
 		out.Close = true
 	}
 	resp, err := t.base.RoundTrip(out)
-	x.mu.Lock()
-	desync := x.desync
-	x.mu.Unlock()
+	desync := x.desync.Load()
 	if err != nil {
-		if cause := context.Cause(ctx); errors.Is(cause, ErrTooMany1xx) {
+		if x.n1xx.Load() > Max1xx {
 			err = ErrTooMany1xx
 		}
-		cancel(nil)
+		if x.cancel != nil {
+			x.cancel(nil)
+		}
 		return nil, desync, err
 	}
-	if desync {
-		cancel(nil)
-		return resp, true, nil
+	if desync && x.cancel != nil {
+		x.cancel(nil)
 	}
-	// ctx ends with the request's own context: its body (or an upgraded
-	// connection) stays usable until then.
-	return resp, false, nil
+	// Otherwise ctx ends with the request's own context: the body (or an
+	// upgraded connection) stays usable until then.
+	return resp, desync, nil
 }
 
 // guarded returns the conn under an HTTP/1.1 connection, plain or TLS

@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"bufio"
@@ -10,8 +10,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/sessiond/sessiond/gateway/config"
 )
 
 // pipeListener hands the server ends of net.Pipe connections to an
@@ -68,15 +66,12 @@ type bodyOutcome struct {
 // bounds the whole body. A body read to its end lifts the deadline: the
 // connection stays usable for a long response.
 func TestBodyMinRate(t *testing.T) {
-	defaults := config.DefaultSite().Timeouts
-	if defaults.RequestBody != 20*time.Second || defaults.RequestBodyMinRate != 500 {
-		t.Fatalf("default timeouts = %v, %d B/s; want Apache's body=20,MinRate=500", defaults.RequestBody, defaults.RequestBodyMinRate)
-	}
+	defaults := BodyLimit{Initial: 20 * time.Second, MinRate: 500} // Apache's default, and the gateway's
 	fixed := defaults
-	fixed.RequestBodyMinRate = 0
+	fixed.MinRate = 0
 	tests := []struct {
 		name     string
-		timeouts config.SiteTimeouts
+		timeouts BodyLimit
 		chunk    int           // bytes sent every second
 		size     int           // Content-Length
 		cutAfter time.Duration // 0: the body passes whole
@@ -95,9 +90,9 @@ func TestBodyMinRate(t *testing.T) {
 				got := make(chan bodyOutcome, 1)
 				srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					start := time.Now()
-					r = limitBody(w, r, tt.timeouts)
+					r = LimitBody(w, r, tt.timeouts)
 					n, _ := io.Copy(io.Discard, r.Body)
-					o := bodyOutcome{read: n, took: time.Since(start), timedOut: bodyTimedOut(r)}
+					o := bodyOutcome{read: n, took: time.Since(start), timedOut: BodyTimedOut(r)}
 					if o.timedOut {
 						w.Header().Set("Connection", "close")
 						w.WriteHeader(http.StatusRequestTimeout)
@@ -158,15 +153,15 @@ func TestBodyAllowanceDeadline(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name  string
-		a     bodyAllowance
+		a     BodyLimit
 		read  int64
 		after time.Duration
 	}{
-		{"nothing read", bodyAllowance{20 * time.Second, 500}, 0, 20 * time.Second},
-		{"250 bytes: half a second", bodyAllowance{20 * time.Second, 500}, 250, 20*time.Second + 500*time.Millisecond},
-		{"rate 0: no extension", bodyAllowance{20 * time.Second, 0}, 1 << 20, 20 * time.Second},
-		{"100 GB at 500 B/s", bodyAllowance{20 * time.Second, 500}, 100e9, 20*time.Second + 200e6*time.Second},
-		{"the largest rate", bodyAllowance{time.Second, config.MaxRequestBodyMinRate}, 3<<30 + 1<<29, time.Second + 3500*time.Millisecond},
+		{"nothing read", BodyLimit{20 * time.Second, 500}, 0, 20 * time.Second},
+		{"250 bytes: half a second", BodyLimit{20 * time.Second, 500}, 250, 20*time.Second + 500*time.Millisecond},
+		{"rate 0: no extension", BodyLimit{20 * time.Second, 0}, 1 << 20, 20 * time.Second},
+		{"100 GB at 500 B/s", BodyLimit{20 * time.Second, 500}, 100e9, 20*time.Second + 200e6*time.Second},
+		{"the largest rate", BodyLimit{time.Second, 1 << 30}, 3<<30 + 1<<29, time.Second + 3500*time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
