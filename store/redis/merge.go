@@ -21,7 +21,7 @@ const fieldPrefix = "."
 
 // luaMergeData is the data part of every merge script: mergedata applies
 // the data change set to the data fields of k — with clear, deletes them
-// all first (but those starting with keep, if keep is not ''), then
+// all first (but those starting with keep, if keep is not empty), then
 // deletes the fields ARGV[at+1 .. at+ARGV[at]] and sets the field/value
 // pairs after them — and answers whether a value changed; writedata
 // finishes a merge that keeps d (rule 4): it counts the request (count)
