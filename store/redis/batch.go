@@ -18,7 +18,7 @@ import (
 // (clusterLoad). Answers are read into a []string directly
 // (StringSliceCmd): Script.Run's generic reply boxes every element in an
 // interface and copies them again, about 50 allocations for a record's
-// hash.
+// hash. So is a HGETALL's under RESP2 (a list); under RESP3 it is a map.
 func (s *Store) loadMany(ctx context.Context, hashes []session.Hash) (map[session.Hash][]string, error) {
 	ctx, done, err := s.request(ctx, "load")
 	if err != nil {
@@ -53,7 +53,11 @@ func (s *Store) loadMany(ctx context.Context, hashes []session.Hash) (map[sessio
 	byScript := script("evalsha", scriptLoad.Hash())
 	err = send(all, func(i int) goredis.Cmder {
 		if ref, ok := s.hints.get(hashes[i]); ok {
-			// HGETALL answers a map under RESP3, a list under RESP2.
+			// HGETALL answers a list under RESP2, read into a []string
+			// directly, and a map under RESP3.
+			if s.resp2 {
+				return goredis.NewStringSliceCmd(ctx, "hgetall", s.recordKey(ref))
+			}
 			return goredis.NewMapStringStringCmd(ctx, "hgetall", s.recordKey(ref))
 		}
 		return byScript(i)
@@ -67,16 +71,18 @@ func (s *Store) loadMany(ctx context.Context, hashes []session.Hash) (map[sessio
 			h := hashes[i]
 			switch cerr := cmds[i].Err(); {
 			case cerr == nil:
+				var pairs []string
 				switch c := cmds[i].(type) {
 				case *goredis.StringSliceCmd:
-					out[h] = c.Val()
+					pairs = c.Val()
 				case *goredis.MapStringStringCmd:
-					if pairs := pairsOfMap(c.Val()); lists(pairs, h) {
-						out[h] = pairs
-					} else {
-						s.hints.drop(h) // ask the ID key
-						again = append(again, i)
-					}
+					pairs = pairsOfMap(c.Val())
+				}
+				if cmds[i].Name() != "hgetall" || lists(pairs, h) {
+					out[h] = pairs
+				} else {
+					s.hints.drop(h) // ask the ID key
+					again = append(again, i)
 				}
 			case goredis.HasErrorPrefix(cerr, "NOSCRIPT"):
 				again = append(again, i)

@@ -81,10 +81,14 @@
 // 10,000 hints); the next Load of that hash reads the record directly and
 // uses it only if the record still lists the hash, else it asks the ID key
 // in a second round, so a hint never serves a record rotated away from
-// the hash or deleted, by this process or another. A merge on the version
-// its request loaded that keeps the record's IDs and user (the common
-// modifying request) writes in place: one HSET of the record's fields and
-// the change set's keys, and a PTTL, in the same script (TTLs).
+// the hash or deleted, by this process or another. On a single node a
+// merge of data only (no change of IDs, user or client, no Clear: the
+// common modifying request) runs a script of its own that is given the
+// record's key alone and only the arguments such a merge needs (each
+// argument costs Redis about a tenth of a microsecond). On the version its
+// request loaded it writes in place: one HSET of the record's fields and
+// the change set's keys, and a PTTL (TTLs); on a newer version it applies
+// the change set key by key, as the general merge does.
 //
 // A pipeline counts as one round: go-redis sends each node its share
 // concurrently. Scripts run through redis.Script (EVALSHA, falling back to

@@ -268,6 +268,7 @@ type counter struct {
 	pipelines int
 	piped     int
 	names     []string
+	last      []any // the arguments of the last single command
 }
 
 func (c *counter) DialHook(next goredis.DialHook) goredis.DialHook { return next }
@@ -277,6 +278,7 @@ func (c *counter) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 		c.mu.Lock()
 		c.cmds++
 		c.names = append(c.names, cmd.Name())
+		c.last = cmd.Args()
 		c.mu.Unlock()
 		return next(ctx, cmd)
 	}
@@ -296,8 +298,15 @@ func (c *counter) reset() (cmds, pipelines, piped int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cmds, pipelines, piped = c.cmds, c.pipelines, c.piped
-	c.cmds, c.pipelines, c.piped, c.names = 0, 0, 0, nil
+	c.cmds, c.pipelines, c.piped, c.names, c.last = 0, 0, 0, nil, nil
 	return
+}
+
+// lastArgs returns the arguments of the last single command sent.
+func (c *counter) lastArgs() []any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.last
 }
 
 // bothModes runs f as a subtest on the single-node protocol and on the

@@ -19,15 +19,54 @@ import (
 // LEGACY and the write goes through Update).
 const fieldPrefix = "."
 
-// luaMerge is the merge shared by both scripts (session.Merger's rules).
-// ARGV: prefix, ref, d, ids, user, e, ttl, score, now, base version,
-// meta, base ids, base user, fast, clear, keep, requests (Next's), count
-// ('1': add one to the stored count), Next's version, TTL slack (ms),
-// horizon score (see ttlSlack), #dels, dels..., then field/value pairs to
-// set. check answers the verdict before anything is
-// written: nil to go on, else the answer word; whole says whether d and
-// the index fields are to be written (base version, or a meta change).
-const luaMerge = `
+// luaMergeData is the data part of every merge script: mergedata applies
+// the data change set to the data fields of k — with clear, deletes them
+// all first (but those starting with keep, if keep is not empty), then
+// deletes the fields ARGV[at+1 .. at+ARGV[at]] and sets the field/value
+// pairs after them — and answers whether a value changed; writedata
+// finishes a merge that keeps d (rule 4): it counts the request (count)
+// and, if anything changed, the version.
+const luaMergeData = `
+local function mergedata(k, clear, keep, at)
+  local changed = false
+  if clear then
+    for _, f in ipairs(redis.call('HKEYS', k)) do
+      if string.sub(f, 1, 1) == '.' and (keep == '' or string.sub(f, 1, #keep) ~= keep) then
+        redis.call('HDEL', k, f)
+        changed = true
+      end
+    end
+  end
+  local ndel = tonumber(ARGV[at])
+  for j = at + 1, at + ndel do
+    if redis.call('HDEL', k, ARGV[j]) == 1 then changed = true end
+  end
+  for j = at + 1 + ndel, #ARGV, 2 do
+    if redis.call('HGET', k, ARGV[j]) ~= ARGV[j + 1] then
+      redis.call('HSET', k, ARGV[j], ARGV[j + 1])
+      changed = true
+    end
+  end
+  return changed
+end
+local function writedata(k, changed, count)
+  if count then
+    redis.call('HINCRBY', k, 'n', 1)
+    changed = true
+  end
+  if changed then redis.call('HINCRBY', k, 'v', 1) end
+end
+`
+
+// luaMerge is the general merge shared by scriptMerge and
+// scriptMergeRecord (session.Merger's rules). ARGV: prefix, ref, d, ids,
+// user, e, ttl, score, now, base version, meta, base ids, base user, fast,
+// clear, keep, requests (Next's), count ('1': add one to the stored
+// count), #dels (ARGV[19]), dels..., then field/value pairs to set. check
+// answers the verdict before anything is written: nil to go on, else the
+// answer word; whole says whether d and the index fields are to be
+// written (base version, or a meta change).
+const luaMerge = luaMergeData + `
 local function check(k, cur, fast)
   if not cur[1] then return 'NOTFOUND' end
   if cur[4] ~= '2' then return 'LEGACY' end
@@ -39,71 +78,49 @@ local function check(k, cur, fast)
   if whole and fast and (cur[2] ~= ARGV[4] or cur[3] ~= ARGV[5]) then return 'CHANGED' end
   return nil, whole
 end
--- mergedata applies the data change set; true if a value changed.
-local function mergedata(k)
-  local changed = false
-  if ARGV[15] == '1' then
-    local keep = ARGV[16]
-    for _, f in ipairs(redis.call('HKEYS', k)) do
-      if string.sub(f, 1, 1) == '.' and (keep == '' or string.sub(f, 1, #keep) ~= keep) then
-        redis.call('HDEL', k, f)
-        changed = true
-      end
-    end
-  end
-  local ndel = tonumber(ARGV[22])
-  for j = 23, 22 + ndel do
-    if redis.call('HDEL', k, ARGV[j]) == 1 then changed = true end
-  end
-  for j = 23 + ndel, #ARGV, 2 do
-    if redis.call('HGET', k, ARGV[j]) ~= ARGV[j + 1] then
-      redis.call('HSET', k, ARGV[j], ARGV[j + 1])
-      changed = true
-    end
-  end
-  return changed
-end
 local function writewhole(k)
   redis.call('HSET', k, 'd', ARGV[3], 'i', ARGV[4], 'u', ARGV[5], 'e', ARGV[6])
   redis.call('HINCRBY', k, 'v', 1)
   if ARGV[18] == '1' then redis.call('HINCRBY', k, 'n', 1) else redis.call('HSET', k, 'n', ARGV[17]) end
   setttl(k, tonumber(ARGV[7]))
 end
--- writedata finishes a merge that keeps d: counts the version (and the
--- request) if anything changed.
-local function writedata(k, changed)
-  if ARGV[18] == '1' then
-    redis.call('HINCRBY', k, 'n', 1)
-    changed = true
-  end
-  if changed then redis.call('HINCRBY', k, 'v', 1) end
+local function mergeall(k, whole)
+  local changed = mergedata(k, ARGV[15] == '1', ARGV[16], 19)
+  if whole then writewhole(k) else writedata(k, changed, ARGV[18] == '1') end
 end
 `
 
-// luaMergeInPlace is the single-node merge's first step, for the common
-// case: the stored record is still the change set's base (rule 2), which
-// keeps its IDs and user, and the change set does not clear. Then the
-// stored data is Base's, so deleting and setting the change set's keys
-// gives Next's; the record's other fields are written in the same HSET.
-// Its keys' TTLs (the record's, its ID keys' and its user index entry's,
-// all set together, so the record's PTTL tells them all) are rewritten
-// only if they would end before Next's expiry or more than the slack
-// after it, and then to the expiry plus the slack: a session in use
-// rewrites them once per slack, not on every request. Each write command
-// costs a script more than a microsecond of Redis's time, beyond its own
-// work. It comes first in the script, before the helpers are defined (the
-// common case returns before making their closures); it leaves cur, the
-// stored version, IDs, user and layout, for the general path when it does
-// not apply, and refresh, the TTL to rewrite, when it applies but the TTLs
-// need it (luaMergeRefresh).
-const luaMergeInPlace = `
-local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u', 'x')
-local ndel, refresh = tonumber(ARGV[22]), nil
-if cur[1] == ARGV[10] and cur[4] == '2' and ARGV[15] == '0' and cur[2] == ARGV[4] and ARGV[4] == ARGV[12]
-  and (cur[3] or '') == ARGV[5] and ARGV[5] == ARGV[13] and #ARGV - 22 - ndel <= 512 then
-  local k, ttl, slack = KEYS[1], tonumber(ARGV[7]), tonumber(ARGV[20])
-  if ndel > 0 then redis.call('HDEL', k, unpack(ARGV, 23, 22 + ndel)) end
-  redis.call('HSET', k, 'd', ARGV[3], 'e', ARGV[6], 'v', ARGV[19], 'n', ARGV[17], unpack(ARGV, 23 + ndel))
+// scriptMergeData is the single-node merge of a change set that touches
+// only data, timestamps and the request count (session.Change.Meta false,
+// no Clear): the common modifying request. It takes only what such a
+// merge needs — each argument costs Redis about a tenth of a microsecond
+// of its own time — and only the record's key. KEYS[1] record key. ARGV:
+// base version, d, e, Next's version, Next's request count, ttl (ms), TTL
+// slack (ms), horizon score (see ttlSlack), now, base user, count ('1':
+// add one to the stored count), #dels (ARGV[12]), dels..., then
+// field/value pairs to set.
+//
+// Its first branch is rule 2: the stored record is still the change set's
+// base (and so has Next's IDs and user), so deleting and setting the
+// change set's keys gives Next's data; the record's other fields are
+// written in the same HSET. Its keys' TTLs (the record's, its ID keys' and
+// its user index entry's, all set together, so the record's PTTL tells
+// them all) are rewritten only if they would end before Next's expiry or
+// more than the slack after it, and then to the expiry plus the slack: a
+// session in use rewrites them once per slack, not on every request. Each
+// write command costs a script more than a microsecond of Redis's time,
+// beyond its own work. The branch comes before the helpers are defined
+// (the common case returns before making their closures); the ID keys
+// and the user index it rewrites are the stored record's (single node:
+// a script may compute keys). Otherwise rule 4, as luaMerge.
+var scriptMergeData = goredis.NewScript(`
+local k = KEYS[1]
+local cur = redis.call('HMGET', k, 'v', 'x', 'u')
+local refresh
+if cur[1] == ARGV[1] and cur[2] == '2' then
+  local ndel, ttl, slack = tonumber(ARGV[12]), tonumber(ARGV[6]), tonumber(ARGV[7])
+  if ndel > 0 then redis.call('HDEL', k, unpack(ARGV, 13, 12 + ndel)) end
+  redis.call('HSET', k, 'd', ARGV[2], 'e', ARGV[3], 'v', ARGV[4], 'n', ARGV[5], unpack(ARGV, 13 + ndel))
   local left = redis.call('PTTL', k)
   if ttl > 0 then
     if left >= ttl and left <= ttl + slack then return 'OK' end
@@ -113,23 +130,27 @@ if cur[1] == ARGV[10] and cur[4] == '2' and ARGV[15] == '0' and cur[2] == ARGV[4
     refresh = 0
   end
 end
-`
-
-// luaMergeRefresh finishes a merge in place whose TTLs need rewriting
-// (refresh: the new TTL), with the helpers, which the common case returns
-// before defining.
-const luaMergeRefresh = `
+` + luaHelpers + luaMergeData + `
 if refresh then
-  setttl(KEYS[1], refresh)
-  for i = 2, #KEYS do setid(KEYS[i], ARGV[2], refresh) end
-  if ARGV[5] ~= '' then touchuser(ARGV[1] .. 'u:' .. ARGV[5], ARGV[2], ARGV[21], ARGV[9]) end
+  local p = string.find(k, '{', 1, true)
+  local prefix, ref = string.sub(k, 1, p - 1), string.sub(k, p + 1, -4)
+  local ids = redis.call('HGET', k, 'i') or ''
+  setttl(k, refresh)
+  for j = 1, #ids, 64 do setid(prefix .. 'i:' .. string.sub(ids, j, j + 63), ref, refresh) end
+  if (cur[3] or '') ~= '' then touchuser(prefix .. 'u:' .. cur[3], ref, ARGV[8], ARGV[9]) end
   return 'OK'
 end
-`
+if not cur[1] then return 'NOTFOUND' end
+if cur[2] ~= '2' then return 'LEGACY' end
+if (cur[3] or '') ~= ARGV[10] then return 'CONFLICT' end
+writedata(k, mergedata(k, false, '', 12), ARGV[11] == '1')
+return 'OK'
+`)
 
-// Single node and Sentinel. KEYS[1] record key, KEYS[2..] the ID keys of
-// the merged record; ARGV as luaMerge.
-var scriptMerge = goredis.NewScript(luaMergeInPlace + luaHelpers + luaMergeRefresh + luaMerge + `
+// Single node and Sentinel, every other change set. KEYS[1] record key,
+// KEYS[2..] the ID keys of the merged record; ARGV as luaMerge.
+var scriptMerge = goredis.NewScript(luaHelpers + luaMerge + `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u', 'x')
 local word, whole = check(KEYS[1], cur, false)
 if word then return word end
 local ref = ARGV[2]
@@ -139,12 +160,8 @@ if whole then
     if o and o ~= ref then return 'COLLISION' end
   end
 end
-local changed = mergedata(KEYS[1])
-if not whole then
-  writedata(KEYS[1], changed)
-  return 'OK'
-end
-writewhole(KEYS[1])
+mergeall(KEYS[1], whole)
+if not whole then return 'OK' end
 local ttl = tonumber(ARGV[7])
 for i = 2, #KEYS do setid(KEYS[i], ref, ttl) end
 if cur[2] ~= ARGV[4] then
@@ -167,16 +184,38 @@ var scriptMergeRecord = goredis.NewScript(luaHelpers + luaMerge + `
 local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u', 'x')
 local word, whole = check(KEYS[1], cur, ARGV[14] == '1')
 if word then return {word} end
-local changed = mergedata(KEYS[1])
-if whole then
-  writewhole(KEYS[1])
-else
-  writedata(KEYS[1], changed)
-end
+mergeall(KEYS[1], whole)
 return {'OK', cur[2] or '', cur[3] or ''}
 `)
 
-// mergeArgs is ARGV of the merge scripts.
+// inPlaceMax bounds the keys deleted and the values set of a change set
+// for scriptMergeData, which unpacks each list into one command (Lua's
+// stack holds a few thousand values). A larger one goes through
+// scriptMerge, which writes them one by one.
+const inPlaceMax = 512
+
+// dataOnly reports whether c goes through scriptMergeData: it changes
+// only data, timestamps and the request count, and keeps Base's identity.
+func dataOnly(c *session.Change) bool {
+	return !c.Meta && !c.Clear && session.SameIdentity(c.Base, c.Next) &&
+		len(c.Del) <= inPlaceMax && 2*len(c.Set) <= inPlaceMax
+}
+
+// dataArgs is ARGV of scriptMergeData.
+func dataArgs(w *write, c *session.Change) []any {
+	count := "0"
+	if c.Count {
+		count = "1"
+	}
+	slack, horizon := ttlSlack(w)
+	args := make([]any, 0, 12+len(c.Del)+2*len(c.Set))
+	args = append(args, strconv.FormatUint(c.Base.Version, 10), w.data, w.exp,
+		strconv.FormatUint(c.Next.Version, 10), c.Next.Requests, w.ttl, slack, horizon, w.now,
+		c.Base.User, count, len(c.Del))
+	return changeArgs(args, c)
+}
+
+// mergeArgs is ARGV of scriptMerge and scriptMergeRecord.
 func (s *Store) mergeArgs(w *write, c *session.Change, fast bool) []any {
 	base := s.idsOf(c.Base)
 	meta, f, clear, count := "0", "0", "0", "0"
@@ -196,11 +235,16 @@ func (s *Store) mergeArgs(w *write, c *session.Change, fast bool) []any {
 			keep = fieldPrefix + c.Keep
 		}
 	}
-	slack, horizon := ttlSlack(w)
-	args := make([]any, 0, 22+len(c.Del)+2*len(c.Set))
+	args := make([]any, 0, 19+len(c.Del)+2*len(c.Set))
 	args = append(args, s.prefix, w.ref, w.data, w.ids, w.user, w.exp, w.ttl, w.score, w.now,
 		strconv.FormatUint(c.Base.Version, 10), meta, base, c.Base.User, f, clear, keep,
-		c.Next.Requests, count, strconv.FormatUint(c.Next.Version, 10), slack, horizon, len(c.Del))
+		c.Next.Requests, count, len(c.Del))
+	return changeArgs(args, c)
+}
+
+// changeArgs appends the change set's keys to delete and field/value
+// pairs to set to the ARGV of a merge script.
+func changeArgs(args []any, c *session.Change) []any {
 	for _, k := range c.Del {
 		args = append(args, fieldPrefix+k)
 	}
@@ -268,8 +312,14 @@ func (s *Store) merge(ctx context.Context, c *session.Change) error {
 			return &call{sc: scriptMergeRecord, keys: []string{s.recordKey(w.ref)}, args: s.mergeArgs(w, c, fast)}
 		})
 	}
-	word, err := scriptMerge.Run(ctx, s.client, append([]string{s.recordKey(w.ref)}, w.idKeys...),
-		s.mergeArgs(w, c, false)...).Text()
+	var cmd *goredis.Cmd
+	if dataOnly(c) {
+		cmd = scriptMergeData.Run(ctx, s.client, []string{s.recordKey(w.ref)}, dataArgs(w, c)...)
+	} else {
+		cmd = scriptMerge.Run(ctx, s.client, append([]string{s.recordKey(w.ref)}, w.idKeys...),
+			s.mergeArgs(w, c, false)...)
+	}
+	word, err := cmd.Text()
 	if err != nil {
 		return fail("merge", err)
 	}

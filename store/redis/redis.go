@@ -97,6 +97,7 @@ type Store struct {
 	slots   chan struct{} // admission of request-path operations (see request)
 	loads   *batch.Loader[session.Hash, []string]
 	hints   *refHints
+	resp2   bool // the client speaks RESP2 (a single node's HGETALL answers a list)
 }
 
 var (
@@ -172,6 +173,9 @@ func New(cfg Config) (*Store, error) {
 	s.slots = make(chan struct{}, max(poolSize(s.client)*3/4, 1))
 	s.loads = &batch.Loader[session.Hash, []string]{Fetch: s.loadMany, Timeout: s.timeout}
 	s.hints = newRefHints()
+	if c, ok := s.client.(*goredis.Client); ok && c.Options().Protocol == 2 {
+		s.resp2 = true
+	}
 	return s, nil
 }
 

@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -14,6 +15,10 @@ import (
 	"github.com/sessiond/sessiond/store/redis"
 	"github.com/sessiond/sessiond/store/storetest"
 )
+
+// maxDataMergeArgs bounds the arguments of a data-only merge that sets
+// one key: 12, and the key and its value.
+const maxDataMergeArgs = 14
 
 // TestRoundTrips counts, on a redis-server of the test's own (so nothing
 // else moves the counters), what each operation costs: the client side
@@ -109,6 +114,7 @@ func TestRoundTrips(t *testing.T) {
 			if err := tc.op(); err != nil {
 				t.Fatal(err)
 			}
+			last := hook.lastArgs()
 			cmds, pipelines, _ := hook.reset()
 			d := diffStats(before, commandStats(t, stats))
 			t.Logf("%s: client sent %d command(s), %d pipeline(s); server commandstats diff %v", tc.name, cmds, pipelines, d)
@@ -121,6 +127,18 @@ func TestRoundTrips(t *testing.T) {
 			}
 			if d["evalsha"] != tc.scripts || d["eval"] != 0 {
 				t.Errorf("server ran %d EVALSHA and %d EVAL, want %d EVALSHA", d["evalsha"], d["eval"], tc.scripts)
+			}
+			if strings.HasPrefix(tc.name, "Load and Merge") {
+				// The merge of a data change (the common modifying request)
+				// gives Redis the record's key alone and only what such a
+				// merge needs: every argument costs Redis time.
+				if len(last) < 4 || last[0] != "evalsha" || fmt.Sprint(last[2]) != "1" || len(last)-4 > maxDataMergeArgs {
+					keys := "?"
+					if len(last) > 2 {
+						keys = fmt.Sprint(last[2])
+					}
+					t.Errorf("the merge sent %d words (%v keys), want EVALSHA with one key and at most %d arguments", len(last), keys, maxDataMergeArgs)
+				}
 			}
 			if tc.onlyReads != nil {
 				for _, name := range slices.Sorted(maps.Keys(d)) {
