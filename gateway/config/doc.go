@@ -109,6 +109,7 @@
 //	    idle: 2m                        # keep-alive connection without a request
 //
 //	trusted_proxies: []                 # proxies whose X-Forwarded-For/-Proto are believed, e.g. [10.0.0.0/8]
+//	                                    # (without listen.https: https-only/mixed sites behind a TLS terminator)
 //	# geoip: {database: GeoLite2-City.mmdb, language: en}   # the Area of listed sessions (local_networks: true also names loopback/private ranges)
 //
 //	store:                              # exactly one of sqlite (default), postgres, redis, cookie, memory

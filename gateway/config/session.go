@@ -28,8 +28,14 @@ func validateSession(c *Config, s *Site, sp string, p *problems) {
 	if ss.Mode == ModeOff {
 		return
 	}
-	if !c.Listen.HTTPS.Enabled() {
-		p.errf(join(pp, "mode"), "%s sessions need HTTPS: configure listen.https (cert_file and key_file, or dev_tls: true)", ss.Mode)
+	switch {
+	case c.Listen.HTTPS.Enabled():
+	case len(c.TrustedProxies) == 0:
+		p.errf(join(pp, "mode"), "%s sessions need HTTPS: configure listen.https (cert_file and key_file, or dev_tls: true), or trusted_proxies behind a TLS-terminating proxy", ss.Mode)
+	default:
+		// Behind a TLS terminator: HTTPS is what a trusted proxy says it
+		// was (X-Forwarded-Proto: https); every other request is plain.
+		p.warnf(join(pp, "mode"), "no listen.https: only requests from trusted_proxies with X-Forwarded-Proto: https are HTTPS; %s", behindTerminator(ss.Mode))
 	}
 	if ss.Mode == ModeMixed && c.Store.Cookie != nil {
 		p.errf(join(pp, "mode"), "mixed mode needs a server-side store (a cookie session cannot hold two IDs); use sqlite, postgres, redis or memory")
@@ -75,6 +81,15 @@ func validateSession(c *Config, s *Site, sp string, p *problems) {
 	if ss.AllowHTTPAuth && ss.Mode == ModeMixed {
 		p.warnf(join(pp, "allow_http_auth"), "logged-in sessions travel over plain HTTP; anyone on the path can take them over")
 	}
+}
+
+// behindTerminator says what a site of mode m without listen.https gives
+// the clients that do not come through a trusted TLS terminator.
+func behindTerminator(m Mode) string {
+	if m == ModeMixed {
+		return "the secure partition and signing in are reachable only through them"
+	}
+	return "sessions are reachable only through them, every other request is redirected to https://"
 }
 
 // validateCookie checks what the file writes about the cookie; the

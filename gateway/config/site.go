@@ -226,8 +226,11 @@ func validateRedirects(c *Config, s *Site, sp string, p *problems) {
 			p.errf(join(rp, pt.key), "%d is not between 1 and 65535", pt.v)
 		}
 	}
-	if rd.Overall != secure.Never && !c.Listen.HTTPS.Enabled() && s.Session.Mode == ModeOff {
-		p.errf(join(rp, "overall"), "%s redirects to HTTPS, but there is no HTTPS listener", rd.Overall)
+	if rd.Overall != secure.Never && !c.Listen.HTTPS.Enabled() && len(c.TrustedProxies) == 0 && s.Session.Mode == ModeOff {
+		p.errf(join(rp, "overall"), "%s redirects to HTTPS, but there is no HTTPS listener (nor trusted_proxies terminating TLS)", rd.Overall)
+	}
+	if rd.Overall != secure.Never && !c.Listen.HTTPS.Enabled() && len(c.TrustedProxies) > 0 && s.Session.Mode == ModeOff {
+		p.warnf(join(rp, "overall"), "%s redirects to HTTPS, which only trusted_proxies serve (no listen.https)", rd.Overall)
 	}
 	if rd.Overall == secure.Never && s.Session.Mode == ModeHTTPSOnly && c.Listen.HTTP.Addr != "" {
 		p.warnf(join(rp, "overall"), "never: plain-HTTP visitors of an https-only site are not sent to HTTPS and get no session")
