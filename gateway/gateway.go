@@ -319,6 +319,18 @@ type Listeners struct {
 	// listener finishes its in-flight requests before it closes. An empty
 	// address closes that listener; HTTPS needs TLS set.
 	OnServe func(rebind func(http, https, admin string) ([3]net.Addr, error))
+	// ProxyProtocol says which of the HTTP and HTTPS listeners expect a
+	// PROXY protocol header (v1 or v2) on every connection: accepted only
+	// from a trusted proxy (TrustedProxies, judged by session.TrustedPeer
+	// when the connection is accepted), whose header's source address is
+	// then the connection's peer (r.RemoteAddr) for everything. Any other
+	// peer's connection is closed before HTTP; a trusted peer without a
+	// header is refused too. Fixed for the listeners' lifetime.
+	ProxyProtocol [2]bool
+	// TrustedProxies, if set, gives the trusted proxies at each connection
+	// to a PROXY protocol listener (a reload may change them). Default:
+	// the gateway's trusted_proxies.
+	TrustedProxies func() []netip.Prefix
 	// ReadHeaderTimeout and IdleTimeout bound a client's connection
 	// (defaults config.DefaultReadHeaderTimeout and DefaultIdleTimeout).
 	// Request bodies are bounded per site (timeouts.request_body).
@@ -335,6 +347,9 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	admin := l.AdminHandler
 	if admin == nil {
 		admin = g.AdminHandler()
+	}
+	if l.TrustedProxies == nil {
+		l.TrustedProxies = g.TrustedProxies
 	}
 	ls := &listenerSet{l: l, log: g.log, handler: [3]http.Handler{front, front, admin},
 		tls: [3]*tls.Config{nil, l.TLS, nil}, errc: make(chan error, 1)}
@@ -369,6 +384,9 @@ func (g *Gateway) RunBackground(ctx context.Context, gcEvery time.Duration) {
 	go g.watchUsers(ctx, htpasswd.DefaultCheckInterval)
 	g.RunGC(ctx, gcEvery)
 }
+
+// TrustedProxies are the configured trusted_proxies.
+func (g *Gateway) TrustedProxies() []netip.Prefix { return g.trusted }
 
 // Authorized reports whether r carries the admin bearer token.
 func (g *Gateway) Authorized(r *http.Request) bool { return g.authorized(r) }

@@ -10,8 +10,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/pires/go-proxyproto"
+
+	"github.com/sessiond/sessiond/session"
 )
 
 // shutdownGrace is how long in-flight requests get when a listener closes
@@ -44,6 +49,11 @@ func (ls *listenerSet) open(role int, addr string) (*server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: listen %s: %w", addr, err)
 	}
+	if role < 2 && ls.l.ProxyProtocol[role] {
+		// Before TLS: the PROXY header precedes the handshake.
+		ln = &proxyproto.Listener{Listener: ln, ConnPolicy: ls.proxyPolicy,
+			ReadHeaderTimeout: cmp.Or(ls.l.ReadHeaderTimeout, config.DefaultReadHeaderTimeout)}
+	}
 	if ls.tls[role] != nil {
 		ln = tls.NewListener(ln, ls.tls[role])
 	}
@@ -52,6 +62,23 @@ func (ls *listenerSet) open(role int, addr string) (*server, error) {
 		MaxHeaderBytes: 32 << 10, TLSConfig: ls.tls[role],
 		ErrorLog: slog.NewLogLogger(ls.log.Handler(), slog.LevelDebug)}
 	return &server{addr: addr, s: s, ln: ln}, nil
+}
+
+// proxyPolicy judges a connection to a PROXY protocol listener when it is
+// accepted: a trusted proxy must send a header (REQUIRE: without one, its
+// first read fails and the connection closes before HTTP); any other peer
+// is closed at once (ErrInvalidUpstream: the listener keeps accepting).
+func (ls *listenerSet) proxyPolicy(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
+	var peer netip.Addr
+	if a, ok := o.Upstream.(*net.TCPAddr); ok {
+		peer, _ = netip.AddrFromSlice(a.IP)
+	}
+	if peer.IsValid() && session.TrustedPeer(peer, ls.l.TrustedProxies()) {
+		return proxyproto.REQUIRE, nil
+	}
+	// Debug: any host on the network can cause one of these lines.
+	ls.log.Debug("gateway: PROXY protocol listener: connection from a peer that is not a trusted proxy closed", "peer", peer)
+	return proxyproto.REJECT, fmt.Errorf("%w: %v is not in trusted_proxies", proxyproto.ErrInvalidUpstream, peer)
 }
 
 func (ls *listenerSet) serve(s *server) {

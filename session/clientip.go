@@ -67,6 +67,11 @@ func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
 	return peer
 }
 
+// TrustedPeer reports whether the connection peer a is one of the trusted
+// proxies: the judgment ClientIP and IsSecureRequest make, for callers that
+// judge a connection before any request (a PROXY protocol listener).
+func TrustedPeer(a netip.Addr, trusted []netip.Prefix) bool { return isTrusted(a.Unmap(), trusted) }
+
 func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	for _, p := range trusted {
 		if p.Contains(a) {

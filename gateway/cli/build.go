@@ -309,6 +309,7 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 
 	l := cfg.Listen
 	p.listeners = gateway.Listeners{HTTP: l.HTTP.Addr, Admin: l.Admin.Addr,
+		ProxyProtocol:     [2]bool{l.HTTP.ProxyProtocol, l.HTTPS.ProxyProtocol},
 		ReadHeaderTimeout: l.Timeouts.ReadHeader, IdleTimeout: l.Timeouts.Idle}
 	if l.HTTPS.Enabled() {
 		p.listeners.HTTPS = l.HTTPS.Addr

@@ -156,6 +156,13 @@ func (r *running) reload() (err error) {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", errInvalidConfig, r.path, err)
 	}
+	if p.listeners.ProxyProtocol != old.p.listeners.ProxyProtocol {
+		if p.store == old.p.store && old.p.storeClose == nil {
+			old.p.storeClose, p.storeClose = p.storeClose, nil // the store stays with the running config
+		}
+		p.close()
+		return fmt.Errorf("%w: %s: listen.http/https.proxy_protocol changed; restart sessiond to apply it", errInvalidConfig, r.path)
+	}
 	if to := listenAddrs(p.listeners); to != listenAddrs(old.p.listeners) {
 		if err := r.move(to); err != nil {
 			if p.store == old.p.store && old.p.storeClose == nil {

@@ -95,11 +95,13 @@
 //	listen:
 //	  http:
 //	    addr: 127.0.0.1:8080            # "" turns plain HTTP off
+//	    proxy_protocol: false           # true: PROXY v1/v2 header first, from trusted_proxies only
 //	  https:                            # on when cert_file or dev_tls is set
 //	    addr: 127.0.0.1:8443
 //	    cert_file: tls/cert.pem
 //	    key_file: tls/key.pem
 //	    dev_tls: false                  # true: self-signed localhost certificate (loopback only)
+//	    proxy_protocol: false           # as for http (the header comes before TLS)
 //	  admin:                            # off unless addr is set
 //	    addr: 127.0.0.1:9090
 //	    token_file: secrets/admin-token # or token_env (default SESSIOND_ADMIN_TOKEN)

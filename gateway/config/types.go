@@ -130,6 +130,14 @@ type SiteTimeouts struct {
 type HTTPListener struct {
 	// Addr is host:port; "" turns plain HTTP off. Default "127.0.0.1:8080".
 	Addr string `yaml:"addr"`
+	// ProxyProtocol: every connection starts with a PROXY protocol header
+	// (v1 or v2, as HAProxy's send-proxy / send-proxy-v2 and cloud TCP load
+	// balancers send it), whose source address is the client's for
+	// everything (limits, audit, binding, access log, X-Forwarded-For to
+	// the backend). Only peers in TrustedProxies may connect: any other
+	// peer's connection is closed before HTTP, and a trusted peer that
+	// sends no header is refused too. Default false.
+	ProxyProtocol bool `yaml:"proxy_protocol"`
 }
 
 // HTTPSListener is the TLS listener. It is on when CertFile or DevTLS is set.
@@ -141,6 +149,9 @@ type HTTPSListener struct {
 	// DevTLS serves a generated self-signed certificate for localhost and
 	// *.localhost (internal/devtls); loopback addresses only.
 	DevTLS bool `yaml:"dev_tls"`
+	// ProxyProtocol: as HTTPListener.ProxyProtocol; the PROXY header comes
+	// before the TLS handshake. Default false.
+	ProxyProtocol bool `yaml:"proxy_protocol"`
 }
 
 // Enabled reports whether HTTPS is configured.

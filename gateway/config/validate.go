@@ -206,6 +206,20 @@ func validateListen(c *Config, p *problems) {
 	} else if l.HTTPS.Addr != "" {
 		p.errf("listen.https", "addr is set but there is no certificate: set cert_file and key_file, or dev_tls: true")
 	}
+	for _, pp := range []struct {
+		key    string
+		on, up bool
+	}{{"listen.http.proxy_protocol", l.HTTP.ProxyProtocol, l.HTTP.Addr != ""}, {"listen.https.proxy_protocol", l.HTTPS.ProxyProtocol, l.HTTPS.Enabled()}} {
+		switch {
+		case !pp.on:
+		case !pp.up:
+			p.errf(pp.key, "the listener is off")
+		case len(c.TrustedProxies) == 0:
+			p.errf(pp.key, "PROXY headers are accepted only from trusted_proxies, and none is set: every connection would be refused")
+		default:
+			p.warnf(pp.key, "only trusted_proxies may connect to this listener, each with a PROXY header; every other connection is refused")
+		}
+	}
 	adminOK := checkAddr("listen.admin.addr", l.Admin.Addr)
 	if l.HTTP.Addr == "" && !l.HTTPS.Enabled() {
 		p.errf("listen", "no listener: set listen.http.addr or configure listen.https")
