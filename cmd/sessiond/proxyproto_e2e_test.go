@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,11 +33,13 @@ func TestProxyProtocol(t *testing.T) {
 	users := filepath.Join(dir, "users")
 	addUser(t, bin, users, "alice", "alice-pw")
 	audit, access := filepath.Join(dir, "audit.log"), filepath.Join(dir, "access.log")
-	gw, gws := testenv.FreePort(t), testenv.FreePort(t)
+	gw, gws, admin := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+	t.Setenv("TEST_ADMIN_TOKEN", testAdminToken)
 	v2, v1, v2tls, rogue := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	cfg := fmt.Sprintf(`listen:
   http: {addr: "127.0.0.1:%d", proxy_protocol: true}
   https: {addr: "127.0.0.1:%d", dev_tls: true, proxy_protocol: true}
+  admin: {addr: "127.0.0.1:%d", token_env: TEST_ADMIN_TOKEN}
 trusted_proxies: [127.0.0.2]
 audit: {log: %s}
 access_log: {log: %s}
@@ -55,7 +58,7 @@ sites:
     upstream: %s
     session: {mode: off}
     redirects: {overall: never}
-`, gw, gws, audit, access, filepath.Join(dir, "s.db"), up.srv.URL, users, up.srv.URL)
+`, gw, gws, admin, audit, access, filepath.Join(dir, "s.db"), up.srv.URL, users, up.srv.URL)
 	path := filepath.Join(dir, "sessiond.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -202,6 +205,39 @@ listen rogue
 	}
 	if !strings.Contains(aud, `"ip":"127.0.0.3"`) {
 		t.Errorf("audit log does not name the PROXY client 127.0.0.3:\n%s", aud)
+	}
+
+	// Reloads: turning proxy_protocol off is refused (the listeners keep
+	// it); trusted_proxies apply to the next connection, so once HAProxy's
+	// address leaves them its PROXY headers are refused.
+	reload := func(conf string) (string, error) {
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "reload", "--admin", fmt.Sprintf("127.0.0.1:%d", admin))
+		cmd.Env = append(os.Environ(), "SESSIOND_ADMIN_TOKEN="+testAdminToken)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	viaV2 := func() (string, error) {
+		return rawExchange("127.0.0.3", v2, "GET /after-reload HTTP/1.1\r\nHost: plain.localhost\r\n\r\n", false)
+	}
+	off := strings.Replace(cfg, `proxy_protocol: true}`, `proxy_protocol: false}`, 1)
+	if out, err := reload(off); err == nil || !strings.Contains(out, "proxy_protocol") {
+		t.Fatalf("reload turning proxy_protocol off: %v\n%s; want it refused, naming proxy_protocol", err, out)
+	}
+	if got, err := viaV2(); err != nil || got != "200 OK" {
+		t.Fatalf("PROXY v2 after the refused reload: %q %v, want 200 OK", got, err)
+	}
+	if got, err := rawExchange("127.0.0.2", gw, "GET /bare2 HTTP/1.1\r\nHost: plain.localhost\r\n\r\n", false); got != "" {
+		t.Fatalf("after the refused reload a trusted peer without a header was served: %q %v", got, err)
+	}
+	untrust := strings.Replace(cfg, "trusted_proxies: [127.0.0.2]", "trusted_proxies: [127.0.0.9]", 1)
+	if out, err := reload(untrust); err != nil {
+		t.Fatalf("reload changing trusted_proxies: %v\n%s", err, out)
+	}
+	if got, err := viaV2(); got != "" {
+		t.Fatalf("HAProxy's PROXY header after it left trusted_proxies: served %q (%v), want the connection closed", got, err)
 	}
 }
 
