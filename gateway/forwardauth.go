@@ -16,9 +16,10 @@ import (
 // ForwardAuth) asks config.ForwardAuthPath about every request it serves
 // and sends the login and logout paths and /.sessiond/ here. The answer:
 //
-//   - a signed-in session: 200 with the identity headers (user, Ref, and
-//     the session data if ForwardAuth.SessionData), taken from the session
-//     alone. A rotated or refreshed cookie rides on the answer as
+//   - a signed-in session: 200 with the identity headers a proxied
+//     request gets (setIdentity: user, Ref, X-Session-Secure, the token
+//     for the logout form, and the session data if
+//     ForwardAuth.SessionData), taken from the session alone. A rotated or refreshed cookie rides on the answer as
 //     Set-Cookie; the proxy copies it to the browser (docs/forward-auth.md).
 //   - otherwise, when the proxy said which URL it is protecting with
 //     X-Forwarded-Uri (Caddy, Traefik): a redirect to the login page with
@@ -64,13 +65,7 @@ func (s *site) serveAuth(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	if sess := session.FromContext(r.Context()); sess != nil && sess.User() != "" {
-		h.Set(s.headers.User, sess.User())
-		if ref := sess.Ref(); ref != "" {
-			h.Set(s.headers.Ref, ref)
-		}
-		if s.cfg.ForwardAuth.SessionData {
-			h.Set(s.headers.Session, sessionHeaderValue(sess))
-		}
+		s.setIdentity(h, r, sess, s.cfg.ForwardAuth.SessionData)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
