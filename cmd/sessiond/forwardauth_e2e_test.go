@@ -101,6 +101,20 @@ func TestForwardAuthNginx(t *testing.T) {
 	authEndpointAttacks(t, gwTLS)
 }
 
+// TestForwardAuthCaddy: Caddy forward_auth in front of a plain backend.
+func TestForwardAuthCaddy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Caddy")
+	}
+	caddy := lookSbin(t, "caddy", "Debian: apt-get install caddy")
+	bin := buildSessiond(t)
+	be := newPlainBackend(t)
+	cp := testenv.FreePort(t)
+	gw, _ := fwdAuthGateway(t, bin, cp)
+	startCaddy(t, caddy, cp, strings.TrimPrefix(gw, "http://"), strings.TrimPrefix(be.url, "http://"))
+	forwardAuthFlow(t, fmt.Sprintf("https://app.localhost:%d", cp), be)
+}
+
 // forwardAuthFlow: anonymous → login → the backend sees the user (never
 // what the client claims) → rotation reaches the browser → logout → the
 // old cookie is refused.
@@ -159,6 +173,14 @@ func forwardAuthFlow(t *testing.T, origin string, be *plainBackend) {
 	for _, h := range []string{"X-Session", "X-Session-Secure"} {
 		if v := seen.Values(h); len(v) != 0 && v[0] == "mallory" {
 			t.Fatalf("the backend received the client's %s: %q", h, v)
+		}
+	}
+	if v := seen.Values("Set-Cookie"); len(v) != 0 {
+		t.Fatalf("the backend received the auth answer's Set-Cookie: %q", v)
+	}
+	for _, v := range resp.Header.Values("Set-Cookie") {
+		if strings.TrimSpace(v) == "" {
+			t.Fatalf("an empty Set-Cookie line reached the browser: %q", resp.Header.Values("Set-Cookie"))
 		}
 	}
 
@@ -312,4 +334,27 @@ const nginxSite = `    # The auth subrequest: internal only, no body, the origin
       add_header Set-Cookie $session_cookie always;
       return 302 $session_login;
     }
+`
+
+// caddySite is the inside of Caddy's site block: docs/forward-auth.md
+// shows it as is (TestForwardAuthDocs).
+const caddySite = `  route {
+    # Never the client's: set below from sessiond's answer only.
+    request_header -X-Session*
+    request_header -Set-Cookie
+    # sessiond's own pages under this host: login, logout, /.sessiond/.
+    @sessiond path /login /logout /.sessiond/*
+    reverse_proxy @sessiond {$SESSIOND}
+    # Everything else: asked first (a redirect to the login page when
+    # not signed in), then the backend with the identity.
+    forward_auth {$SESSIOND} {
+      uri /.sessiond/auth
+      copy_headers X-Session-User X-Session-Ref X-Session-Csrf X-Session-Csrf-Field Set-Cookie
+    }
+    # A rotated session cookie rode on the answer: to the browser, not
+    # to the backend.
+    header +Set-Cookie {http.request.header.Set-Cookie}
+    request_header -Set-Cookie
+    reverse_proxy {$BACKEND}
+  }
 `

@@ -1,9 +1,8 @@
 package main_test
 
 import (
-	"crypto/tls"
 	"fmt"
-	"net/http"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,7 +64,6 @@ func startServer(t *testing.T, name string, port int, logFile string, env []stri
 			<-done
 		}
 	})
-	c := &http.Client{Timeout: time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	for range 100 {
 		select {
 		case <-done:
@@ -73,14 +71,14 @@ func startServer(t *testing.T, name string, port int, logFile string, env []stri
 			t.Fatalf("%s exited at start; log:\n%s", name, log)
 		default:
 		}
-		if resp, err := c.Get(fmt.Sprintf("https://127.0.0.1:%d/", port)); err == nil {
-			resp.Body.Close()
+		if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+			c.Close()
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	log, _ := os.ReadFile(logFile)
-	t.Fatalf("%s did not answer on port %d; log:\n%s", name, port, log)
+	t.Fatalf("%s did not listen on port %d; log:\n%s", name, port, log)
 }
 
 // startNginx runs nginx on 127.0.0.1:port (TLS) in front of backend,
@@ -117,4 +115,29 @@ http {
 		t.Fatal(err)
 	}
 	startServer(t, "nginx", port, filepath.Join(dir, "error.log"), nil, bin, "-p", dir, "-e", filepath.Join(dir, "error.log"), "-c", path)
+}
+
+// startCaddy runs Caddy on 127.0.0.1:port (TLS) in front of backend,
+// asking sessiond (both host:port): the Caddyfile of
+// docs/forward-auth.md, with SESSIOND and BACKEND from the environment.
+func startCaddy(t *testing.T, bin string, port int, sessiond, backend string) {
+	t.Helper()
+	dir := t.TempDir()
+	cert, key := proxyCert(t, dir)
+	conf := fmt.Sprintf(`{
+  admin off
+  auto_https off
+  storage file_system %[1]s/data
+}
+https://app.localhost:%[2]d {
+  bind 127.0.0.1
+  tls %[3]s %[4]s
+%[5]s}
+`, dir, port, cert, key, caddySite)
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "SESSIOND=" + sessiond, "BACKEND=" + backend}
+	startServer(t, "caddy", port, os.DevNull, env, bin, "run", "--adapter", "caddyfile", "--config", path)
 }
