@@ -93,6 +93,24 @@ func (s *site) hasHost(host string) bool {
 	return slices.ContainsFunc(s.cfg.Hosts, func(n string) bool { return strings.EqualFold(n, host) })
 }
 
+// authSite is the forward-auth site a trusted proxy's auth request is
+// about when its Host names none (Traefik sends the address's host and
+// the original one in X-Forwarded-Host).
+func (g *Gateway) authSite(r *http.Request) (*site, bool) {
+	if r.URL.Path != config.ForwardAuthPath || !session.FromTrustedProxy(r, g.trusted) {
+		return nil, false
+	}
+	host := strings.ToLower(r.Header.Get("X-Forwarded-Host"))
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	s, ok := g.sites[strings.TrimSuffix(host, ".")]
+	if !ok || s.cfg.ForwardAuth == nil {
+		return nil, false
+	}
+	return s, true
+}
+
 // serveNoBackend answers, on a forward-auth site, every path the gateway
 // does not serve itself: the proxy should not have sent it here.
 func (s *site) serveNoBackend(w http.ResponseWriter, r *http.Request) {

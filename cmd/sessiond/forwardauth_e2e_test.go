@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net/http"
@@ -241,23 +242,26 @@ func authEndpointAttacks(t *testing.T, gw string) {
 	for _, tc := range []struct {
 		name     string
 		from     string
+		host     string // default app.localhost
 		hdr      map[string]string
 		code     int
 		location string // suffix
 	}{
-		{"nginx shape: 401 with the login URL", "127.0.0.1", map[string]string{"X-Original-URI": "/a?b=c"}, 401, login("/a?b=c")},
-		{"caddy shape: redirect", "127.0.0.1", map[string]string{"X-Forwarded-Uri": "/a?b=c", "X-Forwarded-Host": "app.localhost"}, 302, login("/a?b=c")},
-		{"untrusted peer's URL ignored", "127.0.0.2", map[string]string{"X-Forwarded-Uri": "/a"}, 401, login("/")},
-		{"untrusted peer's nginx URL ignored", "127.0.0.2", map[string]string{"X-Original-URI": "/a"}, 401, login("/")},
-		{"scheme-relative URL", "127.0.0.1", map[string]string{"X-Forwarded-Uri": "//evil.example/x"}, 302, login("/")},
-		{"absolute URL", "127.0.0.1", map[string]string{"X-Forwarded-Uri": "https://evil.example/x"}, 302, login("/")},
-		{"encoded backslash", "127.0.0.1", map[string]string{"X-Forwarded-Uri": "/%5Cevil.example"}, 302, login("/")},
-		{"another host", "127.0.0.1", map[string]string{"X-Forwarded-Uri": "/a", "X-Forwarded-Host": "evil.example"}, 302, login("/")},
-		{"identity claimed by the client", "127.0.0.1", map[string]string{"X-Session-User": "alice", "X-Session-Ref": "r", "Remote-User": "alice"}, 401, login("/")},
+		{"nginx shape: 401 with the login URL", "127.0.0.1", "", map[string]string{"X-Original-URI": "/a?b=c"}, 401, login("/a?b=c")},
+		{"caddy shape: redirect", "127.0.0.1", "", map[string]string{"X-Forwarded-Uri": "/a?b=c", "X-Forwarded-Host": "app.localhost"}, 302, login("/a?b=c")},
+		{"untrusted peer's URL ignored", "127.0.0.2", "", map[string]string{"X-Forwarded-Uri": "/a"}, 401, login("/")},
+		{"untrusted peer's nginx URL ignored", "127.0.0.2", "", map[string]string{"X-Original-URI": "/a"}, 401, login("/")},
+		{"scheme-relative URL", "127.0.0.1", "", map[string]string{"X-Forwarded-Uri": "//evil.example/x"}, 302, login("/")},
+		{"absolute URL", "127.0.0.1", "", map[string]string{"X-Forwarded-Uri": "https://evil.example/x"}, 302, login("/")},
+		{"encoded backslash", "127.0.0.1", "", map[string]string{"X-Forwarded-Uri": "/%5Cevil.example"}, 302, login("/")},
+		{"another host", "127.0.0.1", "", map[string]string{"X-Forwarded-Uri": "/a", "X-Forwarded-Host": "evil.example"}, 302, login("/")},
+		{"Traefik shape: the site from X-Forwarded-Host", "127.0.0.1", "127.0.0.1", map[string]string{"X-Forwarded-Uri": "/a", "X-Forwarded-Host": "app.localhost"}, 302, login("/a")},
+		{"X-Forwarded-Host from an untrusted peer names no site", "127.0.0.2", "127.0.0.1", map[string]string{"X-Forwarded-Host": "app.localhost"}, http.StatusMisdirectedRequest, ""},
+		{"identity claimed by the client", "127.0.0.1", "", map[string]string{"X-Session-User": "alice", "X-Session-Ref": "r", "Remote-User": "alice"}, 401, login("/")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", gw+"/.sessiond/auth", nil)
-			req.Host = "app.localhost"
+			req.Host = cmp.Or(tc.host, "app.localhost")
 			req.Header.Set("X-Forwarded-Proto", "https")
 			for k, v := range tc.hdr {
 				req.Header.Set(k, v)
