@@ -362,3 +362,41 @@ const caddySite = `  route {
     reverse_proxy {$BACKEND}
   }
 `
+
+// TestForwardAuthDocs keeps docs/forward-auth.md honest: the nginx and
+// Caddy snippets are the ones the tests run, and its sessiond
+// configuration passes check-config.
+func TestForwardAuthDocs(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/forward-auth.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, snippet := range map[string]string{"nginx": nginxSite, "caddy": caddySite} {
+		if !strings.Contains(string(doc), snippet) {
+			t.Errorf("docs/forward-auth.md does not show the %s configuration the test runs", name)
+		}
+	}
+	_, rest, _ := strings.Cut(string(doc), "```yaml\n")
+	yaml, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("docs/forward-auth.md has no yaml block")
+	}
+	bin := buildSessiond(t)
+	dir := t.TempDir()
+	cert, key := proxyCert(t, dir)
+	os.Mkdir(filepath.Join(dir, "tls"), 0o700)
+	os.Rename(cert, filepath.Join(dir, "tls/cert.pem"))
+	os.Rename(key, filepath.Join(dir, "tls/key.pem"))
+	users := "alice:$2y$05$AbCdEfGhIjKlMnOpQrStUuI1y6D2z5VQq6kS2v1qE9c8YQbJ0e7Wy\n"
+	if err := os.WriteFile(filepath.Join(dir, "users.htpasswd"), []byte(users), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sessiond.yaml"), []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "check-config", "sessiond.yaml")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("check-config of the docs' configuration: %v\n%s", err, out)
+	}
+}
