@@ -185,10 +185,16 @@ func forwardAuthFlow(t *testing.T, origin string, be *plainBackend) {
 		}
 	}
 
+	// A form sent to the backend is authorized too (nginx's subrequest
+	// keeps the method, without the body).
+	resp, body := w.do("POST", origin+"/private", url.Values{"k": {"v"}})
+	if _, seen = be.seen(); resp.StatusCode != 200 || seen.Get("X-Session-User") != "alice" || seen.Get("Content-Type") == "" {
+		t.Fatalf("POST signed in: %d %q, backend saw user %q", resp.StatusCode, body, seen.Get("X-Session-User"))
+	}
+
 	// Rotation: within a few requests the ID changes, and the new cookie
 	// reaches the browser through the proxy.
 	rotated := ""
-	var body string
 	for range 8 {
 		resp, body = w.do("GET", origin+"/private", nil)
 		if resp.StatusCode != 200 {
