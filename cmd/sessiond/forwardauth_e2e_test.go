@@ -185,6 +185,11 @@ func forwardAuthFlow(t *testing.T, origin string, be *plainBackend) {
 		}
 	}
 
+	// The sessions page is sessiond's, under the same host.
+	if resp, page := w.do("GET", origin+"/.sessiond/sessions", nil); resp.StatusCode != 200 || !strings.Contains(page, "this session") {
+		t.Fatalf("sessions page: %d", resp.StatusCode)
+	}
+
 	// A form sent to the backend is authorized too (nginx's subrequest
 	// keeps the method, without the body).
 	resp, body := w.do("POST", origin+"/private", url.Values{"k": {"v"}})
@@ -352,8 +357,12 @@ const caddySite = `  route {
     # Never the client's: set below from sessiond's answer only.
     request_header -X-Session*
     request_header -Set-Cookie
-    # sessiond's own pages under this host: login, logout, /.sessiond/.
-    @sessiond path /login /logout /.sessiond/*
+    # sessiond's own pages under this host: login, logout, /.sessiond/
+    # (the auth endpoint is Caddy's alone).
+    @sessiond {
+      path /login /logout /.sessiond/*
+      not path /.sessiond/auth
+    }
     reverse_proxy @sessiond {$SESSIOND}
     # Everything else: asked first (a redirect to the login page when
     # not signed in), then the backend with the identity.
