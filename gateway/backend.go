@@ -224,35 +224,45 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set(h.Info, s.infoHeader(r, sess, now))
 	}
 	if sess != nil {
-		data := sessionHeaderValue(sess)
-		r.Header.Set(h.Session, data)
+		s.setIdentity(r.Header, r, sess, true)
 		if s.cgi {
-			r.Header.Set("Session", data) // HTTP_SESSION for CGI scripts
-		}
-		if u := sess.User(); u != "" {
-			r.Header.Set(h.User, u)
-		}
-		if ref := sess.Ref(); ref != "" {
-			r.Header.Set(h.Ref, ref)
-		}
-		secure := "0"
-		if sess.Secure() {
-			secure = "1"
-		}
-		r.Header.Set(h.Secure, secure)
-		// A token for the gateway's own forms (logout): only signed-in
-		// sessions over HTTPS need one, and their secret was made at
-		// login, so minting it never costs a write.
-		if sess.Secure() && sess.User() != "" && s.csrf != nil {
-			if tok := s.csrf.Token(r); tok != "" {
-				r.Header.Set(h.CSRF, tok)
-				r.Header.Set(h.CSRFField, csrfField)
-			}
+			r.Header.Set("Session", r.Header.Get(h.Session)) // HTTP_SESSION for CGI scripts
 		}
 	}
 	r = s.keepRememberCookie(r)
 	session.RemoveCookies(r.Header, append(s.cookieNames, s.stripNames...)...)
 	s.callBackend(w, r, sess)
+}
+
+// setIdentity sets, in dst, the headers that tell a backend about sess:
+// its data (if data), user, Ref, transport, and a token for the
+// gateway's own forms. Every value comes from the session, none from the
+// request's headers. For forwarded requests and forward auth's answer.
+func (s *site) setIdentity(dst http.Header, r *http.Request, sess *session.Session, data bool) {
+	h := s.headers
+	if data {
+		dst.Set(h.Session, sessionHeaderValue(sess))
+	}
+	if u := sess.User(); u != "" {
+		dst.Set(h.User, u)
+	}
+	if ref := sess.Ref(); ref != "" {
+		dst.Set(h.Ref, ref)
+	}
+	secure := "0"
+	if sess.Secure() {
+		secure = "1"
+	}
+	dst.Set(h.Secure, secure)
+	// A token for the gateway's own forms (logout): only signed-in
+	// sessions over HTTPS need one, and their secret was made at login,
+	// so minting it never costs a write.
+	if sess.Secure() && sess.User() != "" && s.csrf != nil {
+		if tok := s.csrf.Token(r); tok != "" {
+			dst.Set(h.CSRF, tok)
+			dst.Set(h.CSRFField, csrfField)
+		}
+	}
 }
 
 // callBackend runs the backend through a backendWriter, which applies the

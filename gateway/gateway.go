@@ -225,6 +225,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s, ok := g.sites[strings.TrimSuffix(host, ".")]
 	if !ok {
+		s, ok = g.authSite(r)
+	}
+	if !ok {
 		http.Error(w, "No site is configured for this host name.", http.StatusMisdirectedRequest)
 		return
 	}

@@ -48,10 +48,11 @@ type site struct {
 	plain       http.Handler // without sessions (off paths)
 	metrics     *metrics
 	claims      ClaimSet
+	trusted     []netip.Prefix // the gateway's trusted_proxies
 }
 
 // newBackend is the site's backend: in-process (Site.Handler), upstream,
-// CGI scripts or static files.
+// CGI scripts or static files; none for forward auth (forwardauth.go).
 func (s *site) newBackend() (http.Handler, error) {
 	sc := s.cfg
 	switch {
@@ -68,6 +69,8 @@ func (s *site) newBackend() (http.Handler, error) {
 		return upstream.NewCGI(upstream.CGIConfig{Dir: sc.CGI.Dir, Prefix: sc.CGI.Prefix, Forwarded: forwarded, Logger: s.log})
 	case sc.Static != nil:
 		return upstream.Static(sc.Static.Dir, sc.Static.Prefix), nil
+	case sc.ForwardAuth != nil:
+		return http.HandlerFunc(s.serveNoBackend), nil
 	}
 	return nil, errors.New("no backend: upstream, cgi, static or an in-process handler")
 }
@@ -103,7 +106,8 @@ func (s *site) loadFiles() error {
 }
 
 func newSite(sc *config.Site, g *Gateway) (*site, error) {
-	s := &site{cfg: sc, log: g.log.With("site", sc.Name), auditor: g.auditor, metrics: g.metrics, claims: g.claims}
+	s := &site{cfg: sc, log: g.log.With("site", sc.Name), auditor: g.auditor, metrics: g.metrics, claims: g.claims,
+		trusted: g.trusted}
 	s.headers = Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
 		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action}.withDefaults()
 	var err error
@@ -217,6 +221,9 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r = upstream.LimitBody(w, r, upstream.BodyLimit{Initial: s.cfg.Timeouts.RequestBody, MinRate: int64(s.cfg.Timeouts.RequestBodyMinRate)})
+	if s.isAuthRequest(r) {
+		r = s.keepForwarded(r) // before the forwarding headers go
+	}
 	s.headers.stripSpoofed(r.Header)
 	if s.cfg.Inspect {
 		w, r = s.inspect(w, r)
@@ -270,6 +277,10 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 		s.csrf.Handler(http.HandlerFunc(s.serveSessionsPage)).ServeHTTP(w, r)
 		return
 	}
+	if s.isAuthRequest(r) {
+		s.serveAuth(w, r)
+		return
+	}
 	sess := session.FromContext(r.Context())
 	for _, prefix := range s.cfg.AuthRequired {
 		if s.cfg.Paths().Match(p, prefix) && sess.User() == "" {
@@ -309,10 +320,15 @@ func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
 		errorPage(w, s.cfg.Name, http.StatusUnauthorized, "Login required.")
 		return
 	}
-	target := s.httpsOrigin + s.cfg.Auth.LoginPath + "?next=" + url.QueryEscape(r.URL.RequestURI())
 	setWhy(r, "auth") // noted even over HTTPS: the login page says why
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, target, redirectCode(r.Method))
+	http.Redirect(w, r, s.loginURL(r.URL.RequestURI()), redirectCode(r.Method))
+}
+
+// loginURL is the site's login page (on HTTPS) that returns to next; the
+// page itself judges next (safeNext).
+func (s *site) loginURL(next string) string {
+	return s.httpsOrigin + s.cfg.Auth.LoginPath + "?next=" + url.QueryEscape(next)
 }
 
 func (s *site) audit(r *http.Request, e session.Event) {

@@ -89,6 +89,13 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 // audit events (their TrustedProxies).
 func ClientIP(r *http.Request, trusted []netip.Prefix) netip.Addr { return clientIP(r, trusted) }
 
+// FromTrustedProxy reports whether r's connection peer is one of the
+// trusted proxies: only then may headers it set (X-Forwarded-*) be believed.
+func FromTrustedProxy(r *http.Request, trusted []netip.Prefix) bool {
+	_, ok := peerOf(r, trusted)
+	return ok
+}
+
 // IsSecureRequest reports whether r reached us over HTTPS: directly over
 // TLS, or from a trusted proxy whose X-Forwarded-Proto says https — the
 // rightmost value, the one that proxy set, as for X-Forwarded-For.

@@ -139,7 +139,7 @@
 //	sites:
 //	  - name: shop                      # default: the first host
 //	    hosts: [shop.example.com, www.shop.example.com]
-//	    upstream: http://127.0.0.1:9001 # or cgi: {dir, prefix} or static: {dir, prefix}
+//	    upstream: http://127.0.0.1:9001 # or cgi: {dir, prefix} or static: {dir, prefix} or forward_auth (below)
 //	    realm: shop                     # default: the name; sites share sessions only by naming one realm each
 //	    session:
 //	      mode: mixed                   # https-only (default), mixed or off
@@ -220,4 +220,10 @@
 //	    hosts: [catalog.example.com]
 //	    static: {dir: public}
 //	    session: {mode: off}
+//
+//	  - name: wiki                      # forward auth: nginx, Caddy or Traefik in front asks /.sessiond/auth
+//	    hosts: [wiki.example.com]       # (docs/forward-auth.md); login, logout and /.sessiond/ are served here
+//	    forward_auth:
+//	      session_data: false           # true: the answer carries X-Session (the data) besides user and Ref
+//	    auth: {htpasswd: users.htpasswd}  # required: the gateway's login form signs users in
 package config

@@ -124,7 +124,7 @@ func TestDocExample(t *testing.T) {
 	if err != nil || len(warns) != 0 {
 		t.Fatalf("example: warnings %v, error %v", warns, err)
 	}
-	if len(cfg.Sites) != 3 || cfg.Store.EncryptAtRest == nil || len(cfg.Store.EncryptAtRest.Keys) != 1 {
+	if len(cfg.Sites) != 4 || cfg.Store.EncryptAtRest == nil || len(cfg.Store.EncryptAtRest.Keys) != 1 {
 		t.Fatalf("example loaded incompletely: %d sites", len(cfg.Sites))
 	}
 	if got := cfg.Sites[0].Redirects.Rules[4].Selector; got == nil || got.String() != `input[type="password"]` {

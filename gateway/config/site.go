@@ -165,9 +165,13 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 		}
 		checkPrefix(p, join(sp, d.key+".prefix"), d.r.Prefix)
 	}
+	if s.ForwardAuth != nil {
+		backends = append(backends, "forward_auth")
+		validateForwardAuth(s, sp, p)
+	}
 	switch len(backends) {
 	case 0:
-		p.errf(sp, "needs a backend: upstream, cgi or static")
+		p.errf(sp, "needs a backend: upstream, cgi, static or forward_auth")
 	case 1:
 	default:
 		p.errf(join(sp, backends[1]), "choose one backend; found %s", andList(backends))
@@ -294,5 +298,24 @@ func resolveSite(s *Site, sp string, r *resolver) {
 	if m := s.ModCrypto; m != nil && m.PassphraseFile != "" {
 		r.needFile(join(sp, "modcrypto.passphrase_file"), m.PassphraseFile)
 		r.checkPrivate(join(sp, "modcrypto.passphrase_file"), m.PassphraseFile)
+	}
+}
+
+// ForwardAuthPath is where a forward-auth site (Site.ForwardAuth)
+// answers a proxy's auth requests.
+const ForwardAuthPath = "/.sessiond/auth"
+
+// validateForwardAuth: a forward-auth site answers from its sessions and
+// signs users in on the gateway's own form, since there is no backend to
+// do it.
+func validateForwardAuth(s *Site, sp string, p *problems) {
+	fp := join(sp, "forward_auth")
+	switch {
+	case s.Session.Mode == ModeOff:
+		p.errf(fp, "forward auth answers from sessions; session.mode is off")
+	case s.Auth.Htpasswd == "":
+		p.errf(fp, "forward auth signs users in on the gateway's login form: set auth.htpasswd")
+	case !inSession(s, ForwardAuthPath):
+		p.errf(fp, "%s is outside the session's include/exclude paths, so no request could be authorized", quote(ForwardAuthPath))
 	}
 }

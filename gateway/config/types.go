@@ -297,6 +297,14 @@ func (r Rate) Every() time.Duration {
 	return r.Per / time.Duration(r.Attempts)
 }
 
+// ForwardAuth configures a forward-auth site (Site.ForwardAuth).
+type ForwardAuth struct {
+	// SessionData adds the session's data header (Headers.Session) to the
+	// identity headers of a signed-in answer. Default false: user and Ref
+	// only.
+	SessionData bool `yaml:"session_data"`
+}
+
 // Site is one virtual host (or a group of host names) behind the gateway.
 type Site struct {
 	// Name labels the site in logs and metrics. Default: the first host.
@@ -313,10 +321,16 @@ type Site struct {
 	Realm string `yaml:"realm"`
 
 	// Exactly one backend: Upstream (an http:// or https:// URL), CGI
-	// scripts or Static files.
+	// scripts or Static files — or none, with ForwardAuth.
 	Upstream string    `yaml:"upstream"`
 	CGI      *DirRoute `yaml:"cgi"`
 	Static   *DirRoute `yaml:"static"`
+	// ForwardAuth makes the site the authentication service of a proxy
+	// in front of it (nginx auth_request, Caddy forward_auth, Traefik
+	// ForwardAuth) instead of a proxy itself: the proxy asks
+	// /.sessiond/auth about each request and sends login, logout and
+	// /.sessiond/ to the gateway (docs/forward-auth.md).
+	ForwardAuth *ForwardAuth `yaml:"forward_auth"`
 	// Handler is an in-process backend, for configurations built in code
 	// (tests, the demo); it has no key in the file.
 	Handler http.Handler `yaml:"-"`
