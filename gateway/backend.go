@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -30,9 +31,6 @@ type backendWriter struct {
 	swallow bool // the response was replaced (require-secure)
 }
 
-// max1xx bounds the informational responses passed on per request.
-const max1xx = 5
-
 func (b *backendWriter) Unwrap() http.ResponseWriter { return b.ResponseWriter }
 
 // Header is the backend's header map until the final header is written,
@@ -46,7 +44,7 @@ func (b *backendWriter) Header() http.Header {
 
 func (b *backendWriter) WriteHeader(code int) {
 	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		if !b.done && b.n1xx < max1xx {
+		if !b.done && b.n1xx < upstream.Max1xx { // in-process and CGI backends too
 			b.n1xx++
 			b.interim(code)
 		}
