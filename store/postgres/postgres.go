@@ -83,9 +83,15 @@ type Config struct {
 	// LockConns is the size of the separate pool that holds advisory locks
 	// for Lock (one connection per held or awaited lock). Default 32.
 	LockConns int32
-	// GCBatch is the number of expired records one GC statement deletes.
+	// GCBatch is the most expired records one GC statement deletes.
 	// Default 1000.
 	GCBatch int
+	// GCTarget is how long one GC statement should take: batch sizes
+	// adapt to it (up to GCBatch) and GC pauses at least as long after
+	// each, so that it takes at most about half of a server core and of
+	// its disk from requests. Default 5ms; negative: always GCBatch rows,
+	// back to back (fastest collection).
+	GCTarget time.Duration
 	// Logger receives migration and GC messages (never IDs, hashes or
 	// session data). Default slog.Default().
 	Logger *slog.Logger
@@ -93,6 +99,7 @@ type Config struct {
 
 const (
 	defaultTimeout   = 2 * time.Second
+	defaultGCTarget  = 5 * time.Millisecond
 	defaultPrefix    = "sessiond_"
 	defaultLockConns = 32
 	maxIdentLen      = 63 // PostgreSQL's NAMEDATALEN-1
@@ -135,6 +142,9 @@ func (c *Config) validate() error {
 	if c.GCBatch == 0 {
 		c.GCBatch = sqlstore.DefaultGCBatch
 	}
+	if c.GCTarget == 0 {
+		c.GCTarget = defaultGCTarget
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -148,7 +158,8 @@ type Store struct {
 	loads    *batch.Loader[session.Hash, loaded]
 	locks    *pgxpool.Pool // advisory locks only (see Lock)
 	timeout  time.Duration
-	gcBatch  int
+	gcPlan   sqlstore.GCPlan
+	backlog  sqlstore.Backlog
 	log      *slog.Logger
 	q        queries
 	lockSalt string // namespaces record lock keys by schema and prefix
@@ -185,7 +196,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 
 	s := &Store{
 		timeout:  cfg.Timeout,
-		gcBatch:  cfg.GCBatch,
+		gcPlan:   sqlstore.GCPlan{Max: cfg.GCBatch, Target: max(cfg.GCTarget, 0), Yield: cfg.GCTarget > 0},
 		log:      cfg.Logger,
 		q:        newQueries(cfg.Schema, cfg.TablePrefix),
 		lockSalt: cfg.Schema + "." + cfg.TablePrefix,
