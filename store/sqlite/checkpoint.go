@@ -44,7 +44,7 @@ const restartFrames = 1000
 // checkpoint racing it leaves hundreds, and the restart on the writer then
 // held it for up to 10 ms, ten times a second, in front of requests'
 // writes. So while a sweep runs (gcs > 0) the checkpointer leaves both
-// steps to it: it runs them between its batches, and restarts the WAL ten
+// steps to it: it runs them between its batches, and restarts the WAL 64
 // times less often (Store.gcCheckpoint).
 type checkpointer struct {
 	db   *sql.DB
