@@ -39,7 +39,8 @@ const gcRestartFrames = 64 * restartFrames
 //   - a batch commits without an fsync (synchronous=NORMAL for its
 //     transaction): a power loss may undo the last deletions, which the
 //     next sweep repeats (the next request's commit syncs them anyway);
-//   - the sweep checkpoints between its batches (see gcCheckpoint).
+//   - the sweep checkpoints between its batches, and lets the WAL grow to
+//     about 256 MiB before it starts it over (see gcCheckpoint).
 //
 // It stops early, with the count so far, when ctx ends. A finished sweep
 // counts the records that expired while it ran and logs a warning when GC
