@@ -17,10 +17,11 @@ import (
 //
 // Requests never wait for a GC statement's locks, but they share the
 // server's CPU and disk with it, so a sweep yields: a batch is sized to
-// take about Config.GCTarget (at most Config.GCBatch rows) and GC pauses at
-// least as long after each. A batch commits without waiting for its WAL
-// to reach the disk (synchronous_commit off, for its transaction only): a
-// crash may undo the last deletions, which the next sweep repeats.
+// take about Config.GCTarget (at most Config.GCBatch rows) and GC pauses
+// three times as long after each (gcPause). A batch commits without
+// waiting for its WAL to reach the disk (synchronous_commit off, for its
+// transaction only): a crash may undo the last deletions, which the next
+// sweep repeats.
 //
 // A finished sweep counts the records that expired while it ran and logs
 // a warning when GC falls behind (see GCBacklog).

@@ -120,6 +120,17 @@ const (
 	defaultGCTarget = time.Millisecond
 )
 
+// gcPause is the GC's pause after a batch, in batch durations: requests'
+// writes wait for the one writer only while a batch runs (and it yields to
+// them), so a pause as long as the batch leaves them the writer at least
+// half of the time. None with a negative GCTarget.
+func gcPause(target time.Duration) float64 {
+	if target > 0 {
+		return 1
+	}
+	return 0
+}
+
 func (c *Config) validate() error {
 	switch {
 	case c.Path == "":
@@ -204,7 +215,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: Config.Path %q: %w", cfg.Path, err)
 	}
 	s := &Store{timeout: cfg.Timeout, log: cfg.Logger, uncancelled: cfg.BusyTimeout <= cfg.Timeout,
-		gcPlan: sqlstore.GCPlan{Max: cfg.GCBatch, Target: max(cfg.GCTarget, 0), Yield: cfg.GCTarget > 0},
+		gcPlan: sqlstore.GCPlan{Max: cfg.GCBatch, Target: max(cfg.GCTarget, 0), Pause: gcPause(cfg.GCTarget)},
 		sync:   cfg.Synchronous, gcSync: cfg.Synchronous != "NORMAL"}
 	busy := fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds())
 	s.w, err = sql.Open("sqlite", dsn(abs, url.Values{

@@ -190,9 +190,11 @@ type GCPlan struct {
 	// or halving each time, never above Max) until they take about that
 	// long.
 	Target time.Duration
-	// Yield makes GC pause after each batch at least as long as the batch
-	// held the store, so that it holds it at most half of the time.
-	Yield bool
+	// Pause, if positive, makes GC pause after each batch Pause times as
+	// long as the batch held the store (at least 1: a pause at least as
+	// long as the batch), so that it holds the store at most 1/(1+Pause)
+	// of the time.
+	Pause float64
 }
 
 // GCMinBatch is the first batch of an adaptive plan (GCPlan.Target), and
@@ -247,10 +249,10 @@ func GC(ctx context.Context, plan GCPlan, deleteBatch func(ctx context.Context, 
 		default:
 			size = min(size*2, max(plan.Max, 1)) // back towards Max after a yield
 		}
-		if plan.Yield || b.Yielded {
+		if pause := max(plan.Pause, 0); pause > 0 || b.Yielded {
 			select {
 			case <-ctx.Done():
-			case <-time.After(took):
+			case <-time.After(time.Duration(float64(took) * max(pause, 1))):
 			}
 		}
 	}

@@ -164,7 +164,7 @@ func TestGCLoop(t *testing.T) {
 		{"exact multiple needs a last empty batch", 2000, GCPlan{Max: 1000}, 0, 2000, false, 3},
 		{"nothing to do", 0, GCPlan{Max: 1000}, 0, 0, false, 1},
 		{"error keeps the count so far", 5000, GCPlan{Max: 1000}, 3, 2000, true, 3},
-		{"adaptive", 1000, GCPlan{Max: 1000, Target: time.Millisecond, Yield: true}, 0, 1000, false, 0},
+		{"adaptive", 1000, GCPlan{Max: 1000, Target: time.Millisecond, Pause: 1}, 0, 1000, false, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
