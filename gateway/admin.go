@@ -255,6 +255,26 @@ func (m *metrics) request(site string, code int, d time.Duration) {
 
 func (m *metrics) login(result string) { m.logins.WithLabelValues(result).Inc() }
 
+// storeGC exports the GC backlog of st, if it keeps one (SQL stores).
+func (m *metrics) storeGC(st session.Store) {
+	b, ok := st.(session.GCBacklogger)
+	if !ok {
+		return
+	}
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sessiond_store_gc_backlog_records",
+			Help: "Expired records still stored when the store's last GC sweep ended."},
+			func() float64 { n, _ := b.GCBacklog(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sessiond_store_gc_behind",
+			Help: "1 while the store's GC falls behind: its last sweep took longer than the span of expiry times it covered."},
+			func() float64 {
+				if _, behind := b.GCBacklog(); behind {
+					return 1
+				}
+				return 0
+			}))
+}
+
 // countingAuditor counts events for /metrics and passes them on.
 type countingAuditor struct {
 	next session.Auditor

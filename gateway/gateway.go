@@ -111,6 +111,7 @@ func New(cfg *config.Config, rt Runtime) (*Gateway, error) {
 	if g.log == nil {
 		g.log = slog.Default()
 	}
+	g.metrics.storeGC(rt.Store)
 	g.auditor = countingAuditor{next: rt.Auditor, m: g.metrics}
 	if rt.Auditor == nil {
 		a := session.NewJSONAuditor()

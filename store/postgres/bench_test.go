@@ -17,16 +17,25 @@ import (
 // Run with: go test -bench . -benchmem -run '^$' ./store/postgres/
 // (BenchmarkLoadDuringGC: add -benchtime=1x; -gcrows=1000000 for SPEC §3.)
 
-var gcRows = flag.Int("gcrows", 200_000, "expired rows BenchmarkLoadDuringGC collects")
+var (
+	gcRows   = flag.Int("gcrows", 200_000, "expired rows BenchmarkLoadDuringGC collects")
+	gcTarget = flag.Duration("gctarget", 0, "Config.GCTarget for BenchmarkLoadDuringGC (0: default)")
+)
 
 const benchLive = 10_000 // live records the benchmarks pick from
 
 // benchStore opens a store in a fresh schema with benchLive records.
 func benchStore(b *testing.B) (*postgres.Store, []*session.Record, string, string) {
+	return benchStoreConfig(b, postgres.Config{})
+}
+
+// benchStoreConfig is benchStore with cfg (URL and Schema are set here).
+func benchStoreConfig(b *testing.B, cfg postgres.Config) (*postgres.Store, []*session.Record, string, string) {
 	b.Helper()
 	url := testenv.PostgresURL(b)
 	schema := freshSchema(b, url)
-	s := newStore(b, postgres.Config{URL: url, Schema: schema})
+	cfg.URL, cfg.Schema = url, schema
+	s := newStore(b, cfg)
 	recs := make([]*session.Record, benchLive)
 	var wg sync.WaitGroup
 	const workers = 16
@@ -99,7 +108,7 @@ func BenchmarkCreate(b *testing.B) {
 // -gcrows expired rows (SPEC §3: p99 within 2× of idle).
 func BenchmarkLoadDuringGC(b *testing.B) {
 	for range b.N {
-		s, live, url, schema := benchStore(b)
+		s, live, url, schema := benchStoreConfig(b, postgres.Config{GCTarget: *gcTarget})
 		bulkExpired(b, url, schema, *gcRows, time.Now().Add(-time.Hour), "gc-user")
 		if err := execSQL(context.Background(), url, `VACUUM ANALYZE `+schema+`.sessiond_sessions, `+schema+`.sessiond_ids`); err != nil {
 			b.Fatal(err)

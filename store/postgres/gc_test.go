@@ -3,6 +3,8 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +153,48 @@ func TestGCSkipsLockedRows(t *testing.T) {
 	if n, err := s.GC(ctx, now); n != 1 || err != nil {
 		t.Fatalf("GC after the lock = %d, %v; want 1, nil", n, err)
 	}
+}
+
+// TestGCReportsFallingBehind: a sweep that takes longer than the span of
+// expiry times it covered says so (GCBacklog, and a warning), with the
+// records that expired meanwhile; one that keeps up again says that too.
+func TestGCReportsFallingBehind(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	schema := freshSchema(t, url)
+	var logs syncBuffer
+	s := newStore(t, postgres.Config{URL: url, Schema: schema, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx := context.Background()
+	base := time.Now().Truncate(time.Second)
+	sweep := func(cut time.Time, wantN, wantLeft int, wantBehind bool, wantLog string) {
+		t.Helper()
+		from := len(logs.String())
+		if n, err := s.GC(ctx, cut); n != wantN || err != nil {
+			t.Fatalf("GC = %d, %v; want %d, nil", n, err, wantN)
+		}
+		if left, behind := s.GCBacklog(); left != wantLeft || behind != wantBehind {
+			t.Fatalf("GCBacklog() = %d, %v; want %d, %v", left, behind, wantLeft, wantBehind)
+		}
+		if got := logs.String()[from:]; !strings.Contains(got, wantLog) || (wantLog == "" && got != "") {
+			t.Fatalf("logged %q, want %q", got, wantLog)
+		}
+	}
+	bulkExpired(t, url, schema, 500, base.Add(-time.Minute), "u")
+	bulkExpired(t, url, schema, 7, base.Add(time.Microsecond), "u")   // expire while the first sweep runs
+	bulkExpired(t, url, schema, 5, base.Add(3*time.Microsecond), "u") // expire while the second runs
+	// The first sweep covers all of history: not judged.
+	sweep(base, 500, 12, false, "")
+	// The second covers 2µs of expiries and takes far longer: behind.
+	sweep(base.Add(2*time.Microsecond), 7, 5, true, "level=WARN msg=\"postgres session store: GC is falling behind")
+	// The third covers an hour in a few milliseconds: caught up.
+	sweep(base.Add(time.Hour), 5, 0, false, "GC keeps up again")
+}
+
+// TestExpiredUnsweptIsRefused: see storetest.ExpiredUnswept.
+func TestExpiredUnsweptIsRefused(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	schema := freshSchema(t, url)
+	s := newStore(t, postgres.Config{URL: url, Schema: schema})
+	storetest.ExpiredUnswept(t, s, func(t *testing.T, at time.Time) int {
+		return queryInt(t, url, `SELECT count(*) FROM `+schema+`.sessiond_sessions WHERE expires <= $1`, at)
+	})
 }

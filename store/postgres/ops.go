@@ -176,25 +176,3 @@ func (s *Store) ListUser(ctx context.Context, user string) ([]*session.Record, e
 	}
 	return out, nil
 }
-
-// GC implements session.Store. It deletes expired records (and, by
-// cascade, their ID rows) Config.GCBatch at a time, each batch one short
-// statement of its own, skipping rows that requests hold locked, until a
-// batch comes back short or ctx ends (then it returns the count so far).
-func (s *Store) GC(ctx context.Context, now time.Time) (int, error) {
-	cut := time.UnixMicro(sqlstore.NowMicros(now))
-	start := time.Now()
-	// Requests never wait for a GC statement (row locks, SKIP LOCKED), so
-	// batches are always full-sized and back to back.
-	n, err := sqlstore.GC(ctx, sqlstore.GCPlan{Max: s.gcBatch}, func(ctx context.Context, limit int) (int, error) {
-		ctx, cancel := s.op(ctx)
-		defer cancel()
-		tag, err := s.pool.Exec(ctx, s.q.gcBatch, cut, limit)
-		if err != nil {
-			return 0, s.fail("gc", err)
-		}
-		return int(tag.RowsAffected()), nil
-	})
-	s.log.Debug("postgres session store: gc", "deleted", n, "elapsed", time.Since(start), "error", err)
-	return n, err
-}

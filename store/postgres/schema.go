@@ -68,9 +68,9 @@ const migrateTimeout = 30 * time.Second
 // queries holds the SQL text with this store's table names filled in.
 // pgx prepares and caches each statement per connection.
 type queries struct {
-	expand                                                                       func(string) string
-	loadOne, loadMany, create, update, delete, listUser, gcBatch, version, merge string
-	mergeAtBase                                                                  string
+	expand                                                                                func(string) string
+	loadOne, loadMany, create, update, delete, listUser, gcBatch, expired, version, merge string
+	mergeAtBase                                                                           string
 }
 
 func newQueries(schema, prefix string) queries {
@@ -121,6 +121,7 @@ func newQueries(schema, prefix string) queries {
 	// SKIP LOCKED: rows a request is updating are left for the next run.
 	q.gcBatch = r.Replace(`DELETE FROM {s} WHERE id IN (
 			SELECT id FROM {s} WHERE expires <= $1 ORDER BY expires LIMIT $2 FOR UPDATE SKIP LOCKED)`)
+	q.expired = r.Replace(`SELECT count(*) FROM {s} WHERE expires <= $1`)
 	q.version = r.Replace(`SELECT max(version) FROM {v}`)
 	return q
 }

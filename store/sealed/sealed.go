@@ -252,6 +252,14 @@ func (s *Store) Delete(ctx context.Context, ref string) error { return s.inner.D
 // GC implements session.Store.
 func (s *Store) GC(ctx context.Context, now time.Time) (int, error) { return s.inner.GC(ctx, now) }
 
+// GCBacklog implements session.GCBacklogger: the inner store's, or none.
+func (s *Store) GCBacklog() (expired int, behind bool) {
+	if b, ok := s.inner.(session.GCBacklogger); ok {
+		return b.GCBacklog()
+	}
+	return 0, false
+}
+
 // ListUser implements session.Store. A record that does not open is
 // returned unopened (Data nil, Sealed set) and logged, never dropped: a
 // "revoke every session of this user" must reach it.

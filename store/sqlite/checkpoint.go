@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"log/slog"
 	"net/url"
+	"sync/atomic"
 	"time"
 )
 
@@ -38,10 +39,18 @@ const restartFrames = 1000
 // existing pages. Writers wait for that one short checkpoint once per
 // restartFrames frames, instead of SQLite's automatic checkpoint copying
 // all of them inside a commit.
+//
+// A GC sweep writes tens of thousands of frames a second: a passive
+// checkpoint racing it leaves hundreds, and the restart on the writer then
+// held it for up to 10 ms, ten times a second, in front of requests'
+// writes. So while a sweep runs (gcs > 0) the checkpointer leaves both
+// steps to it: it runs them between its batches, and restarts the WAL 64
+// times less often (Store.gcCheckpoint).
 type checkpointer struct {
 	db   *sql.DB
 	w    *sql.DB // the store's writer (one connection)
 	log  *slog.Logger
+	gcs  atomic.Int32 // GC sweeps in progress
 	stop chan struct{}
 	done chan struct{}
 }
@@ -69,6 +78,9 @@ func (c *checkpointer) run(timeout time.Duration) {
 		case <-c.stop:
 			return
 		case <-t.C:
+		}
+		if c.gcs.Load() > 0 {
+			continue // GC checkpoints between its batches
 		}
 		frames, err := checkpoint(c.db, timeout)
 		if err == nil && frames >= restartFrames {

@@ -103,3 +103,14 @@ func RawPrepared(s *Store) int {
 	defer s.raw.mu.Unlock()
 	return s.raw.prepared
 }
+
+// WriterBusy reports whether the writer connection is taken.
+func WriterBusy(s *Store) bool { return s.w.Stats().InUse > 0 }
+
+// WriterSynchronous reads the writer connection's synchronous setting
+// (2: FULL).
+func WriterSynchronous(ctx context.Context, s *Store) (int, error) {
+	var n int
+	err := s.w.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&n)
+	return n, err
+}

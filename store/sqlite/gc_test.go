@@ -1,10 +1,14 @@
 package sqlite_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,4 +126,131 @@ func TestGCStopsWhenContextEnds(t *testing.T) {
 	if n, err := s.GC(context.Background(), now); n != 100 || err != nil {
 		t.Fatalf("GC = %d, %v; want 100, nil", n, err)
 	}
+}
+
+// TestGCYieldsToWaitingWriter: a request that writes while a GC batch
+// holds the writer does not wait for the batch: the batch is abandoned
+// (rolled back), the request's write goes first, and the sweep still
+// deletes everything afterwards, leaving the writer syncing (FULL) as
+// configured. Before the batch could be abandoned, the update returned
+// only once the whole batch had committed.
+func TestGCYieldsToWaitingWriter(t *testing.T) {
+	many := 20_000
+	if raceEnabled {
+		many = 2_000 // see raceEnabled
+	}
+	path := filepath.Join(t.TempDir(), "gc.db")
+	// One batch of every expired row, no pause: the slowest a batch gets.
+	s := newStore(t, sqlite.Config{Path: path, GCBatch: many, GCTarget: -1, Timeout: time.Minute})
+	ctx := context.Background()
+	now := time.Now()
+	if err := sqlite.BulkExpired(ctx, s, many, now.Add(-time.Minute), "gc-user"); err != nil {
+		t.Fatal(err)
+	}
+	live := seed(t, s, 1, now.Add(time.Hour), "")[0]
+	db := rawDB(t, path)
+
+	type result struct {
+		n   int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := s.GC(ctx, now)
+		done <- result{n, err}
+	}()
+	for !sqlite.WriterBusy(s) {
+		time.Sleep(100 * time.Microsecond)
+	}
+	time.Sleep(5 * time.Millisecond) // well into the batch
+	next := live.Clone()
+	next.Version++
+	if err := s.Update(ctx, next, live.Version); err != nil {
+		t.Fatalf("Update during GC: %v", err)
+	}
+	left := count(t, db, `SELECT count(*) FROM sessions WHERE expires <= ?`, now.UnixMicro())
+	if left != many {
+		t.Fatalf("the update returned once the batch had deleted %d rows: it waited for the batch instead of the batch yielding", many-left)
+	}
+	r := <-done
+	if r.err != nil || r.n != many {
+		t.Fatalf("GC = %d, %v; want %d, nil", r.n, r.err, many)
+	}
+	if got := count(t, db, `SELECT count(*) FROM sessions`); got != 1 {
+		t.Fatalf("%d sessions left, want the live one", got)
+	}
+	if got, err := s.Load(ctx, live.ID); err != nil || got.Version != next.Version {
+		t.Fatalf("Load of the updated record = %v, %v; want version %d", got, err, next.Version)
+	}
+	if sync, err := sqlite.WriterSynchronous(ctx, s); err != nil || sync != 2 {
+		t.Fatalf("writer synchronous after GC = %d, %v; want 2 (FULL)", sync, err)
+	}
+}
+
+// TestGCReportsFallingBehind: a sweep that takes longer than the span of
+// expiry times it covered says so (GCBacklog, and a warning), with the
+// records that expired meanwhile; one that keeps up again says that too.
+func TestGCReportsFallingBehind(t *testing.T) {
+	var logs syncBuffer
+	s := newStore(t, sqlite.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx := context.Background()
+	base := time.Now().Truncate(time.Second)
+	sweep := func(cut time.Time, wantN, wantLeft int, wantBehind bool, wantLog string) {
+		t.Helper()
+		logs.Reset()
+		if n, err := s.GC(ctx, cut); n != wantN || err != nil {
+			t.Fatalf("GC = %d, %v; want %d, nil", n, err, wantN)
+		}
+		if left, behind := s.GCBacklog(); left != wantLeft || behind != wantBehind {
+			t.Fatalf("GCBacklog() = %d, %v; want %d, %v", left, behind, wantLeft, wantBehind)
+		}
+		if got := logs.String(); !strings.Contains(got, wantLog) || (wantLog == "" && got != "") {
+			t.Fatalf("logged %q, want %q", got, wantLog)
+		}
+	}
+	if err := sqlite.BulkExpired(ctx, s, 500, base.Add(-time.Minute), "u"); err != nil {
+		t.Fatal(err)
+	}
+	seed(t, s, 7, base.Add(time.Microsecond), "")   // expire while the first sweep runs
+	seed(t, s, 5, base.Add(3*time.Microsecond), "") // expire while the second runs
+	// The first sweep covers all of history: not judged.
+	sweep(base, 500, 12, false, "")
+	// The second covers 2µs of expiries and takes far longer: behind.
+	sweep(base.Add(2*time.Microsecond), 7, 5, true, "level=WARN msg=\"sqlite session store: GC is falling behind")
+	// The third covers an hour in a few milliseconds: caught up.
+	sweep(base.Add(time.Hour), 5, 0, false, "GC keeps up again")
+}
+
+// TestExpiredUnsweptIsRefused: see storetest.ExpiredUnswept.
+func TestExpiredUnsweptIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	s := newStore(t, sqlite.Config{Path: path})
+	db := rawDB(t, path)
+	storetest.ExpiredUnswept(t, s, func(t *testing.T, at time.Time) int {
+		return count(t, db, `SELECT count(*) FROM sessions WHERE expires <= ?`, at.UnixMicro())
+	})
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func (b *syncBuffer) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.b.Reset()
 }

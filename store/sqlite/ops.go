@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/internal/sqlstore"
@@ -220,34 +219,6 @@ func (s *Store) ListUser(ctx context.Context, user string) ([]*session.Record, e
 		return nil, s.fail("list user", err)
 	}
 	return out, nil
-}
-
-// GC implements session.Store. It deletes expired records (and, by
-// cascade, their ID rows) in batches, each its own short write
-// transaction, so requests' writes interleave with a long collection and
-// readers are never blocked (WAL). Deleting from the random-keyed ID index
-// touches a page or more per row, so a batch is sized to hold the writer
-// for about Config.GCTarget (at most Config.GCBatch rows) and GC then
-// pauses as long, leaving the writer free at least half of the time. It
-// stops early, with the count so far, when ctx ends.
-func (s *Store) GC(ctx context.Context, now time.Time) (int, error) {
-	cut := sqlstore.NowMicros(now)
-	start := time.Now()
-	n, err := sqlstore.GC(ctx, s.gcPlan, func(ctx context.Context, limit int) (int, error) {
-		ctx, cancel := s.op(ctx)
-		defer cancel()
-		res, err := s.st.gcBatch.ExecContext(ctx, cut, limit)
-		if err != nil {
-			return 0, s.fail("gc", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, s.fail("gc", err)
-		}
-		return int(n), nil
-	})
-	s.log.Debug("sqlite session store: gc", "deleted", n, "elapsed", time.Since(start), "error", err)
-	return n, err
 }
 
 // write runs fn in one IMMEDIATE transaction on the writer connection,

@@ -96,7 +96,8 @@ type statements struct {
 	insSession, insID              *sql.Stmt // writer
 	update, version, hashes, delID *sql.Stmt
 	updateSameUser                 *sql.Stmt // update without touching user_id (nor its index)
-	delSession, gcBatch, current   *sql.Stmt
+	delSession, current            *sql.Stmt
+	expired                        *sql.Stmt // read pool: GC's backlog
 }
 
 func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
@@ -116,8 +117,7 @@ func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
 		{w, &st.hashes, `SELECT hash FROM ids WHERE sid = ?`},
 		{w, &st.delID, `DELETE FROM ids WHERE hash = ?`},
 		{w, &st.delSession, `DELETE FROM sessions WHERE ref = ?`},
-		{w, &st.gcBatch, `DELETE FROM sessions WHERE id IN (
-			SELECT id FROM sessions WHERE expires <= ? ORDER BY expires LIMIT ?)`},
+		{r, &st.expired, `SELECT count(*) FROM sessions WHERE expires <= ?`},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.text)
 		if err != nil {
@@ -130,7 +130,7 @@ func (st *statements) prepare(ctx context.Context, w, r *sql.DB) error {
 
 func (st *statements) close() {
 	for _, s := range []*sql.Stmt{st.load, st.listUser, st.insSession, st.insID, st.update,
-		st.updateSameUser, st.version, st.hashes, st.delID, st.delSession, st.gcBatch, st.current} {
+		st.updateSameUser, st.version, st.hashes, st.delID, st.delSession, st.current, st.expired} {
 		if s != nil {
 			s.Close()
 		}

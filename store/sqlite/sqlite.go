@@ -102,9 +102,10 @@ type Config struct {
 	// Default 1000.
 	GCBatch int
 	// GCTarget is how long one GC transaction should hold the writer:
-	// batch sizes adapt to it (up to GCBatch) and GC pauses as long after
-	// each, so that writes of requests wait at most about GCTarget. Default
-	// 3ms; negative: always GCBatch rows, no pause (fastest collection).
+	// batch sizes adapt to it (up to GCBatch) and GC pauses at least as
+	// long after each; a batch is abandoned as soon as a request waits for
+	// the writer (see Store.GC). Default 1ms; negative: always GCBatch
+	// rows, no pause (fastest collection; requests still interrupt it).
 	GCTarget time.Duration
 	// CacheSize bounds the in-process read cache, in records: a loaded
 	// record is served again from memory only while no transaction has
@@ -118,8 +119,19 @@ type Config struct {
 
 const (
 	defaultTimeout  = 5 * time.Second
-	defaultGCTarget = 3 * time.Millisecond
+	defaultGCTarget = time.Millisecond
 )
+
+// gcPause is the GC's pause after a batch, in batch durations: requests'
+// writes wait for the one writer only while a batch runs (and it yields to
+// them), so a pause as long as the batch leaves them the writer at least
+// half of the time. None with a negative GCTarget.
+func gcPause(target time.Duration) float64 {
+	if target > 0 {
+		return 1
+	}
+	return 0
+}
 
 func (c *Config) validate() error {
 	switch {
@@ -179,6 +191,9 @@ type Store struct {
 	queries atomic.Int64 // loads that read the database (tests check the cache's use)
 	timeout time.Duration
 	gcPlan  sqlstore.GCPlan
+	backlog sqlstore.Backlog
+	sync    string // Config.Synchronous, restored after a GC batch
+	gcSync  bool   // GC batches switch to synchronous=NORMAL (sync syncs more)
 	log     *slog.Logger
 	merges  mergeQueue
 	raw     rawStmts
@@ -202,7 +217,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: Config.Path %q: %w", cfg.Path, err)
 	}
 	s := &Store{timeout: cfg.Timeout, log: cfg.Logger, uncancelled: cfg.BusyTimeout <= cfg.Timeout,
-		gcPlan: sqlstore.GCPlan{Max: cfg.GCBatch, Target: max(cfg.GCTarget, 0), Yield: cfg.GCTarget > 0}}
+		gcPlan: sqlstore.GCPlan{Max: cfg.GCBatch, Target: max(cfg.GCTarget, 0), Pause: gcPause(cfg.GCTarget)},
+		sync:   cfg.Synchronous, gcSync: cfg.Synchronous != "NORMAL"}
 	busy := fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds())
 	s.w, err = sql.Open("sqlite", dsn(abs, url.Values{
 		"_pragma": {busy, "synchronous(" + cfg.Synchronous + ")", "foreign_keys(1)",

@@ -186,45 +186,73 @@ type GCPlan struct {
 	// Max is the largest batch (the store's Config.GCBatch).
 	Max int
 	// Target, if positive, is how long one batch should hold the store:
-	// batches start small and grow or shrink (at most doubling or halving
-	// each time, never above Max) until they take about that long.
+	// batches start at GCMinBatch rows and grow or shrink (at most doubling
+	// or halving each time, never above Max) until they take about that
+	// long.
 	Target time.Duration
-	// Yield makes GC pause after each batch as long as the batch took, so
-	// that it holds a single-writer store at most half of the time.
-	Yield bool
+	// Pause, if positive, makes GC pause after each batch Pause times as
+	// long as the batch held the store (at least 1: a pause at least as
+	// long as the batch), so that it holds the store at most 1/(1+Pause)
+	// of the time.
+	Pause float64
+}
+
+// GCMinBatch is the first batch of an adaptive plan (GCPlan.Target), and
+// the size at or below which a store never abandons a batch for a waiting
+// writer (Batch.Yielded): small enough to be brief, and GC still
+// progresses under a steady write load.
+const GCMinBatch = 16
+
+// Batch is what one GC batch did.
+type Batch struct {
+	// Deleted is the number of rows the batch deleted.
+	Deleted int
+	// Held is how long the batch held the store (the writer); zero: the
+	// whole call, including any wait for the store.
+	Held time.Duration
+	// Yielded says the batch was abandoned, rolled back, for a writer that
+	// waited for the store: it deleted nothing, and the next is smaller.
+	Yielded bool
 }
 
 // GC calls deleteBatch(ctx, limit) until it deletes fewer than limit rows,
 // an error occurs or ctx ends, and returns the total deleted. Each call is
 // meant to be one short transaction, so requests interleave with a long
-// collection.
-func GC(ctx context.Context, plan GCPlan, deleteBatch func(ctx context.Context, limit int) (int, error)) (int, error) {
+// collection. A batch that yielded to a writer is tried again at half the
+// size (not below one row) after a pause as long as it held the store.
+func GC(ctx context.Context, plan GCPlan, deleteBatch func(ctx context.Context, limit int) (Batch, error)) (int, error) {
 	total, size := 0, max(plan.Max, 1)
 	if plan.Target > 0 {
-		size = min(size, 16)
+		size = min(size, GCMinBatch)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return total, fmt.Errorf("gc stopped after %d records: %w", total, err)
 		}
 		start := time.Now()
-		n, err := deleteBatch(ctx, size)
-		took := time.Since(start)
-		total += n
-		if err != nil {
+		b, err := deleteBatch(ctx, size)
+		took := b.Held
+		if took <= 0 {
+			took = time.Since(start)
+		}
+		total += b.Deleted
+		switch {
+		case err != nil:
 			return total, err
-		}
-		if n < size {
+		case b.Yielded:
+			size = max(size/2, 1)
+		case b.Deleted < size:
 			return total, nil
-		}
-		if plan.Target > 0 {
+		case plan.Target > 0:
 			want := int(float64(size) * float64(plan.Target) / float64(max(took, time.Microsecond)))
 			size = min(max(want, size/2, 1), size*2, max(plan.Max, 1))
+		default:
+			size = min(size*2, max(plan.Max, 1)) // back towards Max after a yield
 		}
-		if plan.Yield {
+		if pause := max(plan.Pause, 0); pause > 0 || b.Yielded {
 			select {
 			case <-ctx.Done():
-			case <-time.After(took):
+			case <-time.After(time.Duration(float64(took) * max(pause, 1))):
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,17 +130,24 @@ type fakeTable struct {
 	perRow time.Duration
 	limits []int
 	failAt int // batch number that fails (0: none)
+	// yieldAbove: batches larger than this yield (a writer always waits
+	// by then); 0: none yields.
+	yieldAbove int
 }
 
-func (f *fakeTable) deleteBatch(ctx context.Context, limit int) (int, error) {
+func (f *fakeTable) deleteBatch(ctx context.Context, limit int) (Batch, error) {
 	f.limits = append(f.limits, limit)
 	if len(f.limits) == f.failAt {
-		return 0, errors.New("disk on fire")
+		return Batch{}, errors.New("disk on fire")
+	}
+	if f.yieldAbove > 0 && limit > f.yieldAbove {
+		time.Sleep(time.Duration(f.yieldAbove) * f.perRow)
+		return Batch{Yielded: true}, nil
 	}
 	n := min(limit, f.rows)
 	f.rows -= n
 	time.Sleep(time.Duration(n) * f.perRow)
-	return n, nil
+	return Batch{Deleted: n}, nil
 }
 
 func TestGCLoop(t *testing.T) {
@@ -156,7 +164,7 @@ func TestGCLoop(t *testing.T) {
 		{"exact multiple needs a last empty batch", 2000, GCPlan{Max: 1000}, 0, 2000, false, 3},
 		{"nothing to do", 0, GCPlan{Max: 1000}, 0, 0, false, 1},
 		{"error keeps the count so far", 5000, GCPlan{Max: 1000}, 3, 2000, true, 3},
-		{"adaptive", 1000, GCPlan{Max: 1000, Target: time.Millisecond, Yield: true}, 0, 1000, false, 0},
+		{"adaptive", 1000, GCPlan{Max: 1000, Target: time.Millisecond, Pause: 1}, 0, 1000, false, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -199,11 +207,27 @@ func TestGCAdaptsBatchSizeToTarget(t *testing.T) {
 	}
 }
 
+// TestGCYieldsToWriters: a batch abandoned for a waiting writer deletes
+// nothing, the next is half its size, and the collection still finishes
+// with batches small enough to complete between writes (a fixed plan
+// tries twice the size after each success).
+func TestGCYieldsToWriters(t *testing.T) {
+	f := &fakeTable{rows: 3000, perRow: time.Microsecond, yieldAbove: 100}
+	n, err := GC(context.Background(), GCPlan{Max: 1000}, f.deleteBatch)
+	if n != 3000 || err != nil {
+		t.Fatalf("GC = %d, %v; want 3000, nil", n, err)
+	}
+	want := []int{1000, 500, 250, 125, 62, 124, 62, 124}
+	if len(f.limits) < len(want) || !slices.Equal(f.limits[:len(want)], want) {
+		t.Fatalf("batch sizes %v, want them to start %v", f.limits, want)
+	}
+}
+
 func TestGCStopsWhenContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	f := &fakeTable{rows: 10_000}
 	calls := 0
-	n, err := GC(ctx, GCPlan{Max: 100}, func(ctx context.Context, limit int) (int, error) {
+	n, err := GC(ctx, GCPlan{Max: 100}, func(ctx context.Context, limit int) (Batch, error) {
 		calls++
 		if calls == 3 {
 			cancel()
