@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/token"
 )
 
 // backend is where a Manager keeps its records: a server-side Store
@@ -24,8 +26,12 @@ type backend interface {
 	create(s *Session, now time.Time) error
 	// save writes s's changes (or a touch) to its record.
 	save(s *Session, now time.Time) error
-	// destroy ends rec server-side (logout, revocation, theft).
+	// destroy ends rec server-side (revocation, theft).
 	destroy(ctx context.Context, rec *Record) error
+	// end ends the session s loaded as base (Logout, Destroy), unless a
+	// concurrent request changed its user since: then it returns the
+	// stored record, which is no longer s's to end, and leaves it alone.
+	end(s *Session, base *Record) (stale *Record, err error)
 	// userRecords lists the records of user in the Manager's realm.
 	userRecords(ctx context.Context, user string) ([]*Record, error)
 	// revokeUser ends every session of user in the realm but the one
@@ -194,16 +200,22 @@ func (m *Manager) identityChanged(s *Session, base, fresh *Record) error {
 	if !handler {
 		return nil
 	}
-	reason := "user-change"
-	switch {
-	case base.User == "":
-		reason = "signed-in"
-	case fresh.User == "":
-		reason = "signed-out"
-	}
+	reason := identityChange(base, fresh)
 	m.audit(s.ctx, Event{Type: "session.stale_write_refused", Ref: fresh.Ref, User: fresh.User, IP: s.ipString(),
 		UserAgent: s.ua, Attrs: []slog.Attr{slog.String("reason", reason)}})
 	return fmt.Errorf("%w (%s since this request loaded the session)", ErrIdentityChanged, reason)
+}
+
+// identityChange names how the user of base became fresh's, for audit
+// events: "signed-in", "signed-out" or "user-change".
+func identityChange(base, fresh *Record) string {
+	switch {
+	case base.User == "":
+		return "signed-in"
+	case fresh.User == "":
+		return "signed-out"
+	}
+	return "user-change"
 }
 
 // change is the Merger form of s's change set built on base.
@@ -223,6 +235,52 @@ func (sb *storeBackend) destroy(ctx context.Context, rec *Record) error {
 		return unavailable("delete", err)
 	}
 	return nil
+}
+
+// end ends base, the record s loaded, unless the stored record's user is
+// no longer base's (a login, a logout or a change of user since: a hard
+// rotation, as Merger rule 4): then the stored record is someone else's
+// session and is returned untouched — a pre-login request (a sniffed or
+// planted ID, SPEC §5) must not sign the user out. The check and the end
+// are one step: a compare-and-swap on the version checked (Update) retires
+// the record first — its IDs replaced by one nobody holds, so no write
+// built on an older version can land on it any more (Update's version,
+// Merger rule 3's identity) and no ID opens it — then Delete removes it.
+// A change that keeps the user (a soft rotation, a data write) does not
+// stop a logout.
+func (sb *storeBackend) end(s *Session, base *Record) (*Record, error) {
+	var retry backoff
+	for {
+		fresh, err := sb.store.Load(s.ctx, base.ID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			// Deleted concurrently, or rotated away long enough ago that
+			// base's ID no longer names it: nothing of this view's to end.
+			return nil, nil
+		case err != nil:
+			return nil, unavailable("load", err)
+		}
+		if fresh.Ref != base.Ref || fresh.User != base.User {
+			return fresh, nil
+		}
+		retired := fresh.Clone()
+		retired.Version = fresh.Version + 1
+		_, retired.ID = token.New()
+		retired.SecureID, retired.Aliases = Hash{}, nil
+		err = sb.store.Update(s.ctx, retired, fresh.Version)
+		switch {
+		case err == nil:
+			return nil, sb.destroy(s.ctx, fresh)
+		case errors.Is(err, ErrNotFound):
+			return nil, nil
+		case errors.Is(err, ErrConflict), errors.Is(err, ErrCollision):
+			if werr := retry.wait(s.ctx); werr != nil {
+				return nil, unavailable("delete", werr)
+			}
+		default:
+			return nil, unavailable("delete", err)
+		}
+	}
 }
 
 // userRecords lists the records of user in this Manager's realm: a user

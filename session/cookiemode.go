@@ -93,6 +93,13 @@ func (cb *cookieBackend) destroy(ctx context.Context, rec *Record) error {
 	return nil
 }
 
+// end revokes base's cookies: the cookie store keeps no shared record
+// whose user could have changed under this request, so there is nothing
+// to compare with.
+func (cb *cookieBackend) end(s *Session, base *Record) (*Record, error) {
+	return nil, cb.destroy(s.ctx, base)
+}
+
 func (cb *cookieBackend) userRecords(context.Context, string) ([]*Record, error) {
 	return nil, fmt.Errorf("session: a user's sessions can be listed only in a server-side store: %w", errors.ErrUnsupported)
 }

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"log/slog"
 	"maps"
 	"net/netip"
 	"slices"
@@ -294,10 +295,19 @@ func (s *Session) end(event string) error {
 	if s.rec == nil {
 		return nil
 	}
-	if err := s.m.b.destroy(s.ctx, s.rec); err != nil {
+	stale, err := s.m.b.end(s, s.rec)
+	if err != nil {
 		return err
 	}
-	s.m.audit(s.ctx, Event{Type: event, Ref: s.rec.Ref, User: s.rec.User, IP: s.ipString(), UserAgent: s.ua})
+	if stale != nil {
+		// A concurrent request signed the session in or out since this one
+		// loaded it: the stored record is not this view's to end. Only this
+		// client's cookie is cleared.
+		s.m.audit(s.ctx, Event{Type: "session.stale_logout_refused", Ref: stale.Ref, User: stale.User, IP: s.ipString(),
+			UserAgent: s.ua, Attrs: []slog.Attr{slog.String("reason", identityChange(s.rec, stale)), slog.String("call", event)}})
+	} else {
+		s.m.audit(s.ctx, Event{Type: event, Ref: s.rec.Ref, User: s.rec.User, IP: s.ipString(), UserAgent: s.ua})
+	}
 	s.rec = nil
 	return nil
 }

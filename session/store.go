@@ -47,6 +47,16 @@ type Store interface {
 
 	// Delete removes the record with key ref and all its hashes. Deleting
 	// an absent record is not an error.
+	//
+	// Delete is unconditional. A Logout or Destroy ends only the session
+	// its request loaded: if the stored record's User is no longer the
+	// loaded one (a login, logout or change of user since: a hard
+	// rotation, as Merger rule 4), the Manager deletes nothing. Otherwise
+	// it first retires the record with Update on the version it checked
+	// (IDs replaced by one nobody holds, so no write built on an older
+	// version lands on it and no ID opens it), then deletes it: check and
+	// end are atomic with Update's compare-and-swap alone, so no store
+	// needs a conditional delete (storetest.StaleLogoutAfterLogin).
 	Delete(ctx context.Context, ref string) error
 
 	// ListUser returns the records whose User is user (read-only).

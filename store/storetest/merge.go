@@ -391,6 +391,7 @@ func mergeTests(ctx context.Context) []struct {
 		{"ConcurrentWriters", func(t *testing.T, s session.Store) { ConcurrentWriters(t, s) }},
 		{"ConcurrentLogins", func(t *testing.T, s session.Store) { ConcurrentLogins(t, s) }},
 		{"StaleWriteAfterLogin", func(t *testing.T, s session.Store) { StaleWriteAfterLogin(t, s) }},
+		{"StaleLogoutAfterLogin", func(t *testing.T, s session.Store) { StaleLogoutAfterLogin(t, s) }},
 	}
 }
 

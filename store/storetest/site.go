@@ -56,6 +56,16 @@ func newSite(t *testing.T, store session.Store) *site {
 			http.Error(w, err.Error(), http.StatusForbidden)
 		}
 	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		s.held(r)
+		end := session.FromContext(r.Context()).Logout
+		if r.URL.Query().Get("how") == "destroy" {
+			end = session.FromContext(r.Context()).Destroy
+		}
+		if err := end(); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+		}
+	})
 	mux.HandleFunc("POST /regenerate", func(w http.ResponseWriter, r *http.Request) {
 		s.held(r)
 		if err := session.FromContext(r.Context()).Regenerate(); err != nil {

@@ -1,0 +1,81 @@
+package storetest
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/internal/token"
+	"github.com/sessiond/sessiond/session"
+)
+
+// StaleLogoutAfterLogin is the logout form of StaleWriteAfterLogin (SPEC
+// §5: a passive sniffer must not be able to log users out): a request A
+// that loaded the victim's anonymous session (its ID sniffed in mixed mode,
+// or planted) is held while the victim logs in (B), then A calls Logout or
+// Destroy. The pre-login view must not delete the signed-in record: A's
+// end is refused server-side (audited session.stale_logout_refused) and the
+// victim stays signed in with their data. Controls: a logout held across a
+// soft regeneration (same user) still ends the session, and so does one by
+// the signed-in ID, and one of an anonymous session nobody signed in.
+func StaleLogoutAfterLogin(t *testing.T, store session.Store) {
+	for _, tc := range []struct {
+		name   string
+		a      string // the slow request
+		b      string // what happens while it is held ("": nothing)
+		killed bool   // the session is gone afterwards
+		events int    // session.stale_logout_refused events
+	}{
+		{"logout across a login", "/logout?", "/login?u=alice", false, 1},
+		{"destroy across a login", "/logout?how=destroy", "/login?u=alice", false, 1},
+		{"logout across a regeneration", "/logout?", "/regenerate", true, 0},
+		{"logout of an anonymous session", "/logout?", "", true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSite(t, store)
+			sid := s.newSession()
+			loaded, release := make(chan struct{}), make(chan struct{})
+			s.setHold(func(string) {
+				close(loaded)
+				select {
+				case <-release:
+				case <-time.After(time.Minute):
+				}
+			})
+			done := make(chan answer, 1)
+			go func() { done <- s.do("POST", tc.a+"&hold=a", sid) }()
+			<-loaded // A has loaded the anonymous session
+			s.setHold(nil)
+			cur := sid
+			if tc.b != "" {
+				b := s.do("POST", tc.b, sid)
+				if b.status != http.StatusOK || b.sid == "" {
+					t.Fatalf("B: %d, cookie %v", b.status, b.sid != "")
+				}
+				cur = b.sid
+			}
+			close(release)
+			if a := <-done; a.status != http.StatusOK {
+				t.Fatalf("A: %d %s", a.status, a.body)
+			}
+			h, _ := token.Parse(cur)
+			rec, err := store.Load(t.Context(), h)
+			if tc.killed {
+				if err == nil {
+					t.Fatalf("the session survived A's logout: user %q, data %v", rec.User, rec.Data)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("the victim's signed-in session after A's logout: %v (signed out by a pre-login view)", err)
+				}
+				who := s.do("GET", "/whoami", cur).body
+				if who != "alice" || rec.User != "alice" || rec.Data["cart"] != "1" {
+					t.Fatalf("the signed-in session after A: user %q (stored %q), data %v; want alice, cart=1", who, rec.User, rec.Data)
+				}
+			}
+			if n := s.events.count("session.stale_logout_refused"); n != tc.events {
+				t.Errorf("%d session.stale_logout_refused events, want %d", n, tc.events)
+			}
+		})
+	}
+}
