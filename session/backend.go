@@ -251,14 +251,9 @@ func (sb *storeBackend) destroy(ctx context.Context, rec *Record) error {
 func (sb *storeBackend) end(s *Session, base *Record) (*Record, error) {
 	var retry backoff
 	for {
-		fresh, err := sb.store.Load(s.ctx, base.ID)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			// Deleted concurrently, or rotated away long enough ago that
-			// base's ID no longer names it: nothing of this view's to end.
-			return nil, nil
-		case err != nil:
-			return nil, unavailable("load", err)
+		fresh, err := sb.reload(s.ctx, base)
+		if err != nil || fresh == nil {
+			return nil, err
 		}
 		if fresh.Ref != base.Ref || fresh.User != base.User {
 			return fresh, nil
@@ -281,6 +276,31 @@ func (sb *storeBackend) end(s *Session, base *Record) (*Record, error) {
 			return nil, unavailable("delete", err)
 		}
 	}
+}
+
+// reload returns the stored version of base: by its ID, else (the ID
+// rotated away and pruned while the request ran) by its user, so a slow
+// logout still ends a signed-in session; nil if it is gone.
+func (sb *storeBackend) reload(ctx context.Context, base *Record) (*Record, error) {
+	fresh, err := sb.store.Load(ctx, base.ID)
+	switch {
+	case err == nil:
+		return fresh, nil
+	case !errors.Is(err, ErrNotFound):
+		return nil, unavailable("load", err)
+	case base.User == "":
+		return nil, nil // an anonymous session rotated away or deleted: nothing of this view's to end
+	}
+	recs, err := sb.userRecords(ctx, base.User)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if r.Ref == base.Ref {
+			return r, nil
+		}
+	}
+	return nil, nil
 }
 
 // userRecords lists the records of user in this Manager's realm: a user

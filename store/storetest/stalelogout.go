@@ -21,19 +21,29 @@ import (
 func StaleLogoutAfterLogin(t *testing.T, store session.Store) {
 	for _, tc := range []struct {
 		name   string
+		signed bool   // alice signs in before A
 		a      string // the slow request
 		b      string // what happens while it is held ("": nothing)
+		times  int    // how many times (0: once)
 		killed bool   // the session is gone afterwards
 		events int    // session.stale_logout_refused events
 	}{
-		{"logout across a login", "/logout?", "/login?u=alice", false, 1},
-		{"destroy across a login", "/logout?how=destroy", "/login?u=alice", false, 1},
-		{"logout across a regeneration", "/logout?", "/regenerate", true, 0},
-		{"logout of an anonymous session", "/logout?", "", true, 0},
+		{"logout across a login", false, "/logout?", "/login?u=alice", 0, false, 1},
+		{"destroy across a login", false, "/logout?how=destroy", "/login?u=alice", 0, false, 1},
+		{"logout across a regeneration", false, "/logout?", "/regenerate", 0, true, 0},
+		{"logout of an anonymous session", false, "/logout?", "", 0, true, 0},
+		// A's ID is rotated away past the alias limit while it runs: its
+		// logout still finds the signed-in session (by its user) and ends it.
+		{"signed-in logout across many regenerations", true, "/logout?", "/regenerate", 70, true, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSite(t, store)
 			sid := s.newSession()
+			if tc.signed {
+				if sid = s.do("POST", "/login?u=alice", sid).sid; sid == "" {
+					t.Fatal("setup: the login set no cookie")
+				}
+			}
 			loaded, release := make(chan struct{}), make(chan struct{})
 			s.setHold(func(string) {
 				close(loaded)
@@ -47,19 +57,23 @@ func StaleLogoutAfterLogin(t *testing.T, store session.Store) {
 			<-loaded // A has loaded the anonymous session
 			s.setHold(nil)
 			cur := sid
-			if tc.b != "" {
-				b := s.do("POST", tc.b, sid)
+			for i := 0; tc.b != "" && i < max(tc.times, 1); i++ {
+				b := s.do("POST", tc.b, cur)
 				if b.status != http.StatusOK || b.sid == "" {
 					t.Fatalf("B: %d, cookie %v", b.status, b.sid != "")
 				}
 				cur = b.sid
 			}
+			if tc.times > 0 {
+				if _, err := store.Load(t.Context(), mustParse(t, sid)); err == nil {
+					t.Fatal("setup: A's ID still names the session; rotate it away further")
+				}
+			}
 			close(release)
 			if a := <-done; a.status != http.StatusOK {
 				t.Fatalf("A: %d %s", a.status, a.body)
 			}
-			h, _ := token.Parse(cur)
-			rec, err := store.Load(t.Context(), h)
+			rec, err := store.Load(t.Context(), mustParse(t, cur))
 			if tc.killed {
 				if err == nil {
 					t.Fatalf("the session survived A's logout: user %q, data %v", rec.User, rec.Data)
@@ -78,4 +92,13 @@ func StaleLogoutAfterLogin(t *testing.T, store session.Store) {
 			}
 		})
 	}
+}
+
+func mustParse(t *testing.T, sid string) session.Hash {
+	t.Helper()
+	h, ok := token.Parse(sid)
+	if !ok {
+		t.Fatalf("malformed session ID")
+	}
+	return h
 }
