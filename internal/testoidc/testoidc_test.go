@@ -43,7 +43,11 @@ func newRP(t *testing.T, cfg testoidc.Config) *rp {
 	t.Helper()
 	r := &rp{t: t, got: make(chan url.Values, 4), logout: make(chan string, 8)}
 	r.callback = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.URL.Path == "/backchannel" {
+		switch req.URL.Path {
+		case "/favicon.ico": // browsers ask; not a callback
+			http.NotFound(w, req)
+			return
+		case "/backchannel":
 			req.ParseForm()
 			r.logout <- req.PostForm.Get("logout_token")
 			return
