@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -73,4 +74,52 @@ func Example() {
 	idt.Claims(&claims)
 	fmt.Println(loc.Query().Get("state"), idt.Subject, idt.Nonce, claims.Email, claims.Groups)
 	// Output: state1 u1 nonce1 alice@example.com [staff]
+}
+
+// A back-channel logout by hand: a logout token for a user, posted as the
+// provider would to the client's back-channel logout URI.
+func ExampleProvider_LogoutToken() {
+	p := startExample()
+	defer p.Stop()
+	backchannel := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := testoidc.Claims(r.PostFormValue("logout_token")) // a real client verifies it with the JWKS
+		fmt.Println(c["sub"], c["aud"], c["events"], err)
+	}))
+	defer backchannel.Close()
+
+	tok, err := p.LogoutToken(testoidc.LogoutToken{Subject: "u1"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(p.PostLogoutToken(context.Background(), backchannel.URL, tok))
+	// Output:
+	// u1 sessiond map[http://schemas.openid.net/event/backchannel-logout:map[]] <nil>
+	// 200 <nil>
+}
+
+// An attack test: the next token response carries an ID token issued to
+// another client, which the relying party under test must refuse.
+func ExampleProvider_ForgeNextIDToken() {
+	p := startExample()
+	defer p.Stop()
+	p.NextUser("alice")
+	p.ForgeNextIDToken(testoidc.WrongAudience)
+	// ... sign in through the relying party: its callback must refuse.
+	p.ForgeNextIDToken(testoidc.Forgery{
+		Edit: func(c map[string]any) { c["email"] = "admin@example.com" },
+		Key:  testoidc.KeyForeign, // changed claims, and a signature that does not verify
+	})
+}
+
+// startExample starts a provider with one user and one client.
+func startExample() *testoidc.Provider {
+	p, err := testoidc.New(testoidc.Config{
+		Users:   []testoidc.User{{Subject: "u1", Username: "alice"}},
+		Clients: []testoidc.Client{{ID: "sessiond", Secret: "secret", RedirectURIs: []string{"http://127.0.0.1:9/cb"}}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	return p
 }

@@ -79,6 +79,9 @@ func Claims(jwt string) (map[string]any, error) {
 	if err := json.Unmarshal(raw, &claims); err != nil {
 		return nil, fmt.Errorf("testoidc: JWT payload: %w", err)
 	}
+	if claims == nil {
+		return nil, errors.New("testoidc: JWT payload is not a JSON object")
+	}
 	return claims, nil
 }
 

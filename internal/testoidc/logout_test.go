@@ -97,6 +97,9 @@ func TestRPInitiatedLogout(t *testing.T) {
 	if s := r.p.Sessions("alice"); len(s) != 0 {
 		t.Errorf("Sessions(alice) = %v after logout", s)
 	}
+	if _, err := r.provider.UserInfo(r.ctx, oauth2.StaticTokenSource(tok)); err == nil {
+		t.Error("userinfo answers the access token of an ended session")
+	}
 	tok.Expiry = tok.Expiry.AddDate(-1, 0, 0)
 	_, err = r.conf.TokenSource(r.ctx, tok).Token()
 	var re *oauth2.RetrieveError

@@ -82,6 +82,7 @@ type accessToken struct {
 	id       string
 	clientID string
 	subject  string
+	sid      string
 	scopes   []string
 	expires  time.Time
 }

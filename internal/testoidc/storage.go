@@ -135,7 +135,8 @@ func (s *storage) AuthRequestByID(_ context.Context, id string) (op.AuthRequest,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if r, ok := s.requests[id]; ok {
-		return r, nil
+		cp := *r // op reads it unlocked; completeLogin changes the stored one
+		return &cp, nil
 	}
 	return nil, fmt.Errorf("auth request: %w", errNotFound)
 }
@@ -171,6 +172,18 @@ func (s *storage) DeleteAuthRequest(_ context.Context, id string) error {
 	return nil
 }
 
+// sidOf is the provider session a token request belongs to ("" for
+// grants without one).
+func sidOf(req any) string {
+	switch r := req.(type) {
+	case *authRequest:
+		return r.sid
+	case *refreshRequest:
+		return r.rt.sid
+	}
+	return ""
+}
+
 // completeLogin marks a request signed in as user in session sid.
 func (s *storage) completeLogin(id, subject, sid string) error {
 	s.mu.Lock()
@@ -199,6 +212,7 @@ func (s *storage) newAccessLocked(req op.TokenRequest) *accessToken {
 	at := &accessToken{
 		id:      rand.Text(),
 		subject: req.GetSubject(),
+		sid:     sidOf(req),
 		scopes:  req.GetScopes(),
 		expires: time.Now().Add(s.cfg.AccessTokenLifetime),
 	}
@@ -289,18 +303,19 @@ func (s *storage) RevokeToken(_ context.Context, tokenOrID, _ string, clientID s
 	return nil
 }
 
-// revokeLocked drops every refresh and access token matching keep == false.
+// revokeLocked drops every refresh and access token that match reports
+// on (by its user's subject and its provider session) and returns how many
+// refresh tokens went.
 func (s *storage) revokeLocked(match func(subject, sid string) bool) int {
 	n := 0
 	for tok, rt := range s.refresh {
 		if match(rt.subject, rt.sid) {
 			delete(s.refresh, tok)
-			delete(s.access, rt.access)
 			n++
 		}
 	}
 	for id, at := range s.access {
-		if match(at.subject, "") {
+		if match(at.subject, at.sid) {
 			delete(s.access, id)
 		}
 	}
@@ -341,14 +356,7 @@ func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, r
 	if err := s.userinfoLocked(ui, req.GetSubject(), scopes); err != nil {
 		return err
 	}
-	var sid string
-	switch r := req.(type) {
-	case *authRequest:
-		sid = r.sid
-	case *refreshRequest:
-		sid = r.rt.sid
-	}
-	if sid != "" {
+	if sid := sidOf(req); sid != "" {
 		ui.AppendClaims("sid", sid)
 	}
 	return nil

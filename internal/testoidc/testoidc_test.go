@@ -301,6 +301,22 @@ func TestRefreshThenRevoked(t *testing.T) {
 	if _, err := r.verifier.Verify(r.ctx, fresh.Extra("id_token").(string)); err != nil {
 		t.Errorf("refreshed ID token: %v", err)
 	}
+	// A change at the provider shows in the next refresh's ID token.
+	changed := alice
+	changed.Groups = []string{"former-staff"}
+	if err := r.p.UpdateUser(changed); err != nil {
+		t.Fatal(err)
+	}
+	fresh.Expiry = tok.Expiry
+	fresh, err = r.conf.TokenSource(r.ctx, fresh).Token()
+	if err != nil {
+		t.Fatalf("second refresh: %v", err)
+	}
+	idt, err := r.verifier.Verify(r.ctx, fresh.Extra("id_token").(string))
+	var c claims
+	if err != nil || idt.Claims(&c) != nil || !slices.Equal(c.Groups, changed.Groups) || c.SID == "" {
+		t.Errorf("ID token after UpdateUser: %v, claims %+v; want groups %v and the sid", err, c, changed.Groups)
+	}
 	// The spent refresh token is refused.
 	if _, err := r.conf.TokenSource(r.ctx, tok).Token(); err == nil {
 		t.Error("rotated-away refresh token accepted")
