@@ -44,7 +44,9 @@ func (p *Provider) Sign(key Key, typ string, claims map[string]any) (string, err
 	switch key {
 	case KeyProvider:
 	case KeyForeign:
-		priv = p.store.foreign
+		if priv, err = foreignKey(); err != nil {
+			return "", fmt.Errorf("testoidc: foreign key: %w", err)
+		}
 	default:
 		return "", fmt.Errorf("testoidc: unknown Key %d", key)
 	}

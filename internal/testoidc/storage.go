@@ -38,10 +38,15 @@ type storage struct {
 	// onEnd ends provider sessions (Provider.endSessions).
 	onEnd func(ctx context.Context, sids []string)
 
-	key     *rsa.PrivateKey
-	keyID   string
-	foreign *rsa.PrivateKey // signs tokens whose signature must not verify
+	key   *rsa.PrivateKey
+	keyID string
 }
+
+// foreignKey signs tokens whose signature must not verify (KeyForeign): a
+// key no provider publishes, made once when first needed.
+var foreignKey = sync.OnceValues(func() (*rsa.PrivateKey, error) {
+	return rsa.GenerateKey(rand.Reader, 2048)
+})
 
 // session is the provider's own sign-in of one browser: what its cookie
 // names, and what the sid claim of ID tokens issued in it carries.
@@ -72,10 +77,6 @@ func newStorage(cfg Config, loginURL string) (*storage, error) {
 	if err != nil {
 		return nil, err
 	}
-	foreign, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
 	s := &storage{
 		cfg:      cfg,
 		clients:  map[string]*opClient{},
@@ -87,7 +88,6 @@ func newStorage(cfg Config, loginURL string) (*storage, error) {
 		sessions: map[string]*session{},
 		key:      key,
 		keyID:    rand.Text()[:12],
-		foreign:  foreign,
 	}
 	for _, c := range cfg.Clients {
 		s.clients[c.ID] = &opClient{c: c, idTTL: cfg.IDTokenLifetime, loginURL: loginURL}
