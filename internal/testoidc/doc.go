@@ -23,7 +23,8 @@
 // (input[name=username], input[name=password], button#signin) that a
 // browser can fill or an http client can post. Once signed in, the browser
 // holds the provider's SessionCookie and later authorizations sign the same
-// user in at once (single sign-on) until it logs out at the provider.
+// user in at once (single sign-on) until it logs out at the provider; a
+// queued NextUser wins over that cookie.
 // DenyNext makes the next login answer error=access_denied.
 //
 // # Knobs for tests

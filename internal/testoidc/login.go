@@ -38,11 +38,14 @@ func (p *Provider) routes() http.Handler {
 	return mux
 }
 
-// NextUser makes the next login step that would show the login form sign
-// in username instead, without any page: for an http.Client following
-// redirects as for a browser. Calls queue: each one answers one login.
-// A browser holding the provider's SessionCookie is signed in from it and
-// does not use the queue (unless the client asked prompt=login).
+// NextUser makes the next login step sign in username, without any page:
+// for an http.Client following redirects as for a browser, or a headless
+// browser. Calls queue: each one answers one login, and a queued user wins
+// over the browser's SessionCookie (as when a person signs in to another
+// account), starting a new provider session. With the queue empty, a
+// browser holding a live SessionCookie is signed in from it (unless the
+// client asked prompt=login), else the login form is shown. An
+// authorization with prompt=none never takes from the queue.
 func (p *Provider) NextUser(username string) {
 	p.store.mu.Lock()
 	defer p.store.mu.Unlock()
@@ -57,8 +60,9 @@ func (p *Provider) DenyNext() {
 	p.store.next = append(p.store.next, nextLogin{deny: true})
 }
 
-// login is the provider's login step. GET signs in from the session
-// cookie or the NextUser queue, else shows the form; POST checks the form.
+// login is the provider's login step. GET signs in from the NextUser
+// queue or the session cookie, else shows the form (see NextUser); POST
+// checks the form.
 func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form: "+err.Error(), http.StatusBadRequest)
@@ -75,14 +79,13 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 		p.checkForm(w, r, id)
 		return
 	}
-	if !slices.Contains(prompt, oidc.PromptLogin) {
-		if subject, sid, ok := p.cookieSession(r); ok {
-			p.finish(w, r, id, subject, sid)
-			return
-		}
-	}
+	subject, sid, haveSession := p.cookieSession(r)
 	if slices.Contains(prompt, oidc.PromptNone) {
-		op.AuthRequestError(w, r, areq, oidc.ErrLoginRequired(), p.op)
+		if haveSession {
+			p.finish(w, r, id, subject, sid)
+		} else {
+			op.AuthRequestError(w, r, areq, oidc.ErrLoginRequired(), p.op)
+		}
 		return
 	}
 	p.store.mu.Lock()
@@ -93,12 +96,14 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) {
 	}
 	p.store.mu.Unlock()
 	switch {
-	case next == nil:
-		p.renderLogin(w, id, "", http.StatusOK)
-	case next.deny:
+	case next != nil && next.deny:
 		op.AuthRequestError(w, r, areq, oidc.ErrAccessDenied().WithDescription("the user refused"), p.op)
-	default:
+	case next != nil:
 		p.signIn(w, r, id, next.username)
+	case haveSession && !slices.Contains(prompt, oidc.PromptLogin):
+		p.finish(w, r, id, subject, sid)
+	default:
+		p.renderLogin(w, id, "", http.StatusOK)
 	}
 }
 

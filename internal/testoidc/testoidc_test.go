@@ -249,6 +249,13 @@ func TestCodeFlowForm(t *testing.T) {
 	if _, idt2 := r.login(r.browser); idt2.Subject != bob.Subject {
 		t.Errorf("SSO sign-in as %q, want %q", idt2.Subject, bob.Subject)
 	}
+	// A queued user wins over the cookie, and the cookie follows.
+	r.p.NextUser("alice")
+	for range 2 {
+		if _, idt3 := r.login(r.browser); idt3.Subject != alice.Subject {
+			t.Errorf("after NextUser(alice): signed in as %q", idt3.Subject)
+		}
+	}
 }
 
 func TestCodeReplayRefused(t *testing.T) {
