@@ -235,3 +235,40 @@ func TestEndSessionByHint(t *testing.T) {
 		t.Errorf("Sessions(alice) = %v after logout by hint", s)
 	}
 }
+
+// TestLogoutReachesEveryClientOfTheSession: one browser signs in to two
+// clients (the second by single sign-on, same sid); logging out at one
+// sends a logout token to both.
+func TestLogoutReachesEveryClientOfTheSession(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.Clients = append(cfg.Clients, testoidc.Client{ID: "wiki", Secret: "w1k1"})
+	r := newRP(t, cfg)
+	r.p.NextUser("alice")
+	tok, idt := r.login(r.browser)
+
+	wiki := *r
+	wiki.conf.ClientID, wiki.conf.ClientSecret = "wiki", "w1k1"
+	wiki.verifier = r.provider.Verifier(&oidc.Config{ClientID: "wiki"})
+	if _, idt2 := wiki.login(r.browser); sidOf(t, idt2) != sidOf(t, idt) {
+		t.Fatalf("single sign-on to the second client: sid %s, want %s", sidOf(t, idt2), sidOf(t, idt))
+	}
+
+	resp, err := r.browser.Get(r.endSessionURL(tok.Extra("id_token").(string), r.callback.URL+"/bye"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	<-r.got
+	auds := map[string]bool{}
+	for range 2 {
+		c, err := testoidc.Claims(<-r.logout)
+		if err != nil || c["sid"] != sidOf(t, idt) {
+			t.Fatalf("logout token %v (%v), want sid %s", c, err, sidOf(t, idt))
+		}
+		aud, _ := c["aud"].(string)
+		auds[aud] = true
+	}
+	if !auds["sessiond"] || !auds["wiki"] {
+		t.Errorf("logout tokens for %v, want sessiond and wiki", auds)
+	}
+}
