@@ -17,10 +17,14 @@ import (
 	"github.com/sessiond/sessiond/store/memory"
 )
 
-// siteTemplates are an operator's replacements of the error and
-// sessions pages (the sign-in page is login.go's own until it moves to
-// package pages).
+// siteTemplates are an operator's replacements of the gateway's pages.
 var siteTemplates = map[string]string{
+	pages.Login: `<!doctype html><html lang="en"><head>{{template "head"}}<title>ACME sign-in</title></head>
+<body><main><div class="card"><h1 id="acme">ACME sign-in</h1>{{with .Error}}<p class="err" role="alert">{{.}}</p>{{end}}
+<form method="post" action="{{.Action}}" id="login">{{template "csrf" .CSRF}}<input type="hidden" name="next" value="{{.Next}}">
+<label for="username">Staff ID</label><input id="username" name="username" value="{{.User}}" required>
+<label for="password">Password</label><input id="password" name="password" type="password" required>
+<p class="submit"><button class="block">Sign in</button></p></form>{{template "home" .Site}}</div></main></body></html>`,
 	pages.Error: `<!doctype html><html lang="en"><head>{{template "head"}}<title>{{.Title}}</title></head>
 <body><main><div class="card"><h1 id="acme">ACME: {{.Title}}</h1><p id="error">{{.Message}}</p>{{template "home" .Site}}</div></main></body></html>`,
 	pages.Sessions: `<!doctype html><html lang="en"><head>{{template "head"}}<title>Devices</title></head>
