@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -208,5 +209,27 @@ func TestErrorPageTitle(t *testing.T) {
 	_, body = render(t, nil, http.StatusForbidden, ErrorPage{Site: "shop", Title: "Sign in over HTTPS", Message: "x"})
 	if !strings.Contains(body, "<h1>Sign in over HTTPS</h1>") || !strings.Contains(body, "Error 403") {
 		t.Errorf("titled page:\n%s", body)
+	}
+}
+
+// TestDocsExample: the error.html that docs/pages.md shows loads and
+// renders.
+func TestDocsExample(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/pages.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(doc), "```html\n")
+	example, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("docs/pages.md has no html example")
+	}
+	s, err := Load(fstest.MapFS{"tpl/error.html": {Data: []byte(example)}}, "tpl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body := render(t, s, http.StatusServiceUnavailable, ErrorPage{Site: "shop", Message: "down", LinkURL: "/", LinkText: "Try again"})
+	if !strings.Contains(body, "<h1>Service Unavailable</h1><p>down</p>") || !strings.Contains(body, `id="home"`) {
+		t.Errorf("docs example:\n%s", body)
 	}
 }
