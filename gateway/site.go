@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -110,6 +112,9 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 	s := &site{cfg: sc, log: g.log.With("site", sc.Name), auditor: g.auditor, metrics: g.metrics, claims: g.claims,
 		trusted: g.trusted}
 	s.pages = sitePages{name: sc.Name, set: sc.Pages.Set, log: s.log}
+	if own := sc.Pages.Set.Custom(); len(own) > 0 {
+		s.log.Info("gateway: own page templates", "dir", sc.Pages.TemplatesDir, "pages", slices.Sorted(maps.Keys(own)))
+	}
 	s.headers = Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
 		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action}.withDefaults()
 	var err error
