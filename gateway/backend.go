@@ -169,7 +169,7 @@ func (b *backendWriter) apply() bool {
 		setWhy(b.r, "backend")
 		target := s.httpsURL(b.r)
 		if target == "" {
-			errorPage(b.ResponseWriter, s.cfg.Name, http.StatusForbidden, "This page needs HTTPS.")
+			s.pages.error(b.ResponseWriter, http.StatusForbidden, "This page needs HTTPS.")
 			return true
 		}
 		for k := range h {

@@ -2,21 +2,53 @@ package gateway
 
 import (
 	"bytes"
-	"html/template"
+	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 
+	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/gateway/pages"
 	"github.com/sessiond/sessiond/session"
 )
 
+// sitePages renders a site's own pages (package pages) with its
+// templates: the site's pages.templates_dir, else the built-in ones.
+type sitePages struct {
+	name string     // the site's name, on every page
+	set  *pages.Set // nil: the built-in pages
+	log  *slog.Logger
+}
+
+// render answers with page p; an operator's template that fails is
+// logged (the built-in page went out instead).
+func (p sitePages) render(w http.ResponseWriter, code int, page pages.Page) {
+	if err := p.set.Render(w, code, page); err != nil && p.log != nil {
+		p.log.Error("gateway: page template", "page", page.File(), "err", err)
+	}
+}
+
+// error answers with the site's error page: the status, the message and
+// a way back to the site's home.
+func (p sitePages) error(w http.ResponseWriter, code int, msg string) {
+	p.render(w, code, pages.ErrorPage{Site: p.name, Message: msg})
+}
+
+// errorPage is the built-in error page, for code that knows only the
+// site's name (the login form); everything else uses its site's
+// sitePages.error.
+func errorPage(w http.ResponseWriter, site string, code int, msg string) {
+	sitePages{name: site}.error(w, code, msg)
+}
+
 // sessionErrors is the session manager's ErrorHandler for a site: the
 // library's status and message (503 store down, 429 throttled, ...) on
-// the gateway's error page.
-func sessionErrors(site string) func(http.ResponseWriter, *http.Request, error) {
+// the site's error page.
+func sessionErrors(p sitePages) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
 		rec := &errorRecorder{h: w.Header()}
 		session.DefaultErrorHandler(rec, r, err)
-		errorPage(w, site, rec.code, strings.TrimSpace(rec.body.String()))
+		p.error(w, rec.code, strings.TrimSpace(rec.body.String()))
 	}
 }
 
@@ -32,24 +64,13 @@ func (e *errorRecorder) Header() http.Header         { return e.h }
 func (e *errorRecorder) WriteHeader(code int)        { e.code = code }
 func (e *errorRecorder) Write(p []byte) (int, error) { return e.body.Write(p) }
 
-// errorPage answers with one of the gateway's own error pages: the
-// message, and a link back to the site's home (its HTTPS origin when the
-// error is about transport, else the same origin).
-func errorPage(w http.ResponseWriter, site string, code int, msg string) {
-	h := w.Header()
-	h.Del("Content-Length")
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	errorTmpl.Execute(w, struct {
-		Site, Status, Message string
-	}{site, http.StatusText(code), msg})
+// csrfRefused answers a form of the gateway's own (login, logout, the
+// sessions page) that failed its CSRF check: which kind of failure, in
+// fixed words; nothing from the request is echoed.
+func (p sitePages) csrfRefused(w http.ResponseWriter, r *http.Request) {
+	msg := "The form you sent has expired or does not belong to your current session (for example after you signed in or out in another tab, or your session ended). Nothing was changed: go back, reload the page and send the form again."
+	if errors.Is(csrf.Failure(r), csrf.ErrCrossOrigin) {
+		msg = "This request was sent to this site from another web site, so it was not carried out. If you meant to do this, open this site directly, reload the page and send the form again."
+	}
+	p.render(w, http.StatusForbidden, pages.ErrorPage{Site: p.name, Title: "Request refused", Message: msg})
 }
-
-var errorTmpl = template.Must(template.New("error").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>{{.Status}} — {{.Site}}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1d2330}</style></head>
-<body><p><a href="/" id="home">← Back to {{.Site}}</a></p><h1>{{.Status}}</h1><p id="error">{{.Message}}</p></body></html>
-`))

@@ -80,7 +80,7 @@ func (s *site) serveAuth(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(redirectCode(r.Method))
 		return
 	}
-	errorPage(w, s.cfg.Name, http.StatusUnauthorized, "Login required.")
+	s.pages.error(w, http.StatusUnauthorized, "Login required.")
 }
 
 // hasHost reports whether host (a Host header: name, maybe a port) is one
@@ -114,5 +114,5 @@ func (g *Gateway) authSite(r *http.Request) (*site, bool) {
 // serveNoBackend answers, on a forward-auth site, every path the gateway
 // does not serve itself: the proxy should not have sent it here.
 func (s *site) serveNoBackend(w http.ResponseWriter, r *http.Request) {
-	errorPage(w, s.cfg.Name, http.StatusNotFound, "This address only signs users in for the site in front of it.")
+	s.pages.error(w, http.StatusNotFound, "This address only signs users in for the site in front of it.")
 }

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +51,7 @@ type site struct {
 	metrics     *metrics
 	claims      ClaimSet
 	trusted     []netip.Prefix // the gateway's trusted_proxies
+	pages       sitePages      // the sign-in, sessions and error pages
 }
 
 // newBackend is the site's backend: in-process (Site.Handler), upstream,
@@ -63,7 +66,7 @@ func (s *site) newBackend() (http.Handler, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
 			return nil, fmt.Errorf("upstream %q: not an http or https URL", sc.Upstream)
 		}
-		return newProxy(sc.Name, u, s.log, sc.Timeouts.UpstreamHeader)
+		return newProxy(s.pages, u, s.log, sc.Timeouts.UpstreamHeader)
 	case sc.CGI != nil:
 		s.cgi = true
 		return upstream.NewCGI(upstream.CGIConfig{Dir: sc.CGI.Dir, Prefix: sc.CGI.Prefix, Forwarded: forwarded, Logger: s.log})
@@ -108,6 +111,10 @@ func (s *site) loadFiles() error {
 func newSite(sc *config.Site, g *Gateway) (*site, error) {
 	s := &site{cfg: sc, log: g.log.With("site", sc.Name), auditor: g.auditor, metrics: g.metrics, claims: g.claims,
 		trusted: g.trusted}
+	s.pages = sitePages{name: sc.Name, set: sc.Pages.Set, log: s.log}
+	if own := sc.Pages.Set.Custom(); len(own) > 0 {
+		s.log.Info("gateway: own page templates", "dir", sc.Pages.TemplatesDir, "pages", slices.Sorted(maps.Keys(own)))
+	}
 	s.headers = Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
 		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action}.withDefaults()
 	var err error
@@ -128,7 +135,7 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 		c.Store, c.Codec = g.store, g.codec
 		c.TrustedProxies, c.Locator = g.trusted, g.locator
 		c.Auditor, c.Logger = g.auditor, s.log
-		c.ErrorHandler = sessionErrors(sc.Name)
+		c.ErrorHandler = sessionErrors(s.pages)
 		c.UnknownIDs = g.unknown // one count per gateway, not per site
 		if c.StaySecure {
 			c.HTTPSURL = s.rules.SecureURL
@@ -149,6 +156,7 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 		TrustedOrigins: trusted,
 		SessionKey:     internalPrefix + "csrf",
 		FieldName:      csrfField,
+		DenyHandler:    http.HandlerFunc(s.pages.csrfRefused),
 		Auditor:        g.auditor,
 		TrustedProxies: g.trusted, // the client judged as everywhere else (clientAddr, requestSecure)
 		Session: func(r *http.Request) csrf.Store {
@@ -306,7 +314,7 @@ func (s *site) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 		if err := s.csrf.CheckOrigin(r); err != nil {
 			s.audit(r, session.Event{Type: "csrf.refused", Attrs: []slog.Attr{slog.String("reason", "cross-origin"),
 				slog.String("method", r.Method), slog.String("path", r.URL.Path)}})
-			errorPage(w, s.cfg.Name, http.StatusForbidden, "Cross-origin request refused: this form was sent from another site.")
+			s.pages.error(w, http.StatusForbidden, "Cross-origin request refused: this form was sent from another site.")
 			return false
 		}
 	}
@@ -317,7 +325,7 @@ func (s *site) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 // validated next=.
 func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
 	if s.login == nil {
-		errorPage(w, s.cfg.Name, http.StatusUnauthorized, "Login required.")
+		s.pages.error(w, http.StatusUnauthorized, "Login required.")
 		return
 	}
 	setWhy(r, "auth") // noted even over HTTPS: the login page says why

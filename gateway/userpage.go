@@ -2,45 +2,19 @@ package gateway
 
 import (
 	"errors"
-	"html/template"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/gateway/pages"
 	"github.com/sessiond/sessiond/session"
 )
 
 // sessionsPage is the user's own page of active sessions (M17): list,
 // revoke one, revoke all others.
 const sessionsPage = "/.sessiond/sessions"
-
-var sessionsTmpl = template.Must(template.New("sessions").Funcs(template.FuncMap{"browser": browserName, "when": when}).Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Your sessions — {{.Site}}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:56rem;margin:1.5rem auto;padding:0 1rem;color:#1d2330}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #dde1e8;padding:.45rem;text-align:left;vertical-align:top}
-th{color:#5b6577;font-weight:600}tr.current{background:#f2f7ff}.muted{color:#5b6577;font-size:.9rem}.err{color:#a00}
-button,input{font:inherit;padding:.35rem .8rem}@media (max-width:40rem){td,th{display:block;border:0;padding:.1rem 0}tr{display:block;border-bottom:1px solid #dde1e8;padding:.5rem 0}th{display:none}}</style></head>
-<body><p><a href="/" id="home">← Back to {{.Site}}</a></p>
-<h1>Your active sessions</h1><p>Signed in as <b>{{.User}}</b>. Times are {{.Zone}}.</p>
-{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
-{{if .Reauth}}<p id="reauth">To sign out other sessions, confirm your password.</p>{{end}}
-<table id="sessions"><tr><th>Started</th><th>Last seen</th><th>IP</th><th>Area</th><th>Browser</th><th></th></tr>
-{{range .Sessions}}<tr data-ref="{{.Ref}}"{{if .Current}} class="current"{{end}}><td>{{when .Created}}</td><td>{{when .LastSeen}}</td>
-<td>{{.IP}}</td><td class="area">{{if .Area}}{{.Area}}{{else}}<span class="muted">unknown</span>{{end}}</td><td class="browser" title="{{.UserAgent}}">{{browser .UserAgent}}</td>
-<td>{{if .Current}}<b>this session</b>{{else}}<form method="post" action="/.sessiond/sessions/revoke">{{$.Field}}
-<input type="hidden" name="ref" value="{{.Ref}}">{{if $.Reauth}}<input type="password" name="password" autocomplete="current-password" required aria-label="Your password">{{end}}<button>Revoke</button></form>{{end}}</td></tr>
-{{end}}</table>
-{{if .Unlisted}}<p>This session store cannot list your sessions.</p>{{end}}
-{{if or .Unlisted (gt (len .Sessions) 1)}}<form method="post" action="/.sessiond/sessions/revoke-others" id="revoke-others">{{.Field}}{{if .Reauth}}<input type="password" name="password" autocomplete="current-password" required aria-label="Your password">{{end}}<p><button>Sign out everywhere else</button></p></form>
-{{else}}<p class="muted" id="alone">This is your only session.</p>
-{{end}}</body></html>
-`))
-
-// when formats a time with its zone, in the gateway's local time.
-func when(t time.Time) string { return t.Local().Format("2 Jan 2006 15:04 MST") }
 
 // browserName turns a User-Agent into "Firefox 128 on Windows"; the full
 // string stays in the cell's title.
@@ -96,12 +70,12 @@ func (s *site) serveSessionsPage(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodPost && r.URL.Path == sessionsPage+"/revoke":
 		ref := r.PostFormValue("ref")
 		if ref == sess.Ref() {
-			errorPage(w, s.cfg.Name, http.StatusBadRequest, "Use sign out to end this session.")
+			s.pages.error(w, http.StatusBadRequest, "Use sign out to end this session.")
 			return
 		}
 		err := s.m.RevokeSession(ctx, user, ref)
 		if errors.Is(err, session.ErrNotFound) {
-			errorPage(w, s.cfg.Name, http.StatusNotFound, "No such session: it has ended already.")
+			s.pages.error(w, http.StatusNotFound, "No such session: it has ended already.")
 			return
 		}
 		if err != nil {
@@ -132,12 +106,13 @@ func (s *site) renderSessions(w http.ResponseWriter, r *http.Request, sess *sess
 		s.storeError(w, err)
 		return
 	}
-	data := map[string]any{"Site": s.cfg.Name, "User": user, "Sessions": list, "Field": csrf.TemplateField(r),
-		"Reauth": s.reauthNeeded(sess, time.Now()), "Error": msg, "Unlisted": unlisted, "Zone": zoneName()}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	sessionsTmpl.Execute(w, data)
+	page := pages.SessionsPage{Site: s.cfg.Name, User: user, Zone: zoneName(), CSRF: pages.CSRF{Field: csrfField, Token: csrf.Token(r)},
+		Error: msg, Reauth: s.reauthNeeded(sess, time.Now()), Unlisted: unlisted}
+	for _, in := range list {
+		page.Sessions = append(page.Sessions, pages.SessionRow{Ref: in.Ref, Current: in.Current, Created: in.Created, LastSeen: in.LastSeen,
+			IP: in.IP, Area: in.Area, UserAgent: in.UserAgent, Browser: browserName(in.UserAgent)})
+	}
+	s.pages.render(w, code, page)
 }
 
 func zoneName() string {
@@ -158,7 +133,7 @@ func (s *site) reauthenticated(w http.ResponseWriter, r *http.Request, sess *ses
 	if s.login == nil || sess.Get(authViaKey) == authViaBackend {
 		// No password at the gateway: the backend signs this user in.
 		s.audit(r, session.Event{Type: "reauth.required", User: user, Ref: sess.Ref()})
-		errorPage(w, s.cfg.Name, http.StatusForbidden, "Sign in again to manage your other sessions.")
+		s.pages.error(w, http.StatusForbidden, "Sign in again to manage your other sessions.")
 		return false
 	}
 	pass := r.PostFormValue("password")
@@ -187,8 +162,8 @@ func (s *site) reauthenticated(w http.ResponseWriter, r *http.Request, sess *ses
 func (s *site) storeError(w http.ResponseWriter, err error) {
 	s.log.Error("gateway: session store", "err", err)
 	if errors.Is(err, errors.ErrUnsupported) {
-		errorPage(w, s.cfg.Name, http.StatusNotImplemented, "Not available with this session store.")
+		s.pages.error(w, http.StatusNotImplemented, "Not available with this session store.")
 		return
 	}
-	errorPage(w, s.cfg.Name, http.StatusServiceUnavailable, "The session service is temporarily unavailable.")
+	s.pages.error(w, http.StatusServiceUnavailable, "The session service is temporarily unavailable.")
 }

@@ -136,6 +136,10 @@
 //	  unknown_ids: {attempts: 60, per: 1m}   # per client (IPv4 address, IPv6 /64), all sites together; 0 = off
 //	  max_clients: 100000
 //
+//	pages:                              # the sign-in, sessions and error pages of every site
+//	  templates_dir: ""                 # html/template files replacing built-in pages: login.html, refused.html,
+//	                                    # sessions.html, error.html (gateway/pages); "" = built-in only
+//
 //	sites:
 //	  - name: shop                      # default: the first host
 //	    hosts: [shop.example.com, www.shop.example.com]
@@ -208,6 +212,7 @@
 //	      cookie_name: session
 //	      cipher: aes256
 //	      auth_name: ""                 # mod_auth_form's AuthName ("" = any); its -pw key is never forwarded
+//	    pages: {templates_dir: pages}   # this site's own pages; default: the top-level pages
 //
 //	  - name: outlet
 //	    hosts: [outlet.example.com]

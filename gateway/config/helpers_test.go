@@ -39,6 +39,11 @@ func testFS() mapFS {
 		"srv/sessiond/cgi-bin/shop.cgi":           f("#!/bin/sh", 0o755),
 		"srv/sessiond/not-a-dir":                  f("x", 0o644),
 		"srv/sessiond/log":                        dir,
+		"srv/sessiond/pages/login.html":           f(`<!doctype html><title>Sign in — {{.Site}}</title>{{template "head"}}<h1>ACME sign-in</h1>`, 0o644),
+		"srv/sessiond/pages/.login.html.swp":      f("{{", 0o644),
+		"srv/sessiond/pages-bad/error.html":       f("<p>{{.Mesage}}</p>", 0o644),
+		"srv/sessiond/pages-bad/sessions.html":    f("{{range .Sessions}}", 0o644),
+		"srv/sessiond/pages-bad/signin.html":      f("x", 0o644),
 	}}
 }
 
@@ -48,6 +53,11 @@ type mapFS struct{ m fstest.MapFS }
 func (f mapFS) ReadFile(name string) ([]byte, error) {
 	b, err := f.m.ReadFile(strings.TrimPrefix(name, "/"))
 	return b, rooted(err, name)
+}
+
+func (f mapFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	d, err := f.m.ReadDir(strings.TrimPrefix(name, "/"))
+	return d, rooted(err, name)
 }
 
 func (f mapFS) Stat(name string) (fs.FileInfo, error) {

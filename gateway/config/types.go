@@ -34,7 +34,10 @@ type Config struct {
 	Audit     Audit     `yaml:"audit"`
 	AccessLog AccessLog `yaml:"access_log"`
 	Limits    Limits    `yaml:"limits"`
-	Sites     []Site    `yaml:"sites"`
+	// Pages are every site's sign-in, sessions and error pages, unless a
+	// site sets its own.
+	Pages Pages  `yaml:"pages"`
+	Sites []Site `yaml:"sites"`
 
 	src *source
 }
@@ -363,6 +366,9 @@ type Site struct {
 	MaxHeaderBytes int        `yaml:"max_header_bytes"`
 	CSRF           CSRF       `yaml:"csrf"`
 	ModCrypto      *ModCrypto `yaml:"modcrypto"`
+	// Pages are the site's sign-in, sessions and error pages. Default:
+	// the top-level pages.
+	Pages Pages `yaml:"pages"`
 	// Inspect sends the backend an X-Session-Info header saying what the
 	// gateway did with the session (transport, session cookies by name,
 	// visible partition, the record's last events, why it redirected),

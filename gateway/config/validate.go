@@ -76,6 +76,7 @@ func provision(c *Config, r *resolver) {
 	for i := range c.Sites {
 		provisionSite(c, &c.Sites[i], r, fmt.Sprintf("sites[%d]", i))
 	}
+	provisionPages(c, r)
 }
 
 // validate checks everything that needs no file or environment.
@@ -162,6 +163,7 @@ func resolve(c *Config, r *resolver) {
 	for i := range c.Sites {
 		resolveSite(&c.Sites[i], fmt.Sprintf("sites[%d]", i), r)
 	}
+	resolvePages(c, r)
 }
 
 func validateListen(c *Config, p *problems) {
