@@ -33,7 +33,7 @@ func TestAuditRecordsJudgedClient(t *testing.T) {
 			if _, code := do(t, c, "POST", srv.URL+"/cart/add", url.Values{"product": {"1"}}, hdr); code != http.StatusForbidden {
 				t.Fatalf("cross-site POST: %d, want 403", code)
 			}
-			ev := srv.audit.all()
+			ev := srv.audit.Events()
 			if len(ev) != 1 || ev[0].Type != "csrf.refused" {
 				t.Fatalf("events = %+v, want one csrf.refused", ev)
 			}

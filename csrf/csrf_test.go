@@ -85,13 +85,13 @@ func TestAttacksAndLegitimateRequests(t *testing.T) {
 				c = victim
 			}
 			before := cart(t, victim, base)
-			nEvents := len(srv.audit.all())
+			nEvents := len(srv.audit.Events())
 
 			body, code := do(t, c, tc.req.method, base+tc.req.path, tc.req.form, tc.req.hdr)
 			if code != tc.want {
 				t.Fatalf("status %d, want %d; body %q", code, tc.want, body)
 			}
-			events := srv.audit.all()[nEvents:]
+			events := srv.audit.Events()[nEvents:]
 			if tc.want == 200 {
 				if len(events) != 0 {
 					t.Fatalf("accepted request audited: %+v", events)
@@ -171,7 +171,7 @@ func TestNoSessionFailsClosed(t *testing.T) {
 			if code != 403 {
 				t.Fatalf("status %d, want 403", code)
 			}
-			ev := srv.audit.all()
+			ev := srv.audit.Events()
 			if len(ev) != 1 || ev[0].Attrs[0].Value.String() != "no_session" {
 				t.Fatalf("audit = %+v", ev)
 			}

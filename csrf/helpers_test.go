@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -87,24 +88,6 @@ func sessionOf(r *http.Request) csrf.Store {
 	return nil
 }
 
-// recorder is a real session.Auditor that keeps the events.
-type recorder struct {
-	mu     sync.Mutex
-	events []session.Event
-}
-
-func (a *recorder) Audit(_ context.Context, e session.Event) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.events = append(a.events, e)
-}
-
-func (a *recorder) all() []session.Event {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return append([]session.Event(nil), a.events...)
-}
-
 var formTmpl = template.Must(template.New("form").Funcs(csrf.FuncMap()).Parse(
 	`<form method="post" action="/cart/add">{{ csrfField .Request }}<input name="product" value="1"></form>`))
 
@@ -143,13 +126,13 @@ func shop() http.Handler {
 
 type server struct {
 	*httptest.Server
-	audit *recorder
+	audit *testkit.Auditor
 }
 
 // newServer runs sessions → csrf → shop on a real listener.
 func newServer(t *testing.T, cfg csrf.Config) *server {
 	t.Helper()
-	rec := &recorder{}
+	rec := &testkit.Auditor{}
 	if cfg.Session == nil {
 		cfg.Session = sessionOf
 	}

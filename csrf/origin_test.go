@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // TestMixedSchemeSite models one site on two origins, as the demo runs it:
@@ -47,7 +48,7 @@ func TestMixedSchemeSite(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &testkit.Auditor{}
 			p, err := csrf.New(csrf.Config{TrustedOrigins: tc.trusted, Session: sessionOf, Auditor: rec})
 			if err != nil {
 				t.Fatal(err)
@@ -80,8 +81,8 @@ func TestMixedSchemeSite(t *testing.T) {
 }
 
 // lastReason is the reason of the last audited refusal, "" if none.
-func lastReason(rec *recorder) string {
-	ev := rec.all()
+func lastReason(rec *testkit.Auditor) string {
+	ev := rec.Events()
 	if len(ev) == 0 {
 		return ""
 	}
@@ -117,7 +118,7 @@ func TestBehindProxy(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ss := &sessions{}
-			rec := &recorder{}
+			rec := &testkit.Auditor{}
 			p, err := csrf.New(csrf.Config{Session: sessionOf, Auditor: rec})
 			if err != nil {
 				t.Fatal(err)

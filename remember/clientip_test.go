@@ -41,12 +41,11 @@ func TestAuditRecordsJudgedClient(t *testing.T) {
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("login: %d", resp.StatusCode)
 			}
-			a.audit.mu.Lock()
-			defer a.audit.mu.Unlock()
-			if len(a.audit.events) != 1 || a.audit.events[0].Type != "remember.issued" {
-				t.Fatalf("events = %+v, want one remember.issued", a.audit.events)
+			events := a.audit.Events()
+			if len(events) != 1 || events[0].Type != "remember.issued" {
+				t.Fatalf("events = %+v, want one remember.issued", events)
 			}
-			if got := a.audit.events[0].IP; got != tt.want {
+			if got := events[0].IP; got != tt.want {
 				t.Fatalf("remember.issued IP = %q, want %q", got, tt.want)
 			}
 		})

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/remember"
 	"github.com/sessiond/sessiond/remember/internal/sqltest"
-	"github.com/sessiond/sessiond/session"
 )
 
 // backends are the real stores every Manager test runs against.
@@ -36,48 +36,6 @@ func eachBackend(t *testing.T, f func(t *testing.T, open func(*testing.T) rememb
 	}
 }
 
-// clock is a settable time source for Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now().UTC().Truncate(time.Microsecond)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// recorder is a real session.Auditor keeping the events.
-type recorder struct {
-	mu     sync.Mutex
-	events []session.Event
-}
-
-func (a *recorder) Audit(_ context.Context, e session.Event) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.events = append(a.events, e)
-}
-
-func (a *recorder) types() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []string
-	for _, e := range a.events {
-		out = append(out, e.Type)
-	}
-	return out
-}
-
 // app is the application under test: POST /login issues a key (a password
 // login with "remember me"), GET /auto tries auto-login, POST /disable turns
 // it off, and OnReuse revokes "sessions" by recording the user.
@@ -85,15 +43,15 @@ type app struct {
 	*httptest.Server
 	m       *remember.Manager
 	store   remember.Store
-	clock   *clock
-	audit   *recorder
+	clock   *testkit.Clock
+	audit   *testkit.Auditor
 	mu      sync.Mutex
 	revoked []string // users whose sessions OnReuse revoked
 }
 
 func newApp(t *testing.T, store remember.Store, tweak func(*remember.Config)) *app {
 	t.Helper()
-	a := &app{store: store, clock: newClock(), audit: &recorder{}}
+	a := &app{store: store, clock: testkit.NewClock(time.Now().UTC().Truncate(time.Microsecond)), audit: &testkit.Auditor{}}
 	cfg := remember.Config{
 		Store:   store,
 		Now:     a.clock.Now,

@@ -50,7 +50,7 @@ func TestIssueAndAutoLogin(t *testing.T) {
 				t.Fatalf("auto-login %d did not set a new key", i)
 			}
 		}
-		if got := a.audit.types(); !slices.Equal(got, []string{"remember.issued", "remember.login", "remember.login", "remember.login"}) {
+		if got := a.audit.Types(); !slices.Equal(got, []string{"remember.issued", "remember.login", "remember.login", "remember.login"}) {
 			t.Fatalf("audit = %v", got)
 		}
 	})
@@ -102,8 +102,8 @@ func TestStolenKeyReuse(t *testing.T) {
 						t.Errorf("a key of alice survived the revocation: %v", err)
 					}
 				}
-				if !slices.Contains(a.audit.types(), "remember.reuse") {
-					t.Errorf("no remember.reuse event in %v", a.audit.types())
+				if !slices.Contains(a.audit.Types(), "remember.reuse") {
+					t.Errorf("no remember.reuse event in %v", a.audit.Types())
 				}
 			})
 		}
@@ -285,8 +285,8 @@ func TestWrongValidator(t *testing.T) {
 		if _, reason := owner.auto(); reason != "not_found" {
 			t.Fatalf("burned key still usable: %q", reason)
 		}
-		if !slices.Contains(a.audit.types(), "remember.mismatch") {
-			t.Fatalf("audit = %v", a.audit.types())
+		if !slices.Contains(a.audit.Types(), "remember.mismatch") {
+			t.Fatalf("audit = %v", a.audit.Types())
 		}
 	})
 }

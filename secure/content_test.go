@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/secure"
 )
 
@@ -42,17 +43,7 @@ func TestContentRulesStreamNonHTML(t *testing.T) {
 			w.(http.Flusher).Flush()
 			<-release
 		case "/ws":
-			conn, rw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				http.Error(w, "hijack: "+err.Error(), 500)
-				return
-			}
-			defer conn.Close()
-			fmt.Fprint(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-			rw.Flush()
-			msg, _ := rw.ReadString('\n')
-			fmt.Fprint(rw, "echo: "+msg)
-			rw.Flush()
+			testkit.WebSocketEcho(w, r)
 		case "/sniffed":
 			io.WriteString(w, `<!doctype html><form><input type="password" name="pw"></form>`)
 		case "/late":

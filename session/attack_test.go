@@ -240,7 +240,7 @@ func TestCookieTossing(t *testing.T) {
 			}
 		})
 	}
-	if h.auditor().count("session.duplicate_cookie") != len(cases) {
+	if h.auditor().Count("session.duplicate_cookie") != len(cases) {
 		t.Errorf("duplicate cookies not audited each time")
 	}
 }
@@ -315,8 +315,8 @@ func TestBruteForceThrottled(t *testing.T) {
 	if code != http.StatusTooManyRequests {
 		t.Fatalf("after 25 unknown IDs: %d, want 429", code)
 	}
-	if h.auditor().count("session.id_bruteforce") != 1 {
-		t.Fatalf("brute force audited %d times, want once", h.auditor().count("session.id_bruteforce"))
+	if h.auditor().Count("session.id_bruteforce") != 1 {
+		t.Fatalf("brute force audited %d times, want once", h.auditor().Count("session.id_bruteforce"))
 	}
 	if _, body, _ := h.do(bystander, "GET", "/get?k=a", nil); body != "1" {
 		t.Fatalf("another client was affected: %q", body)

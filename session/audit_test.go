@@ -23,18 +23,18 @@ func TestLifecycleAudited(t *testing.T) {
 
 	h.do(c, "POST", "/set?k=cart&v=1", nil)
 	note()
-	if ev, ok := a.last("session.created"); !ok || ev.Ref == "" || attr(ev, "realm") != "shop" {
+	if ev, ok := a.Last("session.created"); !ok || ev.Ref == "" || attr(ev, "realm") != "shop" {
 		t.Fatalf("creation not audited with its ref and realm: %+v", ev)
 	}
 	h.do(c, "POST", "/login?u=alice", nil)
 	note()
-	if ev, _ := a.last("session.rotated"); attr(ev, "kind") != "hard" || attr(ev, "reason") != "login" || ev.User != "alice" {
+	if ev, _ := a.Last("session.rotated"); attr(ev, "kind") != "hard" || attr(ev, "reason") != "login" || ev.User != "alice" {
 		t.Fatalf("login rotation: %+v", ev)
 	}
 	h.clock.Advance(16 * time.Minute)
 	h.do(c, "GET", "/whoami", nil)
 	note()
-	if ev, _ := a.last("session.rotated"); attr(ev, "kind") != "soft" || attr(ev, "reason") != "periodic" {
+	if ev, _ := a.Last("session.rotated"); attr(ev, "kind") != "soft" || attr(ev, "reason") != "periodic" {
 		t.Fatalf("periodic rotation: %+v", ev)
 	}
 
@@ -44,7 +44,7 @@ func TestLifecycleAudited(t *testing.T) {
 	if body != "" {
 		t.Fatal("setup: the session did not expire")
 	}
-	if ev, ok := a.last("session.expired"); !ok || attr(ev, "limit") != "idle_timeout" || ev.User != "alice" {
+	if ev, ok := a.Last("session.expired"); !ok || attr(ev, "limit") != "idle_timeout" || ev.User != "alice" {
 		t.Fatalf("expiry not audited: %+v", ev)
 	}
 	cleared := false
@@ -67,39 +67,37 @@ func TestLifecycleAudited(t *testing.T) {
 		}
 		break
 	}
-	if _, ok := a.last("session.revoked"); !ok {
+	if _, ok := a.Last("session.revoked"); !ok {
 		t.Fatal("revocation not audited")
 	}
 	h.do(other, "POST", "/logout", nil)
 	h.do(c, "POST", "/login?u=alice", nil)
 	note()
 	h.do(c, "POST", "/logout", nil)
-	if ev, ok := a.last("session.logout"); !ok || ev.User != "alice" || ev.Ref == "" {
+	if ev, ok := a.Last("session.logout"); !ok || ev.User != "alice" || ev.Ref == "" {
 		t.Fatalf("logout not audited with its user and ref: %+v", ev)
 	}
 
 	// Unknown IDs: one event per interval, counting the ones in between.
 	h.clock.Advance(11 * time.Second) // past any earlier sample
-	before := a.count("session.unknown_id")
+	before := a.Count("session.unknown_id")
 	rc := h.rawClient()
 	for range 5 {
 		id, _ := token.New()
 		ids = append(ids, id)
 		h.do(rc, "GET", "/whoami", cookieHeader("__Host-sid", id))
 	}
-	if got := a.count("session.unknown_id") - before; got != 1 {
+	if got := a.Count("session.unknown_id") - before; got != 1 {
 		t.Fatalf("5 unknown IDs within a second gave %d events, want 1 (sampled)", got)
 	}
 	h.clock.Advance(11 * time.Second)
 	h.do(rc, "GET", "/whoami", cookieHeader("__Host-sid", "not-an-id"))
-	if ev, _ := a.last("session.unknown_id"); attr(ev, "count") != "5" || attr(ev, "reason") != "malformed" {
+	if ev, _ := a.Last("session.unknown_id"); attr(ev, "count") != "5" || attr(ev, "reason") != "malformed" {
 		t.Fatalf("the next sample does not count the 4 suppressed unknown IDs and itself: %+v", ev)
 	}
 
 	// No event holds an ID, its hash in any realm, or a cookie value.
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for _, e := range a.events {
+	for _, e := range a.Events() {
 		text := fmt.Sprintf("%+v", e)
 		for _, id := range ids {
 			if id == "" {

@@ -1,36 +1,17 @@
 package session_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // auditLines parses JSON audit lines into (event, level) pairs.
 func auditLines(t *testing.T, out string) map[string]string {
@@ -96,7 +77,7 @@ func TestDefaultAuditorQuietForVisitors(t *testing.T) {
 		}
 	})
 	t.Run("SlogAuditor on an Info handler", func(t *testing.T) {
-		var buf syncBuffer
+		var buf testkit.Buffer
 		h := newHarness(t, session.Config{Auditor: &session.SlogAuditor{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}}, nil)
 		newVisitorThenTheft(t, h, func() {
 			if out := buf.String(); out != "" {
@@ -108,7 +89,7 @@ func TestDefaultAuditorQuietForVisitors(t *testing.T) {
 		}
 	})
 	t.Run("MinLevel Info keeps the lifecycle", func(t *testing.T) {
-		var buf syncBuffer
+		var buf testkit.Buffer
 		h := newHarness(t, session.Config{Auditor: &session.SlogAuditor{Logger: slog.New(slog.NewJSONHandler(&buf, nil)),
 			MinLevel: slog.LevelInfo}}, nil)
 		newVisitorThenTheft(t, h, func() {})

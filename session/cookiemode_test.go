@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
 )
@@ -16,7 +17,7 @@ import (
 // in the browser, logout and revoke-all through the revocation store.
 func newCookieHarness(t *testing.T) *harness {
 	t.Helper()
-	clk := newClock()
+	clk := testkit.NewClock(time.Now())
 	codec, err := cookie.New(cookie.Config{Keys: [][]byte{cookie.GenerateKey()},
 		Revocations: cookie.NewMemoryRevocations(), Now: clk.Now})
 	if err != nil {

@@ -28,10 +28,10 @@ func TestExpiredReplayThrottled(t *testing.T) {
 			t.Fatalf("replay %d past the limit: %d; want 429", i, code)
 		}
 	}
-	if n := h.auditor().count("session.expired"); n != limit {
+	if n := h.auditor().Count("session.expired"); n != limit {
 		t.Fatalf("%d session.expired events for %d replays, want %d (one per request under the limit)", n, limit+2, limit)
 	}
-	if n := h.auditor().count("session.id_bruteforce"); n != 1 {
+	if n := h.auditor().Count("session.id_bruteforce"); n != 1 {
 		t.Fatalf("%d session.id_bruteforce events, want 1", n)
 	}
 }

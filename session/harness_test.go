@@ -11,34 +11,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
 )
-
-// clock is an injectable clock for expiry tests.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // countingStore is the real memory store with counters on every call, so
 // tests can assert how many reads and writes a request made. It can also
@@ -132,14 +112,14 @@ type harness struct {
 	store *countingStore
 	m     *session.Manager
 	srv   *httptest.Server
-	clock *clock
+	clock *testkit.Clock
 }
 
 // newHarness starts a real HTTPS server with the manager around handler
 // (app() if nil). cfg.Store defaults to a counting memory store.
 func newHarness(t *testing.T, cfg session.Config, handler http.Handler) *harness {
 	t.Helper()
-	h := &harness{t: t, clock: newClock()}
+	h := &harness{t: t, clock: testkit.NewClock(time.Now())}
 	mem := memory.New(memory.Config{SweepInterval: -1})
 	t.Cleanup(func() { mem.Close() })
 	h.store = &countingStore{Store: mem}
@@ -150,7 +130,7 @@ func newHarness(t *testing.T, cfg session.Config, handler http.Handler) *harness
 		cfg.Now = h.clock.Now
 	}
 	if cfg.Auditor == nil {
-		cfg.Auditor = &recordingAuditor{}
+		cfg.Auditor = &testkit.Auditor{}
 	}
 	m, err := session.New(cfg)
 	if err != nil {
@@ -165,7 +145,7 @@ func newHarness(t *testing.T, cfg session.Config, handler http.Handler) *harness
 	return h
 }
 
-func (h *harness) auditor() *recordingAuditor { return h.m.Config().Auditor.(*recordingAuditor) }
+func (h *harness) auditor() *testkit.Auditor { return h.m.Config().Auditor.(*testkit.Auditor) }
 
 // client is a fresh browser-like client with its own cookie jar.
 func (h *harness) client() *http.Client {
@@ -222,40 +202,5 @@ func cookieHeader(name, value string) http.Header {
 }
 
 func setCookies(resp *http.Response) []*http.Cookie { return resp.Cookies() }
-
-// recordingAuditor keeps events for assertions.
-type recordingAuditor struct {
-	mu     sync.Mutex
-	events []session.Event
-}
-
-func (a *recordingAuditor) Audit(_ context.Context, e session.Event) {
-	a.mu.Lock()
-	a.events = append(a.events, e)
-	a.mu.Unlock()
-}
-
-func (a *recordingAuditor) count(typ string) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	n := 0
-	for _, e := range a.events {
-		if e.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
-func (a *recordingAuditor) last(typ string) (session.Event, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for i := len(a.events) - 1; i >= 0; i-- {
-		if a.events[i].Type == typ {
-			return a.events[i], true
-		}
-	}
-	return session.Event{}, false
-}
 
 var _ = errors.Is

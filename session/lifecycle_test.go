@@ -70,7 +70,7 @@ func TestRegenerateKeepsDataAndGraceLeadsOn(t *testing.T) {
 	if body != "9" || !strings.Contains(strings.Join(resp.Header.Values("Set-Cookie"), "\n"), "__Host-sid="+nu) {
 		t.Fatalf("pre-regeneration ID within grace: body %q, cookies %q (want the data and the new ID)", body, resp.Header.Values("Set-Cookie"))
 	}
-	if h.auditor().count("session.obsolete_id") != 0 {
+	if h.auditor().Count("session.obsolete_id") != 0 {
 		t.Fatal("use within the grace window counted as theft")
 	}
 	// ... and after it, its use is refused as theft.
@@ -78,7 +78,7 @@ func TestRegenerateKeepsDataAndGraceLeadsOn(t *testing.T) {
 	if _, body, _ := h.do(rc, "GET", "/get?k=cart", cookieHeader("__Host-sid", old)); body != "" {
 		t.Fatalf("pre-regeneration ID after grace still reads the session: %q", body)
 	}
-	if h.auditor().count("session.obsolete_id") != 1 {
+	if h.auditor().Count("session.obsolete_id") != 1 {
 		t.Fatal("use after the grace window not audited as theft")
 	}
 }
@@ -117,7 +117,7 @@ func TestPeriodicRotationGraceAndTheft(t *testing.T) {
 	if _, body, _ := h.do(rc, "GET", "/whoami", cookieHeader("__Host-sid", old)); body != "" {
 		t.Fatalf("obsolete ID after grace sees user %q", body)
 	}
-	ev, ok := h.auditor().last("session.obsolete_id")
+	ev, ok := h.auditor().Last("session.obsolete_id")
 	if !ok || ev.User != "alice" {
 		t.Fatalf("theft not audited with the user: %+v", ev)
 	}
@@ -208,7 +208,7 @@ func TestInFlightRequestsSurviveRegeneration(t *testing.T) {
 	if got := strings.Count(body, "slow-"); got != n {
 		t.Fatalf("%d of %d in-flight writes kept", got, n)
 	}
-	if h.auditor().count("session.obsolete_id") != 0 {
+	if h.auditor().Count("session.obsolete_id") != 0 {
 		t.Fatal("in-flight requests were treated as theft")
 	}
 }
@@ -249,7 +249,7 @@ func TestBindingActions(t *testing.T) {
 			if (h.sid(c) != id) != tc.wantNewID {
 				t.Fatalf("ID changed = %v, want %v", h.sid(c) != id, tc.wantNewID)
 			}
-			if got := h.auditor().count("session.binding_mismatch") > 0; got != tc.wantAudit {
+			if got := h.auditor().Count("session.binding_mismatch") > 0; got != tc.wantAudit {
 				t.Fatalf("audited = %v, want %v", got, tc.wantAudit)
 			}
 			if tc.name == "ip reject" {

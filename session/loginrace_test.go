@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
 )
@@ -23,7 +24,7 @@ func TestMixedConcurrentLoginsFrozenClock(t *testing.T) {
 	mem := memory.New(memory.Config{SweepInterval: -1})
 	t.Cleanup(func() { mem.Close() })
 	now := time.Now()
-	m, err := session.New(session.Config{Store: mem, Mode: session.Mixed, Auditor: &recordingAuditor{},
+	m, err := session.New(session.Config{Store: mem, Mode: session.Mixed, Auditor: &testkit.Auditor{},
 		Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)

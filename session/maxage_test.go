@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
 )
@@ -23,7 +24,7 @@ func TestMaxAgeRestartsOnEverySave(t *testing.T) {
 	}{
 		{"memory", func(t *testing.T) *harness { return newHarness(t, cfg, nil) }},
 		{"cookie", func(t *testing.T) *harness {
-			clk := newClock()
+			clk := testkit.NewClock(time.Now())
 			codec, err := cookie.New(cookie.Config{Keys: [][]byte{cookie.GenerateKey()},
 				Revocations: cookie.NewMemoryRevocations(), Now: clk.Now})
 			if err != nil {

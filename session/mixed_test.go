@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
 )
@@ -26,7 +27,7 @@ type mixedHarness struct {
 	m         *session.Manager
 	httpURL   string
 	httpsURL  string
-	audit     *recordingAuditor
+	audit     *testkit.Auditor
 	mu        sync.Mutex
 	httpSetCk []string // every Set-Cookie line of every plain-HTTP response
 }
@@ -61,7 +62,7 @@ func newMixedHarness(t *testing.T, cfg session.Config) *mixedHarness {
 	t.Helper()
 	mem := memory.New(memory.Config{SweepInterval: -1})
 	t.Cleanup(func() { mem.Close() })
-	h := &mixedHarness{t: t, store: &countingStore{Store: mem}, audit: &recordingAuditor{}}
+	h := &mixedHarness{t: t, store: &countingStore{Store: mem}, audit: &testkit.Auditor{}}
 	cfg.Store, cfg.Mode, cfg.Auditor = h.store, session.Mixed, h.audit
 	m, err := session.New(cfg)
 	if err != nil {
@@ -258,7 +259,7 @@ func TestMixedSniffedInsecureID(t *testing.T) {
 	if got := h.do(thiefTLS, "GET", h.httpsURL+"/cart", nil); got != "3," {
 		t.Fatalf("fork did not copy the cart: %q", got)
 	}
-	if h.audit.count("session.fork") == 0 {
+	if h.audit.Count("session.fork") == 0 {
 		t.Fatal("fork not audited")
 	}
 	// The victim is untouched.
@@ -323,7 +324,7 @@ func TestMixedStaySecure(t *testing.T) {
 // grace window. It is refused and audited, but must not sign the user out
 // everywhere. An obsolete secure ID after grace keeps the theft action.
 func TestMixedObsoleteInsecureIDNeverRevokesUser(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(time.Now())
 	h := newMixedHarness(t, session.Config{Now: clk.Now, RotateEvery: time.Minute, Grace: time.Second})
 	victim, laptop := h.browser(), h.browser()
 	h.do(victim, "POST", h.httpURL+"/cart/add?product=3", nil)
@@ -340,7 +341,7 @@ func TestMixedObsoleteInsecureIDNeverRevokesUser(t *testing.T) {
 	if got := h.do(thief, "GET", h.httpURL+"/cart", http.Header{"Cookie": {"sid=" + sniffed}}); got != "" {
 		t.Fatalf("obsolete insecure ID after grace still sees the cart %q", got)
 	}
-	ev, ok := h.audit.last("session.obsolete_id")
+	ev, ok := h.audit.Last("session.obsolete_id")
 	if !ok || attr(ev, "action") != "refused" || attr(ev, "secure_id") != "false" {
 		t.Fatalf("obsolete insecure ID not audited as refused: %+v", ev)
 	}
@@ -362,7 +363,7 @@ func TestMixedObsoleteInsecureIDNeverRevokesUser(t *testing.T) {
 	u, _ := url.Parse(h.httpsURL)
 	jar.SetCookies(u, []*http.Cookie{{Name: "__Host-ssid", Value: oldSecure}})
 	h.do(&http.Client{Transport: victim.Transport, Jar: jar}, "GET", h.httpsURL+"/whoami", nil)
-	if ev, _ := h.audit.last("session.obsolete_id"); attr(ev, "action") != "revoke-user" {
+	if ev, _ := h.audit.Last("session.obsolete_id"); attr(ev, "action") != "revoke-user" {
 		t.Fatalf("obsolete secure ID: action %q, want revoke-user", attr(ev, "action"))
 	}
 	if got := h.do(laptop, "GET", h.httpsURL+"/whoami", nil); got != "" {

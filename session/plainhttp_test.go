@@ -1,7 +1,6 @@
 package session_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,37 +10,19 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
 )
 
-// lockedLog collects slog output from concurrent handlers.
-type lockedLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *lockedLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // counterApp counts visits in the session: the usual first program.
-func counterApp(t *testing.T, cfg session.Config) (http.Handler, *lockedLog) {
+func counterApp(t *testing.T, cfg session.Config) (http.Handler, *testkit.Buffer) {
 	t.Helper()
 	store := memory.New(memory.Config{SweepInterval: -1})
 	t.Cleanup(func() { store.Close() })
-	logs := &lockedLog{}
+	logs := &testkit.Buffer{}
 	cfg.Store = store
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.Auditor = &session.SlogAuditor{Logger: slog.New(slog.DiscardHandler)}

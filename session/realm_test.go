@@ -74,7 +74,7 @@ func TestRealmIDRefusedOnAnotherSite(t *testing.T) {
 			if len(resp.Cookies()) != 0 || shop.store.writes() != writes {
 				t.Fatal("a refused foreign ID caused a write or a cookie (a read-only request must stay lazy)")
 			}
-			if ev, ok := outlet.auditor().last("session.unknown_id"); !ok || attr(ev, "realm") != "outlet" {
+			if ev, ok := outlet.auditor().Last("session.unknown_id"); !ok || attr(ev, "realm") != "outlet" {
 				t.Fatalf("the refused foreign ID was not audited on outlet: %+v", ev)
 			}
 			if whoami(shop, sid) != "alice" {
@@ -117,7 +117,7 @@ func TestRealmForeignRecordRefused(t *testing.T) {
 	if got := whoami(outlet, id); got != "" {
 		t.Fatalf("a shop record found under an outlet hash is signed in as %q on outlet", got)
 	}
-	if _, ok := outlet.auditor().last("session.foreign_realm"); !ok {
+	if _, ok := outlet.auditor().Last("session.foreign_realm"); !ok {
 		t.Fatal("a foreign record was refused silently")
 	}
 }
@@ -155,7 +155,7 @@ func TestRealmUserSessionsPerRealm(t *testing.T) {
 	shop.do(shopAlice, "GET", "/whoami", nil)     // shop rotates too; the jar follows
 	shop.clock.Advance(5 * time.Second)
 	whoami(outlet, old)
-	if _, ok := outlet.auditor().last("session.obsolete_id"); !ok {
+	if _, ok := outlet.auditor().Last("session.obsolete_id"); !ok {
 		t.Fatal("setup: no theft signal on outlet")
 	}
 	if _, body, _ := outlet.do(outletAlice2, "GET", "/whoami", nil); body != "" {

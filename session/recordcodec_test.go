@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/sessiond/sessiond/internal/token"
 	"github.com/sessiond/sessiond/session"
 )

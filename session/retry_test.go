@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
 )
@@ -71,7 +72,7 @@ func TestCASRetriesBoundedByContext(t *testing.T) {
 	mem := memory.New(memory.Config{SweepInterval: -1})
 	t.Cleanup(func() { mem.Close() })
 	st := &alwaysConflict{Store: mem}
-	m, err := session.New(session.Config{Store: st, Auditor: &recordingAuditor{}})
+	m, err := session.New(session.Config{Store: st, Auditor: &testkit.Auditor{}})
 	if err != nil {
 		t.Fatal(err)
 	}

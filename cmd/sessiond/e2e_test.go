@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // built is the binary buildSessiond made, shared by every test of the run
@@ -81,7 +82,7 @@ func tryStartProc(t *testing.T, bin, ready string, args ...string) (*proc, error
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	out, _ := cmd.StdoutPipe()
-	var stderr syncBuffer
+	var stderr testkit.Buffer
 	cmd.Stderr = io.MultiWriter(os.Stderr, &stderr)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/devtls"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // auditLog reads a served gateway's audit log.
@@ -274,16 +275,7 @@ func TestContentRuleStreams(t *testing.T) {
 			case <-r.Context().Done():
 			}
 		case "/ws":
-			conn, rw, err := http.NewResponseController(w).Hijack()
-			if err != nil {
-				return
-			}
-			defer conn.Close()
-			fmt.Fprint(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-			rw.Flush()
-			msg, _ := rw.ReadString('\n')
-			fmt.Fprint(rw, "echo: "+msg)
-			rw.Flush()
+			testkit.WebSocketEcho(w, r)
 		case "/signin":
 			w.Header().Set("Content-Type", "text/html")
 			io.WriteString(w, `<form><input type="password" name="pw"></form>`)

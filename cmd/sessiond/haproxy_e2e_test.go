@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessiond/sessiond/internal/devtls"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // startHAProxy runs Debian's haproxy in the foreground with the config
@@ -49,7 +50,7 @@ func startHAProxy(t *testing.T, conf, waitAddr string) {
 		t.Fatalf("haproxy -c: %v\n%s\n%s", err, out, conf)
 	}
 	cmd := exec.Command(bin, "-db", "-f", path)
-	var out syncBuffer
+	var out testkit.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -20,32 +19,15 @@ import (
 
 	"github.com/sessiond/sessiond/internal/devtls"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // startLogged starts `sessiond args...`, keeping its stderr, and waits
 // for "sessiond: ready".
-func startLogged(t *testing.T, bin string, args ...string) (*exec.Cmd, *syncBuffer) {
+func startLogged(t *testing.T, bin string, args ...string) (*exec.Cmd, *testkit.Buffer) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	logs := &syncBuffer{}
+	logs := &testkit.Buffer{}
 	cmd.Stderr = logs
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
@@ -246,7 +228,7 @@ sites:
 }
 
 // waitFor waits until logs contain want at least n times.
-func waitFor(t *testing.T, logs *syncBuffer, want string, n int) {
+func waitFor(t *testing.T, logs *testkit.Buffer, want string, n int) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for strings.Count(logs.String(), want) < n {

@@ -1,7 +1,6 @@
 package shop_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"maps"
@@ -10,41 +9,23 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sessiond/sessiond/examples/shop"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/wire"
 )
-
-// syncBuffer is a log sink the server goroutines and the test can share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // server is a shop behind a real httptest server, with its log captured.
 type server struct {
 	srv    *httptest.Server
 	client *http.Client
-	log    *syncBuffer
+	log    *testkit.Buffer
 }
 
 func newServer(t *testing.T, cfg shop.Config) *server {
 	t.Helper()
-	log := &syncBuffer{}
+	log := &testkit.Buffer{}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(log, nil))
 	}

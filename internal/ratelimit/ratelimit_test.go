@@ -6,27 +6,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 )
-
-// fakeClock is a manually advanced clock, safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func mustNew(t *testing.T, cfg Config) *Limiter {
 	t.Helper()
@@ -131,7 +113,7 @@ func TestTake(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newClock()
+			clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 			tc.cfg.Now = clk.Now
 			l := mustNew(t, tc.cfg)
 			for i, s := range tc.steps {
@@ -146,7 +128,7 @@ func TestTake(t *testing.T) {
 }
 
 func TestRetryAfterDoesNotTake(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	l := mustNew(t, Config{Every: time.Second, Burst: 1, Now: clk.Now})
 	if d := l.RetryAfter("a"); d != 0 {
 		t.Fatalf("RetryAfter on an unknown key = %v, want 0", d)
@@ -168,7 +150,7 @@ func TestRetryAfterDoesNotTake(t *testing.T) {
 }
 
 func TestReset(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	l := mustNew(t, Config{Every: time.Hour, Burst: 1, Now: clk.Now})
 	l.Allow("u")
 	if l.Allow("u") {
@@ -194,7 +176,7 @@ func TestMemoryIsBounded(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newClock()
+			clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 			l := mustNew(t, Config{Every: time.Minute, Burst: 2, MaxKeys: tc.maxKeys, Now: clk.Now})
 			for i := range tc.keys {
 				k := fmt.Sprint("k", i)
@@ -211,7 +193,7 @@ func TestMemoryIsBounded(t *testing.T) {
 }
 
 func TestEvictionPrefersFullBuckets(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	l := mustNew(t, Config{Every: time.Second, Burst: 1, MaxKeys: 3, Now: clk.Now})
 	l.Allow("attacker") // oldest, in debt
 	l.Allow("idle")
@@ -228,7 +210,7 @@ func TestEvictionPrefersFullBuckets(t *testing.T) {
 }
 
 func TestPrune(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	l := mustNew(t, Config{Every: time.Second, Burst: 5, Now: clk.Now})
 	l.Allow("a")
 	clk.Advance(500 * time.Millisecond)
@@ -243,7 +225,7 @@ func TestPrune(t *testing.T) {
 }
 
 func TestConcurrentTakeNeverOverspends(t *testing.T) {
-	clk := newClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	const burst = 50
 	l := mustNew(t, Config{Every: time.Hour, Burst: burst, Now: clk.Now})
 	var wg sync.WaitGroup

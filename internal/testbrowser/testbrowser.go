@@ -8,18 +8,17 @@
 package testbrowser
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // Options configures Launch.
@@ -36,7 +35,7 @@ type Options struct {
 type Browser struct {
 	// Tab is the first tab of the default browser context.
 	Tab context.Context
-	out *Buffer
+	out *testkit.Buffer
 }
 
 // Launch starts Chromium for t; it is stopped when t ends.
@@ -52,7 +51,7 @@ func Launch(t *testing.T, o Options) *Browser {
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 	t.Cleanup(cancel)
 	profile := t.TempDir() // registered before the browser cleanups: removed after the browser exits
-	out := &Buffer{}
+	out := &testkit.Buffer{}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true),
@@ -132,22 +131,4 @@ func ArtifactDir(t *testing.T) string {
 	}
 	t.Logf("screenshots in %s", dir)
 	return dir
-}
-
-// Buffer collects output written from another goroutine.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/sessiond/sessiond/internal/testbrowser"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
@@ -59,7 +60,7 @@ func TestMixedHTTPSInBrowser(t *testing.T) {
 	mem := memory.New(memory.Config{SweepInterval: -1})
 	t.Cleanup(func() { mem.Close() })
 	store := &countingStore{Store: mem}
-	audit := &recordingAuditor{}
+	audit := &testkit.Auditor{}
 	m, err := session.New(session.Config{Store: store, Mode: session.Mixed, Auditor: audit})
 	if err != nil {
 		t.Fatal(err)
@@ -312,7 +313,7 @@ func TestMixedHTTPSInBrowser(t *testing.T) {
 	if recs, err := store.ListUser(context.Background(), testUser); err != nil || len(recs) != 1 {
 		fatalf("ListUser(%s) = %d records, %v; want 1", testUser, len(recs), err)
 	}
-	if evs := audit.types(); slices.Contains(evs, "session.fork") {
+	if evs := audit.Types(); slices.Contains(evs, "session.fork") {
 		fatalf("the session was forked (audit events %v): the browser presented the insecure ID without the secure one over HTTPS", evs)
 	}
 	t.Logf("%d requests (%d over HTTP with %s, %d over HTTPS with %s); %s %s → %s → %s → %s → %s; took %v",
@@ -581,23 +582,6 @@ func (s *countingStore) Create(ctx context.Context, rec *session.Record) error {
 		s.creates.Add(1)
 	}
 	return err
-}
-
-type recordingAuditor struct {
-	mu  sync.Mutex
-	evs []string
-}
-
-func (a *recordingAuditor) Audit(_ context.Context, e session.Event) {
-	a.mu.Lock()
-	a.evs = append(a.evs, e.Type)
-	a.mu.Unlock()
-}
-
-func (a *recordingAuditor) types() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Clone(a.evs)
 }
 
 // --- small helpers ----------------------------------------------------------

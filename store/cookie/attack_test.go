@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/seal"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
 )
@@ -25,7 +26,7 @@ func mustRefuse(t *testing.T, c *cookie.Codec, name, value string) {
 }
 
 func TestBitFlipAnywhere(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now})
 	v, err := c.Encode(context.Background(), "sid", typical())
 	if err != nil {
@@ -44,7 +45,7 @@ func TestBitFlipAnywhere(t *testing.T) {
 }
 
 func TestTruncationAndExtension(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now})
 	v, err := c.Encode(context.Background(), "sid", typical())
 	if err != nil {
@@ -85,7 +86,7 @@ func TestTruncationAndExtension(t *testing.T) {
 // A value issued for one cookie name does not open under another: the name
 // is the associated data.
 func TestCookieNameSwap(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now})
 	ctx := context.Background()
 	insecure, err := c.Encode(ctx, "sid", typical())
@@ -136,7 +137,7 @@ func TestGarbage(t *testing.T) {
 
 func TestExpiry(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now})
 	rec := typical() // expires at t0+29m
 	v, err := c.Encode(ctx, "sid", rec)
@@ -163,7 +164,7 @@ func TestExpiry(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			clk.now = tc.now
+			clk.Set(tc.now)
 			if !tc.ok {
 				mustRefuse(t, c, "sid", tc.value)
 				return
@@ -177,7 +178,7 @@ func TestExpiry(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	oldK, newK := seal.GenerateKey(), seal.GenerateKey()
 	before := newCodec(t, cookie.Config{Keys: [][]byte{oldK}, Now: clk.Now})
 	rotated := newCodec(t, cookie.Config{Keys: [][]byte{newK, oldK}, Now: clk.Now})
@@ -234,7 +235,7 @@ func TestRefusalLogNamesReasonOnly(t *testing.T) {
 	var buf strings.Builder
 	log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	key := seal.GenerateKey()
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	c := newCodec(t, cookie.Config{Keys: [][]byte{key}, Now: clk.Now, Logger: log})
 	v, err := c.Encode(context.Background(), "sid", typical())
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/internal/seal"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
 )
@@ -26,7 +27,7 @@ func BenchmarkEncode(b *testing.B) {
 
 // BenchmarkDecode opens it: the cost on every request of a cookie session.
 func BenchmarkDecode(b *testing.B) {
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	for _, bc := range []struct {
 		name string
 		rev  cookie.Revocations
@@ -54,7 +55,7 @@ func BenchmarkDecode(b *testing.B) {
 
 // BenchmarkDecodeTampered is the cost of refusing a forged cookie.
 func BenchmarkDecodeTampered(b *testing.B) {
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	c := newCodec(b, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now})
 	ctx := context.Background()
 	v, err := c.Encode(ctx, "__Host-sid", typical())

@@ -10,7 +10,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/sessiond/sessiond/internal/seal"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/internal/token"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
@@ -20,11 +22,6 @@ const pan = "4111111111111111"
 
 // t0 is the tests' "now".
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-
-// clock is an injectable, settable clock.
-type clock struct{ now time.Time }
-
-func (c *clock) Now() time.Time { return c.now }
 
 func newCodec(t testing.TB, cfg cookie.Config) *cookie.Codec {
 	t.Helper()
@@ -90,7 +87,7 @@ func TestNewRejects(t *testing.T) {
 
 func TestRoundTrip(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now})
 	_, h := token.New()
 	full := typical()

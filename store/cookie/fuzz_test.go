@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
 )

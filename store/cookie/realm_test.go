@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/seal"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
 )
@@ -16,7 +17,7 @@ import (
 // invalid cookie.
 func TestCookieSealedWithItsRealm(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now, Revocations: cookie.NewMemoryRevocations()})
 	rec := typical()
 	rec.Realm = "shop"
@@ -50,7 +51,7 @@ func mustRefuseIn(t *testing.T, c *cookie.Codec, realm, value string) {
 // not alice of shop.
 func TestRevokeUserPerRealm(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now, Revocations: cookie.NewMemoryRevocations()})
 	values := map[string]string{}
 	for _, realm := range []string{"shop", "outlet", ""} {
@@ -62,8 +63,8 @@ func TestRevokeUserPerRealm(t *testing.T) {
 		}
 		values[realm] = v
 	}
-	clk.now = clk.now.Add(time.Second)
-	if err := c.RevokeUser(ctx, "outlet", typical().User, clk.now); err != nil {
+	clk.Advance(time.Second)
+	if err := c.RevokeUser(ctx, "outlet", typical().User, clk.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.Decode(ctx, "sid", "outlet", values["outlet"]); err != session.ErrNotFound {

@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	_ "modernc.org/sqlite"
+
 	"github.com/sessiond/sessiond/internal/seal"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/cookie"
-	_ "modernc.org/sqlite"
 )
 
 func openSQLite(t *testing.T) *sql.DB {
@@ -114,7 +116,7 @@ func TestRevokeUser(t *testing.T) {
 	ctx := context.Background()
 	for _, impl := range implementations {
 		t.Run(impl.name, func(t *testing.T) {
-			clk := &clock{now: t0}
+			clk := testkit.NewClock(t0)
 			c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now, Revocations: impl.make(t)})
 			encode := func(user string, rotated time.Time) string {
 				rec := typical()
@@ -164,7 +166,7 @@ func TestRevokeRef(t *testing.T) {
 	ctx := context.Background()
 	for _, impl := range implementations {
 		t.Run(impl.name, func(t *testing.T) {
-			clk := &clock{now: t0}
+			clk := testkit.NewClock(t0)
 			c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now, Revocations: impl.make(t)})
 			rec := typical()
 			before, err := c.Encode(ctx, "sid", rec)
@@ -202,7 +204,7 @@ func TestRevokeRef(t *testing.T) {
 // now + the session's expiry window (+1 minute), and then forgotten.
 func TestRevokeKeepsUntilCookiesExpire(t *testing.T) {
 	ctx := context.Background()
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	rev := cookie.NewMemoryRevocations()
 	c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now, Revocations: rev})
 	rec := typical()
@@ -259,7 +261,7 @@ func TestRevocationStoreDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: t0}
+	clk := testkit.NewClock(t0)
 	c := newCodec(t, cookie.Config{Keys: [][]byte{seal.GenerateKey()}, Now: clk.Now, Revocations: rev})
 	v, err := c.Encode(ctx, "sid", typical())
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/postgres"
 	"github.com/sessiond/sessiond/store/storetest"
@@ -161,7 +162,7 @@ func TestGCSkipsLockedRows(t *testing.T) {
 func TestGCReportsFallingBehind(t *testing.T) {
 	url := testenv.PostgresURL(t)
 	schema := freshSchema(t, url)
-	var logs syncBuffer
+	var logs testkit.Buffer
 	s := newStore(t, postgres.Config{URL: url, Schema: schema, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx := context.Background()
 	base := time.Now().Truncate(time.Second)

@@ -1,7 +1,6 @@
 package postgres_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/internal/sqlstore"
 	"github.com/sessiond/sessiond/store/postgres"
@@ -236,7 +236,7 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	schema := freshSchema(t, url)
 	const n = 8
 	var wg sync.WaitGroup
-	var logs syncBuffer
+	var logs testkit.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	errs := make([]error, n)
 	stores := make([]*postgres.Store, n)
@@ -268,24 +268,6 @@ func TestConcurrentOpenMigratesOnce(t *testing.T) {
 	if got := queryInt(t, url, `SELECT version FROM `+schema+`.sessiond_schema_version`); got != postgres.SchemaVersion {
 		t.Fatalf("schema version %d, want %d", got, postgres.SchemaVersion)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers (loggers).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func TestNewerSchemaIsRefused(t *testing.T) {

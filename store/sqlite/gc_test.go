@@ -1,17 +1,16 @@
 package sqlite_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/sqlite"
 	"github.com/sessiond/sessiond/store/storetest"
@@ -191,7 +190,7 @@ func TestGCYieldsToWaitingWriter(t *testing.T) {
 // expiry times it covered says so (GCBacklog, and a warning), with the
 // records that expired meanwhile; one that keeps up again says that too.
 func TestGCReportsFallingBehind(t *testing.T) {
-	var logs syncBuffer
+	var logs testkit.Buffer
 	s := newStore(t, sqlite.Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx := context.Background()
 	base := time.Now().Truncate(time.Second)
@@ -229,28 +228,4 @@ func TestExpiredUnsweptIsRefused(t *testing.T) {
 	storetest.ExpiredUnswept(t, s, func(t *testing.T, at time.Time) int {
 		return count(t, db, `SELECT count(*) FROM sessions WHERE expires <= ?`, at.UnixMicro())
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *syncBuffer) Reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.Reset()
 }

@@ -9,11 +9,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/internal/token"
 	"github.com/sessiond/sessiond/session"
 )
@@ -34,7 +34,7 @@ const ExpiryIdle = time.Second
 // store; store/cookie calls it with its codec.
 func Expiry(t *testing.T, cfg session.Config) {
 	var skew atomic.Int64 // the Manager's clock runs this far ahead of the wall clock
-	audit := &recorder{}
+	audit := &testkit.Auditor{}
 	cfg.IdleTimeout, cfg.RotateEvery = ExpiryIdle, -1
 	cfg.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	cfg.Auditor = audit
@@ -82,19 +82,19 @@ func Expiry(t *testing.T, cfg session.Config) {
 	if _, body := do(c.Value, ""); body != "new=false cart=7 user=erin" {
 		t.Fatalf("the session does not answer before it ends: %q", body)
 	}
-	created, _ := audit.last("session.created")
+	created, _ := audit.Last("session.created")
 	time.Sleep(ExpiryIdle + 300*time.Millisecond)
 
 	resp, body := do(c.Value, "")
 	if body != "new=true cart= user=" {
 		t.Fatalf("after the idle timeout the handler got %q; want a new, empty session", body)
 	}
-	ev, ok := audit.last("session.expired")
+	ev, ok := audit.Last("session.expired")
 	if !ok || attr(ev, "source") != "request" || attr(ev, "limit") != "idle_timeout" || ev.Ref != created.Ref || ev.Ref == "" || ev.User != "erin" {
 		t.Fatalf("expiry audited as %+v (found %v); want session.expired, source request, limit idle_timeout, ref %q, user erin",
 			ev, ok, created.Ref)
 	}
-	if n := audit.count("session.unknown_id"); n != 0 {
+	if n := audit.Count("session.unknown_id"); n != 0 {
 		t.Fatalf("the expired session was also answered as unknown (%d session.unknown_id)", n)
 	}
 	if cl := sessionCookie(resp); cl == nil || cl.MaxAge >= 0 || cl.Value != "" {
@@ -113,14 +113,14 @@ func Expiry(t *testing.T, cfg session.Config) {
 	var sweeps []session.Event
 	for len(sweeps) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
-		sweeps = audit.all("session.expired", "gc")
+		sweeps = eventsFrom(audit, "session.expired", "gc")
 	}
 	cancel()
 	<-done
 	if len(sweeps) == 0 {
 		t.Fatal("the GC removed nothing or did not audit it")
 	}
-	for _, ev := range audit.all("session.expired", "gc") {
+	for _, ev := range eventsFrom(audit, "session.expired", "gc") {
 		if n, err := strconv.Atoi(attr(ev, "count")); err != nil || n < 1 || ev.Ref != "" {
 			t.Fatalf("GC event %+v: want a count of at least 1 and no ref", ev)
 		}
@@ -134,47 +134,10 @@ func Expiry(t *testing.T, cfg session.Config) {
 	}
 }
 
-// recorder keeps audit events.
-type recorder struct {
-	mu     sync.Mutex
-	events []session.Event
-}
-
-func (a *recorder) Audit(_ context.Context, e session.Event) {
-	a.mu.Lock()
-	a.events = append(a.events, e)
-	a.mu.Unlock()
-}
-
-func (a *recorder) last(typ string) (session.Event, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for i := len(a.events) - 1; i >= 0; i-- {
-		if a.events[i].Type == typ {
-			return a.events[i], true
-		}
-	}
-	return session.Event{}, false
-}
-
-func (a *recorder) count(typ string) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	n := 0
-	for _, e := range a.events {
-		if e.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
-// all returns the events of typ whose source attribute is source.
-func (a *recorder) all(typ, source string) []session.Event {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+// eventsFrom returns the events of typ whose source attribute is source.
+func eventsFrom(a *testkit.Auditor, typ, source string) []session.Event {
 	var out []session.Event
-	for _, e := range a.events {
+	for _, e := range a.Events() {
 		if e.Type == typ && attr(e, "source") == source {
 			out = append(out, e)
 		}

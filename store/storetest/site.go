@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -22,7 +22,7 @@ type site struct {
 	m      *session.Manager
 	srv    *httptest.Server
 	client *http.Client
-	events *events
+	events *testkit.Auditor
 	mu     sync.Mutex
 	// hold, if set, is called by a handler given ?hold=NAME after its
 	// session was loaded and before it changes anything.
@@ -32,7 +32,7 @@ type site struct {
 func newSite(t *testing.T, store session.Store) *site {
 	t.Helper()
 	now := time.Now().Truncate(time.Microsecond)
-	s := &site{t: t, events: &events{}}
+	s := &site{t: t, events: &testkit.Auditor{}}
 	m, err := session.New(session.Config{Store: store, Auditor: s.events, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -141,28 +141,4 @@ func (s *site) newSession() string {
 		s.t.Fatalf("creating a session: %d, cookie %v", a.status, a.sid != "")
 	}
 	return a.sid
-}
-
-// events keeps the Manager's audit events.
-type events struct {
-	mu   sync.Mutex
-	list []session.Event
-}
-
-func (e *events) Audit(_ context.Context, ev session.Event) {
-	e.mu.Lock()
-	e.list = append(e.list, ev)
-	e.mu.Unlock()
-}
-
-func (e *events) count(typ string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	n := 0
-	for _, ev := range e.list {
-		if ev.Type == typ {
-			n++
-		}
-	}
-	return n
 }

@@ -87,7 +87,7 @@ func StaleWriteAfterLogin(t *testing.T, store session.Store) {
 			if cart := s.do("GET", "/get?k=cart", sid).body; cart != "" {
 				t.Errorf("the pre-login ID sees cart %q", cart)
 			}
-			if n := s.events.count("session.stale_write_refused"); n != wantEvents {
+			if n := s.events.Count("session.stale_write_refused"); n != wantEvents {
 				t.Errorf("%d session.stale_write_refused events, want %d", n, wantEvents)
 			}
 		})

@@ -87,7 +87,7 @@ func StaleLogoutAfterLogin(t *testing.T, store session.Store) {
 					t.Fatalf("the signed-in session after A: user %q (stored %q), data %v; want alice, cart=1", who, rec.User, rec.Data)
 				}
 			}
-			if n := s.events.count("session.stale_logout_refused"); n != tc.events {
+			if n := s.events.Count("session.stale_logout_refused"); n != tc.events {
 				t.Errorf("%d session.stale_logout_refused events, want %d", n, tc.events)
 			}
 		})
