@@ -163,69 +163,7 @@ func TestNewWithoutServerIsUnavailable(t *testing.T) {
 }
 
 func TestBadInputIsAnErrorNotAPanic(t *testing.T) {
-	s := newStore(t, postgres.Config{})
-	ctx := context.Background()
-	withRef := func(ref string) *session.Record { r := storetest.NewRecord(); r.Ref = ref; return r }
-	withUser := func(u string) *session.Record { r := storetest.NewRecord(); r.User = u; return r }
-	cases := []struct {
-		name string
-		op   func() error
-	}{
-		{"create nil", func() error { return s.Create(ctx, nil) }},
-		{"create empty ref", func() error { return s.Create(ctx, withRef("")) }},
-		{"create NUL in ref", func() error { return s.Create(ctx, withRef("a\x00b")) }},
-		{"create non-UTF-8 ref", func() error { return s.Create(ctx, withRef("\xff\xfe")) }},
-		{"create huge ref", func() error { return s.Create(ctx, withRef(strings.Repeat("r", 16<<10))) }},
-		{"create NUL in user", func() error { return s.Create(ctx, withUser("bob\x00")) }},
-		{"update nil", func() error { return s.Update(ctx, nil, 1) }},
-		{"update version not prev+1", func() error { r := storetest.NewRecord(); r.Version = 7; return s.Update(ctx, r, 1) }},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.op()
-			if !errors.Is(err, sqlstore.ErrBadRecord) {
-				t.Fatalf("got %v, want an error wrapping ErrBadRecord", err)
-			}
-			for _, sentinel := range []error{session.ErrNotFound, session.ErrCollision, session.ErrUnavailable, session.ErrConflict} {
-				if errors.Is(err, sentinel) {
-					t.Fatalf("bad input reported as %v", sentinel)
-				}
-			}
-		})
-	}
-	lookups := []struct {
-		name string
-		op   func() error
-	}{
-		{"delete hostile ref", func() error { return s.Delete(ctx, "../\x00\xff") }},
-		{"list hostile user", func() error { _, err := s.ListUser(ctx, "\x00\xff"); return err }},
-		{"list anonymous", func() error { _, err := s.ListUser(ctx, ""); return err }},
-	}
-	for _, tc := range lookups {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.op(); err != nil {
-				t.Fatalf("got %v, want nil (nothing stored under that name)", err)
-			}
-		})
-	}
-}
-
-func TestDuplicateHashInOneRecord(t *testing.T) {
-	s := newStore(t, postgres.Config{})
-	ctx := context.Background()
-	r := storetest.NewRecord()
-	r.Aliases = []session.Alias{{Hash: r.ID}, {Hash: r.ID, Secure: true}}
-	if err := s.Create(ctx, r.Clone()); err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	next := r.Clone()
-	next.Version, next.SecureID = 2, r.ID
-	if err := s.Update(ctx, next, 1); err != nil {
-		t.Fatalf("Update: %v", err)
-	}
-	if got, err := s.Load(ctx, r.ID); err != nil || got.Version != 2 {
-		t.Fatalf("Load = %v, %v; want version 2", got, err)
-	}
+	storetest.BadInput(t, newStore(t, postgres.Config{}), sqlstore.ErrBadRecord)
 }
 
 // TestConcurrentOpenMigratesOnce: stores opening a new schema at the same
