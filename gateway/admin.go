@@ -28,9 +28,6 @@ import (
 //	GET    /healthz                                         liveness (no token)
 //	GET    /readyz                                          readiness: the store answers (no token; else 503)
 //	GET    /metrics                                         Prometheus (Config.MetricsPath)
-//
-// The older /api/users/{user}/sessions[/{ref}] routes work when the gateway
-// serves one realm only; with several they answer 400 naming the realms.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -48,11 +45,9 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	api := http.NewServeMux()
 	api.HandleFunc("GET /api/realms", g.adminRealms)
-	for _, prefix := range []string{"/api/realms/{realm}", "/api"} {
-		api.HandleFunc("GET "+prefix+"/users/{user}/sessions", g.adminList)
-		api.HandleFunc("DELETE "+prefix+"/users/{user}/sessions", g.adminRevokeAll)
-		api.HandleFunc("DELETE "+prefix+"/users/{user}/sessions/{ref}", g.adminRevoke)
-	}
+	api.HandleFunc("GET /api/realms/{realm}/users/{user}/sessions", g.adminList)
+	api.HandleFunc("DELETE /api/realms/{realm}/users/{user}/sessions", g.adminRevokeAll)
+	api.HandleFunc("DELETE /api/realms/{realm}/users/{user}/sessions/{ref}", g.adminRevoke)
 	if g.metricsPath != "" {
 		api.Handle("GET "+g.metricsPath, promhttp.HandlerFor(g.metrics.reg, promhttp.HandlerOpts{}))
 	}
@@ -120,20 +115,10 @@ func (g *Gateway) realmNames() []string {
 	return slices.Sorted(maps.Keys(g.realms))
 }
 
-// adminManager finds the Manager of the request's realm: the {realm} path
-// value, or the only realm for the older routes. It answers the error
-// itself and returns nil if there is none.
+// adminManager finds the Manager of the request's {realm}. It answers the
+// error itself and returns nil if there is none.
 func (g *Gateway) adminManager(w http.ResponseWriter, r *http.Request) (*session.Manager, string) {
 	realm := r.PathValue("realm")
-	if realm == "" {
-		if len(g.realms) != 1 {
-			writeJSON(w, http.StatusBadRequest, map[string]any{
-				"error":  "this gateway serves several realms: use /api/realms/{realm}/users/{user}/sessions",
-				"realms": g.realmNames()})
-			return nil, ""
-		}
-		realm = g.realmNames()[0]
-	}
 	m, ok := g.realms[realm]
 	if !ok {
 		writeJSON(w, http.StatusNotFound, map[string]any{"error": "no such realm", "realms": g.realmNames()})

@@ -534,12 +534,12 @@ func TestSessionsPageAndAdminAPI(t *testing.T) {
 	}
 	admin := httptest.NewServer(g.g.AdminHandler())
 	defer admin.Close()
-	resp, _ := http.Get(admin.URL + "/api/users/alice/sessions")
+	resp, _ := http.Get(admin.URL + "/api/realms/app/users/alice/sessions")
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("admin without token = %d", resp.StatusCode)
 	}
-	req, _ := http.NewRequest("GET", admin.URL+"/api/users/alice/sessions", nil)
+	req, _ := http.NewRequest("GET", admin.URL+"/api/realms/app/users/alice/sessions", nil)
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -81,7 +81,7 @@ sites:
 	guarded := func(what string, port int, good string, bad ...string) {
 		t.Helper()
 		for _, tok := range append([]string{"", "x"}, bad...) {
-			for _, rq := range [][2]string{{"GET", "/api/realms"}, {"POST", "/reload"}, {"GET", "/metrics"}, {"DELETE", "/api/users/alice/sessions"}} {
+			for _, rq := range [][2]string{{"GET", "/api/realms"}, {"POST", "/reload"}, {"GET", "/metrics"}, {"DELETE", "/api/realms/a/users/alice/sessions"}} {
 				if code, err := admin(port, rq[0], rq[1], tok); err != nil || code != http.StatusUnauthorized {
 					t.Fatalf("%s: %s %s with token %q = %d %v, want 401", what, rq[0], rq[1], tok, code, err)
 				}

@@ -77,11 +77,11 @@ type gateway struct {
 
 const testAdminToken = "e2e-admin-token-0123456789"
 
-// adminSessions lists user's sessions through the admin API (-1 if the
-// store cannot list them).
-func (g gateway) adminSessions(t *testing.T, user string) int {
+// adminSessions lists user's sessions in realm through the admin API (-1
+// if the store cannot list them).
+func (g gateway) adminSessions(t *testing.T, realm, user string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/api/users/%s/sessions", g.admin, user), nil)
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/api/realms/%s/users/%s/sessions", g.admin, realm, user), nil)
 	req.Header.Set("Authorization", "Bearer "+testAdminToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -331,9 +331,9 @@ func TestAttackRemovedUserAndCopiedCookie(t *testing.T) {
 			}
 			if st.name != "cookie" { // the cookie store cannot list sessions
 				deadline := time.Now().Add(5 * time.Second)
-				for g.adminSessions(t, "alice") != 0 {
+				for g.adminSessions(t, "a.localhost", "alice") != 0 {
 					if time.Now().After(deadline) {
-						t.Fatalf("alice still has %d sessions in the store after the reload", g.adminSessions(t, "alice"))
+						t.Fatalf("alice still has %d sessions in the store after the reload", g.adminSessions(t, "a.localhost", "alice"))
 					}
 					time.Sleep(100 * time.Millisecond)
 				}

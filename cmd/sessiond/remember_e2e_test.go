@@ -35,14 +35,14 @@ func loginRemember(w web, g gateway, host, user, pw string, tick bool) *http.Res
 	return resp
 }
 
-// sessionsOf counts user's sessions through the admin API; -1 with the
+// sessionsOf counts user's sessions in realm through the admin API; -1 with the
 // cookie store, whose sessions live in browsers and cannot be listed (the
 // tests then judge by what the browsers see).
-func sessionsOf(t *testing.T, g gateway, st storeCase, user string) int {
+func sessionsOf(t *testing.T, g gateway, st storeCase, realm, user string) int {
 	if strings.HasPrefix(st.name, "cookie") {
 		return -1
 	}
-	return g.adminSessions(t, user)
+	return g.adminSessions(t, realm, user)
 }
 
 // withOnly is a new browser holding only the given remember cookie.
@@ -142,7 +142,7 @@ func testRememberMe(t *testing.T, bin string, up *upstream, st storeCase) {
 	if strings.Contains(up.seen().Get("Cookie"), "remember") {
 		t.Fatalf("the remember cookie reached the backend: %q", up.seen().Get("Cookie"))
 	}
-	if n := sessionsOf(t, g, st, alice); n != 2 && n != -1 {
+	if n := sessionsOf(t, g, st, "a.localhost", alice); n != 2 && n != -1 {
 		t.Fatalf("alice has %d sessions, want 2", n)
 	}
 
@@ -151,7 +151,7 @@ func testRememberMe(t *testing.T, bin string, up *upstream, st storeCase) {
 	if who := whoAmI(withOnly(t, g, host, first), g, host); who != "" {
 		t.Fatalf("a used remember cookie within the grace signed in as %q", who)
 	}
-	if n := sessionsOf(t, g, st, alice); n != 2 && n != -1 {
+	if n := sessionsOf(t, g, st, "a.localhost", alice); n != 2 && n != -1 {
 		t.Fatalf("a reuse within the grace left alice %d sessions, want 2 (not theft)", n)
 	}
 
@@ -162,7 +162,7 @@ func testRememberMe(t *testing.T, bin string, up *upstream, st storeCase) {
 	if who := whoAmI(thief, g, host); who != "" {
 		t.Fatalf("a replayed remember cookie signed in as %q", who)
 	}
-	if n := sessionsOf(t, g, st, alice); n > 0 {
+	if n := sessionsOf(t, g, st, "a.localhost", alice); n > 0 {
 		t.Fatalf("after the replay alice still has %d sessions", n)
 	}
 	if who := whoAmI(back, g, host); who != "" {

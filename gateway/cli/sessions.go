@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 )
@@ -67,12 +70,13 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	base := "/api"
-	if *realm != "" {
-		base += "/realms/" + url.PathEscape(*realm)
+	if *realm == "" {
+		if *realm, err = onlyRealm(ctx, c); err != nil {
+			return err
+		}
 	}
 	user := pos[0]
-	path := base + "/users/" + url.PathEscape(user) + "/sessions"
+	path := "/api/realms/" + url.PathEscape(*realm) + "/users/" + url.PathEscape(user) + "/sessions"
 	switch sub {
 	case "list", "show":
 		var l adminList
@@ -131,4 +135,18 @@ func dashIfEmpty(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// onlyRealm asks the gateway for its realms and returns the one it
+// serves; a gateway with several needs --realm.
+func onlyRealm(ctx context.Context, c *adminClient) (string, error) {
+	var out struct{ Realms map[string][]string }
+	if err := c.do(ctx, http.MethodGet, "/api/realms", &out); err != nil {
+		return "", err
+	}
+	realms := slices.Sorted(maps.Keys(out.Realms))
+	if len(realms) != 1 {
+		return "", fmt.Errorf("the gateway serves %d realms (%s): name one with --realm", len(realms), strings.Join(realms, ", "))
+	}
+	return realms[0], nil
 }
