@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// CanonicalPath is the path that rules judge (SPEC §5 "Paths are judged
-// canonical", §6 "A path is protected the way backends resolve it"): r's
+// CanonicalPath is the path that rules judge, so that a path is protected
+// the way backends resolve it whatever its spelling: r's
 // path decoded once (so %2e, %2f and %3b count as '.', '/' and ';'), each
 // segment without its ";" parameters (Tomcat and Spring strip them:
 // /private;jsessionid=1/x is /private/x there, and /x/..;/private is

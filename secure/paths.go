@@ -9,8 +9,7 @@ import (
 // (CanonicalPath): redirect rules, and the gateway's include, exclude,
 // auth_required and cacheable lists all use it, and so do the checks of
 // its configuration (Overlaps, Covers), so that what a check proves is
-// what the gateway does (SPEC §6 "A path is protected the way backends
-// resolve it").
+// what the gateway does: a path is protected the way backends resolve it.
 //
 // A rule is a path prefix matched segment by segment: "/private" covers
 //

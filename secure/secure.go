@@ -1,5 +1,6 @@
 // Package secure decides which requests belong on HTTPS and which on HTTP,
-// and redirects between them (seed 000's "secure pages", done safely).
+// and redirects between them, so that pages that need HTTPS never load
+// over plain HTTP.
 //
 // Rules are evaluated in order; the first that matches decides. Kinds:
 // overall (Never / Always / ByRules); by path (prefix or glob); by user

@@ -193,7 +193,7 @@ func (sb *storeBackend) save(s *Session, now time.Time) error {
 // moot) is dropped quietly; anything the handler changed is refused with
 // ErrIdentityChanged and audited. Either way nothing is written and no
 // cookie is sent: the client keeps its pre-change ID, which now opens the
-// anonymous view at most (SPEC §5), never a new empty session.
+// anonymous view at most, never a new empty session.
 func (m *Manager) identityChanged(s *Session, base, fresh *Record) error {
 	handler := len(s.sets) > 0 || len(s.dels) > 0 || s.cleared || s.userSet
 	s.resetChanges()
@@ -241,7 +241,7 @@ func (sb *storeBackend) destroy(ctx context.Context, rec *Record) error {
 // no longer base's (a login, a logout or a change of user since: a hard
 // rotation, as Merger rule 4): then the stored record is someone else's
 // session and is returned untouched — a pre-login request (a sniffed or
-// planted ID, SPEC §5) must not sign the user out. The check and the end
+// planted ID) must not sign the user out. The check and the end
 // are one step: a compare-and-swap on the version checked (Update) retires
 // the record first — its IDs replaced by one nobody holds, so no write
 // built on an older version can land on it any more (Update's version,

@@ -22,7 +22,7 @@ const (
 	BindLog
 )
 
-// Binding ties a session to client properties (seed 002). It is off by
+// Binding ties a session to client properties. It is off by
 // default because both properties change for honest reasons: load
 // balancers and mobile networks move a client between IPs (use a /24 or
 // /64 prefix, or BindLog), and browser updates or add-ons change the

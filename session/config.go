@@ -20,7 +20,7 @@ const (
 	// have no session.
 	HTTPSOnly Mode = iota
 	// Mixed: an insecure ID over HTTP and a secure ID over HTTPS on one
-	// record (seed 000); see mixed.go.
+	// record; see mixed.go.
 	Mixed
 )
 
@@ -35,7 +35,7 @@ func (m Mode) String() string {
 }
 
 // TheftAction is what happens when an obsolete ID is used after its grace
-// window: a signal that the ID was stolen (seed 004).
+// window: a signal that the ID was stolen.
 type TheftAction int
 
 const (

@@ -32,7 +32,7 @@ var (
 	// out, or changed its user, after this request loaded it. What this
 	// request changed was built on the old identity and is not saved: a
 	// slow request started before a login never writes into the
-	// signed-in session (SPEC §5: the pre-change ID never sees the new
+	// signed-in session (the pre-change ID never sees the new
 	// identity). No cookie is sent; the middleware answers 409 and audits
 	// session.stale_write_refused. A concurrent login of the same user is
 	// not refused (it joins the other login).

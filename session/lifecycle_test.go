@@ -63,7 +63,7 @@ func TestRegenerateKeepsDataAndGraceLeadsOn(t *testing.T) {
 	if _, body, _ := h.do(c, "GET", "/get?k=cart", nil); body != "9" {
 		t.Fatalf("data lost on regeneration: %q", body)
 	}
-	// Explicit Regenerate is soft (SPEC §5): the old ID keeps working for
+	// Explicit Regenerate is soft: the old ID keeps working for
 	// the grace window and leads its holder to the new ID ...
 	rc := h.rawClient()
 	_, body, resp := h.do(rc, "GET", "/get?k=cart", cookieHeader("__Host-sid", old))

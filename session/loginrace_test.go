@@ -13,7 +13,7 @@ import (
 	"github.com/sessiond/sessiond/store/memory"
 )
 
-// SPEC §5: concurrent logins on one session all answer with cookies that
+// Concurrent logins on one session all answer with cookies that
 // are signed in — in mixed mode too, where a login over HTTPS replaces
 // both the secure and the insecure ID and the loser joins the winner
 // through the old secure ID. The clock is frozen (two logins in one clock

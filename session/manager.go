@@ -396,7 +396,7 @@ func (s *Session) resetChanges() {
 //
 // In mixed mode an obsolete insecure ID is refused and audited but never
 // triggers the theft action: it travelled in clear by design, so a passive
-// sniffer replaying it must not be able to log the user out (SPEC §5).
+// sniffer replaying it must not be able to log the user out.
 // Obsolete secure IDs and HTTPS-only IDs keep the configured action.
 func (m *Manager) theft(s *Session, rec *Record, a Alias) {
 	ctx := s.ctx

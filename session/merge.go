@@ -9,7 +9,8 @@ import (
 
 // Merger is implemented by stores that apply a change set to the newest
 // version of a record atomically, whatever writes happened since the
-// change set's base was loaded (SPEC §5 "Writes never fail"). The Manager
+// change set's base was loaded, so a backend's write is never lost to a
+// concurrent one. The Manager
 // uses it in place of Update; stores without it get compare-and-swap with
 // backoff.
 //

@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Mixed HTTP/HTTPS sessions (seed 000, SPEC §2 "Mixed mode protocol").
+// Mixed HTTP/HTTPS sessions: how one session serves both schemes without
+// letting what travelled over HTTP reach what HTTPS protects.
 //
 // One record carries two IDs: the insecure ID (cookie without Secure, sent
 // over HTTP and HTTPS) and the secure ID (Secure cookie, only ever set in
@@ -208,7 +209,8 @@ func (m *Manager) mixedBuild(s *Session, base, next *Record, regen regenKind, ou
 	}
 	if ms.markSecure && base.SecureSeen.IsZero() {
 		// Back on HTTPS after HTTP activity: a step up of an existing
-		// secure session also regenerates the insecure ID (M21).
+		// secure session also regenerates the insecure ID, retiring the one
+		// that travelled over HTTP before the step up.
 		rotateIns, leadOn, why = true, true, "step-up"
 	}
 	if s.secure && next.SecureSeen.IsZero() && !next.SecureID.IsZero() {

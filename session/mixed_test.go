@@ -320,7 +320,7 @@ func TestMixedStaySecure(t *testing.T) {
 	}
 }
 
-// Attack (SPEC §5): a passive sniffer replays an old insecure ID after its
+// Attack: a passive sniffer replays an old insecure ID after its
 // grace window. It is refused and audited, but must not sign the user out
 // everywhere. An obsolete secure ID after grace keeps the theft action.
 func TestMixedObsoleteInsecureIDNeverRevokesUser(t *testing.T) {

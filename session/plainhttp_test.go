@@ -55,10 +55,9 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 }
 
 // TestPlainHTTPFailsLoudly: the usual first try — an HTTPS-only Manager
-// behind http.ListenAndServe — used to save nothing with only a WARN line.
-// Now a change over plain HTTP is answered with a 500 that names the fix,
-// logged at ERROR once per Manager; a request that changes nothing still
-// works.
+// behind http.ListenAndServe — must not save nothing quietly: a change
+// over plain HTTP is answered with a 500 that names the fix, logged at
+// ERROR once per Manager; a request that changes nothing still works.
 func TestPlainHTTPFailsLoudly(t *testing.T) {
 	h, logs := counterApp(t, session.Config{})
 	srv := httptest.NewServer(h)

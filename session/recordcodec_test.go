@@ -113,7 +113,7 @@ func TestRecordCodecRefusesUnstorableTimes(t *testing.T) {
 }
 
 // A record's realm survives the storage form, and a record of the empty
-// realm keeps the format older versions read.
+// realm is written in format 1, which has no realm field.
 func TestRecordCodecRealm(t *testing.T) {
 	r := fullRecord()
 	plain, _ := session.MarshalRecord(r)

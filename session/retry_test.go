@@ -108,13 +108,13 @@ func TestCASRetriesBoundedByContext(t *testing.T) {
 	if took < budget-50*time.Millisecond || took > budget+2*time.Second {
 		t.Fatalf("gave up after %v, want about the request's %v", took, budget)
 	}
-	// Backoff, not a busy loop; more than the old fixed 50 attempts is fine.
+	// Backoff, not a busy loop; more than 50 attempts is fine.
 	if n := st.updates.Load(); n < 5 || n > 2000 {
 		t.Fatalf("%d attempts in %v: want a few dozen (exponential backoff with jitter)", n, took)
 	}
 }
 
-// TestResentValuesWriteNothing (SPEC §5): a request that sets keys to the
+// TestResentValuesWriteNothing: a request that sets keys to the
 // values they already have (a backend re-sending its update) writes
 // nothing; a real change still writes.
 func TestResentValuesWriteNothing(t *testing.T) {

@@ -242,7 +242,7 @@ func (s *Session) Ref() string {
 func (s *Session) Secure() bool { return s.secure }
 
 // Regenerate issues a new ID for this session at the end of the request,
-// keeping its data. It is soft (SPEC §5): the old ID stays usable for the
+// keeping its data. It is soft: the old ID stays usable for the
 // grace window and leads its holder to the new one, on any process sharing
 // the store, so requests in flight are not logged out; if a concurrent
 // request of the session rotated after this one loaded, that rotation

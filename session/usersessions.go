@@ -1,6 +1,6 @@
 package session
 
-// A user's active sessions (SPEC M17): list them, revoke one, revoke all
+// A user's active sessions: list them, revoke one, revoke all
 // (but the current one). Every operation stays in the Manager's realm.
 
 import (

@@ -11,7 +11,7 @@ import (
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
-// TestAttackApacheMigration (issue 9 item 8), against the built binary on
+// TestAttackApacheMigration, against the built binary on
 // each store, with sessions minted by a real Apache httpd (mod_auth_form,
 // mod_session_cookie, mod_session_crypto; users hashed by Apache's
 // htpasswd -m and -s): the backend never receives the Apache password, a

@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// TestAttackMixedStaleLogout (SPEC §5: a passive sniffer must not be able
-// to log users out), against the built binary in mixed mode on the server
+// TestAttackMixedStaleLogout (a passive sniffer must not be able to log
+// users out), against the built binary in mixed mode on the server
 // stores: a sniffer replays the victim's insecure sid, seen in clear, on a
 // slow backend route that answers X-Session-Action: logout; while that
 // request is held (its session loaded, anonymous), the victim signs in

@@ -129,7 +129,7 @@ func checkInterims(t *testing.T, what string, got []interim, names ...string) {
 	}
 }
 
-// TestAttackEarlyHintsKeepGatewayHeaders (issue 19 item 2), against the
+// TestAttackEarlyHintsKeepGatewayHeaders, against the
 // built binary on each store with two sites on one gateway: a backend's
 // 103 Early Hints neither carries the gateway's session and remember-me
 // cookies (nor the ones it plants in the 103) to the client, nor wipes

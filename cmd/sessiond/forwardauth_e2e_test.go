@@ -17,7 +17,7 @@ import (
 	"github.com/sessiond/sessiond/internal/testenv"
 )
 
-// Forward auth (issue 21 item 4): nginx (auth_request) and Caddy
+// Forward auth: nginx (auth_request) and Caddy
 // (forward_auth) in front of a plain backend ask the built binary at
 // /.sessiond/auth. The proxies' configs below are the ones
 // docs/forward-auth.md shows.

@@ -173,7 +173,7 @@ func jarCookie(w web, g gateway, host, name string) string {
 	return ""
 }
 
-// TestAttackLockoutAndThrottleAreNotWeapons (issue 9 item 12), against the
+// TestAttackLockoutAndThrottleAreNotWeapons, against the
 // built binary on each store: wrong guesses for alice lock out new clients
 // but not alice's own browser; guesses of session IDs spread over two sites
 // count once; a valid session on the throttled address keeps working.
@@ -257,7 +257,7 @@ func whoAmI(w web, g gateway, host string) string {
 	return u
 }
 
-// TestAttackRemovedUserAndCopiedCookie (issue 9 item 5), against the built
+// TestAttackRemovedUserAndCopiedCookie, against the built
 // binary on each store: a copied session cookie cannot sign its owner out
 // everywhere once reauth_after has passed (the password is asked for), and
 // a user removed from the users file loses every session at the reload

@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// misframeBackend is a raw-socket backend (issue 19 item 1): it reads each
+// misframeBackend is a raw-socket backend: it reads each
 // request with http.ReadRequest and writes exactly the bytes under test.
 // Every response it frames carries, in the header X-Echo and as the first
 // line of its body, the request it answers: its path and the user and
@@ -335,7 +335,7 @@ func (r *misframeRun) signIn(u *mfUser) {
 	u.ref = ref
 }
 
-// TestAttackMisframingBackend (issue 19 item 1), against the built binary
+// TestAttackMisframingBackend, against the built binary
 // on each store with two sites on one gateway: a backend that frames its
 // answers wrongly — a body on HEAD, on 204 and 304, a Content-Length
 // shorter than the body, bytes after a chunked body's last chunk, an

@@ -99,7 +99,7 @@ func withCookie(t *testing.T, rawURL, name, value string) web {
 	return w
 }
 
-// TestAttackCrossSiteSession (issue 9 items 1, 4 and 13), against the built
+// TestAttackCrossSiteSession, against the built
 // binary with two HTTPS-only sites on one gateway, on each store: a session
 // of site a presented to site b is unknown there (and audited); the
 // sessions page and the admin API of b see only b's sessions; revoking on b
@@ -133,7 +133,7 @@ func TestAttackCrossSiteSession(t *testing.T) {
 			cookieA := sessionCookie(aliceA, g, "a.localhost")
 			seen = append(seen, cookieA, sessionCookie(aliceB, g, "b.localhost"))
 
-			// Item 1: a's session on b is unknown there.
+			// a's session on b is unknown there.
 			thief := withCookie(t, g.url("b.localhost", "/"), "__Host-sid", cookieA)
 			if who := whoAmI(thief, g, "b.localhost"); who != "" {
 				t.Fatalf("site a's session presented to site b is signed in as %q", who)
@@ -160,7 +160,7 @@ func TestAttackCrossSiteSession(t *testing.T) {
 				}
 			}
 			if code, body := g.adminDo(t, "DELETE", "/api/realms/b/users/alice/sessions"); code != http.StatusOK {
-				t.Fatalf("admin revoke-all in realm b = %d %v (item 4: not 501 with the cookie store)", code, body)
+				t.Fatalf("admin revoke-all in realm b = %d %v (the cookie store must not answer 501)", code, body)
 			}
 			if who := whoAmI(aliceB, g, "b.localhost"); who != "" {
 				t.Fatalf("alice on b after the admin revoked her there: %q", who)
@@ -169,7 +169,7 @@ func TestAttackCrossSiteSession(t *testing.T) {
 				t.Fatalf("revoking alice in realm b signed her out of a (%q)", who)
 			}
 
-			// Item 4: logout through the form, then the copy is replayed.
+			// Logout through the form, then the copy is replayed.
 			copied := sessionCookie(aliceA, g, "a.localhost")
 			seen = append(seen, copied)
 			whoAmI(aliceA, g, "a.localhost")
@@ -190,7 +190,7 @@ func TestAttackCrossSiteSession(t *testing.T) {
 				t.Fatalf("a cookie copied before the backend's logout is still signed in as %q", who)
 			}
 
-			// Item 13: the lifecycle is in the audit log, IDs are not.
+			// The lifecycle is in the audit log, IDs are not.
 			for _, want := range []struct {
 				typ    string
 				fields map[string]any
@@ -224,7 +224,7 @@ func cookieWithRedisRevocations() storeCase {
 	}}
 }
 
-// TestAttackDemoCrossSite (issue 9 item 1) on `sessiond demo`: the shop's
+// TestAttackDemoCrossSite on `sessiond demo`: the shop's
 // insecure sid (it travels over plain HTTP, so a sniffer has it) presented
 // as the outlet's __Host-sid is not signed in there; the outlet's admin
 // cookie presented as the shop's sid does not open the shop's /admin; the
@@ -291,7 +291,7 @@ func TestAttackDemoCrossSite(t *testing.T) {
 	}
 }
 
-// TestAttackMixedSnifferCannotSignOut (issue 9 item 6), against the built
+// TestAttackMixedSnifferCannotSignOut, against the built
 // binary on the server stores: an old insecure sid replayed after its grace
 // window is refused and audited, and alice stays signed in everywhere; an
 // old secure ID after grace still revokes her sessions.

@@ -68,7 +68,7 @@ var rememberStores = append(append([]storeCase{}, gatewayStores...),
 		return "  postgres: {dsn_env: TEST_PG_DSN}\n"
 	}})
 
-// TestRememberMe (issue 12, remember-me) against the built binary on
+// TestRememberMe against the built binary on
 // every store: a ticked login survives the loss of its session cookie through a
 // one-time remember cookie that is rotated on use and never forwarded; a
 // replayed old cookie is refused and revokes the user's keys and sessions

@@ -30,7 +30,7 @@ func loadDuration(t *testing.T) time.Duration {
 	return 3 * time.Second
 }
 
-// TestLoadSoftRotationNoLogouts (issue 10): 50 clients on one session,
+// TestLoadSoftRotationNoLogouts: 50 clients on one session,
 // each following the cookies it is sent, while the ID rotates every 20
 // requests, every 2 s, or by a regenerate action every 500 ms: no request
 // fails and none reaches the backend without its session. On SQLite and
@@ -133,7 +133,7 @@ func runLoad(t *testing.T, g gateway, b *writesBackend, dur time.Duration, regen
 	return done.Load(), len(ids)
 }
 
-// TestSoftRotationAcrossGateways (issue 10): three gateway processes on one
+// TestSoftRotationAcrossGateways: three gateway processes on one
 // Redis. After each kind of soft rotation on gateway A — the regenerate
 // action, rotate_requests, rotate_every — the old ID still works on
 // gateway B within the grace window and leads to the new ID; after the

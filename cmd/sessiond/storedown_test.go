@@ -43,7 +43,7 @@ func redisServer(t *testing.T, port int) (stop func()) {
 	return stop
 }
 
-// TestStoreDownGives503 (SPEC §4): with the gateway's Redis killed,
+// TestStoreDownGives503: with the gateway's Redis killed,
 // requests that need the session get 503 with a clear message — never a
 // new, empty session — and the same session is back when Redis is.
 func TestStoreDownGives503(t *testing.T) {

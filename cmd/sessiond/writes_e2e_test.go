@@ -114,8 +114,7 @@ func bodyField(body, name string) string {
 	return v
 }
 
-// TestThousandConcurrentBackendWrites (SPEC §4, §5 "Writes never fail";
-// issue 10), through the built binary: 1,000 concurrent requests on one
+// TestThousandConcurrentBackendWrites, through the built binary: 1,000 concurrent requests on one
 // session, each setting its own key with X-Replace-Session, all succeed
 // and all 1,000 keys are there.
 func TestThousandConcurrentBackendWrites(t *testing.T) {
@@ -185,7 +184,7 @@ func TestSessionLockSerialisesReadModifyWrite(t *testing.T) {
 	}
 }
 
-// TestConcurrentLoginsAllSignedIn (SPEC §5): simultaneous successful
+// TestConcurrentLoginsAllSignedIn: simultaneous successful
 // logins on one session each answer with cookies that are signed in, in
 // HTTPS-only and in mixed mode (where a login replaces both the secure
 // and the insecure ID). A login that starts after another one finished

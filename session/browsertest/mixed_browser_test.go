@@ -41,8 +41,8 @@ const (
 	testCard       = "4111111111111111"
 )
 
-// TestMixedHTTPSInBrowser is the issue "Mixed HTTP/HTTPS sessions" (SPEC
-// M20–M23) in a real browser: a cart filled over HTTP survives the step up
+// TestMixedHTTPSInBrowser checks mixed HTTP/HTTPS sessions in a real
+// browser: a cart filled over HTTP survives the step up
 // to HTTPS, a login over HTTPS stays invisible over HTTP after the step
 // down, the insecure ID is regenerated at each switch, and the secure
 // cookie never travels over plain HTTP — checked in the browser's own
@@ -241,7 +241,7 @@ func TestMixedHTTPSInBrowser(t *testing.T) {
 		fatalf("cart page served over %q, want http", got)
 	}
 	if present("signed-in") || present("card") || !present("anonymous") {
-		fatalf("cart over HTTP after login shows the user or the secure partition (M22)")
+		fatalf("cart over HTTP after login shows the user or the secure partition")
 	}
 	c3 := jar("after the step down")
 	sid3 := c3.one(insecureCookie)
@@ -253,7 +253,7 @@ func TestMixedHTTPSInBrowser(t *testing.T) {
 	}
 
 	// 5. Up again: the same session, still signed in, the insecure ID
-	//    regenerated once more, and still one record (M21).
+	//    regenerated once more, and still one record.
 	navigate("checkout again", httpsOrigin+"/checkout",
 		chromedp.Click(chromedp.ID("checkout"), chromedp.NodeVisible))
 	do("signed-in checkout again", chromedp.WaitVisible(chromedp.ID("signed-in")))
@@ -308,7 +308,7 @@ func TestMixedHTTPSInBrowser(t *testing.T) {
 		fatalf("saw %d redirects of http /checkout to %s/checkout, want 2 (secure rules)", checkoutRedirects, httpsOrigin)
 	}
 	if n := store.creates.Load(); n != 1 {
-		fatalf("the store created %d records, want 1: switching transports must not create records (M21)", n)
+		fatalf("the store created %d records, want 1: switching transports must not create records", n)
 	}
 	if recs, err := store.ListUser(context.Background(), testUser); err != nil || len(recs) != 1 {
 		fatalf("ListUser(%s) = %d records, %v; want 1", testUser, len(recs), err)
