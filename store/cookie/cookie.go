@@ -1,4 +1,4 @@
-// Package cookie keeps the whole session in the browser (SPEC M3): the
+// Package cookie keeps the whole session in the browser: the
 // record is sealed with XChaCha20-Poly1305 into the cookie value, so the
 // server stores nothing and the client can neither read nor change it.
 //

@@ -13,7 +13,7 @@ import (
 	"github.com/sessiond/sessiond/store/memory"
 )
 
-// TestMillionSessions (SPEC §3 scale target): 1,000,000 live sessions, each
+// TestMillionSessions (the scale target): 1,000,000 live sessions, each
 // a typical record (three keys, a user, client info), fit in 1 GiB of heap.
 // It takes about a minute, so it runs only with SESSIOND_SCALE=1:
 //

@@ -19,8 +19,8 @@ import (
 // non-blocking MSG_PEEK read that finds a connection the server closed
 // (idle timeout, restart, CLIENT KILL, a proxy's failover) before a command
 // is sent on it. That is a system call per command beside the command's own
-// write and read, a measurable part of a request's cost (BENCHMARKS.md,
-// issue 10). A connection that read less than probeIdle ago is handed out
+// write and read, a measurable part of a request's cost (BENCHMARKS.md).
+// A connection that read less than probeIdle ago is handed out
 // without it. Redis closes idle clients only after whole seconds, so what
 // escapes is a connection closed within probeIdle of its last use: the
 // command then fails on the closed socket before a server read it (the

@@ -1,6 +1,6 @@
 // Package redis is a session.Store and session.Locker on Redis, the
-// distributed store for many gateways or app servers sharing sessions
-// (SPEC M2, M31). It takes any go-redis/v9 redis.UniversalClient: a single
+// distributed store for many gateways or app servers sharing sessions.
+// It takes any go-redis/v9 redis.UniversalClient: a single
 // node or Sentinel (*redis.Client, e.g. from NewFailoverClient) or a Redis
 // Cluster (*redis.ClusterClient). A *Store is safe for concurrent use, and
 // any number of processes may share one Redis.
@@ -41,7 +41,7 @@
 // # TTLs
 //
 // Every key of a record gets a TTL from rec.Expires, so expiry resets on
-// save (M9). The Manager sets Expires session.ExpiredNotice past the
+// save. The Manager sets Expires session.ExpiredNotice past the
 // session's end, so for that long a presented ID still finds its record
 // and is answered as expired (audited, cookie cleared), not unknown: PX = Expires minus the writer's clock, rounded up to a
 // millisecond, at least 1 ms (a record written already expired vanishes
@@ -136,7 +136,7 @@
 //     script that re-checks the score. A concurrent write that re-adds the
 //     entry raises its score first, so cleanup cannot remove it. The index
 //     is thus a superset of the truth, filtered on read: "revoke every
-//     session of this user" (M14, M17) never misses one.
+//     session of this user" never misses one.
 //
 // What Cluster does not give: a Create or Update interrupted by a crash may
 // leave claimed ID keys (harmless, see above) or a stale index entry

@@ -16,7 +16,7 @@ import (
 )
 
 // bound is how fast an operation on a dead or hung server must fail
-// (SPEC §4: a clear 503, never a hang).
+// (the gateway answers a clear 503, never hangs).
 const bound = 2 * time.Second
 
 // mustFailFast runs op and checks it fails with session.ErrUnavailable

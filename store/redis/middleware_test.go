@@ -15,7 +15,7 @@ import (
 )
 
 // TestRequestRoundTrips counts Redis commands per HTTP request through the
-// real middleware (SPEC §3): a read-only request costs one round trip and
+// real middleware: a read-only request costs one round trip and
 // writes nothing inside the touch interval; a modifying one costs two
 // (load, then compare-and-swap).
 func TestRequestRoundTrips(t *testing.T) {

@@ -24,7 +24,7 @@ const maxDataMergeArgs = 14
 // else moves the counters), what each operation costs: the client side
 // through a go-redis hook (commands sent), the server side through INFO
 // commandstats (top-level EVALSHA/EVAL calls; the other entries are the
-// calls the script made inside Redis, logged for the record). SPEC §3:
+// calls the script made inside Redis, logged for the record). The budget:
 // one round trip for a read-only request, at most two for a modifying one.
 func TestRoundTrips(t *testing.T) {
 	srv := newServer(t, testenv.FreePort(t))
@@ -120,7 +120,7 @@ func TestRoundTrips(t *testing.T) {
 			t.Logf("%s: client sent %d command(s), %d pipeline(s); server commandstats diff %v", tc.name, cmds, pipelines, d)
 			want := int64(1)
 			if strings.HasPrefix(tc.name, "Load and ") {
-				want = 2 // SPEC §3: at most two for a modifying request, its load included
+				want = 2 // at most two for a modifying request, its load included
 			}
 			if int64(cmds) != want || pipelines != 0 {
 				t.Errorf("client sent %d commands and %d pipelines, want exactly %d", cmds, pipelines, want)

@@ -1,4 +1,4 @@
-// Package sealed encrypts session data at rest (SPEC M4): it wraps any
+// Package sealed encrypts session data at rest: it wraps any
 // session.Store so that the store — and a dump of its database — never
 // holds a session's data in plaintext. A cart or a card number in a session
 // stays unreadable in a stolen backup.

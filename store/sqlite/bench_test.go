@@ -14,7 +14,7 @@ import (
 )
 
 // Run with: go test -bench . -benchmem -run '^$' ./store/sqlite/
-// (BenchmarkLoadDuringGC: add -benchtime=1x; -gcrows=1000000 for SPEC §3.)
+// (BenchmarkLoadDuringGC: add -benchtime=1x; -gcrows=1000000 for the scale target.)
 
 var (
 	gcRows   = flag.Int("gcrows", 200_000, "expired rows BenchmarkLoadDuringGC collects")
@@ -82,7 +82,7 @@ func BenchmarkCreate(b *testing.B) {
 }
 
 // BenchmarkLoadDuringGC: Load and Update p50/p99 idle and while GC deletes
-// -gcrows expired rows (SPEC §3: p99 within 2× of idle).
+// -gcrows expired rows; the target is a p99 within 2× of idle.
 func BenchmarkLoadDuringGC(b *testing.B) {
 	for range b.N {
 		s, live := benchStore(b, sqlite.Config{GCBatch: *gcBatch, GCTarget: *gcTarget})

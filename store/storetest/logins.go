@@ -12,7 +12,7 @@ import (
 // LoginRounds is how many times ConcurrentLogins repeats its race.
 const LoginRounds = 200
 
-// ConcurrentLogins (SPEC §5: concurrent logins on one session all answer
+// ConcurrentLogins (concurrent logins on one session all answer
 // with a cookie that is signed in): two logins of one user on one
 // anonymous session, both loaded before either saves, in the same clock
 // reading (the site's clock is frozen), LoginRounds times. Every login

@@ -17,8 +17,8 @@ import (
 	"github.com/sessiond/sessiond/session"
 )
 
-// Writers is how many concurrent writers ConcurrentWriters runs (SPEC §4:
-// 1,000 concurrent requests on one session, each setting its own key).
+// Writers is how many concurrent writers ConcurrentWriters runs: 1,000
+// concurrent requests on one session, each setting its own key.
 const Writers = 1000
 
 // ConcurrentWriters runs Writers concurrent requests through a Manager on
@@ -328,8 +328,8 @@ func mergeTests(ctx context.Context) []struct {
 		}},
 		{"MergeDataAfterRotationOfSameUser", func(t *testing.T, s session.Store) {
 			// A regeneration that keeps the user (periodic, Regenerate)
-			// does not stop a data change built before it (SPEC §5: writes
-			// never fail because of concurrency).
+			// does not stop a data change built before it: writes never
+			// fail because of concurrency.
 			m := merger(t, s)
 			r := NewRecord()
 			r.User = "alice-" + token.Ref()

@@ -9,8 +9,8 @@ import (
 	"github.com/sessiond/sessiond/session"
 )
 
-// StaleLogoutAfterLogin is the logout form of StaleWriteAfterLogin (SPEC
-// §5: a passive sniffer must not be able to log users out): a request A
+// StaleLogoutAfterLogin is the logout form of StaleWriteAfterLogin (a
+// passive sniffer must not be able to log users out): a request A
 // that loaded the victim's anonymous session (its ID sniffed in mixed mode,
 // or planted) is held while the victim logs in (B), then A calls Logout or
 // Destroy. The pre-login view must not delete the signed-in record: A's
