@@ -64,7 +64,7 @@ var rememberStores = append(append([]storeCase{}, gatewayStores...),
 		return cookie + "  revocations: {redis: {url_env: TEST_REDIS_URL}}\n"
 	}},
 	storeCase{"postgres", func(t *testing.T, dir string) string {
-		t.Setenv("TEST_PG_DSN", testenv.PostgresURL(t))
+		t.Setenv("TEST_PG_DSN", testenv.PostgresSchema(t))
 		return "  postgres: {dsn_env: TEST_PG_DSN}\n"
 	}})
 

@@ -27,8 +27,8 @@ func bulkExpired(t testing.TB, url, schema string, n int, exp time.Time, user st
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	err = execSQL(ctx, url, `WITH s AS (
-			INSERT INTO `+schema+`.sessiond_sessions (ref, user_id, expires, version, blob)
-			SELECT 'bulk-' || md5(random()::text), CASE WHEN g % 10 = 0 THEN $2 END, $3, 1, $4
+			INSERT INTO `+schema+`.sessiond_sessions (ref, user_id, expires, version, blob, kv, requests)
+			SELECT 'bulk-' || md5(random()::text), CASE WHEN g % 10 = 0 THEN $2 END, $3, 1, $4, '{}', 0
 			FROM generate_series(1, $1) AS g
 			RETURNING id)
 		INSERT INTO `+schema+`.sessiond_ids (hash, sid)

@@ -6,8 +6,7 @@ import (
 )
 
 // decodeKV decodes the kv column as pgx hands it over for a *[]byte
-// (the jsonb value's JSON text; nil for SQL NULL, a row whose data is still
-// in its blob). Every load reads it, so the common form, a flat object of
+// (the jsonb value's JSON text; nil holds no data). Every load reads it, so the common form, a flat object of
 // strings that escapeKV made (printable ASCII; PostgreSQL's output escapes
 // only '"' and '\'), is parsed by hand; anything else goes to
 // encoding/json, whose answer parseKV gives whenever it gives one.

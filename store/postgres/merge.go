@@ -14,9 +14,8 @@ import (
 
 // mergeFunction is session.Merger's rules as one plpgsql function, so a
 // merge is one statement (one round trip) that locks the row, checks, and
-// writes. Answers OK, NOTFOUND, CONFLICT or LEGACY (a row whose data is
-// still in its blob: the caller converts it with a compare-and-swap); a
-// hash of another record raises unique_violation (ErrCollision).
+// writes. Answers OK, NOTFOUND or CONFLICT; a hash of another record
+// raises unique_violation (ErrCollision).
 const mergeFunction = `CREATE FUNCTION {merge}(
 		p_ref text, p_base bigint, p_meta boolean, p_base_user text, p_base_hashes bytea[],
 		p_user text, p_expires timestamptz, p_blob bytea, p_hashes bytea[],
@@ -29,7 +28,6 @@ const mergeFunction = `CREATE FUNCTION {merge}(
 	BEGIN
 		SELECT id, version, user_id, kv, requests INTO r FROM {s} WHERE ref = p_ref FOR UPDATE;
 		IF NOT FOUND THEN RETURN 'NOTFOUND'; END IF;
-		IF r.kv IS NULL THEN RETURN 'LEGACY'; END IF;
 		whole := r.version = p_base OR p_meta;
 		-- Rule 3 (a meta change: the identity, hashes and user) and rule 4
 		-- (a data change: the user) on a newer version.
@@ -47,7 +45,7 @@ const mergeFunction = `CREATE FUNCTION {merge}(
 		IF whole THEN
 			UPDATE {s} SET user_id = p_user, expires = p_expires, version = r.version + 1,
 				blob = p_blob, kv = nkv,
-				requests = CASE WHEN p_count THEN coalesce(r.requests, p_requests - 1) + 1 ELSE p_requests END
+				requests = CASE WHEN p_count THEN r.requests + 1 ELSE p_requests END
 			WHERE id = r.id;
 			-- The stored hashes are the base's (same version, or checked
 			-- above): the ID rows change only if Next's hashes differ.
@@ -58,7 +56,7 @@ const mergeFunction = `CREATE FUNCTION {merge}(
 			END IF;
 		ELSIF p_count OR nkv IS DISTINCT FROM r.kv THEN
 			UPDATE {s} SET version = r.version + 1, kv = nkv,
-				requests = CASE WHEN p_count THEN coalesce(r.requests, p_requests - 1) + 1 ELSE r.requests END
+				requests = CASE WHEN p_count THEN r.requests + 1 ELSE r.requests END
 			WHERE id = r.id;
 		END IF;
 		RETURN 'OK';
@@ -117,8 +115,6 @@ func (s *Store) Merge(ctx context.Context, c *session.Change) error {
 		return fmt.Errorf("postgres: merge: %w", session.ErrNotFound)
 	case "CONFLICT":
 		return fmt.Errorf("postgres: merge: %w", session.ErrConflict)
-	case "LEGACY":
-		return s.Update(ctx, c.Next, c.Base.Version) // converts the row
 	}
 	return fmt.Errorf("postgres: merge: unexpected answer %q", word)
 }
@@ -145,7 +141,7 @@ func newRow(rec *session.Record) (sqlstore.Row, map[string]string, error) {
 
 // decodeRow makes a record from the blob, kv (JSON text), version and
 // requests columns.
-func decodeRow(blob, kvText []byte, version int64, requests *int32) (*session.Record, error) {
+func decodeRow(blob, kvText []byte, version int64, requests int32) (*session.Record, error) {
 	rec, err := sqlstore.Decode(blob)
 	if err != nil {
 		return nil, err
@@ -168,9 +164,7 @@ func decodeRow(blob, kvText []byte, version int64, requests *int32) (*session.Re
 		}
 	}
 	rec.Version = uint64(version) // a merge that keeps the blob counts the columns up
-	if requests != nil {
-		rec.Requests = int(*requests)
-	}
+	rec.Requests = int(requests)
 	return rec, nil
 }
 
@@ -180,7 +174,7 @@ func decodeRows(rows pgx.Rows) ([]*session.Record, error) {
 	for rows.Next() {
 		var blob, kv []byte
 		var v int64
-		var n *int32
+		var n int32
 		if err := rows.Scan(&blob, &kv, &v, &n); err != nil {
 			return nil, err
 		}

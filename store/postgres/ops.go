@@ -71,7 +71,7 @@ func (s *Store) loadMany(ctx context.Context, hashes []session.Hash) (map[sessio
 	for rows.Next() {
 		var hash, blob, kv []byte
 		var version int64
-		var requests *int32
+		var requests int32
 		if err := rows.Scan(&hash, &blob, &kv, &version, &requests); err != nil {
 			return nil, s.fail("load", err)
 		}

@@ -14,13 +14,19 @@ import (
 // the bare prefix (index names). Never edit a released migration; append.
 var migrations = [][]string{
 	{
+		// blob is the record without its data; kv holds the data as a jsonb
+		// object (keys and values escaped, see escapeKV), so a merge changes
+		// keys in place; requests is the request count (RotateRequests),
+		// counted up in place by merges.
 		`CREATE TABLE {s} (
-			id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-			ref     text        NOT NULL,
-			user_id text,
-			expires timestamptz,
-			version bigint      NOT NULL,
-			blob    bytea       NOT NULL,
+			id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+			ref      text        NOT NULL,
+			user_id  text,
+			expires  timestamptz,
+			version  bigint      NOT NULL,
+			blob     bytea       NOT NULL,
+			kv       jsonb       NOT NULL,
+			requests integer     NOT NULL,
 			CONSTRAINT {p}sessions_ref_key UNIQUE (ref)
 		)`,
 		// NULL user (anonymous) and NULL expires (never) stay out of the
@@ -32,34 +38,12 @@ var migrations = [][]string{
 			sid  bigint NOT NULL REFERENCES {s} (id) ON DELETE CASCADE
 		)`,
 		`CREATE INDEX {p}ids_sid_idx ON {ids} (sid)`,
-	},
-	{
-		// The data as a jsonb object (keys and values escaped, see
-		// escapeKV), so a merge changes keys in place; NULL for rows written
-		// before, whose data is in the blob (their next write converts them).
-		`ALTER TABLE {s} ADD COLUMN kv jsonb`,
-	},
-	{
-		// The request count (RotateRequests), counted up in place by merges;
-		// NULL for rows written before: the blob's count stands.
-		`ALTER TABLE {s} ADD COLUMN requests integer`,
-		// A build between schema versions 2 and 3 made an earlier merge.
-		`DROP FUNCTION IF EXISTS {merge}(text, bigint, boolean, text, bytea[], text, timestamptz, bytea, bytea[], boolean, text, text[], jsonb)`,
 		mergeFunction,
-	},
-	{
-		// The merge leaves the ID rows alone unless the hashes change.
-		strings.Replace(mergeFunction, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
-	},
-	{
-		// A data change on a newer version conflicts when the user changed
-		// since its base (session.Merger rule 4).
-		strings.Replace(mergeFunction, "CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1),
 	},
 }
 
 // SchemaVersion is the schema version this build creates and understands.
-const SchemaVersion = 5
+const SchemaVersion = 1
 
 // migrateTimeout bounds New's migration (unless its ctx ends first): it may
 // wait for another process's migration, which a request never does.
@@ -92,9 +76,9 @@ func newQueries(schema, prefix string) queries {
 	// compare-and-swap UPDATE storing Next, without the function's
 	// interpreter, row lock and jsonb merge. A concurrent update of the row
 	// makes it wait for the row lock and re-check version = $7 on the new
-	// row; a row still in the old layout (kv NULL) is left to the function.
+	// row.
 	q.mergeAtBase = r.Replace(`UPDATE {s} SET user_id = $2, expires = $3, version = $4, blob = $5, kv = $6, requests = $8
-		WHERE ref = $1 AND version = $7 AND kv IS NOT NULL`)
+		WHERE ref = $1 AND version = $7`)
 	q.delete = r.Replace(`DELETE FROM {s} WHERE ref = $1`)
 	// The ID rows reference the session row inserted by the same statement:
 	// foreign keys are checked at its end.
