@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/sessiond/sessiond/internal/seal"
 	"github.com/sessiond/sessiond/internal/token"
 	"github.com/sessiond/sessiond/session"
