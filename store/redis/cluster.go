@@ -238,9 +238,6 @@ func (s *Store) clusterWrite(ctx context.Context, w *write, op string, mk func(f
 		s.repair(ctx, w, c)
 		return nil
 	case "CHANGED":
-	case "LEGACY":
-		s.release(ctx, w.ref, c.fresh)
-		return legacyError{}
 	default: // NOTFOUND, CONFLICT
 		s.release(ctx, w.ref, c.fresh)
 		return status(op, word)
@@ -262,9 +259,6 @@ func (s *Store) clusterWrite(ctx context.Context, w *write, op string, mk func(f
 		s.release(ctx, w.ref, c.fresh)
 		if err != nil {
 			return fail(op, err)
-		}
-		if word == "LEGACY" {
-			return legacyError{}
 		}
 		return status(op, word)
 	}

@@ -18,7 +18,7 @@
 //	P{ref}:r      hash: the record. d = session.MarshalRecord bytes of
 //	              the record without its data, v = version, i = hex of
 //	              every ID hash naming it (concatenated), u = user,
-//	              e = Expires in Unix µs ("" never), x = 2 (this layout),
+//	              e = Expires in Unix µs ("" never),
 //	              n = the request count (Requests, counted up by merges),
 //	              and one field ".<key>" per data key, so that a merge
 //	              (session.Merger) changes keys in place under this key

@@ -14,9 +14,6 @@ import (
 // Data fields. A record's data lives in its hash as one field per key,
 // named fieldPrefix + key, next to d (the rest of the record), so a merge
 // can change keys in place (HSET/HDEL) under the record's own key.
-// Records written before this layout have no x field and their data in d;
-// Load reads both, and the first write converts them (Merge answers
-// LEGACY and the write goes through Update).
 const fieldPrefix = "."
 
 // luaMergeData is the data part of every merge script: mergedata applies
@@ -69,7 +66,6 @@ end
 const luaMerge = luaMergeData + `
 local function check(k, cur, fast)
   if not cur[1] then return 'NOTFOUND' end
-  if cur[4] ~= '2' then return 'LEGACY' end
   local same = cur[1] == ARGV[10]
   local meta = ARGV[11] == '1'
   -- rule 3 (a meta change: the IDs and the user), rule 4 (data: the user)
@@ -115,9 +111,9 @@ end
 // a script may compute keys). Otherwise rule 4, as luaMerge.
 var scriptMergeData = goredis.NewScript(`
 local k = KEYS[1]
-local cur = redis.call('HMGET', k, 'v', 'x', 'u')
+local cur = redis.call('HMGET', k, 'v', 'u')
 local refresh
-if cur[1] == ARGV[1] and cur[2] == '2' then
+if cur[1] == ARGV[1] then
   local ndel, ttl, slack = tonumber(ARGV[12]), tonumber(ARGV[6]), tonumber(ARGV[7])
   if ndel > 0 then redis.call('HDEL', k, unpack(ARGV, 13, 12 + ndel)) end
   redis.call('HSET', k, 'd', ARGV[2], 'e', ARGV[3], 'v', ARGV[4], 'n', ARGV[5], unpack(ARGV, 13 + ndel))
@@ -137,12 +133,11 @@ if refresh then
   local ids = redis.call('HGET', k, 'i') or ''
   setttl(k, refresh)
   for j = 1, #ids, 64 do setid(prefix .. 'i:' .. string.sub(ids, j, j + 63), ref, refresh) end
-  if (cur[3] or '') ~= '' then touchuser(prefix .. 'u:' .. cur[3], ref, ARGV[8], ARGV[9]) end
+  if (cur[2] or '') ~= '' then touchuser(prefix .. 'u:' .. cur[2], ref, ARGV[8], ARGV[9]) end
   return 'OK'
 end
 if not cur[1] then return 'NOTFOUND' end
-if cur[2] ~= '2' then return 'LEGACY' end
-if (cur[3] or '') ~= ARGV[10] then return 'CONFLICT' end
+if (cur[2] or '') ~= ARGV[10] then return 'CONFLICT' end
 writedata(k, mergedata(k, false, '', 12), ARGV[11] == '1')
 return 'OK'
 `)
@@ -150,7 +145,7 @@ return 'OK'
 // Single node and Sentinel, every other change set. KEYS[1] record key,
 // KEYS[2..] the ID keys of the merged record; ARGV as luaMerge.
 var scriptMerge = goredis.NewScript(luaHelpers + luaMerge + `
-local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u', 'x')
+local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u')
 local word, whole = check(KEYS[1], cur, false)
 if word then return word end
 local ref = ARGV[2]
@@ -181,7 +176,7 @@ return 'OK'
 // record key; ARGV as luaMerge (fast: ARGV[14] = '1'). Answers {word, old
 // ids, old user}.
 var scriptMergeRecord = goredis.NewScript(luaHelpers + luaMerge + `
-local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u', 'x')
+local cur = redis.call('HMGET', KEYS[1], 'v', 'i', 'u')
 local word, whole = check(KEYS[1], cur, ARGV[14] == '1')
 if word then return {word} end
 mergeall(KEYS[1], whole)
@@ -289,15 +284,6 @@ func (s *Store) idsOf(rec *session.Record) string {
 // plus TTL refreshes of its ID keys); one that changes them claims the new
 // ID keys first and releases dropped ones after, as Update does.
 func (s *Store) Merge(ctx context.Context, c *session.Change) error {
-	err := s.merge(ctx, c)
-	if isLegacy(err) {
-		// A record in the old layout: the first write converts it.
-		return s.Update(ctx, c.Next, c.Base.Version)
-	}
-	return err
-}
-
-func (s *Store) merge(ctx context.Context, c *session.Change) error {
 	w, err := s.prepare(c.Next, time.Now())
 	if err != nil {
 		return err
@@ -323,18 +309,8 @@ func (s *Store) merge(ctx context.Context, c *session.Change) error {
 	if err != nil {
 		return fail("merge", err)
 	}
-	if word == "LEGACY" {
-		return legacyError{}
-	}
 	return status("merge", word)
 }
-
-// legacyError is the answer LEGACY: a record in the old layout.
-type legacyError struct{}
-
-func (legacyError) Error() string { return "redis: record in the old layout" }
-
-func isLegacy(err error) bool { _, ok := err.(legacyError); return ok }
 
 // fields returns rec's data as hash fields (name, value, ...), and its
 // request count as n (counted up in place by merges).
@@ -357,7 +333,7 @@ func field(pairs []string, name string) (string, bool) {
 }
 
 // assemble makes a record from a stored hash (HGETALL as name/value
-// pairs): d, with the data fields over any data d holds (old layout).
+// pairs): d, with the data fields over any data d holds.
 func assemble(pairs []string) (d string, data map[string]string, ok bool) {
 	for i := 0; i+1 < len(pairs); i += 2 {
 		name, v := pairs[i], pairs[i+1]

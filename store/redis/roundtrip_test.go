@@ -183,38 +183,3 @@ func must(t testing.TB, err error) {
 		t.Fatal(err)
 	}
 }
-
-// TestOldLayoutRecordConverted: a record written before data moved to hash
-// fields (all of it in d, no x field) still loads, and a merge on it
-// converts it (through Update) without losing a key.
-func TestOldLayoutRecordConverted(t *testing.T) {
-	s, c, prefix := newStore(t, false)
-	ctx := context.Background()
-	rec := storetest.NewRecord()
-	rec.Data = map[string]string{"cart": "1,2", "secure.pan": "4111"}
-	d, err := session.MarshalRecord(rec)
-	must(t, err)
-	key := prefix + "{" + rec.Ref + "}:r"
-	must(t, c.HSet(ctx, key, "d", d, "v", "1", "i", rec.ID.Hex(), "u", "", "e", "").Err())
-	must(t, c.Set(ctx, prefix+"i:"+rec.ID.Hex(), rec.Ref, 0).Err())
-	base, err := s.Load(ctx, rec.ID)
-	if err != nil || base.Data["cart"] != "1,2" {
-		t.Fatalf("old-layout record: %v, data %v", err, base)
-	}
-	must(t, s.Merge(ctx, storetest.SetChange(base, "n", "1")))
-	got, err := s.Load(ctx, rec.ID)
-	must(t, err)
-	if len(got.Data) != 3 || got.Data["cart"] != "1,2" || got.Data["secure.pan"] != "4111" || got.Data["n"] != "1" {
-		t.Fatalf("after the converting merge: data %v, want cart, secure.pan and n", got.Data)
-	}
-	if x, _ := c.HGet(ctx, key, "x").Result(); x != "2" {
-		t.Fatalf("record not converted (x = %q)", x)
-	}
-	// The next merge is in place: a concurrent writer's key is kept.
-	stale := got.Clone()
-	must(t, s.Merge(ctx, storetest.SetChange(got, "a", "1")))
-	must(t, s.Merge(ctx, storetest.SetChange(stale, "b", "2")))
-	if got, _ := s.Load(ctx, rec.ID); got.Data["a"] != "1" || got.Data["b"] != "2" {
-		t.Fatalf("merges after the conversion: data %v", got.Data)
-	}
-}

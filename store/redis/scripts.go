@@ -71,7 +71,7 @@ for i = 1, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then return 'COLLISION' end
 end
 local ttl = tonumber(ARGV[8])
-redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', ARGV[4], 'i', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'x', '2')
+redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', ARGV[4], 'i', ARGV[5], 'u', ARGV[6], 'e', ARGV[7])
 putfields(KEYS[1], 11)
 setttl(KEYS[1], ttl)
 for i = 2, #KEYS do setid(KEYS[i], ARGV[2], ttl) end
@@ -93,7 +93,7 @@ for i = 2, #KEYS do
 end
 local ttl = tonumber(ARGV[8])
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', ARGV[4], 'i', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'x', '2')
+redis.call('HSET', KEYS[1], 'd', ARGV[3], 'v', ARGV[4], 'i', ARGV[5], 'u', ARGV[6], 'e', ARGV[7])
 putfields(KEYS[1], 12)
 setttl(KEYS[1], ttl)
 for i = 2, #KEYS do setid(KEYS[i], ref, ttl) end
@@ -174,7 +174,7 @@ return n
 // (ARGV[7..]) the data fields. 1 if written, 0 if the key is taken.
 var scriptCreateRecord = goredis.NewScript(luaHelpers + `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'i', ARGV[3], 'u', ARGV[4], 'e', ARGV[5], 'x', '2')
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'i', ARGV[3], 'u', ARGV[4], 'e', ARGV[5])
 putfields(KEYS[1], 7)
 setttl(KEYS[1], tonumber(ARGV[6]))
 return 1
@@ -191,7 +191,7 @@ if not cur[1] then return {'NOTFOUND'} end
 if cur[1] ~= ARGV[7] then return {'CONFLICT'} end
 if ARGV[8] == '1' and (cur[2] ~= ARGV[3] or cur[3] ~= ARGV[4]) then return {'CHANGED'} end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'i', ARGV[3], 'u', ARGV[4], 'e', ARGV[5], 'x', '2')
+redis.call('HSET', KEYS[1], 'd', ARGV[1], 'v', ARGV[2], 'i', ARGV[3], 'u', ARGV[4], 'e', ARGV[5])
 putfields(KEYS[1], 9)
 setttl(KEYS[1], tonumber(ARGV[6]))
 return {'OK', cur[2] or '', cur[3] or ''}
