@@ -30,24 +30,22 @@ func (s *site) newMethods(g *Gateway) ([]login.Method, error) {
 		return nil, nil
 	}
 	var ms []login.Method
+	add := func(m login.Method, err error) error {
+		if err == nil {
+			ms = append(ms, m)
+		}
+		return err
+	}
 	if sc.Auth.Htpasswd != "" {
-		f, err := htpasswd.Open(htpasswd.Config{Path: sc.Auth.Htpasswd, Logger: s.log})
-		if err != nil {
+		if err := add(form.New(s.formConfig(g, nil), loginSite{s})); err != nil {
 			return nil, err
 		}
-		for _, w := range f.Warnings() {
-			s.log.Warn("gateway: users file", "warning", w)
-		}
-		m, err := form.New(s.formConfig(g, f), loginSite{s})
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
 	}
 	return ms, nil
 }
 
-// formConfig configures the site's form login with users.
+// formConfig configures the site's form login with users (nil: the
+// configured file).
 func (s *site) formConfig(g *Gateway, users *htpasswd.File) form.Config {
 	return form.Config{Auth: s.cfg.Auth, Users: users, DeviceKey: g.deviceKey, Claims: g.claims, RememberStore: g.rememberStore,
 		Auditor: g.auditor, TrustedProxies: g.trusted, MaxClients: g.maxClients}
