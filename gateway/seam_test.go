@@ -39,6 +39,11 @@ func (p *probe) Routes() []login.Route {
 			return
 		}
 		http.Redirect(w, r, login.SafeNext(q.Get("next")), http.StatusSeeOther)
+	})}, {Path: "/.sessiond/probe/backchannel", Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A provider's server-to-server call: no browser, no CSRF token.
+		if err := p.site.RevokeSession(r.Context(), r.PostFormValue("user"), r.PostFormValue("ref")); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
 	})}}
 }
 func (p *probe) Offer(_ *http.Request, next string) login.Offer {
@@ -133,6 +138,27 @@ func TestLoginSeamSecondMethod(t *testing.T) {
 	p.mu.Unlock()
 	if who := whoIs(g, c); who != "" {
 		t.Fatalf("the probe revoked sam, yet the session acts as %q", who)
+	}
+
+	// A back-channel logout ends exactly the session it names.
+	p.mu.Lock()
+	p.revoked["sam"] = false
+	p.mu.Unlock()
+	other := g.client()
+	g.do(other, "GET", g.httpsURL+"/.sessiond/probe/callback?user=sam&next=/", nil, nil)
+	g.do(c, "GET", g.httpsURL+"/.sessiond/probe/callback?user=sam&next=/", nil, nil)
+	if who := whoIs(g, c); who != "sam" {
+		t.Fatalf("signed in again as %q", who)
+	}
+	ref := g.backend.seen().Get("X-Session-Ref")
+	if resp, body := g.do(g.client(), "POST", g.httpsURL+"/.sessiond/probe/backchannel", url.Values{"user": {"sam"}, "ref": {ref}}, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("back-channel logout = %d %q", resp.StatusCode, body)
+	}
+	if who := whoIs(g, c); who != "" {
+		t.Fatalf("the back-channel logout left the session acting as %q", who)
+	}
+	if who := whoIs(g, other); who != "sam" {
+		t.Fatalf("the back-channel logout of one session ended another: %q", who)
 	}
 
 	// A refusal: an audited page, nobody signed in.

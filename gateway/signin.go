@@ -81,6 +81,10 @@ func (l loginSite) RevokeUser(ctx context.Context, user string) (int, error) {
 	return l.s.m.RevokeUserSessions(ctx, user, "")
 }
 
+func (l loginSite) RevokeSession(ctx context.Context, user, ref string) error {
+	return l.s.m.RevokeSession(ctx, user, ref)
+}
+
 // LoginPage renders the site's one login page with every method's offer.
 func (l loginSite) LoginPage(w http.ResponseWriter, r *http.Request, code int, p login.Prompt) {
 	s := l.s
