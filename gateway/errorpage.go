@@ -34,13 +34,6 @@ func (p sitePages) error(w http.ResponseWriter, code int, msg string) {
 	p.render(w, code, pages.ErrorPage{Site: p.name, Message: msg})
 }
 
-// errorPage is the built-in error page, for code that knows only the
-// site's name (the login form); everything else uses its site's
-// sitePages.error.
-func errorPage(w http.ResponseWriter, site string, code int, msg string) {
-	sitePages{name: site}.error(w, code, msg)
-}
-
 // sessionErrors is the session manager's ErrorHandler for a site: the
 // library's status and message (503 store down, 429 throttled, ...) on
 // the site's error page.
