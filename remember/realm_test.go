@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/sessiond/sessiond/internal/testkit"
 	"github.com/sessiond/sessiond/remember"
 )
 
@@ -16,7 +17,7 @@ import (
 func TestRealmKeepsKeysApart(t *testing.T) {
 	eachBackend(t, func(t *testing.T, open func(*testing.T) remember.Store) {
 		st := open(t)
-		rec := &recorder{}
+		rec := &testkit.Auditor{}
 		shop, err1 := remember.New(remember.Config{Store: st, Realm: "shop", Auditor: rec})
 		blog, err2 := remember.New(remember.Config{Store: st, Realm: "blog:1"})
 		if err := errors.Join(err1, err2); err != nil {
@@ -50,9 +51,7 @@ func TestRealmKeepsKeysApart(t *testing.T) {
 		if n, err := shop.DeleteUser(context.Background(), "alice"); err != nil || n != 2 {
 			t.Fatalf("the shop's DeleteUser(alice) = %d, %v; want the used and the rotated key", n, err)
 		}
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		for _, e := range rec.events {
+		for _, e := range rec.Events() {
 			realm := ""
 			for _, a := range e.Attrs {
 				if a.Key == "realm" {
