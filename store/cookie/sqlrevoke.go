@@ -40,9 +40,9 @@ var _ Revocations = (*SQLRevocations)(nil)
 
 // SQLConfig configures SQLRevocations.
 type SQLConfig struct {
-	// DB is an open database. Required. For SQLite, a busy timeout in the
-	// DSN (e.g. "file:x.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
-	// lets concurrent writers wait instead of failing.
+	// DB is an open database. Required. For SQLite, open the list with
+	// sqlite.Store.Revocations: on the store's connections, whose busy
+	// timeout lets concurrent writers wait instead of failing.
 	DB *sql.DB
 	// ReadDB, if set, answers the checks (RevokedBefore, RefRevoked): a
 	// pool of read-only connections beside a DB of one writer connection.
