@@ -137,7 +137,12 @@ func openKit(ctx context.Context, sc config.Store, log *slog.Logger, check bool)
 			k.close()
 			return nil, err
 		}
-		k.store = w
+		st, err := sealed.NewState(sealed.StateConfig{Inner: k.state, Keys: sc.EncryptAtRest.Keys})
+		if err != nil {
+			k.close()
+			return nil, err
+		}
+		k.store, k.state = w, st
 	}
 	return k, nil
 }

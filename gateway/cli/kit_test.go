@@ -69,6 +69,10 @@ func TestKitSharedByGateways(t *testing.T) {
 		{"sqlite", func(t *testing.T) config.Store {
 			return config.Store{SQLite: &config.SQLiteStore{Path: filepath.Join(t.TempDir(), "s.db")}}
 		}},
+		{"sqlite-encrypted", func(t *testing.T) config.Store {
+			return config.Store{SQLite: &config.SQLiteStore{Path: filepath.Join(t.TempDir(), "s.db")},
+				EncryptAtRest: &config.KeyRing{Keys: cookieKeys}}
+		}},
 		{"cookie-sqlite", func(t *testing.T) config.Store {
 			return config.Store{Cookie: &config.KeyRing{Keys: cookieKeys},
 				Revocations: &config.Revocations{Path: filepath.Join(t.TempDir(), "rev.db")}}
