@@ -9,13 +9,6 @@ import (
 	"time"
 )
 
-// StateStore is a store's one-time claims and named secrets (the
-// gateway's State), as every store package's handle offers them.
-type StateStore interface {
-	Claim(ctx context.Context, key string, until time.Time) (first bool, err error)
-	Secret(ctx context.Context, label string) ([]byte, error)
-}
-
 // StateConfig configures a State.
 type StateConfig struct {
 	// Inner keeps the claims and the stored secrets. Required.
@@ -33,6 +26,13 @@ type StateConfig struct {
 type State struct {
 	inner StateStore
 	key   []byte
+}
+
+// StateStore is a store's one-time claims and named secrets (the
+// gateway's State), as every store package's handle offers them.
+type StateStore interface {
+	Claim(ctx context.Context, key string, until time.Time) (first bool, err error)
+	Secret(ctx context.Context, label string) ([]byte, error)
 }
 
 // NewState validates cfg and returns a State.
