@@ -59,7 +59,7 @@ func TestLoginLimiterConfigRefused(t *testing.T) {
 	cfg := config.Default()
 	cfg.Sites = []config.Site{*g.g.order[0].cfg}
 	cfg.Sites[0].Auth.RateLimit.PerUser = config.Rate{Attempts: 5, Per: -time.Hour}
-	if _, err := New(&cfg, Runtime{Store: g.g.store}); err == nil || !strings.Contains(err.Error(), "rate limit") {
+	if _, err := New(&cfg, Runtime{Store: g.g.store, State: g.g.claims}); err == nil || !strings.Contains(err.Error(), "rate limit") {
 		t.Fatalf("New with a negative login rate = %v, want an error", err)
 	}
 }

@@ -49,7 +49,7 @@ type site struct {
 	chain       http.Handler // with sessions
 	plain       http.Handler // without sessions (off paths)
 	metrics     *metrics
-	claims      ClaimSet
+	claims      State          // one-time claims (migrated Apache cookies, device restores)
 	trusted     []netip.Prefix // the gateway's trusted_proxies
 	pages       sitePages      // the sign-in, sessions and error pages
 }

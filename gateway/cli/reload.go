@@ -157,7 +157,7 @@ func (r *running) reload() (err error) {
 		return fmt.Errorf("%w: %s: %w", errInvalidConfig, r.path, err)
 	}
 	if p.listeners.ProxyProtocol != old.p.listeners.ProxyProtocol {
-		if p.store == old.p.store && old.p.storeClose == nil {
+		if p.kit == old.p.kit && old.p.storeClose == nil {
 			old.p.storeClose, p.storeClose = p.storeClose, nil // the store stays with the running config
 		}
 		p.close()
@@ -165,7 +165,7 @@ func (r *running) reload() (err error) {
 	}
 	if to := listenAddrs(p.listeners); to != listenAddrs(old.p.listeners) {
 		if err := r.move(to); err != nil {
-			if p.store == old.p.store && old.p.storeClose == nil {
+			if p.kit == old.p.kit && old.p.storeClose == nil {
 				old.p.storeClose, p.storeClose = p.storeClose, nil // the store stays with the running config
 			}
 			p.close()

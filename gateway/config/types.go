@@ -194,7 +194,9 @@ type Store struct {
 
 // Revocations is the cookie store's revocation list: an embedded SQLite
 // database at Path (the default, "sessiond-revocations.db" next to the
-// config file), or a Redis server shared by every gateway (Redis).
+// config file), or a Redis server shared by every gateway (Redis). The
+// gateway's own state (one-time claims, the device-cookie key) and the
+// remember-me keys are kept there too.
 type Revocations struct {
 	Path  string      `yaml:"path"`
 	Redis *RedisStore `yaml:"redis"`
