@@ -76,6 +76,10 @@ type Config struct {
 	// end, in which it is renewed. Default certmagic's (1/3), unless the
 	// CA's renewal information (ARI) says otherwise.
 	RenewalWindowRatio float64
+	// DisableARI ignores the CA's renewal information, so that
+	// RenewalWindowRatio alone decides (test CAs suggest windows that do
+	// not fit short-lived certificates).
+	DisableARI bool
 }
 
 // Manager obtains, renews and serves the certificates of the hosts it
@@ -86,6 +90,7 @@ type Manager struct {
 	issuer *certmagic.ACMEIssuer
 	ctx    context.Context // the background work; ends with Close
 	stop   context.CancelFunc
+	closed sync.Once
 
 	mu    sync.Mutex
 	hosts []string
@@ -135,6 +140,7 @@ func New(c Config) (*Manager, error) {
 	})
 	m.cm = certmagic.New(m.cache, certmagic.Config{
 		RenewalWindowRatio: c.RenewalWindowRatio,
+		DisableARI:         c.DisableARI,
 		Storage:            newStorage(c.KV, log),
 		Logger:             zl,
 	})
@@ -228,9 +234,18 @@ func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
 	return m.issuer.HTTPChallengeHandler(next)
 }
 
-// Close ends the background work (orders, renewals, OCSP updates).
+// HandleHTTPChallenge answers req if it is an http-01 challenge request,
+// and reports whether it did.
+func (m *Manager) HandleHTTPChallenge(w http.ResponseWriter, req *http.Request) bool {
+	return m.issuer.HandleHTTPChallenge(w, req)
+}
+
+// Close ends the background work (orders, renewals, OCSP updates). It
+// may be called more than once.
 func (m *Manager) Close() error {
-	m.stop()
-	m.cache.Stop()
+	m.closed.Do(func() {
+		m.stop()
+		m.cache.Stop()
+	})
 	return nil
 }

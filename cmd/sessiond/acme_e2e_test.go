@@ -1,0 +1,139 @@
+package main_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/gateway/acme/acmetest"
+	"github.com/sessiond/sessiond/internal/testenv"
+)
+
+// acmeCert is the verified certificate the gateway at addr serves for
+// host, or nil.
+func acmeCert(addr, host string, roots *x509.CertPool) *x509.Certificate {
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{ServerName: host, RootCAs: roots})
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	return c.ConnectionState().PeerCertificates[0]
+}
+
+func waitUntil(t *testing.T, within time.Duration, what string, f func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(within); !f(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", within, what)
+		}
+	}
+}
+
+// TestACMEServe runs the built binary with listen.https.acme against
+// Pebble on loopback: every site host gets a certificate at start (over
+// http-01 on the gateway's HTTP listener) and HTTPS works with it; a host
+// the CA refuses is one clear error in the log while the gateway serves on;
+// a reload keeps the certificates (nothing ordered again); a restart with
+// the CA down serves them from the store.
+func TestACMEServe(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an ACME CA and the binary")
+	}
+	bin := buildSessiond(t)
+	up := newUpstream(t)
+	hp, sp := testenv.FreePort(t), testenv.FreePort(t)
+	ca := acmetest.StartPebble(t, acmetest.PebbleOptions{HTTPPort: hp, Blocked: []string{"refused.example.test"}})
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`listen:
+  http: {addr: "127.0.0.1:%d"}
+  https:
+    addr: "127.0.0.1:%d"
+    acme:
+      email: ops@example.test
+      ca: %s
+      ca_root: %s
+      challenges: [http-01]
+store:
+  sqlite: {path: sessions.db}
+sites:
+  - hosts: [app.example.test]
+    upstream: %s
+    session: {mode: off}
+  - hosts: [refused.example.test]
+    upstream: %s
+    session: {mode: off}
+`, hp, sp, ca.Directory, ca.RootFile, up.srv.URL, up.srv.URL)
+	path := filepath.Join(dir, "sessiond.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "check-config", path).CombinedOutput(); err != nil {
+		t.Fatalf("check-config: %v\n%s", err, out)
+	}
+	cmd, logs := startLogged(t, bin, "serve", "--config", path)
+	defer func() {
+		if t.Failed() {
+			t.Logf("sessiond's log:\n%s", logs)
+		}
+	}()
+	roots := ca.IssuerRoots(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", sp)
+	var cert *x509.Certificate
+	waitUntil(t, 60*time.Second, "no certificate for app.example.test", func() bool {
+		cert = acmeCert(addr, "app.example.test", roots)
+		return cert != nil
+	})
+	hc := &http.Client{Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: roots},
+		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, network, addr)
+		}}}
+	resp, err := hc.Get("https://app.example.test/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "user=") {
+		t.Fatalf("HTTPS through the ACME certificate: %d %q", resp.StatusCode, body)
+	}
+
+	waitUntil(t, 30*time.Second, "the CA's refusal is not logged", func() bool {
+		return strings.Contains(logs.String(), "refused.example.test") && strings.Contains(logs.String(), "rejectedIdentifier")
+	})
+	if acmeCert(addr, "refused.example.test", roots) != nil {
+		t.Fatal("a certificate for the host the CA refused")
+	}
+	issued := strings.Count(ca.Log(), "Issued certificate serial")
+
+	// A reload keeps the certificates: same one served, nothing ordered.
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitUntil(t, 10*time.Second, "not reloaded", func() bool { return strings.Contains(logs.String(), "configuration reloaded") })
+	if got := acmeCert(addr, "app.example.test", roots); got == nil || !got.Equal(cert) {
+		t.Fatalf("after a reload: %v, want the same certificate", got)
+	}
+	time.Sleep(time.Second)
+	if n := strings.Count(ca.Log(), "Issued certificate serial"); n != issued {
+		t.Fatalf("the reload ordered %d certificates", n-issued)
+	}
+
+	// A restart with the CA down serves the stored certificate.
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	ca.SetDown(true)
+	startLogged(t, bin, "serve", "--config", path)
+	if got := acmeCert(addr, "app.example.test", roots); got == nil || !got.Equal(cert) {
+		t.Fatalf("after a restart with the CA down: %v, want the stored certificate", got)
+	}
+}
