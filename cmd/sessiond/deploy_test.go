@@ -28,6 +28,15 @@ func TestDeployConfigs(t *testing.T) {
 	if len(files) != 4 {
 		t.Fatalf("docs/deploy holds %d configurations, want the four shapes", len(files))
 	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if name := "docs/deploy/" + filepath.Base(f); !strings.Contains(string(readme), name) {
+			t.Errorf("README.md's Deploy section does not name %s", name)
+		}
+	}
 	addrRE := regexp.MustCompile(`addr: "[^"]*"`)
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {

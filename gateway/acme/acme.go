@@ -189,10 +189,8 @@ func splitAddr(addr string, needed bool, field string) (host, port string, err e
 // background, with errors logged and retried. A host no certificate can
 // name is an error.
 func (m *Manager) Manage(ctx context.Context, hosts []string) error {
-	for _, h := range hosts {
-		if !certmagic.SubjectQualifiesForCert(h) {
-			return fmt.Errorf("acme: no certificate can name %q", h)
-		}
+	if err := CheckHosts(hosts); err != nil {
+		return err
 	}
 	for _, h := range hosts {
 		if _, err := m.cm.CacheManagedCertificate(ctx, h); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -204,6 +202,16 @@ func (m *Manager) Manage(ctx context.Context, hosts []string) error {
 	m.hosts = slices.Clone(hosts)
 	m.mu.Unlock()
 	return m.cm.ManageAsync(m.ctx, hosts)
+}
+
+// CheckHosts reports a host that no certificate can name.
+func CheckHosts(hosts []string) error {
+	for _, h := range hosts {
+		if !certmagic.SubjectQualifiesForCert(h) {
+			return fmt.Errorf("acme: no certificate can name %q", h)
+		}
+	}
+	return nil
 }
 
 // Hosts returns the managed hosts.

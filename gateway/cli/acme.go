@@ -43,6 +43,9 @@ func provisionACME(ctx context.Context, cfg *config.Config, log *slog.Logger, ch
 	for _, s := range cfg.Sites {
 		hosts = append(hosts, s.Hosts...)
 	}
+	if err := acme.CheckHosts(hosts); err != nil {
+		return nil, err
+	}
 	if prev != nil && !check && reflect.DeepEqual(prev.settings, set) {
 		return prev, prev.m.Manage(ctx, hosts)
 	}
