@@ -41,8 +41,10 @@ func waitUntil(t *testing.T, within time.Duration, what string, f func() bool) {
 }
 
 // TestACMEServe runs the built binary with listen.https.acme against
-// Pebble on loopback: every site host gets a certificate at start (over
-// http-01 on the gateway's HTTP listener) and HTTPS works with it; a host
+// Pebble on loopback: every site host gets a certificate at start, over
+// each challenge alone (http-01 on the gateway's HTTP listener, tls-alpn-01
+// in its HTTPS handshakes; the CA's other port is closed), and HTTPS works
+// with it; a host
 // the CA refuses is one clear error in the log while the gateway serves on;
 // a reload keeps the certificates (nothing ordered again); a restart with
 // the CA down serves them from the store.
@@ -50,10 +52,22 @@ func TestACMEServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an ACME CA and the binary")
 	}
+	for _, challenge := range []string{"http-01", "tls-alpn-01"} {
+		t.Run(challenge, func(t *testing.T) { testACMEServe(t, challenge) })
+	}
+}
+
+func testACMEServe(t *testing.T, challenge string) {
 	bin := buildSessiond(t)
 	up := newUpstream(t)
 	hp, sp := testenv.FreePort(t), testenv.FreePort(t)
-	ca := acmetest.StartPebble(t, acmetest.PebbleOptions{HTTPPort: hp, Blocked: []string{"refused.example.test"}})
+	o := acmetest.PebbleOptions{Blocked: []string{"refused.example.test"}}
+	if challenge == "http-01" {
+		o.HTTPPort = hp
+	} else {
+		o.TLSPort = sp
+	}
+	ca := acmetest.StartPebble(t, o)
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`listen:
   http: {addr: "127.0.0.1:%d"}
@@ -63,7 +77,7 @@ func TestACMEServe(t *testing.T) {
       email: ops@example.test
       ca: %s
       ca_root: %s
-      challenges: [http-01]
+      challenges: [%s]
 store:
   sqlite: {path: sessions.db}
 sites:
@@ -73,7 +87,7 @@ sites:
   - hosts: [refused.example.test]
     upstream: %s
     session: {mode: off}
-`, hp, sp, ca.Directory, ca.RootFile, up.srv.URL, up.srv.URL)
+`, hp, sp, ca.Directory, ca.RootFile, challenge, up.srv.URL, up.srv.URL)
 	path := filepath.Join(dir, "sessiond.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
