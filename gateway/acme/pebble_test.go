@@ -15,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/sessiond/sessiond/gateway/acme"
 	"github.com/sessiond/sessiond/gateway/acme/acmetest"
 	"github.com/sessiond/sessiond/internal/testenv"
+	pgstore "github.com/sessiond/sessiond/store/postgres"
 	redisstore "github.com/sessiond/sessiond/store/redis"
 	"github.com/sessiond/sessiond/store/sqlite"
 )
@@ -219,55 +222,92 @@ func TestRenewalAndCADown(t *testing.T) {
 	})
 }
 
-// TestSharedStoreOrdersOnce: two gateways on one Redis, started together,
-// obtain one certificate between them (one orders under the lock, the
-// other loads it), and either answers the CA's challenge.
+// TestSharedStoreOrdersOnce: two gateways on one Redis, or one
+// PostgreSQL, started together, obtain one certificate between them (one
+// orders under the lock, the other loads it), and either answers the CA's
+// challenge.
 func TestSharedStoreOrdersOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an ACME CA")
 	}
-	url := testenv.RedisURL(t)
-	prefix := fmt.Sprintf("sessiond-test:acme-%d:", time.Now().UnixNano())
-	g := [2]gatewayPorts{listenPorts(t), listenPorts(t)}
-	// The CA validates on the first gateway's port: the second's orders
-	// can pass only through the tokens the two share in Redis.
-	ca := acmetest.StartPebble(t, acmetest.PebbleOptions{HTTPPort: port(g[0].http)})
-	const host = "shared.example.test"
-	var ms [2]*acme.Manager
-	var wg sync.WaitGroup
-	for i := range ms {
-		st, err := redisstore.New(redisstore.Config{URL: url, Prefix: prefix})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		kv := st.CertStore()
-		t.Cleanup(func() { cleanRedis(t, kv) })
-		wg.Go(func() {
-			ms[i], _ = newManager(t, acme.Config{CA: ca.Directory, Roots: ca.Roots, Challenges: []string{acme.HTTP01}, KV: kv}, g[i], host)
+	ctx := context.Background()
+	stores := map[string]func(t *testing.T) func() acme.KV{
+		"redis": func(t *testing.T) func() acme.KV {
+			url := testenv.RedisURL(t)
+			prefix := fmt.Sprintf("sessiond-test:acme-%d:", time.Now().UnixNano())
+			return func() acme.KV {
+				st, err := redisstore.New(redisstore.Config{URL: url, Prefix: prefix})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				kv := st.CertStore()
+				t.Cleanup(func() { cleanKV(kv) })
+				return kv
+			}
+		},
+		"postgres": func(t *testing.T) func() acme.KV {
+			url := testenv.PostgresURL(t)
+			schema := fmt.Sprintf("acmetest_%d", time.Now().UnixNano())
+			t.Cleanup(func() {
+				if c, err := pgx.Connect(ctx, url); err == nil {
+					c.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+					c.Close(ctx)
+				}
+			})
+			return func() acme.KV {
+				st, err := pgstore.New(ctx, pgstore.Config{URL: url, Schema: schema, Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				kv, err := st.CertStore(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return kv
+			}
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			newKV := open(t)
+			g := [2]gatewayPorts{listenPorts(t), listenPorts(t)}
+			// The CA validates on the first gateway's port: the second's
+			// orders can pass only through the tokens the two share.
+			ca := acmetest.StartPebble(t, acmetest.PebbleOptions{HTTPPort: port(g[0].http)})
+			const host = "shared.example.test"
+			kvs := [2]acme.KV{newKV(), newKV()}
+			var ms [2]*acme.Manager
+			var wg sync.WaitGroup
+			for i := range ms {
+				wg.Go(func() {
+					ms[i], _ = newManager(t, acme.Config{CA: ca.Directory, Roots: ca.Roots, Challenges: []string{acme.HTTP01}, KV: kvs[i]}, g[i], host)
+				})
+			}
+			wg.Wait()
+			for i := range ms {
+				g[i].serve(t, ms[i])
+			}
+			roots := ca.IssuerRoots(t)
+			var c [2]*x509.Certificate
+			for i := range g {
+				waitFor(t, 60*time.Second, fmt.Sprintf("gateway %d has no certificate", i), func() bool {
+					c[i] = served(g[i].https.Addr().String(), host, roots)
+					return c[i] != nil
+				})
+			}
+			if !c[0].Equal(c[1]) {
+				t.Errorf("the two gateways serve different certificates (serials %v, %v): both ordered", c[0].SerialNumber, c[1].SerialNumber)
+			}
+			if n := strings.Count(ca.Log(), "Issued certificate serial"); n != 1 {
+				t.Errorf("the CA issued %d certificates, want 1", n)
+			}
 		})
-	}
-	wg.Wait()
-	for i := range ms {
-		g[i].serve(t, ms[i])
-	}
-	roots := ca.IssuerRoots(t)
-	var c [2]*x509.Certificate
-	for i := range g {
-		waitFor(t, 60*time.Second, fmt.Sprintf("gateway %d has no certificate", i), func() bool {
-			c[i] = served(g[i].https.Addr().String(), host, roots)
-			return c[i] != nil
-		})
-	}
-	if !c[0].Equal(c[1]) {
-		t.Errorf("the two gateways serve different certificates (serials %v, %v): both ordered", c[0].SerialNumber, c[1].SerialNumber)
-	}
-	if n := strings.Count(ca.Log(), "Issued certificate serial"); n != 1 {
-		t.Errorf("the CA issued %d certificates, want 1", n)
 	}
 }
 
-func cleanRedis(t *testing.T, kv acme.KV) {
+func cleanKV(kv acme.KV) {
 	keys, _ := kv.List(context.Background(), "")
 	for _, k := range keys {
 		kv.Delete(context.Background(), k)
