@@ -108,19 +108,27 @@ sites:
 		cert = acmeCert(addr, "app.example.test", roots)
 		return cert != nil
 	})
+	// Each request on a new connection: the second resumes the first's
+	// TLS session.
 	hc := &http.Client{Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: roots},
+		TLSClientConfig:   &tls.Config{RootCAs: roots, ClientSessionCache: tls.NewLRUClientSessionCache(4)},
+		DisableKeepAlives: true,
 		DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return (&net.Dialer{}).DialContext(ctx, network, addr)
 		}}}
-	resp, err := hc.Get("https://app.example.test/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), "user=") {
-		t.Fatalf("HTTPS through the ACME certificate: %d %q", resp.StatusCode, body)
+	for i := range 2 {
+		resp, err := hc.Get("https://app.example.test/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), "user=") {
+			t.Fatalf("HTTPS through the ACME certificate: %d %q", resp.StatusCode, body)
+		}
+		if i == 1 && !resp.TLS.DidResume {
+			t.Error("the second connection did not resume the TLS session")
+		}
 	}
 
 	waitUntil(t, 30*time.Second, "the CA's refusal is not logged", func() bool {

@@ -22,6 +22,7 @@ import (
 // with its certificates in memory and its orders and renewals under way.
 type acmeState struct {
 	m        *acme.Manager
+	tls      *tls.Config // built once, not at every handshake
 	settings acmeSettings
 	close    func() error
 }
@@ -79,7 +80,7 @@ func provisionACME(ctx context.Context, cfg *config.Config, log *slog.Logger, ch
 		closeKV()
 		return nil, err
 	}
-	return &acmeState{m: m, settings: set, close: func() error { m.Close(); return closeKV() }}, nil
+	return &acmeState{m: m, tls: m.TLSConfig(), settings: set, close: func() error { m.Close(); return closeKV() }}, nil
 }
 
 // openCertStore opens where certificates are kept: the session store's
@@ -132,10 +133,10 @@ func openCertStore(ctx context.Context, sc config.Store, log *slog.Logger, check
 	return s, s.Close, nil
 }
 
-// acmeTLS is the HTTPS configuration of a generation whose certificates
+// tlsConfig is the HTTPS configuration of a generation whose certificates
 // come from ACME: its handshakes (tls-alpn-01 challenges included) are
 // served by its manager.
-func (a *acmeState) tlsConfig() *tls.Config { return a.m.TLSConfig() }
+func (a *acmeState) tlsConfig() *tls.Config { return a.tls }
 
 // getConfigForClient hands a TLS handshake to the current generation's
 // ACME manager, if it has one; otherwise the listener's configuration
