@@ -46,8 +46,9 @@ func waitUntil(t *testing.T, within time.Duration, what string, f func() bool) {
 // in its HTTPS handshakes; the CA's other port is closed), and HTTPS works
 // with it; a host
 // the CA refuses is one clear error in the log while the gateway serves on;
-// a reload keeps the certificates (nothing ordered again); a restart with
-// the CA down serves them from the store.
+// a reload keeps the certificates (nothing ordered again), and one that
+// adds a host orders that host's alone; a restart with the CA down serves
+// them from the store.
 func TestACMEServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an ACME CA and the binary")
@@ -148,6 +149,21 @@ sites:
 	time.Sleep(time.Second)
 	if n := strings.Count(ca.Log(), "Issued certificate serial"); n != issued {
 		t.Fatalf("the reload ordered %d certificates", n-issued)
+	}
+
+	// A reload that adds a host orders its certificate alone.
+	if err := os.WriteFile(path, []byte(strings.Replace(cfg, "[app.example.test]", "[app.example.test, new.example.test]", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitUntil(t, 60*time.Second, "no certificate for the host a reload added", func() bool {
+		return acmeCert(addr, "new.example.test", roots) != nil
+	})
+	if got := acmeCert(addr, "app.example.test", roots); got == nil || !got.Equal(cert) {
+		t.Fatalf("after adding a host: %v, want the same certificate for app.example.test", got)
+	}
+	if n := strings.Count(ca.Log(), "Issued certificate serial"); n != issued+1 {
+		t.Fatalf("adding one host issued %d certificates", n-issued)
 	}
 
 	// A restart with the CA down serves the stored certificate.
