@@ -35,6 +35,14 @@ func validateACME(c *Config, p *problems) {
 	if slices.Contains(a.Challenges, "http-01") && c.Listen.HTTP.Addr == "" {
 		p.errf(ap+".challenges", "http-01 is answered on the plain-HTTP listener, which is off: set listen.http.addr (the CA connects to port 80), or leave http-01 out")
 	}
+	for _, l := range []struct{ challenge, key, addr, port string }{
+		{"http-01", "listen.http.addr", c.Listen.HTTP.Addr, "80"},
+		{"tls-alpn-01", "listen.https.addr", c.Listen.HTTPS.Addr, "443"},
+	} {
+		if slices.Contains(a.Challenges, l.challenge) && l.addr != "" && loopback(l.addr) {
+			p.warnf(l.key, "the CA validates %s challenges on port %s of every host, and %s is loopback: listen on :%s, or have that port forwarded here", l.challenge, l.port, l.addr, l.port)
+		}
+	}
 	if a.CA == DefaultACMECA {
 		for i, s := range c.Sites {
 			for j, h := range s.Hosts {
