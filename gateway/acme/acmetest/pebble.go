@@ -3,6 +3,7 @@ package acmetest
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -17,8 +18,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/sessiond/sessiond/internal/devtls"
 	"github.com/sessiond/sessiond/internal/testenv"
@@ -289,24 +288,30 @@ func startDNS(t testing.TB) string {
 	return pc.LocalAddr().String()
 }
 
-// dnsAnswer answers one query: 127.0.0.1 for A, no record otherwise.
+// dnsAnswer answers one query (RFC 1035 section 4): 127.0.0.1 for A, no
+// record otherwise; nil for what is not a query of one question.
 func dnsAnswer(query []byte) []byte {
-	var m dnsmessage.Message
-	if m.Unpack(query) != nil || len(m.Questions) != 1 {
+	if len(query) < 12 || query[2]&0x80 != 0 || binary.BigEndian.Uint16(query[4:]) != 1 {
 		return nil
 	}
-	q := m.Questions[0]
-	m.Header.Response, m.Header.Authoritative, m.Header.RCode = true, true, dnsmessage.RCodeSuccess
-	m.Answers, m.Authorities, m.Additionals = nil, nil, nil
-	if q.Type == dnsmessage.TypeA {
-		m.Answers = []dnsmessage.Resource{{
-			Header: dnsmessage.ResourceHeader{Name: q.Name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET, TTL: 1},
-			Body:   &dnsmessage.AResource{A: [4]byte{127, 0, 0, 1}},
-		}}
+	end := 12
+	for end < len(query) && query[end] != 0 { // the name's labels
+		end += 1 + int(query[end])
 	}
-	out, err := m.Pack()
-	if err != nil {
+	end += 5 // the root label, type and class
+	if end > len(query) {
 		return nil
+	}
+	qtype := binary.BigEndian.Uint16(query[end-4:])
+	out := append([]byte(nil), query[:end]...)
+	out[2] = 0x84 | query[2]&0x01 // response, authoritative, recursion desired as asked
+	out[3] = 0                    // no error
+	binary.BigEndian.PutUint16(out[8:], 0)
+	binary.BigEndian.PutUint16(out[10:], 0)
+	binary.BigEndian.PutUint16(out[6:], 0)
+	if qtype == 1 { // A
+		binary.BigEndian.PutUint16(out[6:], 1)
+		out = append(out, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 127, 0, 0, 1) // the name at 12, IN A, TTL 1
 	}
 	return out
 }
