@@ -24,6 +24,8 @@ type provisioned struct {
 	listeners gateway.Listeners
 	cert      *tls.Certificate // the HTTPS certificate, if any
 	closers   []func() error
+	acme      *acmeState // certificates from ACME, if configured
+	ownsACME  bool       // false while a reload may still hand acme back
 
 	// The store's kit, kept apart so that a reload can take it over when
 	// its configuration did not change (a memory store keeps its sessions).
@@ -35,6 +37,10 @@ type provisioned struct {
 func (p *provisioned) close() {
 	for i := len(p.closers) - 1; i >= 0; i-- {
 		p.closers[i]()
+	}
+	if p.acme != nil && p.ownsACME {
+		p.acme.close()
+		p.ownsACME = false
 	}
 	if p.storeClose != nil {
 		p.storeClose()
@@ -144,7 +150,22 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 	p.listeners = gateway.Listeners{HTTP: l.HTTP.Addr, Admin: l.Admin.Addr,
 		ProxyProtocol:     [2]bool{l.HTTP.ProxyProtocol, l.HTTPS.ProxyProtocol},
 		ReadHeaderTimeout: l.Timeouts.ReadHeader, IdleTimeout: l.Timeouts.Idle}
-	if l.HTTPS.Enabled() {
+	switch {
+	case l.HTTPS.ACME != nil:
+		p.listeners.HTTPS = l.HTTPS.Addr
+		var prev *acmeState
+		if o.reuse != nil {
+			prev = o.reuse.acme
+		}
+		a, err := provisionACME(ctx, cfg, log, check, prev)
+		if err != nil {
+			return nil, err
+		}
+		p.acme, p.ownsACME = a, a != prev
+		if a != nil {
+			p.listeners.TLS = a.tlsConfig()
+		}
+	case l.HTTPS.Enabled():
 		p.listeners.HTTPS = l.HTTPS.Addr
 		cert, err := loadCertificate(cfg, log)
 		if err != nil {

@@ -73,6 +73,9 @@ func (r *running) stop() {
 }
 
 func (r *running) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.acmeHTTP(w, req) {
+		return
+	}
 	r.cur.Load().p.gw.ServeHTTP(w, req)
 }
 
@@ -172,6 +175,7 @@ func (r *running) reload() (err error) {
 			return fmt.Errorf("%w: %s: %w", errInvalidConfig, r.path, err)
 		}
 	}
+	adoptACME(old.p, p)
 	prev := r.start(p)
 	prev.cancel()
 	time.AfterFunc(retireAfter, prev.p.close) // requests still on it finish first

@@ -96,11 +96,16 @@
 //	  http:
 //	    addr: 127.0.0.1:8080            # "" turns plain HTTP off
 //	    proxy_protocol: false           # true: PROXY v1/v2 header first, from trusted_proxies only
-//	  https:                            # on when cert_file or dev_tls is set
+//	  https:                            # on when cert_file, acme or dev_tls is set
 //	    addr: 127.0.0.1:8443
 //	    cert_file: tls/cert.pem
 //	    key_file: tls/key.pem
 //	    dev_tls: false                  # true: self-signed localhost certificate (loopback only)
+//	    # acme:                         # instead of cert_file: certificates from an ACME CA, kept in the store
+//	    #   email: ops@example.com      # the CA's expiry warnings (optional)
+//	    #   ca: https://acme-v02.api.letsencrypt.org/directory
+//	    #   ca_root: ""                 # PEM file of a private CA's root (default: system roots)
+//	    #   challenges: [http-01, tls-alpn-01]  # http-01 needs listen.http (port 80), tls-alpn-01 port 443
 //	    proxy_protocol: false           # as for http (the header comes before TLS)
 //	  admin:                            # off unless addr is set
 //	    addr: 127.0.0.1:9090
@@ -110,7 +115,7 @@
 //	    read_header: 10s                # request line and headers
 //	    idle: 2m                        # keep-alive connection without a request
 //
-//	trusted_proxies: []                 # proxies whose X-Forwarded-For/-Proto are believed, e.g. [10.0.0.0/8]
+//	trusted_proxies: [127.0.0.1/32]     # proxies whose X-Forwarded-* are believed (default none); forward auth needs its proxy here
 //	                                    # (without listen.https: https-only/mixed sites behind a TLS terminator)
 //	# geoip: {database: GeoLite2-City.mmdb, language: en}   # the Area of listed sessions (local_networks: true also names loopback/private ranges)
 //

@@ -31,7 +31,7 @@ func validateSession(c *Config, s *Site, sp string, p *problems) {
 	switch {
 	case c.Listen.HTTPS.Enabled():
 	case len(c.TrustedProxies) == 0:
-		p.errf(join(pp, "mode"), "%s sessions need HTTPS: configure listen.https (cert_file and key_file, or dev_tls: true), or trusted_proxies behind a TLS-terminating proxy", ss.Mode)
+		p.errf(join(pp, "mode"), "%s sessions need HTTPS: configure listen.https (acme, cert_file and key_file, or dev_tls: true), or trusted_proxies behind a TLS-terminating proxy", ss.Mode)
 	default:
 		// Behind a TLS terminator: HTTPS is what a trusted proxy says it
 		// was (X-Forwarded-Proto: https); every other request is plain.

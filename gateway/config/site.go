@@ -167,7 +167,7 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 	}
 	if s.ForwardAuth != nil {
 		backends = append(backends, "forward_auth")
-		validateForwardAuth(s, sp, p)
+		validateForwardAuth(c, s, sp, p)
 	}
 	switch len(backends) {
 	case 0:
@@ -308,8 +308,11 @@ const ForwardAuthPath = "/.sessiond/auth"
 // validateForwardAuth: a forward-auth site answers from its sessions and
 // signs users in on the gateway's own form, since there is no backend to
 // do it.
-func validateForwardAuth(s *Site, sp string, p *problems) {
+func validateForwardAuth(c *Config, s *Site, sp string, p *problems) {
 	fp := join(sp, "forward_auth")
+	if len(c.TrustedProxies) == 0 {
+		p.warnf(fp, "no trusted_proxies: the proxy's X-Forwarded-* and X-Original-URI headers are ignored (a signed-out request gets 401, never the login redirect; only listen.https is HTTPS); set trusted_proxies to the proxy's address")
+	}
 	switch {
 	case s.Session.Mode == ModeOff:
 		p.errf(fp, "forward auth answers from sessions; session.mode is off")
