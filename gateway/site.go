@@ -109,7 +109,8 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 	s := &site{cfg: sc, log: g.log.With("site", sc.Name), auditor: g.auditor, metrics: g.metrics, claims: g.claims,
 		trusted: g.trusted}
 	s.headers = Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
-		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action}.withDefaults()
+		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action,
+		Email: sc.Headers.Email, Groups: sc.Headers.Groups}.withDefaults()
 	var err error
 	if s.backend, err = s.newBackend(); err != nil {
 		return nil, err
