@@ -1,0 +1,363 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/sessiond/sessiond/gateway/login"
+	"github.com/sessiond/sessiond/session"
+)
+
+// Events Vouches returns when it signs a user out.
+const (
+	EventLogout         = "session.oidc_logout"          // a back-channel logout named the session
+	EventRefreshRefused = "session.oidc_refresh_refused" // the provider refused the refresh
+	EventRefused        = "session.oidc_refused"         // the user is no longer admitted (allowed_*, another user)
+	EventProviderDown   = "session.oidc_provider_down"   // unreachable past down_grace
+)
+
+// retryDown is how long after a failed call the provider is left alone:
+// requests meanwhile count as failed checks without waiting for it.
+const retryDown = 15 * time.Second
+
+func data(sess *session.Session, name string) string { return sess.Get(login.DataKey(Name, name)) }
+
+func dataTime(sess *session.Session, name string) time.Time {
+	ms, err := strconv.ParseInt(data(sess, name), 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms)
+}
+
+// Vouches implements login.Method: the user is signed out when a
+// back-channel logout named the session, and re-checked with the provider
+// every RefreshEvery.
+func (m *Method) Vouches(w http.ResponseWriter, r *http.Request, sess *session.Session) (bool, string) {
+	since := dataTime(sess, dataSince)
+	if m.ended.ended(data(sess, dataSID), data(sess, dataSub), since) {
+		return false, EventLogout
+	}
+	now := m.now()
+	checked := dataTime(sess, dataChecked)
+	if now.Sub(checked) < m.cfg.RefreshEvery {
+		return true, ""
+	}
+	rt := data(sess, dataRefresh)
+	if rt == "" {
+		return true, "" // nothing to re-check with: the session's own timeouts apply
+	}
+	res := m.refresh.do(sess.Ref(), now, m.cfg.RefreshEvery, func() refreshResult { return m.refreshOnce(r.Context(), sess, rt) })
+	switch {
+	case res.event != "":
+		return false, res.event
+	case res.down:
+		if now.Sub(checked) > m.cfg.RefreshEvery+m.cfg.DownGrace {
+			return false, EventProviderDown
+		}
+		return true, ""
+	}
+	sess.Set(login.DataKey(Name, dataChecked), strconv.FormatInt(now.UnixMilli(), 10))
+	if res.refresh != "" && res.refresh != rt {
+		sess.Set(login.DataKey(Name, dataRefresh), res.refresh)
+	}
+	if res.idToken != "" {
+		sess.Set(login.DataKey(Name, dataIDToken), res.idToken)
+		sess.Set(login.EmailKey, res.who.email)
+		sess.Set(login.GroupsKey, strings.Join(res.who.groups, "\n"))
+	}
+	return true, ""
+}
+
+// refreshResult is the outcome of one refresh at the provider.
+type refreshResult struct {
+	at      time.Time
+	event   string // signs out
+	down    bool   // the provider did not answer
+	refresh string // the refresh token to keep
+	idToken string // a new ID token, verified ("": none came)
+	who     identity
+}
+
+// refreshOnce asks the provider for fresh tokens with sess's refresh
+// token and judges the answer.
+func (m *Method) refreshOnce(parent context.Context, sess *session.Session, rt string) refreshResult {
+	now := m.now()
+	res := refreshResult{at: now}
+	if m.down.recently(now) {
+		res.down = true
+		return res
+	}
+	d, err := m.discover(parent)
+	if err != nil {
+		m.down.failed(now)
+		res.down = true
+		return res
+	}
+	ctx, cancel := m.ctx(parent)
+	defer cancel()
+	tok, err := d.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: rt, Expiry: now.Add(-time.Minute)}).Token()
+	if err != nil {
+		if providerUnreachable(err) {
+			m.site.Logger().Warn("oidc: provider unreachable at refresh", "issuer", m.cfg.Issuer, "err", err)
+			m.down.failed(now)
+			res.down = true
+			return res
+		}
+		res.event = EventRefreshRefused
+		return res
+	}
+	res.refresh = cmpOr(tok.RefreshToken, rt)
+	if raw, _ := tok.Extra("id_token").(string); raw != "" {
+		id, claims, reason := m.verify(ctx, d, tok, "")
+		if reason != "" || id.Subject != data(sess, dataSub) {
+			res.event = EventRefused
+			return res
+		}
+		who, why := m.identify(claims)
+		if why != "" || who.user != sess.User() {
+			res.event = EventRefused
+			return res
+		}
+		res.idToken, res.who = raw, who
+	}
+	return res
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// SignOut implements login.Method: the browser goes on to the provider's
+// end_session_endpoint with id_token_hint, which sends it back to next
+// (register https://HOST/ as a post-logout redirect URI), when the
+// provider has one.
+func (m *Method) SignOut(w http.ResponseWriter, r *http.Request, sess *session.Session, next string) string {
+	hint := data(sess, dataIDToken)
+	m.mu.Lock()
+	d := m.discovery
+	m.mu.Unlock()
+	if hint == "" || d == nil || d.endSession == "" {
+		return next
+	}
+	u, err := url.Parse(d.endSession)
+	if err != nil {
+		return next
+	}
+	q := u.Query()
+	q.Set("id_token_hint", hint)
+	q.Set("client_id", m.cfg.ClientID)
+	q.Set("post_logout_redirect_uri", m.site.HTTPSOrigin()+login.SafeNext(next))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// serveBackchannel takes a provider's logout token (Back-Channel Logout
+// 1.0): once verified, every session of its sid, or of its sub, signed
+// in before it, is signed out.
+func (m *Method) serveBackchannel(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "POST a logout_token", http.StatusMethodNotAllowed)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	raw := r.PostFormValue("logout_token")
+	sub, sid, reason := m.verifyLogout(r.Context(), raw)
+	if reason != "" {
+		m.site.Audit(r, session.Event{Type: "oidc.backchannel_refused", Attrs: []slog.Attr{slog.String("reason", reason)}})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		w.Write([]byte(`{"error":"invalid_request"}` + "\n"))
+		return
+	}
+	now := m.now()
+	m.ended.add(sid, sub, now, now.Add(m.keepEnded()))
+	revoked := -1
+	if sub != "" && m.cfg.UserClaim == "sub" {
+		// The user is the sub: every one of their sessions in the realm
+		// ends now, on every gateway of a server store.
+		n, err := m.site.RevokeUser(r.Context(), sub)
+		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			m.site.Logger().Error("oidc: back-channel logout", "err", err)
+		}
+		revoked = n
+	}
+	m.site.Audit(r, session.Event{Type: "oidc.backchannel_logout", User: sub, Attrs: []slog.Attr{
+		slog.Bool("sid", sid != ""), slog.Int("revoked", revoked)}})
+	w.WriteHeader(http.StatusOK)
+}
+
+// keepEnded is how long a back-channel logout is remembered: until every
+// session it could name has expired by itself.
+func (m *Method) keepEnded() time.Duration { return 48 * time.Hour }
+
+// verifyLogout checks a logout token: signature, issuer, audience and
+// expiry as for an ID token, the back-channel logout event, no nonce, and
+// a sid or sub.
+func (m *Method) verifyLogout(parent context.Context, raw string) (sub, sid, reason string) {
+	if raw == "" {
+		return "", "", "no_token"
+	}
+	d, err := m.discover(parent)
+	if err != nil {
+		return "", "", "provider_down"
+	}
+	ctx, cancel := m.ctx(parent)
+	defer cancel()
+	tok, err := d.verifier.Verify(ctx, raw)
+	if err != nil {
+		return "", "", verifyReason(err)
+	}
+	var c struct {
+		Sub    string         `json:"sub"`
+		SID    string         `json:"sid"`
+		Nonce  *string        `json:"nonce"`
+		Events map[string]any `json:"events"`
+	}
+	if err := tok.Claims(&c); err != nil {
+		return "", "", "claims"
+	}
+	switch _, ok := c.Events["http://schemas.openid.net/event/backchannel-logout"]; {
+	case !ok:
+		return "", "", "not_a_logout_token"
+	case c.Nonce != nil:
+		return "", "", "nonce_present"
+	case c.Sub == "" && c.SID == "":
+		return "", "", "no_sub_or_sid"
+	}
+	return c.Sub, c.SID, ""
+}
+
+// onceSet remembers values until they expire: each is first once.
+type onceSet struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+func newOnceSet() *onceSet { return &onceSet{seen: map[string]time.Time{}} }
+
+// first records v until expires and reports whether it was new.
+func (s *onceSet) first(v string, expires time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for k, e := range s.seen {
+		if now.After(e) {
+			delete(s.seen, k)
+		}
+	}
+	if _, dup := s.seen[v]; dup {
+		return false
+	}
+	s.seen[v] = expires
+	return true
+}
+
+// endedSet holds the sids and subs back-channel logouts ended, with when.
+type endedSet struct {
+	mu sync.Mutex
+	by map[string]endedAt
+}
+
+type endedAt struct{ at, until time.Time }
+
+func newEndedSet() *endedSet { return &endedSet{by: map[string]endedAt{}} }
+
+func (s *endedSet) add(sid, sub string, at, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, e := range s.by {
+		if at.After(e.until) {
+			delete(s.by, k)
+		}
+	}
+	if sid != "" {
+		s.by["sid:"+sid] = endedAt{at, until}
+	}
+	if sub != "" {
+		s.by["sub:"+sub] = endedAt{at, until}
+	}
+}
+
+// ended reports whether a session of sid and sub signed in at since was
+// ended by a back-channel logout after it.
+func (s *endedSet) ended(sid, sub string, since time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range []string{"sid:" + sid, "sub:" + sub} {
+		if e, ok := s.by[k]; ok && len(k) > 4 && !e.at.Before(since) {
+			return true
+		}
+	}
+	return false
+}
+
+// refreshSet runs one refresh per session at a time and lets the
+// session's concurrent requests share its result: a provider that rotates
+// refresh tokens refuses the second use of one.
+type refreshSet struct {
+	mu   sync.Mutex
+	last map[string]refreshResult
+	busy map[string]*sync.Mutex
+}
+
+func newRefreshSet() *refreshSet {
+	return &refreshSet{last: map[string]refreshResult{}, busy: map[string]*sync.Mutex{}}
+}
+
+func (s *refreshSet) do(ref string, now time.Time, fresh time.Duration, fn func() refreshResult) refreshResult {
+	s.mu.Lock()
+	l, ok := s.busy[ref]
+	if !ok {
+		l = &sync.Mutex{}
+		s.busy[ref] = l
+	}
+	s.mu.Unlock()
+	l.Lock()
+	defer l.Unlock()
+	s.mu.Lock()
+	res, ok := s.last[ref]
+	s.mu.Unlock()
+	if ok && now.Sub(res.at) < fresh && !res.down {
+		return res
+	}
+	res = fn()
+	s.mu.Lock()
+	for k, v := range s.last {
+		if now.Sub(v.at) > fresh {
+			delete(s.last, k)
+			delete(s.busy, k)
+		}
+	}
+	s.last[ref] = res
+	s.mu.Unlock()
+	return res
+}
+
+// downTracker remembers when the provider last failed to answer.
+type downTracker struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (d *downTracker) failed(now time.Time) { d.mu.Lock(); d.last = now; d.mu.Unlock() }
+
+func (d *downTracker) recently(now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.last.IsZero() && now.Sub(d.last) < retryDown
+}
