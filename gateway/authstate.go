@@ -43,8 +43,8 @@ func (s *site) userRemoved(sess *session.Session) (string, bool) {
 		return "", false
 	}
 	user := sess.User()
-	if user == "" || sess.Get(authViaKey) == authViaBackend {
-		return "", false
+	if via := sess.Get(authViaKey); user == "" || (via != "" && via != authViaGateway) {
+		return "", false // the backend's user, or another login method's
 	}
 	return user, !s.users.Has(user)
 }

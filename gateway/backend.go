@@ -247,6 +247,7 @@ func (s *site) setIdentity(dst http.Header, r *http.Request, sess *session.Sessi
 	if ref := sess.Ref(); ref != "" {
 		dst.Set(h.Ref, ref)
 	}
+	s.setMethodIdentity(dst, sess)
 	secure := "0"
 	if sess.Secure() {
 		secure = "1"

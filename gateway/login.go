@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/csrf"
+	loginpkg "github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/wire"
@@ -25,33 +26,13 @@ import (
 // same-site relative path.
 type login struct {
 	s         *site
-	tmpl      *template.Template
 	perClient *ratelimit.Limiter
 	perUser   *ratelimit.Limiter
 	devices   *devices
 }
 
-const defaultLoginTemplate = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Sign in — {{.Site}}</title>
-<style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}
-label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.4rem}button{margin-top:1rem;padding:.5rem 1.2rem}
-.err{color:#a00}.why{background:#eaf2ff;border:1px solid #9fbef0;border-radius:.4rem;padding:.5rem .8rem}</style></head>
-<body><p><a href="/" id="home">← Back to {{.Site}}</a></p><h1>Sign in</h1>
-{{if .Why}}<p class="why" id="why" role="status">{{.Why}}</p>{{end}}
-{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
-<form method="post" action="{{.Action}}" id="login">
-<input type="hidden" name="csrf_token" value="{{.Token}}">
-<input type="hidden" name="next" value="{{.Next}}">
-<label for="username">User name</label><input id="username" name="username" autocomplete="username" required value="{{.User}}">
-<label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-{{if .Remember}}<label><input type="checkbox" id="remember" name="remember" value="1" style="width:auto"> Keep me signed in</label>{{end}}
-<button type="submit">Sign in</button>
-</form></body></html>
-`
-
 func newLogin(s *site, deviceKey []byte, maxClients int) (*login, error) {
-	l := &login{s: s, tmpl: template.Must(template.New("login").Parse(defaultLoginTemplate))}
+	l := &login{s: s}
 	rl := s.cfg.Auth.RateLimit
 	var err1, err2 error
 	l.perClient, err1 = newLimiter(rl.PerIP, maxClients)
@@ -116,30 +97,12 @@ func safeNext(next string) string {
 	return next
 }
 
-type loginPage struct {
-	Site, Action, Token, Next, User, Error string
-	// Why the client was just sent here (the site's inspect key), or "".
-	Why string
-	// Remember shows the "Keep me signed in" checkbox.
-	Remember bool
-}
-
 func (l *login) render(w http.ResponseWriter, r *http.Request, code int, next, user, msg string) {
 	// The token first: it may start the session, whose cookie must go out
 	// with these headers.
-	page := loginPage{Site: l.s.cfg.Name, Action: l.s.cfg.Auth.LoginPath, Token: csrf.Token(r), Next: next, User: user, Error: msg,
-		Remember: l.s.remember != nil}
-	if n := noteFrom(r.Context()); n != nil {
-		page.Why = l.s.explain(n.in)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	w.WriteHeader(code)
-	if err := l.tmpl.Execute(w, page); err != nil {
-		l.s.log.Error("gateway: login template", "err", err)
-	}
+	page := loginpkg.Page{Site: l.s.cfg.Name, Token: csrf.Token(r), Next: next, User: user, Error: msg}
+	page.Add(loginpkg.Offer{Password: true, Action: l.s.cfg.Auth.LoginPath, Remember: l.s.remember != nil})
+	l.s.writeLoginPage(w, r, code, page)
 }
 
 // insecure answers a login or logout that arrived over plain HTTP: GET is
@@ -285,20 +248,26 @@ func (l *login) serveLogout(w http.ResponseWriter, r *http.Request) {
 	sess := session.FromContext(r.Context())
 	user := sess.User()
 	l.s.rememberForget(w, r)
-	if err := sess.Logout(); err != nil {
-		l.s.log.Error("gateway: logout", "err", err)
-		errorPage(w, l.s.cfg.Name, http.StatusServiceUnavailable, "Sign-out failed. Please try again.")
-		return
-	}
-	l.s.audit(r, session.Event{Type: "logout", User: user})
 	target := "/"
 	if l.s.cfg.Inspect {
 		// The inspector's notes travel in the URL (inspect reads
 		// this one back).
 		target = "/?" + signedOutQuery
 	}
-	// Clear-Site-Data drops the device cookie: bring it back (device.go).
-	target = l.devices.restoreURL(r, target)
+	if sess.Get(methodKey) != "" {
+		// Another method signed the user in: it may send the browser on
+		// (the provider's end-session endpoint).
+		target = l.s.signOutTarget(w, r, sess, target)
+	} else {
+		// Clear-Site-Data drops the device cookie: bring it back (device.go).
+		target = l.devices.restoreURL(r, target)
+	}
+	if err := sess.Logout(); err != nil {
+		l.s.log.Error("gateway: logout", "err", err)
+		errorPage(w, l.s.cfg.Name, http.StatusServiceUnavailable, "Sign-out failed. Please try again.")
+		return
+	}
+	l.s.audit(r, session.Event{Type: "logout", User: user})
 	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/csrf"
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
+	loginpkg "github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/modcrypto"
 	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/secure"
@@ -39,9 +40,10 @@ type site struct {
 	backend     http.Handler
 	cgi         bool
 	login       *login
-	cookieNames []string   // session cookies: never forwarded, never set by a backend
-	stripNames  []string   // further cookies never forwarded (the Apache cookie being migrated, remember-me)
-	remember    *autoLogin // nil: no remember-me
+	cookieNames []string          // session cookies: never forwarded, never set by a backend
+	stripNames  []string          // further cookies never forwarded (the Apache cookie being migrated, remember-me)
+	remember    *autoLogin        // nil: no remember-me
+	methods     []loginpkg.Method // login methods beside the form login (methods.go)
 	log         *slog.Logger
 	auditor     session.Auditor
 	chain       http.Handler // with sessions
@@ -177,6 +179,9 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 			s.users.OnChange(s.revokeRemoved)
 		}
 	}
+	if err := s.newMethods(); err != nil {
+		return nil, err
+	}
 	inner := http.HandlerFunc(s.serveInner)
 	if s.m != nil {
 		s.chain = s.m.Handler(s.rules.Handler(inner))
@@ -256,6 +261,9 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 	}
 	s.signOutRemoved(r, session.FromContext(r.Context()))
 	s.rememberSignIn(w, r, session.FromContext(r.Context()))
+	if s.serveMethods(w, r) {
+		return
+	}
 	p := r.URL.Path
 	if s.login != nil && (p == s.cfg.Auth.LoginPath || p == s.cfg.Auth.LogoutPath) && !s.isSecure(r) {
 		s.login.insecure(w, r) // before anything reads a body sent in the clear
@@ -317,7 +325,7 @@ func (s *site) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 // requireLogin sends the client to the login page (on HTTPS) with a
 // validated next=.
 func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
-	if s.login == nil {
+	if s.login == nil && len(s.methods) == 0 {
 		errorPage(w, s.cfg.Name, http.StatusUnauthorized, "Login required.")
 		return
 	}

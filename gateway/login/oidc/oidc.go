@@ -196,4 +196,5 @@ func (m *Method) discover(ctx context.Context) (*discovered, error) {
 func (m *Method) ctx(parent context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(gooidc.ClientContext(parent, m.client), providerTimeout)
 }
+
 var _ login.Method = (*Method)(nil)
