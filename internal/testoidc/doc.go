@@ -11,8 +11,8 @@
 // session that Back-Channel Logout 1.0 logout tokens name.
 //
 // It listens on 127.0.0.1 with TLS under a test CA of its own (CAPEM gives
-// the PEM to configure a relying party with, HTTPClient a client that
-// trusts it), or on plain http with Config.PlainHTTP.
+// the PEM for the file a relying party's ca_root names, HTTPClient a client
+// that trusts it), or on plain http with Config.PlainHTTP.
 //
 // # Signing in without a person
 //

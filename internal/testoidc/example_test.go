@@ -26,7 +26,7 @@ func Example() {
 		return
 	}
 	defer p.Stop()
-	// A sessiond under test gets issuer: p.Issuer() and ca_root: p.CAPEM().
+	// A sessiond under test gets issuer: p.Issuer() and ca_root: a file holding p.CAPEM().
 
 	ctx := oidc.ClientContext(context.Background(), p.HTTPClient())
 	provider, err := oidc.NewProvider(ctx, p.Issuer())

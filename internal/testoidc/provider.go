@@ -243,8 +243,8 @@ func (p *Provider) serve(ln net.Listener) {
 func (p *Provider) Issuer() string { return p.issuer }
 
 // CAPEM is the PEM of the certificate that signs the provider's TLS
-// certificate (it is its own CA): what sessiond's auth.oidc.ca_root is set
-// to. Nil with PlainHTTP.
+// certificate (it is its own CA): what the file sessiond's
+// auth.oidc.ca_root names holds. Nil with PlainHTTP.
 func (p *Provider) CAPEM() []byte {
 	if p.cert == nil {
 		return nil

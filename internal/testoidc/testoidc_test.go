@@ -35,20 +35,33 @@ type rp struct {
 	verifier *oidc.IDTokenVerifier
 	browser  *http.Client
 	callback *httptest.Server
-	got      chan url.Values
+	got      chan url.Values // callback queries, with the path as "_path"
+	logout   chan string     // logout tokens posted to /backchannel
 }
 
 func newRP(t *testing.T, cfg testoidc.Config) *rp {
 	t.Helper()
-	r := &rp{t: t, got: make(chan url.Values, 1)}
+	r := &rp{t: t, got: make(chan url.Values, 4), logout: make(chan string, 8)}
 	r.callback = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.got <- req.URL.Query()
+		switch req.URL.Path {
+		case "/favicon.ico": // browsers ask; not a callback
+			http.NotFound(w, req)
+			return
+		case "/backchannel":
+			req.ParseForm()
+			r.logout <- req.PostForm.Get("logout_token")
+			return
+		}
+		q := req.URL.Query()
+		q.Set("_path", req.URL.Path)
+		r.got <- q
 		w.Write([]byte("callback reached"))
 	}))
 	t.Cleanup(r.callback.Close)
 	for i := range cfg.Clients {
 		cfg.Clients[i].RedirectURIs = []string{r.callback.URL + "/cb"}
 		cfg.Clients[i].PostLogoutRedirectURIs = []string{r.callback.URL + "/bye"}
+		cfg.Clients[i].BackchannelLogoutURI = r.callback.URL + "/backchannel"
 	}
 	r.p = testoidc.Run(t, cfg)
 	r.ctx = oidc.ClientContext(context.Background(), r.p.HTTPClient())
