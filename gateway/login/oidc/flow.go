@@ -65,7 +65,7 @@ func (m *Method) serveStart(w http.ResponseWriter, r *http.Request) {
 		m.site.ErrorPage(w, http.StatusMethodNotAllowed, "Start signing in from the sign-in page.")
 		return
 	}
-	d, err := m.discover(r.Context())
+	d, err := m.discover(r.Context(), true)
 	if err != nil {
 		m.providerDown(w, r, err)
 		return
@@ -146,7 +146,7 @@ func (m *Method) serveCallback(w http.ResponseWriter, r *http.Request) {
 		m.refuse(w, r, http.StatusUnauthorized, p.Next, "provider_error:"+clip(e), "The provider did not sign you in.")
 		return
 	}
-	d, err := m.discover(r.Context())
+	d, err := m.discover(r.Context(), false)
 	if err != nil {
 		m.providerDown(w, r, err)
 		return

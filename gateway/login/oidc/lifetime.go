@@ -97,7 +97,7 @@ func (m *Method) refreshOnce(parent context.Context, sess *session.Session, rt s
 		res.down = true
 		return res
 	}
-	d, err := m.discover(parent)
+	d, err := m.discover(parent, false)
 	if err != nil {
 		m.down.failed(now)
 		res.down = true
@@ -212,7 +212,7 @@ func (m *Method) verifyLogout(parent context.Context, raw string) (sub, sid, rea
 	if raw == "" {
 		return "", "", "no_token"
 	}
-	d, err := m.discover(parent)
+	d, err := m.discover(parent, false)
 	if err != nil {
 		return "", "", "provider_down"
 	}

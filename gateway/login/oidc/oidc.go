@@ -158,11 +158,13 @@ func (m *Method) Cookies() []string { return nil }
 var errProviderDown = errors.New("the provider cannot be reached")
 
 // discover returns the provider's endpoints and keys, fetching the
-// discovery document the first time.
-func (m *Method) discover(ctx context.Context) (*discovered, error) {
+// discovery document the first time, or again when fresh (the start of a
+// sign-in: a provider that is down is then told at once, with a page,
+// instead of a browser sent to a dead address).
+func (m *Method) discover(ctx context.Context, fresh bool) (*discovered, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.discovery != nil {
+	if m.discovery != nil && !fresh {
 		return m.discovery, nil
 	}
 	ctx, cancel := context.WithTimeout(gooidc.ClientContext(ctx, m.client), providerTimeout)
