@@ -117,7 +117,10 @@ func (s *site) serveMethods(w http.ResponseWriter, r *http.Request) bool {
 				continue
 			}
 			h := rt.Handler
-			if rt.Form {
+			if rt.Form || r.Method == http.MethodGet || r.Method == http.MethodHead {
+				// Checked when a form, and able to render the login page's
+				// token on every GET; a provider's POST (back-channel
+				// logout) carries no token.
 				h = s.csrf.Handler(h)
 			}
 			h.ServeHTTP(w, r)

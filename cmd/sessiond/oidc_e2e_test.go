@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -30,7 +29,8 @@ type oidcGateway struct {
 var oidcUsers = []testoidc.User{
 	{Subject: "u-alice", Username: "alice", Email: "alice@example.com", Groups: []string{"staff", "ops"}},
 	{Subject: "u-bob", Username: "bob", Email: "bob@example.com", Groups: []string{"staff"}},
-	{Subject: "u-mallory", Username: "mallory", Email: "mallory@example.net", Groups: []string{"guests"}},
+	{Subject: "u-mallory", Username: "mallory", Email: "mallory@example.com", Groups: []string{"guests"}},
+	{Subject: "u-eve", Username: "eve", Email: "eve@example.net", Groups: []string{"staff"}},
 }
 
 // startOIDCGateway starts a provider and a gateway that trusts it, on
@@ -79,22 +79,10 @@ func startOIDCGateway(t *testing.T, bin string, st storeCase, upstream string, r
 %[8]s`, host, upstream, g.op.Issuer(), filepath.Join(dir, host+".secret"), ca, refresh, grace, extra)
 		}
 		g.config = filepath.Join(dir, "sessiond.yaml")
-		cfg := fmt.Sprintf("listen:\n  http: {addr: \"127.0.0.1:%d\"}\n  https: {addr: \"127.0.0.1:%d\", dev_tls: true}\n"+
-			"  admin: {addr: \"127.0.0.1:%d\", token_env: TEST_ADMIN_TOKEN}\nstore:\n%saudit: {log: %s}\nsites:\n%s%s",
-			testenv.FreePort(t), g.https, g.admin, store, g.audit,
-			site("app.localhost", ""), site("staff.localhost", "        allowed_groups: [staff]\n        allowed_domains: [example.com]\n"))
-		if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
+		sites := site("app.localhost", "") + site("staff.localhost", "        allowed_groups: [staff]\n        allowed_domains: [example.com]\n")
+		if g.startConfig(t, bin, g.configText(t, store, "audit: {log: "+g.audit+"}", sites), attempt == 3) {
+			return g
 		}
-		p, err := tryStartProc(t, bin, "sessiond: ready", "serve", "--config", g.config)
-		if errors.Is(err, errPortTaken) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.proc = p
-		return g
 	}
 }
 
@@ -288,4 +276,134 @@ func TestOIDCLogin(t *testing.T) {
 			g.waitAudit(t, "oidc.backchannel_logout", `"user":"u-bob"`)
 		})
 	}
+}
+
+// signedOut asserts that w is not signed in on host.
+func signedOut(t *testing.T, w web, g oidcGateway, host, what string) {
+	t.Helper()
+	if u := whoAmI(w, g.gateway, host); u != "" {
+		t.Fatalf("%s: signed in as %q", what, u)
+	}
+}
+
+// startURL starts a sign-in on host without going to the provider and
+// returns the authorization URL's state.
+func startState(w web, g oidcGateway, host string) string {
+	w.t.Helper()
+	resp, _ := w.do("GET", g.url(host, "/.sessiond/oidc/login?next=/"), nil)
+	u, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || u.Query().Get("state") == "" {
+		w.t.Fatalf("sign-in start = %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return u.Query().Get("state")
+}
+
+// TestAttackOIDC sends the attacks on an OpenID sign-in to the built
+// binary, on each store: each is refused, audited, and signs nobody in.
+func TestAttackOIDC(t *testing.T) {
+	bin := buildSessiond(t)
+	up := newUpstream(t)
+	for _, st := range gatewayStores {
+		t.Run(st.name, func(t *testing.T) {
+			g := startOIDCGateway(t, bin, st, up.srv.URL, 5*time.Minute, 15*time.Minute)
+			const host = "app.localhost"
+
+			t.Run("wrong state", func(t *testing.T) {
+				w := web{t, client()}
+				startState(w, g, host)
+				resp, _ := w.do("GET", g.url(host, "/.sessiond/oidc/callback?code=x&state=forged"), nil)
+				if resp.StatusCode != http.StatusBadRequest {
+					t.Fatalf("forged state = %d, want 400", resp.StatusCode)
+				}
+				signedOut(t, w, g, host, "forged state")
+				g.waitAudit(t, "login.failed", `"reason":"wrong_state"`)
+			})
+
+			t.Run("replayed callback and code", func(t *testing.T) {
+				victim := web{t, client()}
+				resp, _, cb := oidcLogin(victim, g, host, "alice", "/")
+				if resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("login = %d", resp.StatusCode)
+				}
+				// The same callback again, in the victim's browser and in an
+				// attacker's that started a sign-in of its own.
+				if resp, _ := victim.do("GET", cb, nil); resp.StatusCode != http.StatusBadRequest {
+					t.Fatalf("callback replayed = %d, want 400", resp.StatusCode)
+				}
+				attacker := web{t, client()}
+				state := startState(attacker, g, host)
+				code := mustQuery(t, cb, "code")
+				resp, _ = attacker.do("GET", g.url(host, "/.sessiond/oidc/callback?state="+url.QueryEscape(state)+"&code="+url.QueryEscape(code)), nil)
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("used code with the attacker's own state = %d, want 401", resp.StatusCode)
+				}
+				signedOut(t, attacker, g, host, "replayed code")
+				g.waitAudit(t, "login.failed", `"reason":"code_refused"`)
+			})
+
+			for _, f := range []struct {
+				name, reason string
+				forgery      testoidc.Forgery
+			}{
+				{"wrong audience", "id_token:wrong_audience", testoidc.WrongAudience},
+				{"other issuer", "id_token:wrong_issuer", testoidc.OtherIssuer},
+				{"expired", "id_token:expired", testoidc.Expired},
+				{"wrong nonce", "id_token:wrong_nonce", testoidc.WrongNonce},
+				{"alg none", "id_token:", testoidc.Unsigned},
+				{"bad signature", "id_token:bad_signature", testoidc.BadSignature},
+			} {
+				t.Run(f.name, func(t *testing.T) {
+					w := web{t, client()}
+					g.op.ForgeNextIDToken(f.forgery)
+					resp, body, _ := oidcLogin(w, g, host, "alice", "/")
+					if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "could not be verified") {
+						t.Fatalf("forged ID token = %d, want 401 with the login page", resp.StatusCode)
+					}
+					signedOut(t, w, g, host, f.name)
+					g.waitAudit(t, "login.failed", `"reason":"`+f.reason)
+				})
+			}
+
+			t.Run("user outside the allowed groups", func(t *testing.T) {
+				w := web{t, client()}
+				resp, body, _ := oidcLogin(w, g, "staff.localhost", "mallory", "/")
+				if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "not in a group") {
+					t.Fatalf("mallory on the staff site = %d %s", resp.StatusCode, body)
+				}
+				signedOut(t, w, g, "staff.localhost", "mallory")
+				g.waitAudit(t, "login.refused", `"user":"u-mallory"`, `"reason":"group_not_allowed"`)
+				// eve is staff, from another domain.
+				resp, body, _ = oidcLogin(web{t, client()}, g, "staff.localhost", "eve", "/")
+				if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "allowed email domain") {
+					t.Fatalf("eve on the staff site = %d %s", resp.StatusCode, body)
+				}
+				g.waitAudit(t, "login.refused", `"user":"u-eve"`, `"reason":"domain_not_allowed"`)
+				// bob is staff with an allowed domain: admitted.
+				if resp, _, _ := oidcLogin(web{t, client()}, g, "staff.localhost", "bob", "/"); resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("bob on the staff site = %d", resp.StatusCode)
+				}
+			})
+
+			t.Run("provider down at login", func(t *testing.T) {
+				w := web{t, client()}
+				g.op.Stop()
+				defer g.op.Start()
+				resp, body := w.do("GET", g.url(host, "/.sessiond/oidc/login?next=/"), nil)
+				if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "cannot be reached") {
+					t.Fatalf("provider down: %d %s", resp.StatusCode, body)
+				}
+				signedOut(t, w, g, host, "provider down")
+				g.waitAudit(t, "login.provider_down")
+			})
+		})
+	}
+}
+
+func mustQuery(t *testing.T, u, key string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil || p.Query().Get(key) == "" {
+		t.Fatalf("%s has no %s", u, key)
+	}
+	return p.Query().Get(key)
 }
