@@ -190,7 +190,7 @@ func (g *Gateway) adminRevokeAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Remembered browsers would sign straight back in.
-	if _, err := forgetRemembered(context.WithoutCancel(r.Context()), g.rememberStore, realm, r.PathValue("user")); err != nil {
+	if err := g.forgetUser(context.WithoutCancel(r.Context()), realm, r.PathValue("user")); err != nil {
 		g.adminError(w, err)
 		return
 	}
@@ -213,7 +213,7 @@ func (g *Gateway) adminRevoke(w http.ResponseWriter, r *http.Request) {
 	}
 	// Keys are not tied to sessions: every remembered browser of the user
 	// goes, or the revoked one would sign straight back in.
-	if _, err := forgetRemembered(context.WithoutCancel(r.Context()), g.rememberStore, realm, r.PathValue("user")); err != nil {
+	if err := g.forgetUser(context.WithoutCancel(r.Context()), realm, r.PathValue("user")); err != nil {
 		g.adminError(w, err)
 		return
 	}

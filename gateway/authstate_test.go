@@ -2,14 +2,17 @@ package gateway
 
 import (
 	"context"
-	"github.com/sessiond/sessiond/gateway/config"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"github.com/sessiond/sessiond/gateway/login"
+	"github.com/sessiond/sessiond/gateway/login/form"
 )
 
 func whoIs(g *gw, c *http.Client) string {
@@ -68,7 +71,12 @@ func TestRemovedUserSignedOutWithoutRevocation(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range g.g.order {
-		s.users = f // sees the change at once, and revokes nothing: only the per-request check is left
+		// Sees the change at once, and revokes nothing: only the per-request check is left.
+		m, err := form.New(s.formConfig(g.g, f), cannotRevoke{loginSite{s}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.methods = []login.Method{m}
 	}
 	a := g.client()
 	doLogin(g, a, "alice", "alice-pw", "/")
@@ -127,3 +135,8 @@ func TestReauthBeforeRevokingOthers(t *testing.T) {
 		t.Fatal("asked for the password right after it was proven")
 	}
 }
+
+// cannotRevoke is a site whose store cannot revoke a user's sessions.
+type cannotRevoke struct{ loginSite }
+
+func (cannotRevoke) RevokeUser(context.Context, string) (int, error) { return 0, errors.ErrUnsupported }

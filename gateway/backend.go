@@ -6,8 +6,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"time"
 
+	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/session"
 )
@@ -126,7 +126,7 @@ func (b *backendWriter) apply() bool {
 	} else {
 		switch {
 		case u.Logout:
-			s.rememberForget(b.ResponseWriter, rememberRequest(b.r))
+			s.signOut(b.ResponseWriter, originalRequest(b.r), sess, "/")
 			if err := sess.Logout(); err != nil {
 				s.log.Error("gateway: backend logout failed", "err", err)
 			}
@@ -139,7 +139,7 @@ func (b *backendWriter) apply() bool {
 				if err := sess.Login(u.Login); err != nil {
 					s.log.Warn("gateway: backend login refused", "err", err)
 				} else {
-					markAuth(sess, authViaBackend, time.Now())
+					markAuth(sess, authViaBackend, true)
 					s.csrf.Rotate(b.r) // a fresh token secret for the new identity
 					s.audit(b.r, session.Event{Type: "login.backend", User: u.Login, Ref: sess.Ref()})
 					s.logEvent(sess, "login")
@@ -227,7 +227,7 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 			r.Header.Set("Session", r.Header.Get(h.Session)) // HTTP_SESSION for CGI scripts
 		}
 	}
-	r = s.keepRememberCookie(r)
+	r = s.keepOriginal(r)
 	session.RemoveCookies(r.Header, append(s.cookieNames, s.stripNames...)...)
 	s.callBackend(w, r, sess)
 }
@@ -247,7 +247,15 @@ func (s *site) setIdentity(dst http.Header, r *http.Request, sess *session.Sessi
 	if ref := sess.Ref(); ref != "" {
 		dst.Set(h.Ref, ref)
 	}
-	s.setMethodIdentity(dst, sess)
+	if sess.User() != "" {
+		// The identity a login method vouched for beyond the name.
+		if e := sess.Get(login.EmailKey); e != "" {
+			dst.Set(h.Email, e)
+		}
+		if g := sess.Get(login.GroupsKey); g != "" {
+			dst.Set(h.Groups, strings.ReplaceAll(g, "\n", ","))
+		}
+	}
 	secure := "0"
 	if sess.Secure() {
 		secure = "1"
@@ -279,7 +287,7 @@ func (s *site) callBackend(w http.ResponseWriter, r *http.Request, sess *session
 }
 
 // dropOwnCookies removes from h the Set-Cookie lines of the gateway's own
-// cookies (session, device and remember-me cookies, the Apache cookie
+// cookies (session cookies, the login methods' cookies, the Apache cookie
 // being migrated): only the gateway sets or clears them. It returns the
 // name of a cookie it dropped ("" if none).
 func (s *site) dropOwnCookies(h http.Header) string {
@@ -292,7 +300,7 @@ func (s *site) dropOwnCookies(h http.Header) string {
 	for _, l := range lines {
 		name, _, _ := strings.Cut(l, "=")
 		name = strings.TrimSpace(name)
-		if s.isSessionCookie(name) || s.isRememberCookie(name) || slices.ContainsFunc(s.stripNames, func(n string) bool { return strings.EqualFold(n, name) }) {
+		if s.isSessionCookie(name) || slices.ContainsFunc(s.stripNames, func(n string) bool { return strings.EqualFold(n, name) }) {
 			dropped = name
 			continue
 		}
@@ -313,13 +321,6 @@ func (s *site) isSessionCookie(name string) bool {
 		}
 	}
 	return false
-}
-
-// isRememberCookie reports whether name is the site's remember-me cookie:
-// a backend must not plant a key (signing the browser in as someone
-// else) nor clear one.
-func (s *site) isRememberCookie(name string) bool {
-	return s.remember != nil && strings.EqualFold(s.remember.m.CookieName(), name)
 }
 
 func (s *site) httpsURL(r *http.Request) string {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -29,7 +30,7 @@ import (
 //
 // The original URL is believed only from trusted_proxies, read before the
 // client's forwarding headers are stripped (stripSpoofed), and always
-// passes safeNext: a same-site relative path or "/".
+// passes login.SafeNext: a same-site relative path or "/".
 
 // authOrigin is what a trusted proxy said about the request it is
 // authorizing.
@@ -72,7 +73,7 @@ func (s *site) serveAuth(w http.ResponseWriter, r *http.Request) {
 	f, _ := r.Context().Value(forwardedKey{}).(authOrigin)
 	next := "/"
 	if f.host == "" || s.hasHost(f.host) {
-		next = safeNext(f.uri)
+		next = login.SafeNext(f.uri)
 	}
 	setWhy(r, "auth")
 	h.Set("Location", s.loginURL(next))

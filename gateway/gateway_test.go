@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
@@ -583,7 +584,7 @@ func TestLegacyHashUpgradedAtLogin(t *testing.T) {
 	}
 	f.WriteString("bob:$apr1$abcdefgh$0aIfruTxlpYEhIklxlUOl1\n")
 	f.Close()
-	if err := g.g.sites[testHost].users.Reload(); err != nil {
+	if err := g.g.sites[testHost].directory().(login.Reloader).Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if resp := doLogin(g, g.client(), "bob", "bob-pw", "/"); resp.StatusCode != http.StatusSeeOther {

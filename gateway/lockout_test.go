@@ -1,7 +1,7 @@
 package gateway
 
 import (
-	"github.com/sessiond/sessiond/gateway/config"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/login"
+	"github.com/sessiond/sessiond/gateway/login/form"
 	"github.com/sessiond/sessiond/internal/token"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
@@ -38,12 +41,12 @@ func TestLockoutCannotLockOutKnownDevice(t *testing.T) {
 	if resp := doLogin(g, victim, "alice", "alice-pw", "/"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("first login = %d", resp.StatusCode)
 	}
-	oldDevice := cookieValue(victim, g.httpsURL, deviceCookieName)
+	oldDevice := cookieValue(victim, g.httpsURL, form.DeviceCookieName)
 	if oldDevice == "" {
 		t.Fatal("no device cookie after a successful sign-in")
 	}
 	g.do(victim, "GET", g.httpsURL+"/p", nil, nil)
-	if strings.Contains(g.backend.seen().Get("Cookie"), deviceCookieName) {
+	if strings.Contains(g.backend.seen().Get("Cookie"), form.DeviceCookieName) {
 		t.Fatal("the device cookie reached the backend")
 	}
 
@@ -67,12 +70,12 @@ func TestLockoutCannotLockOutKnownDevice(t *testing.T) {
 
 	// A device cookie for alice does not vouch for another user name, nor
 	// does a tampered one.
-	if _, trusted := newTestDevices(t, g).trusted(reqWithDevice(oldDevice), "bob"); trusted {
+	if trusted := newTestDevices(t, g).Trusted(reqWithDevice(oldDevice), "bob"); trusted {
 		t.Fatal("alice's device cookie trusted for bob")
 	}
 	parts := strings.Split(oldDevice, ".")
-	parts[1] = b64.EncodeToString([]byte("bob"))
-	if _, trusted := newTestDevices(t, g).trusted(reqWithDevice(strings.Join(parts, ".")), "bob"); trusted {
+	parts[1] = base64.RawURLEncoding.EncodeToString([]byte("bob"))
+	if trusted := newTestDevices(t, g).Trusted(reqWithDevice(strings.Join(parts, ".")), "bob"); trusted {
 		t.Fatal("a device cookie with its user changed was trusted")
 	}
 
@@ -80,7 +83,7 @@ func TestLockoutCannotLockOutKnownDevice(t *testing.T) {
 	// locked out and counts as untrusted (the per-user limit applies).
 	thief := g.client()
 	u, _ := url.Parse(g.httpsURL)
-	thief.Jar.SetCookies(u, []*http.Cookie{{Name: deviceCookieName, Value: oldDevice, Path: "/", Secure: true}})
+	thief.Jar.SetCookies(u, []*http.Cookie{{Name: form.DeviceCookieName, Value: oldDevice, Path: "/", Secure: true}})
 	for i := range 3 {
 		if code := doLogin(g, thief, "alice", "guess", "/").StatusCode; code != http.StatusUnauthorized {
 			t.Fatalf("guess %d with the stolen device cookie = %d, want 401", i, code)
@@ -95,11 +98,13 @@ func TestLockoutCannotLockOutKnownDevice(t *testing.T) {
 	}
 }
 
-func newTestDevices(t *testing.T, g *gw) *devices {
+func newTestDevices(t *testing.T, g *gw) *form.Method {
 	t.Helper()
 	for _, s := range g.g.order {
-		if s.login != nil {
-			return s.login.devices
+		for _, m := range s.methods {
+			if f, ok := m.(*form.Method); ok {
+				return f
+			}
 		}
 	}
 	t.Fatal("no login")
@@ -108,7 +113,7 @@ func newTestDevices(t *testing.T, g *gw) *devices {
 
 func reqWithDevice(v string) *http.Request {
 	r := httptest.NewRequest("POST", "https://app.test/login", nil)
-	r.AddCookie(&http.Cookie{Name: deviceCookieName, Value: v})
+	r.AddCookie(&http.Cookie{Name: form.DeviceCookieName, Value: v})
 	return r
 }
 
@@ -174,14 +179,14 @@ func TestDeviceCookieSurvivesLogout(t *testing.T) {
 	g := startGateway(t, nil)
 	c := g.client()
 	doLogin(g, c, "alice", "alice-pw", "/")
-	device := cookieValue(c, g.httpsURL, deviceCookieName)
+	device := cookieValue(c, g.httpsURL, form.DeviceCookieName)
 	_, page := g.do(c, "GET", g.httpsURL+"/login", nil, nil)
 	resp, _ := g.do(c, "POST", g.httpsURL+"/logout", url.Values{"csrf_token": {between(page, `name="csrf_token" value="`, `"`)}}, nil)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Clear-Site-Data") == "" {
 		t.Fatalf("logout = %d, Clear-Site-Data %q", resp.StatusCode, resp.Header.Get("Clear-Site-Data"))
 	}
 	restore := resp.Header.Get("Location")
-	if !strings.HasPrefix(restore, deviceRestorePath+"?") {
+	if !strings.HasPrefix(restore, form.DeviceRestorePath+"?") {
 		t.Fatalf("logout leads to %q, not through the device restore", restore)
 	}
 	// What the browser does with Clear-Site-Data: "cookies".
@@ -190,7 +195,7 @@ func TestDeviceCookieSurvivesLogout(t *testing.T) {
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
 		t.Fatalf("restore = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	back := cookieValue(c, g.httpsURL, deviceCookieName)
+	back := cookieValue(c, g.httpsURL, form.DeviceCookieName)
 	if back == "" || strings.Split(back, ".")[2] != strings.Split(device, ".")[2] {
 		t.Fatalf("device cookie not restored: %q (was %q)", back, device)
 	}
@@ -198,7 +203,7 @@ func TestDeviceCookieSurvivesLogout(t *testing.T) {
 	for _, u := range []string{restore, strings.Replace(restore, "t=r1.", "t=r1.x", 1)} {
 		other := g.client()
 		g.do(other, "GET", g.httpsURL+u, nil, nil)
-		if v := cookieValue(other, g.httpsURL, deviceCookieName); v != "" {
+		if v := cookieValue(other, g.httpsURL, form.DeviceCookieName); v != "" {
 			t.Fatalf("restore token %q set a device cookie again", u)
 		}
 	}
@@ -227,8 +232,8 @@ func TestRetryAfter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := retryAfter(tt.wait); got != tt.want {
-				t.Fatalf("retryAfter(%v) = %q, want %q", tt.wait, got, tt.want)
+			if got := login.RetryAfter(tt.wait); got != tt.want {
+				t.Fatalf("login.RetryAfter(%v) = %q, want %q", tt.wait, got, tt.want)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/wire"
 )
@@ -181,6 +182,16 @@ func (s *site) migrateApache(w http.ResponseWriter, r *http.Request) {
 	s.audit(r, session.Event{Type: "modcrypto.migrated", User: sess.User()})
 }
 
+// directory is the site's login method with a users file, if any.
+func (s *site) directory() login.Directory {
+	for _, m := range s.methods {
+		if d, ok := m.(login.Directory); ok {
+			return d
+		}
+	}
+	return nil
+}
+
 // migrateUser signs in the user an Apache session names, if the site's
 // users file holds it.
 func (s *site) migrateUser(r *http.Request, sess *session.Session, user string) {
@@ -191,12 +202,13 @@ func (s *site) migrateUser(r *http.Request, sess *session.Session, user string) 
 		}
 		s.audit(r, ev)
 	}
+	dir := s.directory()
 	switch {
 	case !wire.ValidUser(user):
 		refuse("invalid user name")
-	case s.users == nil:
+	case dir == nil:
 		refuse("the site has no users file")
-	case !s.users.Has(user):
+	case !dir.HasUser(user):
 		refuse("not in the users file")
 	default:
 		if err := sess.Login(user); err != nil {
@@ -207,7 +219,7 @@ func (s *site) migrateUser(r *http.Request, sess *session.Session, user string) 
 		// Vouched for by the users file, but the password was proven to
 		// Apache at some unknown time: no auth_at, so revoking other
 		// sessions asks for it (reauth_after).
-		sess.Set(authViaKey, authViaGateway)
+		markAuth(sess, dir.Name(), false)
 		s.audit(r, session.Event{Type: "modcrypto.login", User: user})
 	}
 }

@@ -12,8 +12,7 @@ import (
 
 	"github.com/sessiond/sessiond/csrf"
 	"github.com/sessiond/sessiond/gateway/config"
-	"github.com/sessiond/sessiond/gateway/htpasswd"
-	loginpkg "github.com/sessiond/sessiond/gateway/login"
+	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/modcrypto"
 	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/secure"
@@ -32,18 +31,15 @@ type site struct {
 	httpsOrigin string  // "https://shop.example:8443": every redirect target starts here
 	httpOrigin  string
 	ruleList    []secure.Rule      // the redirect rules, for inspection
-	users       *htpasswd.File     // the users file; nil: no login at the gateway
 	modcrypto   *modcrypto.Decoder // nil: no Apache sessions to import
 	m           *session.Manager   // nil: sessions off for the site
 	rules       *secure.Rules
 	csrf        *csrf.Protection
 	backend     http.Handler
 	cgi         bool
-	login       *login
-	cookieNames []string          // session cookies: never forwarded, never set by a backend
-	stripNames  []string          // further cookies never forwarded (the Apache cookie being migrated, remember-me)
-	remember    *autoLogin        // nil: no remember-me
-	methods     []loginpkg.Method // login methods beside the form login (methods.go)
+	cookieNames []string       // session cookies: never forwarded, never set by a backend
+	stripNames  []string       // further cookies never forwarded (the Apache cookie being migrated, the login methods')
+	methods     []login.Method // the ways users sign in here, in the login page's order
 	log         *slog.Logger
 	auditor     session.Auditor
 	chain       http.Handler // with sessions
@@ -77,8 +73,7 @@ func (s *site) newBackend() (http.Handler, error) {
 	return nil, errors.New("no backend: upstream, cgi, static or an in-process handler")
 }
 
-// loadFiles opens what the site's configuration names: the users file and
-// the Apache passphrases.
+// loadFiles opens the Apache passphrases the site's configuration names.
 func (s *site) loadFiles() error {
 	sc := s.cfg
 	if sc.Session.Mode == config.ModeOff {
@@ -93,16 +88,6 @@ func (s *site) loadFiles() error {
 			return err
 		}
 		s.stripNames = append(s.stripNames, mc.CookieName)
-	}
-	if sc.Auth.Htpasswd != "" {
-		f, err := htpasswd.Open(htpasswd.Config{Path: sc.Auth.Htpasswd, Logger: s.log})
-		if err != nil {
-			return err
-		}
-		for _, w := range f.Warnings() {
-			s.log.Warn("gateway: users file", "warning", w)
-		}
-		s.users = f
 	}
 	return nil
 }
@@ -164,23 +149,11 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.users != nil {
-		if s.remember, err = newAutoLogin(s, g.rememberStore, g.auditor); err != nil {
-			return nil, err
-		}
-		if s.remember != nil {
-			s.stripNames = append(s.stripNames, s.remember.m.CookieName())
-		}
-		if s.login, err = newLogin(s, g.deviceKey, g.maxClients); err != nil {
-			return nil, err
-		}
-		s.cookieNames = append(s.cookieNames, deviceCookieName)
-		if s.m != nil {
-			s.users.OnChange(s.revokeRemoved)
-		}
-	}
-	if err := s.newMethods(); err != nil {
+	if s.methods, err = s.newMethods(g); err != nil {
 		return nil, err
+	}
+	for _, m := range s.methods {
+		s.stripNames = append(s.stripNames, m.Cookies()...)
 	}
 	inner := http.HandlerFunc(s.serveInner)
 	if s.m != nil {
@@ -259,29 +232,11 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 	if s.modcrypto != nil {
 		s.migrateApache(w, r)
 	}
-	s.signOutRemoved(r, session.FromContext(r.Context()))
-	s.rememberSignIn(w, r, session.FromContext(r.Context()))
-	if s.serveMethods(w, r) {
+	s.vouch(w, r, session.FromContext(r.Context()))
+	if s.serveLogin(w, r) {
 		return
 	}
 	p := r.URL.Path
-	if s.login != nil && (p == s.cfg.Auth.LoginPath || p == s.cfg.Auth.LogoutPath) && !s.isSecure(r) {
-		s.login.insecure(w, r) // before anything reads a body sent in the clear
-		return
-	}
-	if s.login != nil {
-		switch p {
-		case s.cfg.Auth.LoginPath:
-			s.csrf.Handler(http.HandlerFunc(s.login.serveLogin)).ServeHTTP(w, r)
-			return
-		case s.cfg.Auth.LogoutPath:
-			s.csrf.Handler(http.HandlerFunc(s.login.serveLogout)).ServeHTTP(w, r)
-			return
-		case deviceRestorePath:
-			s.login.serveRestore(w, r)
-			return
-		}
-	}
 	if strings.HasPrefix(p, sessionsPage) {
 		s.csrf.Handler(http.HandlerFunc(s.serveSessionsPage)).ServeHTTP(w, r)
 		return
@@ -320,24 +275,6 @@ func (s *site) checkOrigin(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	return true
-}
-
-// requireLogin sends the client to the login page (on HTTPS) with a
-// validated next=.
-func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
-	if s.login == nil && len(s.methods) == 0 {
-		errorPage(w, s.cfg.Name, http.StatusUnauthorized, "Login required.")
-		return
-	}
-	setWhy(r, "auth") // noted even over HTTPS: the login page says why
-	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, s.loginURL(r.URL.RequestURI()), redirectCode(r.Method))
-}
-
-// loginURL is the site's login page (on HTTPS) that returns to next; the
-// page itself judges next (safeNext).
-func (s *site) loginURL(next string) string {
-	return s.httpsOrigin + s.cfg.Auth.LoginPath + "?next=" + url.QueryEscape(next)
 }
 
 func (s *site) audit(r *http.Request, e session.Event) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -108,14 +109,14 @@ func (s *site) serveSessionsPage(w http.ResponseWriter, r *http.Request) {
 			s.storeError(w, err)
 			return
 		}
-		s.rememberDisable(w, r, user)
+		s.forgotten(w, r, user)
 		http.Redirect(w, r, sessionsPage, http.StatusSeeOther)
 	case r.Method == http.MethodPost && r.URL.Path == sessionsPage+"/revoke-others":
 		if _, err := s.m.RevokeUserSessions(ctx, user, sess.Ref()); err != nil {
 			s.storeError(w, err)
 			return
 		}
-		s.rememberDisable(w, r, user)
+		s.forgotten(w, r, user)
 		http.Redirect(w, r, sessionsPage, http.StatusSeeOther)
 	default:
 		http.NotFound(w, r)
@@ -155,7 +156,8 @@ func (s *site) reauthenticated(w http.ResponseWriter, r *http.Request, sess *ses
 		return true
 	}
 	user := sess.User()
-	if s.login == nil || sess.Get(authViaKey) == authViaBackend {
+	re, ok := s.method(sess).(login.Reauthenticator)
+	if !ok {
 		// No password at the gateway: the backend signs this user in.
 		s.audit(r, session.Event{Type: "reauth.required", User: user, Ref: sess.Ref()})
 		errorPage(w, s.cfg.Name, http.StatusForbidden, "Sign in again to manage your other sessions.")
@@ -167,21 +169,30 @@ func (s *site) reauthenticated(w http.ResponseWriter, r *http.Request, sess *ses
 		s.renderSessions(w, r, sess, http.StatusUnauthorized, "Confirm your password to sign out other sessions.")
 		return false
 	}
-	v := s.login.attempt(r, user, pass)
+	v := re.Reauthenticate(r, user, pass)
 	switch {
-	case v.wait > 0:
+	case v.Wait > 0:
 		s.metrics.login("throttled")
-		s.audit(r, session.Event{Type: "login.throttled", User: user, Attrs: []slog.Attr{slog.String("by", v.by)}})
-		w.Header().Set("Retry-After", retryAfter(v.wait))
+		s.audit(r, session.Event{Type: "login.throttled", User: user, Attrs: []slog.Attr{slog.String("by", v.By)}})
+		w.Header().Set("Retry-After", login.RetryAfter(v.Wait))
 		s.renderSessions(w, r, sess, http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")
 		return false
-	case !v.ok:
+	case !v.OK:
 		s.renderSessions(w, r, sess, http.StatusUnauthorized, "Wrong password.")
 		return false
 	}
-	markAuth(sess, authViaGateway, now)
+	markAuth(sess, re.Name(), true)
 	s.audit(r, session.Event{Type: "reauth.ok", User: user, Ref: sess.Ref()})
 	return true
+}
+
+// forgotten tells the login methods that user's other sessions were
+// revoked from this browser: no remembered browser may sign straight
+// back in.
+func (s *site) forgotten(w http.ResponseWriter, r *http.Request, user string) {
+	if err := s.forgetUser(r.Context(), w, r, user); err != nil {
+		s.log.Error("gateway: forgetting a revoked user's sign-ins", "err", err)
+	}
 }
 
 func (s *site) storeError(w http.ResponseWriter, err error) {

@@ -48,7 +48,7 @@ func startOIDCGateway(t *testing.T, bin string, st storeCase, upstream string, r
 			origin := fmt.Sprintf("https://%s:%d", host, g.https)
 			clients = append(clients, testoidc.Client{ID: host, Secret: "secret-" + host,
 				RedirectURIs:           []string{origin + "/.sessiond/oidc/callback"},
-				PostLogoutRedirectURIs: []string{origin + "/"},
+				PostLogoutRedirectURIs: []string{origin + "/.sessiond/oidc/signed-out"},
 				BackchannelLogoutURI:   origin + "/.sessiond/oidc/backchannel"})
 		}
 		g.op = testoidc.Run(t, testoidc.Config{Users: oidcUsers, Clients: clients, AlwaysRefreshToken: true,
@@ -248,7 +248,7 @@ func TestOIDCLogin(t *testing.T) {
 				t.Fatalf("still %q after logout", u)
 			}
 			resp, _, last := follow(alice, end)
-			if !strings.HasPrefix(last, g.url("app.localhost", "/")) || resp.StatusCode != http.StatusOK {
+			if last != g.url("app.localhost", "/") || resp.StatusCode != http.StatusOK {
 				t.Fatalf("after the provider's logout: %d at %s", resp.StatusCode, last)
 			}
 			if s := g.op.Sessions("alice"); len(s) != 0 {

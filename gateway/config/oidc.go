@@ -12,8 +12,9 @@ import (
 
 // OIDC signs users in at an OpenID provider: the authorization code flow
 // with PKCE (S256), state and nonce, the callback at OIDCCallbackPath
-// (register https://HOST/.sessiond/oidc/callback with the provider), and
-// the provider's Back-Channel Logout at OIDCBackchannelPath.
+// (register https://HOST/.sessiond/oidc/callback with the provider), the
+// return from the provider's logout at OIDCSignedOutPath, and the
+// provider's Back-Channel Logout at OIDCBackchannelPath.
 type OIDC struct {
 	// Issuer is the provider's issuer URL (https; http only on loopback,
 	// for tests). Its discovery document is fetched at the first sign-in,
@@ -66,6 +67,10 @@ const (
 	OIDCLoginPath       = "/.sessiond/oidc/login"
 	OIDCCallbackPath    = "/.sessiond/oidc/callback"
 	OIDCBackchannelPath = "/.sessiond/oidc/backchannel"
+	// OIDCSignedOutPath is where the provider's end-session endpoint sends
+	// the browser back (register https://HOST/.sessiond/oidc/signed-out as
+	// a post-logout redirect URI); it goes on to the page the logout chose.
+	OIDCSignedOutPath = "/.sessiond/oidc/signed-out"
 )
 
 // Defaults of the oidc block.

@@ -214,10 +214,10 @@ type Directory interface {
 }
 
 // Reloader is a Method with files to re-read (SIGHUP, or a periodic
-// check): Reload keeps the previous state on a failure, logging why.
+// check): on an error, Reload keeps the previous state in force.
 type Reloader interface {
 	Method
-	Reload()
+	Reload() error
 }
 
 // InternalPrefix starts every session key the gateway keeps for itself:

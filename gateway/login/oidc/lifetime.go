@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/session"
 )
@@ -140,10 +141,10 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// SignOut implements login.Method: the browser goes on to the provider's
-// end_session_endpoint with id_token_hint, which sends it back to next
-// (register https://HOST/ as a post-logout redirect URI), when the
-// provider has one.
+// SignOut implements login.Method: a session this method signed in goes
+// on to the provider's end_session_endpoint with id_token_hint, which
+// sends the browser back to OIDCSignedOutPath and from there to next
+// (carried in state), when the provider has one.
 func (m *Method) SignOut(w http.ResponseWriter, r *http.Request, sess *session.Session, next string) string {
 	hint := data(sess, dataIDToken)
 	m.mu.Lock()
@@ -159,9 +160,17 @@ func (m *Method) SignOut(w http.ResponseWriter, r *http.Request, sess *session.S
 	q := u.Query()
 	q.Set("id_token_hint", hint)
 	q.Set("client_id", m.cfg.ClientID)
-	q.Set("post_logout_redirect_uri", m.site.HTTPSOrigin()+login.SafeNext(next))
+	q.Set("post_logout_redirect_uri", m.site.HTTPSOrigin()+config.OIDCSignedOutPath)
+	q.Set("state", login.SafeNext(next))
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// serveSignedOut is the browser's return from the provider's logout: on
+// to the page the logout chose (same-site only).
+func (m *Method) serveSignedOut(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, login.SafeNext(r.URL.Query().Get("state")), http.StatusSeeOther)
 }
 
 // serveBackchannel takes a provider's logout token (Back-Channel Logout

@@ -118,12 +118,13 @@ func New(cfg Config) (*Method, error) {
 func (m *Method) Name() string { return Name }
 
 // Routes implements login.Method: the start of a sign-in, the provider's
-// callback and its back-channel logout.
+// callback, its back-channel logout and the return from its logout.
 func (m *Method) Routes() []login.Route {
 	return []login.Route{
 		{Path: config.OIDCLoginPath, Handler: http.HandlerFunc(m.serveStart)},
 		{Path: config.OIDCCallbackPath, Handler: http.HandlerFunc(m.serveCallback)},
 		{Path: config.OIDCBackchannelPath, Handler: http.HandlerFunc(m.serveBackchannel)},
+		{Path: config.OIDCSignedOutPath, Handler: http.HandlerFunc(m.serveSignedOut)},
 	}
 }
 

@@ -1,11 +1,10 @@
-package gateway
+package form
 
 import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"github.com/sessiond/sessiond/gateway/config"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/internal/ratelimit"
 	"github.com/sessiond/sessiond/session"
 )
@@ -28,9 +29,9 @@ import (
 // per-user limit applies again). Clients without a device cookie keep the
 // per-user limit, which stops distributed guessing.
 
-// deviceCookieName is the device cookie (HTTPS only, not readable by
+// DeviceCookieName is the device cookie (HTTPS only, not readable by
 // scripts, never forwarded to backends).
-const deviceCookieName = "__Host-sessiond-device"
+const DeviceCookieName = "__Host-sessiond-device"
 
 // deviceTTL is how long a device cookie is trusted after its sign-in.
 const deviceTTL = 90 * 24 * time.Hour
@@ -95,7 +96,7 @@ func (d *devices) set(w http.ResponseWriter, user, nonce string, exp int64) {
 	e := strconv.FormatInt(exp, 10)
 	v := strings.Join([]string{"v1", b64.EncodeToString([]byte(user)), nonce, e,
 		b64.EncodeToString(d.mac(purposeCookie, user, nonce, e))}, ".")
-	http.SetCookie(w, &http.Cookie{Name: deviceCookieName, Value: v, Path: "/", MaxAge: int(exp - d.now().Unix()),
+	http.SetCookie(w, &http.Cookie{Name: DeviceCookieName, Value: v, Path: "/", MaxAge: int(exp - d.now().Unix()),
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }
 
@@ -129,7 +130,7 @@ func (d *devices) trusted(r *http.Request, user string) (nonce string, ok bool) 
 	if d == nil {
 		return "", false
 	}
-	cs := r.CookiesNamed(deviceCookieName)
+	cs := r.CookiesNamed(DeviceCookieName)
 	if len(cs) != 1 || user == "" {
 		return "", false // none, or tossed: never pick one
 	}
@@ -176,11 +177,11 @@ func (d *devices) failed(nonce string) bool {
 // browser drop the device cookie too — and a browser that signed out
 // would be untrusted at its next sign-in, exactly when an attacker keeps
 // the user's name locked. So the logout redirects through
-// deviceRestorePath with a one-time token (one minute, signed, naming the
+// DeviceRestorePath with a one-time token (one minute, signed, naming the
 // same device cookie, claimed on use) that sets the cookie again after
 // the clearing.
 
-const deviceRestorePath = "/.sessiond/device"
+const DeviceRestorePath = "/.sessiond/device"
 
 const restoreTTL = time.Minute
 
@@ -190,7 +191,7 @@ func (d *devices) restoreURL(r *http.Request, next string) string {
 	if d == nil {
 		return next
 	}
-	cs := r.CookiesNamed(deviceCookieName)
+	cs := r.CookiesNamed(DeviceCookieName)
 	if len(cs) != 1 {
 		return next
 	}
@@ -201,15 +202,15 @@ func (d *devices) restoreURL(r *http.Request, next string) string {
 	e, te := strconv.FormatInt(exp, 10), strconv.FormatInt(d.now().Add(restoreTTL).Unix(), 10)
 	tok := strings.Join([]string{"r1", b64.EncodeToString([]byte(user)), nonce, e, te,
 		b64.EncodeToString(d.mac(purposeRestore, user, nonce, e, te))}, ".")
-	return deviceRestorePath + "?t=" + url.QueryEscape(tok) + "&next=" + url.QueryEscape(next)
+	return DeviceRestorePath + "?t=" + url.QueryEscape(tok) + "&next=" + url.QueryEscape(next)
 }
 
 // serveRestore sets the device cookie a restore token names (once), then
 // redirects to next.
-func (l *login) serveRestore(w http.ResponseWriter, r *http.Request) {
-	d := l.devices
+func (m *Method) serveRestore(w http.ResponseWriter, r *http.Request) {
+	d := m.devices
 	q := r.URL.Query()
-	next := safeNext(q.Get("next"))
+	next := login.SafeNext(q.Get("next"))
 	defer func() {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, next, http.StatusSeeOther)
@@ -228,7 +229,7 @@ func (l *login) serveRestore(w http.ResponseWriter, r *http.Request) {
 	}
 	sig, err := b64.DecodeString(parts[5])
 	if err != nil || !hmac.Equal(sig, d.mac(purposeRestore, string(u), parts[2], parts[3], parts[4])) {
-		l.s.audit(r, session.Event{Type: "device.restore_refused"})
+		m.s.Audit(r, session.Event{Type: "device.restore_refused"})
 		return
 	}
 	exp, err1 := strconv.ParseInt(parts[3], 10, 64)
@@ -237,9 +238,9 @@ func (l *login) serveRestore(w http.ResponseWriter, r *http.Request) {
 	if err1 != nil || err2 != nil || now.Unix() >= texp || now.Unix() >= exp {
 		return
 	}
-	first, err := l.s.claims.Claim(r.Context(), "device-restore:"+parts[2]+":"+parts[4], time.Unix(texp, 0).Add(time.Minute))
+	first, err := m.claims.Claim(r.Context(), "device-restore:"+parts[2]+":"+parts[4], time.Unix(texp, 0).Add(time.Minute))
 	if err != nil || !first {
-		l.s.audit(r, session.Event{Type: "device.restore_refused", Attrs: []slog.Attr{slog.String("reason", "used before")}})
+		m.s.Audit(r, session.Event{Type: "device.restore_refused", Attrs: []slog.Attr{slog.String("reason", "used before")}})
 		return
 	}
 	d.set(w, string(u), parts[2], exp)
