@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -382,6 +383,77 @@ func TestAttackOIDC(t *testing.T) {
 				if resp, _, _ := oidcLogin(web{t, client()}, g, "staff.localhost", "bob", "/"); resp.StatusCode != http.StatusSeeOther {
 					t.Fatalf("bob on the staff site = %d", resp.StatusCode)
 				}
+			})
+
+			t.Run("forged logout tokens", func(t *testing.T) {
+				w := web{t, client()}
+				if resp, _, _ := oidcLogin(w, g, host, "alice", "/"); resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("login = %d", resp.StatusCode)
+				}
+				bc := g.url(host, "/.sessiond/oidc/backchannel")
+				good := func() map[string]any { return g.op.LogoutTokenClaims(testoidc.LogoutToken{Subject: "u-alice"}) }
+				for _, f := range []struct {
+					name, reason string
+					key          testoidc.Key
+					edit         func(map[string]any)
+				}{
+					{"alg none", "", testoidc.KeyNone, nil},
+					{"bad signature", "bad_signature", testoidc.KeyForeign, nil},
+					{"other audience", "wrong_audience", testoidc.KeyProvider, func(c map[string]any) { c["aud"] = "another-client" }},
+					{"other issuer", "wrong_issuer", testoidc.KeyProvider, func(c map[string]any) { c["iss"] = "https://other-issuer.example" }},
+					{"with a nonce", "nonce_present", testoidc.KeyProvider, func(c map[string]any) { c["nonce"] = "n" }},
+					{"no logout event", "not_a_logout_token", testoidc.KeyProvider, func(c map[string]any) { delete(c, "events") }},
+					{"expired", "expired", testoidc.KeyProvider, func(c map[string]any) { c["exp"] = time.Now().Add(-time.Hour).Unix() }},
+				} {
+					c := good()
+					if f.edit != nil {
+						f.edit(c)
+					}
+					tok, err := g.op.Sign(f.key, "logout+jwt", c)
+					if err != nil {
+						t.Fatal(err)
+					}
+					code, err := g.op.PostLogoutToken(context.Background(), bc, tok)
+					if err != nil || code != http.StatusBadRequest {
+						t.Fatalf("%s: logout token answered %d %v, want 400", f.name, code, err)
+					}
+					g.waitAudit(t, "oidc.backchannel_refused", `"reason":"`+f.reason)
+				}
+				if u := whoAmI(w, g.gateway, host); u != "u-alice" {
+					t.Fatalf("alice signed out by a forged logout token: %q", u)
+				}
+			})
+
+			t.Run("logout token for one provider session", func(t *testing.T) {
+				// bob's provider session that a sign-in made.
+				signIn := func() (web, string) {
+					before := g.op.Sessions("bob")
+					w := web{t, client()}
+					if resp, _, _ := oidcLogin(w, g, host, "bob", "/"); resp.StatusCode != http.StatusSeeOther {
+						t.Fatalf("login = %d", resp.StatusCode)
+					}
+					for _, sid := range g.op.Sessions("bob") {
+						if !slices.Contains(before, sid) {
+							return w, sid
+						}
+					}
+					t.Fatalf("no new provider session: %v", before)
+					return w, ""
+				}
+				first, sid := signIn()
+				second, _ := signIn()
+				tok, err := g.op.LogoutToken(testoidc.LogoutToken{SID: sid})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if code, err := g.op.PostLogoutToken(context.Background(), g.url(host, "/.sessiond/oidc/backchannel"), tok); err != nil || code != http.StatusOK {
+					t.Fatalf("logout token = %d %v", code, err)
+				}
+				signedOut(t, first, g, host, "bob's first browser after its provider session ended")
+				if u := whoAmI(second, g.gateway, host); u != "u-bob" {
+					t.Fatalf("bob's other browser = %q, want still signed in", u)
+				}
+				g.waitAudit(t, "session.oidc_logout", `"user":"u-bob"`)
 			})
 
 			t.Run("provider down at login", func(t *testing.T) {
