@@ -253,7 +253,7 @@ func (m *Method) identify(claims map[string]any) (identity, string) {
 	who.sid, _ = claims["sid"].(string)
 	email, _ := claims["email"].(string)
 	verified, _ := claims["email_verified"].(bool)
-	if email != "" && verified {
+	if email != "" && verified && headerSafe(email) && !strings.Contains(email, ",") {
 		who.email = email
 	}
 	if m.cfg.GroupsClaim != "" {
@@ -284,17 +284,28 @@ func domainOf(email string) string {
 func stringList(v any) []string {
 	switch t := v.(type) {
 	case string:
-		return []string{t}
+		return stringList([]any{t})
 	case []any:
 		var out []string
 		for _, e := range t {
-			if s, ok := e.(string); ok && s != "" && !strings.ContainsAny(s, ",\r\n") {
+			if s, ok := e.(string); ok && s != "" && headerSafe(s) && !strings.Contains(s, ",") {
 				out = append(out, s)
 			}
 		}
 		return out
 	}
 	return nil
+}
+
+// headerSafe reports whether s can travel in a header value as it is:
+// no control characters (a provider's claim is not trusted to be clean).
+func headerSafe(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // refusalText tells the user why the provider's account is not admitted.
