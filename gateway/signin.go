@@ -31,19 +31,16 @@ func (s *site) newMethods(g *Gateway) ([]login.Method, error) {
 		return nil, nil
 	}
 	var ms []login.Method
+	add := func(m login.Method, err error) error {
+		if err == nil {
+			ms = append(ms, m)
+		}
+		return err
+	}
 	if sc.Auth.Htpasswd != "" {
-		f, err := htpasswd.Open(htpasswd.Config{Path: sc.Auth.Htpasswd, Logger: s.log})
-		if err != nil {
+		if err := add(form.New(s.formConfig(g, nil), loginSite{s})); err != nil {
 			return nil, err
 		}
-		for _, w := range f.Warnings() {
-			s.log.Warn("gateway: users file", "warning", w)
-		}
-		m, err := form.New(s.formConfig(g, f), loginSite{s})
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, m)
 	}
 	if o := sc.Auth.OIDC; o != nil {
 		m, err := oidc.New(oidc.Config{OIDC: o, Site: loginSite{s}})
@@ -55,7 +52,8 @@ func (s *site) newMethods(g *Gateway) ([]login.Method, error) {
 	return ms, nil
 }
 
-// formConfig configures the site's form login with users.
+// formConfig configures the site's form login with users (nil: the
+// configured file).
 func (s *site) formConfig(g *Gateway, users *htpasswd.File) form.Config {
 	return form.Config{Auth: s.cfg.Auth, Users: users, DeviceKey: g.deviceKey, Claims: g.claims, RememberStore: g.rememberStore,
 		Auditor: g.auditor, TrustedProxies: g.trusted, MaxClients: g.maxClients}
@@ -89,6 +87,10 @@ func (l loginSite) ErrorPage(w http.ResponseWriter, code int, msg string) {
 }
 func (l loginSite) RevokeUser(ctx context.Context, user string) (int, error) {
 	return l.s.m.RevokeUserSessions(ctx, user, "")
+}
+
+func (l loginSite) RevokeSession(ctx context.Context, user, ref string) error {
+	return l.s.m.RevokeSession(ctx, user, ref)
 }
 
 // LoginPage renders the site's one login page with every method's offer.

@@ -45,9 +45,9 @@
 //     its next visit. [Config.ReuseGrace] extends the same answer to a used
 //     key presented shortly after its use.
 //   - Unknown or expired key: [ErrNotFound], the cookie is cleared.
-//   - A key [Config.Owns] refuses (another realm's on a shared store, a
-//     user who no longer exists): [ErrNotFound], the cookie is cleared,
-//     the key is neither consumed nor burned.
+//   - Another realm's key on a shared store ([Config.Realm]), or one
+//     [Config.Owns] refuses (a user who no longer exists): [ErrNotFound],
+//     the cookie is cleared, the key is neither consumed nor burned.
 //   - Malformed cookie: [ErrInvalid], the cookie is cleared, the store is
 //     not queried.
 //   - Store failure: the error is returned, the cookie is kept (a store

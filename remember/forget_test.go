@@ -55,7 +55,7 @@ func TestForgetDeletesOnlyThisBrowsersKey(t *testing.T) {
 		t.Fatalf("the other device's key: %q, %v", u, err)
 	}
 	// Left: the phone's used key (kept to detect reuse) and its new key.
-	if n, _ := st.DeleteUser(context.Background(), "alice"); n != 2 {
+	if n, _ := st.DeleteUser(context.Background(), "", "alice"); n != 2 {
 		t.Fatalf("%d keys left, want the phone's used and rotated keys (the laptop's deleted)", n)
 	}
 }

@@ -74,10 +74,18 @@ type Config struct {
 	// than once for one theft when several requests detect it at once.
 	OnReuse func(ctx context.Context, user string) error
 
-	// Owns, if set, reports whether a key of user may be used here (its
-	// realm, a user that still exists). A key it refuses is answered
-	// ErrNotFound and left as it is: neither consumed nor burned, and
-	// Forget leaves it too. Nil: every key is this Manager's.
+	// Realm scopes the keys: a Manager issues keys in its realm, and a key
+	// of another realm (another site on the same Store) is answered
+	// ErrNotFound and left as it is — neither consumed nor burned, and
+	// Forget leaves it too. Disable and DeleteUser delete the user's keys
+	// in this realm only; the theft response likewise. Events name it.
+	// Default "".
+	Realm string
+
+	// Owns, if set, reports whether a key of user in the Manager's realm
+	// may be used here (a user that still exists). A key it refuses is
+	// treated as another realm's. Nil: every key of the realm is this
+	// Manager's.
 	Owns func(user string) bool
 
 	// Auditor receives remember.issued, remember.login, remember.reuse,
@@ -144,7 +152,7 @@ func (m *Manager) Issue(w http.ResponseWriter, r *http.Request, user string) err
 	}
 	ctx := r.Context()
 	if old, ok := m.cookieKey(r); ok {
-		if rec, err := m.cfg.Store.Lookup(ctx, old.selector); err == nil && rec.User == user && old.matches(rec.Hash) {
+		if rec, err := m.cfg.Store.Lookup(ctx, old.selector); err == nil && rec.Realm == m.cfg.Realm && rec.User == user && old.matches(rec.Hash) {
 			if err := m.cfg.Store.Delete(ctx, old.selector); err != nil {
 				slog.WarnContext(ctx, "remember: could not delete the replaced key", "err", err)
 			}
@@ -165,7 +173,7 @@ func (m *Manager) create(ctx context.Context, user string, put func(Record) erro
 	for range 3 {
 		k := newKey()
 		now := m.cfg.Now()
-		err := put(Record{Selector: k.selector, Hash: k.hash(), User: user, Created: now, Expires: now.Add(m.cfg.MaxAge)})
+		err := put(Record{Selector: k.selector, Hash: k.hash(), Realm: m.cfg.Realm, User: user, Created: now, Expires: now.Add(m.cfg.MaxAge)})
 		if !errors.Is(err, ErrCollision) {
 			if err != nil {
 				return key{}, fmt.Errorf("remember: storing a key: %w", err)
@@ -209,7 +217,7 @@ func (m *Manager) Authenticate(w http.ResponseWriter, r *http.Request) (string, 
 	if err != nil {
 		return "", fmt.Errorf("remember: looking up the key: %w", err)
 	}
-	if !m.owns(rec.User) {
+	if !m.owns(rec) {
 		m.clearCookie(w)
 		return "", fmt.Errorf("%w: the key is not this Manager's", ErrNotFound)
 	}
@@ -248,7 +256,7 @@ func (m *Manager) Authenticate(w http.ResponseWriter, r *http.Request) (string, 
 func (m *Manager) reuse(w http.ResponseWriter, r *http.Request, user string) error {
 	ctx := r.Context()
 	m.clearCookie(w)
-	n, delErr := m.cfg.Store.DeleteUser(ctx, user)
+	n, delErr := m.cfg.Store.DeleteUser(ctx, m.cfg.Realm, user)
 	m.audit(r, "remember.reuse", user, slog.Int("keys_revoked", n), slog.Bool("revoke_failed", delErr != nil))
 	var hookErr error
 	if m.cfg.OnReuse != nil {
@@ -277,7 +285,7 @@ func (m *Manager) mismatch(w http.ResponseWriter, r *http.Request, rec Record) e
 // device, is deleted and this browser's cookie is cleared.
 func (m *Manager) Disable(w http.ResponseWriter, r *http.Request, user string) error {
 	m.clearCookie(w)
-	n, err := m.cfg.Store.DeleteUser(r.Context(), user)
+	n, err := m.cfg.Store.DeleteUser(r.Context(), m.cfg.Realm, user)
 	if err != nil {
 		return fmt.Errorf("remember: deleting the user's keys: %w", err)
 	}
@@ -314,6 +322,9 @@ func (m *Manager) audit(r *http.Request, typ, user string, attrs ...slog.Attr) {
 	if m.cfg.Auditor == nil {
 		return
 	}
+	if m.cfg.Realm != "" {
+		attrs = append(attrs, slog.String("realm", m.cfg.Realm))
+	}
 	e := session.Event{Time: m.cfg.Now(), Type: typ, User: user, UserAgent: r.UserAgent(), Attrs: attrs}
 	if ip := session.ClientIP(r, m.cfg.TrustedProxies); ip.IsValid() {
 		e.IP = ip.String()
@@ -340,7 +351,7 @@ func (m *Manager) Forget(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("remember: looking up the key: %w", err)
 	}
-	if !k.matches(rec.Hash) || !m.owns(rec.User) {
+	if !k.matches(rec.Hash) || !m.owns(rec) {
 		return nil
 	}
 	if err := m.cfg.Store.Delete(ctx, k.selector); err != nil {
@@ -350,7 +361,20 @@ func (m *Manager) Forget(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (m *Manager) owns(user string) bool { return m.cfg.Owns == nil || m.cfg.Owns(user) }
+func (m *Manager) owns(rec Record) bool {
+	return rec.Realm == m.cfg.Realm && (m.cfg.Owns == nil || m.cfg.Owns(rec.User))
+}
+
+// DeleteUser deletes every key of user in the Manager's realm, on every
+// device, and reports how many: call it when the user's sessions are
+// revoked without a browser at hand (an administrator, a removed user).
+func (m *Manager) DeleteUser(ctx context.Context, user string) (int, error) {
+	n, err := m.cfg.Store.DeleteUser(ctx, m.cfg.Realm, user)
+	if err != nil {
+		return n, fmt.Errorf("remember: deleting the user's keys: %w", err)
+	}
+	return n, nil
+}
 
 // CookieName is the auto-login cookie's name.
 func (m *Manager) CookieName() string { return m.cfg.CookieName }

@@ -13,8 +13,13 @@ import (
 type MemoryStore struct {
 	mu    sync.Mutex
 	keys  map[string]Record
-	users map[string]map[string]struct{} // user -> selectors
+	users map[owner]map[string]struct{} // realm and user -> selectors
 }
+
+// owner is the realm and user a key belongs to.
+type owner struct{ realm, user string }
+
+func ownerOf(r Record) owner { return owner{r.Realm, r.User} }
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
@@ -24,13 +29,13 @@ var _ Store = (*MemoryStore)(nil)
 func (s *MemoryStore) insert(rec Record) {
 	if s.keys == nil {
 		s.keys = map[string]Record{}
-		s.users = map[string]map[string]struct{}{}
+		s.users = map[owner]map[string]struct{}{}
 	}
 	s.keys[rec.Selector] = rec
-	set := s.users[rec.User]
+	set := s.users[ownerOf(rec)]
 	if set == nil {
 		set = map[string]struct{}{}
-		s.users[rec.User] = set
+		s.users[ownerOf(rec)] = set
 	}
 	set[rec.Selector] = struct{}{}
 }
@@ -41,10 +46,10 @@ func (s *MemoryStore) remove(sel string) {
 		return
 	}
 	delete(s.keys, sel)
-	if set := s.users[rec.User]; set != nil {
+	if set := s.users[ownerOf(rec)]; set != nil {
 		delete(set, sel)
 		if len(set) == 0 {
-			delete(s.users, rec.User)
+			delete(s.users, ownerOf(rec))
 		}
 	}
 }
@@ -81,8 +86,8 @@ func (s *MemoryStore) Consume(_ context.Context, selector string, usedAt time.Ti
 		return ErrNotFound
 	case old.Used():
 		return ErrAlreadyUsed
-	case next.User != old.User:
-		return fmt.Errorf("remember: consume: the next key belongs to another user")
+	case ownerOf(next) != ownerOf(old):
+		return fmt.Errorf("remember: consume: the next key belongs to another user or realm")
 	}
 	if _, taken := s.keys[next.Selector]; taken {
 		return ErrCollision
@@ -102,10 +107,10 @@ func (s *MemoryStore) Delete(_ context.Context, selector string) error {
 }
 
 // DeleteUser implements Store.
-func (s *MemoryStore) DeleteUser(_ context.Context, user string) (int, error) {
+func (s *MemoryStore) DeleteUser(_ context.Context, realm, user string) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	set := s.users[user]
+	set := s.users[owner{realm, user}]
 	n := len(set)
 	for sel := range set {
 		s.remove(sel)

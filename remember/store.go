@@ -24,6 +24,7 @@ var (
 type Record struct {
 	Selector string            // 22 base64url characters; the lookup key
 	Hash     [sha256.Size]byte // SHA-256 of the validator's raw bytes
+	Realm    string            // the issuing Manager's Config.Realm
 	User     string
 	Created  time.Time
 	Expires  time.Time
@@ -45,7 +46,7 @@ type Store interface {
 	Lookup(ctx context.Context, selector string) (Record, error)
 
 	// Consume atomically marks the key selector as used at usedAt and
-	// stores next, which must belong to the same user. If the key is
+	// stores next, which must belong to the same realm and user. If the key is
 	// already used it changes nothing and returns ErrAlreadyUsed: of two
 	// concurrent Consume calls on one key exactly one succeeds. ErrNotFound
 	// if the key does not exist; ErrCollision (and no change) if next's
@@ -55,9 +56,9 @@ type Store interface {
 	// Delete removes one key; deleting an absent key is not an error.
 	Delete(ctx context.Context, selector string) error
 
-	// DeleteUser removes every key of user, used or not, and reports how
-	// many.
-	DeleteUser(ctx context.Context, user string) (int, error)
+	// DeleteUser removes every key of user in realm, used or not, and
+	// reports how many. Another realm's keys of the same user name stay.
+	DeleteUser(ctx context.Context, realm, user string) (int, error)
 
 	// GC removes keys that expired before now and reports how many.
 	GC(ctx context.Context, now time.Time) (int, error)

@@ -184,6 +184,10 @@ type Site interface {
 	// theft response, a provider's back-channel logout) and reports how
 	// many; errors.ErrUnsupported where the store cannot count them.
 	RevokeUser(ctx context.Context, user string) (int, error)
+	// RevokeSession ends user's session ref (sess.Ref() after SignIn) in
+	// the site's realm: a provider's back-channel logout of one of its
+	// sessions. session.ErrNotFound if it has ended already.
+	RevokeSession(ctx context.Context, user, ref string) error
 }
 
 // Reauthenticator is a Method that can prove again, inside a signed-in

@@ -9,9 +9,11 @@
 //
 // Layout under Config.Prefix (default "sessiond:remember"):
 //
-//	{P}:k:<selector>  hash: h (validator hash), u (user), c, e, x (created,
-//	                  expires and used-at, Unix microseconds; x 0 = unused)
-//	{P}:u:<user>      set of the user's selectors
+//	{P}:k:<selector>  hash: h (validator hash), r (realm), u (user), o (the
+//	                  owner's suffix below), c, e, x (created, expires and
+//	                  used-at, Unix microseconds; x 0 = unused)
+//	{P}:u:<owner>     set of the selectors of one user in one realm; owner
+//	                  is <len(realm)>:<realm>:<user>
 //	{P}:exp           sorted set of selectors by expiry, for GC
 //
 // A key hash also carries a Redis TTL a day past its expiry, so keys
@@ -65,19 +67,24 @@ func New(cfg Config) (*Store, error) {
 	return &Store{c: cfg.Client, p: "{" + p + "}"}, nil
 }
 
-func (s *Store) key(sel string) string   { return s.p + ":k:" + sel }
-func (s *Store) user(user string) string { return s.p + ":u:" + user }
-func (s *Store) exp() string             { return s.p + ":exp" }
+func (s *Store) key(sel string) string         { return s.p + ":k:" + sel }
+func (s *Store) user(r remember.Record) string { return s.p + ":u:" + owner(r) }
+func (s *Store) exp() string                   { return s.p + ":exp" }
+
+// owner names the realm and user of r unambiguously (a realm may hold ':').
+func owner(r remember.Record) string {
+	return strconv.Itoa(len(r.Realm)) + ":" + r.Realm + ":" + r.User
+}
 
 // keepFor is how long a key outlives its expiry in Redis, for GC to find.
 const keepFor = 24 * time.Hour
 
-// put is the shared body of create and consume: store ARGV[a..a+6] as the
-// key hash KEYS[k] and index it under KEYS[k+1] and the expiry set.
+// put is the shared body of create and consume: store ARGV[a..a+7] as the
+// key hash KEYS[k] and index it under KEYS[ki] and the expiry set.
 const put = `
 local function put(k, ki, a)
   if redis.call('EXISTS', KEYS[k]) == 1 then return false end
-  redis.call('HSET', KEYS[k], 'h', ARGV[a], 'u', ARGV[a+1], 'c', ARGV[a+2], 'e', ARGV[a+3], 'x', '0')
+  redis.call('HSET', KEYS[k], 'h', ARGV[a], 'u', ARGV[a+1], 'c', ARGV[a+2], 'e', ARGV[a+3], 'x', '0', 'r', ARGV[a+6], 'o', ARGV[a+7])
   redis.call('PEXPIREAT', KEYS[k], ARGV[a+4])
   redis.call('SADD', KEYS[ki], ARGV[a+5])
   redis.call('ZADD', KEYS[3], ARGV[a+3], ARGV[a+5])
@@ -85,19 +92,20 @@ local function put(k, ki, a)
 end
 `
 
-// create: KEYS = key, user set, exp; ARGV = hash, user, created, expires, ttl-at, selector.
+// create: KEYS = key, user set, exp; ARGV = hash, user, created, expires,
+// ttl-at, selector, realm, owner.
 var createScript = goredis.NewScript(put + `
 if not put(1, 2, 1) then return 'collision' end
 return 'ok'
 `)
 
-// consume: KEYS = old key, next user set, exp, next key;
-// ARGV = usedAt, then next's hash, user, created, expires, ttl-at, selector.
+// consume: KEYS = old key, next user set, exp, next key; ARGV = usedAt,
+// then next's hash, user, created, expires, ttl-at, selector, realm, owner.
 var consumeScript = goredis.NewScript(put + `
-local old = redis.call('HMGET', KEYS[1], 'u', 'x')
+local old = redis.call('HMGET', KEYS[1], 'u', 'x', 'o')
 if not old[1] then return 'notfound' end
 if old[2] ~= '0' then return 'used' end
-if old[1] ~= ARGV[3] then return 'otheruser' end
+if old[3] ~= ARGV[9] then return 'otheruser' end
 if redis.call('EXISTS', KEYS[4]) == 1 then return 'collision' end
 redis.call('HSET', KEYS[1], 'x', ARGV[1])
 put(4, 2, 2)
@@ -106,7 +114,7 @@ return 'ok'
 
 // del: KEYS = key, exp; ARGV = selector, user-set prefix.
 var deleteScript = goredis.NewScript(`
-local u = redis.call('HGET', KEYS[1], 'u')
+local u = redis.call('HGET', KEYS[1], 'o')
 if not u then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', ARGV[2] .. u, ARGV[1])
@@ -131,7 +139,7 @@ var gcScript = goredis.NewScript(`
 local n = 0
 local sels = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
 for _, sel in ipairs(sels) do
-  local u = redis.call('HGET', ARGV[2] .. sel, 'u')
+  local u = redis.call('HGET', ARGV[2] .. sel, 'o')
   if u then
     n = n + redis.call('DEL', ARGV[2] .. sel)
     redis.call('SREM', ARGV[3] .. u, sel)
@@ -143,10 +151,10 @@ return {#sels, n}
 
 func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
 
-// recordArgs is a record as put's six arguments.
+// recordArgs is a record as put's eight arguments.
 func recordArgs(r remember.Record) []any {
 	return []any{string(r.Hash[:]), r.User, micros(r.Created), micros(r.Expires),
-		strconv.FormatInt(r.Expires.Add(keepFor).UnixMilli(), 10), r.Selector}
+		strconv.FormatInt(r.Expires.Add(keepFor).UnixMilli(), 10), r.Selector, r.Realm, owner(r)}
 }
 
 func fail(op string, err error) error { return fmt.Errorf("redisstore: %s: %w", op, err) }
@@ -156,7 +164,7 @@ func (s *Store) Create(ctx context.Context, rec remember.Record) error {
 	if !remember.ValidSelector(rec.Selector) {
 		return fmt.Errorf("redisstore: create: invalid selector")
 	}
-	res, err := createScript.Run(ctx, s.c, []string{s.key(rec.Selector), s.user(rec.User), s.exp()}, recordArgs(rec)...).Text()
+	res, err := createScript.Run(ctx, s.c, []string{s.key(rec.Selector), s.user(rec), s.exp()}, recordArgs(rec)...).Text()
 	switch {
 	case err != nil:
 		return fail("create", err)
@@ -171,7 +179,7 @@ func (s *Store) Lookup(ctx context.Context, selector string) (remember.Record, e
 	if !remember.ValidSelector(selector) {
 		return remember.Record{}, remember.ErrNotFound
 	}
-	v, err := s.c.HMGet(ctx, s.key(selector), "h", "u", "c", "e", "x").Result()
+	v, err := s.c.HMGet(ctx, s.key(selector), "h", "u", "c", "e", "x", "r").Result()
 	if err != nil {
 		return remember.Record{}, fail("lookup", err)
 	}
@@ -181,6 +189,7 @@ func (s *Store) Lookup(ctx context.Context, selector string) (remember.Record, e
 	rec := remember.Record{Selector: selector}
 	h, _ := v[0].(string)
 	rec.User, _ = v[1].(string)
+	rec.Realm, _ = v[5].(string)
 	if len(h) != len(rec.Hash) {
 		return remember.Record{}, fail("lookup", errors.New("stored key is corrupt"))
 	}
@@ -208,7 +217,7 @@ func (s *Store) Consume(ctx context.Context, selector string, usedAt time.Time, 
 	if !remember.ValidSelector(next.Selector) {
 		return fmt.Errorf("redisstore: consume: invalid next selector")
 	}
-	keys := []string{s.key(selector), s.user(next.User), s.exp(), s.key(next.Selector)}
+	keys := []string{s.key(selector), s.user(next), s.exp(), s.key(next.Selector)}
 	args := append([]any{micros(usedAt)}, recordArgs(next)...)
 	res, err := consumeScript.Run(ctx, s.c, keys, args...).Text()
 	if err != nil {
@@ -224,7 +233,7 @@ func (s *Store) Consume(ctx context.Context, selector string, usedAt time.Time, 
 	case "collision":
 		return remember.ErrCollision
 	case "otheruser":
-		return errors.New("redisstore: consume: the next key belongs to another user")
+		return errors.New("redisstore: consume: the next key belongs to another user or realm")
 	}
 	return fail("consume", fmt.Errorf("unexpected answer %q", res))
 }
@@ -241,8 +250,8 @@ func (s *Store) Delete(ctx context.Context, selector string) error {
 }
 
 // DeleteUser implements remember.Store.
-func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
-	n, err := deleteUserScript.Run(ctx, s.c, []string{s.user(user), s.exp()}, s.p+":k:").Int()
+func (s *Store) DeleteUser(ctx context.Context, realm, user string) (int, error) {
+	n, err := deleteUserScript.Run(ctx, s.c, []string{s.user(remember.Record{Realm: realm, User: user}), s.exp()}, s.p+":k:").Int()
 	if err != nil {
 		return 0, fail("delete user", err)
 	}

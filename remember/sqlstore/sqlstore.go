@@ -3,7 +3,7 @@
 // modernc.org/sqlite ("sqlite") or github.com/jackc/pgx/v5/stdlib ("pgx").
 //
 // The table holds, per key: the selector (primary key), the hex SHA-256 of
-// the validator, the user (indexed), and created, expires and used times as
+// the validator, the realm and user (indexed together), and created, expires and used times as
 // Unix microseconds (used is NULL until the key is consumed). The validator
 // itself is never stored.
 //
@@ -39,13 +39,13 @@ const (
 )
 
 // DefaultTable is the table name when Config.Table is empty.
-const DefaultTable = "remember_keys"
+const DefaultTable = "sessiond_remember_keys"
 
 // Config configures a Store.
 type Config struct {
 	Dialect Dialect // required
 	// Table is the table name, optionally schema-qualified ("auth.keys");
-	// letters, digits and underscores only. Default "remember_keys".
+	// letters, digits and underscores only. Default DefaultTable.
 	Table string
 }
 
@@ -82,13 +82,13 @@ func New(db *sql.DB, cfg Config) (*Store, error) {
 	}
 	s := &Store{db: db, dialect: cfg.Dialect, table: cfg.Table}
 	t := cfg.Table
-	cols := "selector, validator_sha256, user_id, created_at, expires_at, used_at"
+	cols := "selector, validator_sha256, realm, user_id, created_at, expires_at, used_at"
 	s.q = queries{
-		insert:     s.rebind(`INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (selector) DO NOTHING`),
+		insert:     s.rebind(`INSERT INTO ` + t + ` (` + cols + `) VALUES (?, ?, ?, ?, ?, ?, NULL) ON CONFLICT (selector) DO NOTHING`),
 		lookup:     s.rebind(`SELECT ` + cols + ` FROM ` + t + ` WHERE selector = ?`),
-		markUsed:   s.rebind(`UPDATE ` + t + ` SET used_at = ? WHERE selector = ? AND used_at IS NULL AND user_id = ?`),
+		markUsed:   s.rebind(`UPDATE ` + t + ` SET used_at = ? WHERE selector = ? AND used_at IS NULL AND realm = ? AND user_id = ?`),
 		delete:     s.rebind(`DELETE FROM ` + t + ` WHERE selector = ?`),
-		deleteUser: s.rebind(`DELETE FROM ` + t + ` WHERE user_id = ?`),
+		deleteUser: s.rebind(`DELETE FROM ` + t + ` WHERE realm = ? AND user_id = ?`),
 		gc:         s.rebind(`DELETE FROM ` + t + ` WHERE expires_at < ?`),
 	}
 	return s, nil
@@ -120,12 +120,13 @@ func (s *Store) Init(ctx context.Context) error {
 		`CREATE TABLE IF NOT EXISTS ` + s.table + ` (
 			selector         TEXT PRIMARY KEY,
 			validator_sha256 TEXT NOT NULL,
+			realm            TEXT NOT NULL,
 			user_id          TEXT NOT NULL,
 			created_at       BIGINT NOT NULL,
 			expires_at       BIGINT NOT NULL,
 			used_at          BIGINT
 		)`,
-		`CREATE INDEX IF NOT EXISTS ` + base + `_user_idx ON ` + s.table + ` (user_id)`,
+		`CREATE INDEX IF NOT EXISTS ` + base + `_user_idx ON ` + s.table + ` (realm, user_id)`,
 		`CREATE INDEX IF NOT EXISTS ` + base + `_expires_idx ON ` + s.table + ` (expires_at)`,
 	}
 	for _, q := range stmts {
@@ -141,7 +142,7 @@ func micros(t time.Time) int64 { return t.UnixMicro() }
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 func recordArgs(r remember.Record) []any {
-	return []any{r.Selector, hex.EncodeToString(r.Hash[:]), r.User, micros(r.Created), micros(r.Expires)}
+	return []any{r.Selector, hex.EncodeToString(r.Hash[:]), r.Realm, r.User, micros(r.Created), micros(r.Expires)}
 }
 
 // Create implements remember.Store.
@@ -181,7 +182,7 @@ func (s *Store) lookup(ctx context.Context, q queryer, selector string) (remembe
 	var hash string
 	var created, expires int64
 	var used sql.NullInt64
-	err := q.QueryRowContext(ctx, s.q.lookup, selector).Scan(&rec.Selector, &hash, &rec.User, &created, &expires, &used)
+	err := q.QueryRowContext(ctx, s.q.lookup, selector).Scan(&rec.Selector, &hash, &rec.Realm, &rec.User, &created, &expires, &used)
 	if errors.Is(err, sql.ErrNoRows) {
 		return rec, remember.ErrNotFound
 	}
@@ -216,7 +217,7 @@ func (s *Store) Consume(ctx context.Context, selector string, usedAt time.Time, 
 	}()
 	// The write comes first: the transaction takes its write lock before
 	// it reads anything, so the check and the mark are one step.
-	res, err := tx.ExecContext(ctx, s.q.markUsed, micros(usedAt), selector, next.User)
+	res, err := tx.ExecContext(ctx, s.q.markUsed, micros(usedAt), selector, next.Realm, next.User)
 	if err != nil {
 		return fmt.Errorf("sqlstore: consume: %w", err)
 	}
@@ -232,7 +233,7 @@ func (s *Store) Consume(ctx context.Context, selector string, usedAt time.Time, 
 		case old.Used():
 			err = remember.ErrAlreadyUsed
 		default:
-			err = errors.New("sqlstore: consume: the next key belongs to another user")
+			err = errors.New("sqlstore: consume: the next key belongs to another user or realm")
 		}
 		return err
 	}
@@ -261,8 +262,8 @@ func (s *Store) Delete(ctx context.Context, selector string) error {
 }
 
 // DeleteUser implements remember.Store.
-func (s *Store) DeleteUser(ctx context.Context, user string) (int, error) {
-	return s.exec(ctx, "delete user", s.q.deleteUser, user)
+func (s *Store) DeleteUser(ctx context.Context, realm, user string) (int, error) {
+	return s.exec(ctx, "delete user", s.q.deleteUser, realm, user)
 }
 
 // GC implements remember.Store. It deletes in one statement; the expires

@@ -110,6 +110,7 @@ func Run(t *testing.T, open func(t *testing.T) remember.Store) {
 			{"unknown key", Rec("x", now, time.Hour).Selector, Rec("alice", now, time.Hour), remember.ErrNotFound},
 			{"next selector taken", old.Selector, withSelector(Rec("alice", now, time.Hour), taken.Selector), remember.ErrCollision},
 			{"next for another user", old.Selector, Rec("mallory", now, time.Hour), nil},
+			{"next in another realm", old.Selector, inRealm(Rec("alice", now, time.Hour), "other"), nil},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
@@ -198,7 +199,9 @@ func Run(t *testing.T, open func(t *testing.T) remember.Store) {
 		if err := s.Consume(ctx, a1.Selector, now, a3); err != nil { // a used key counts too
 			t.Fatal(err)
 		}
-		n, err := s.DeleteUser(ctx, "alice")
+		elsewhere := inRealm(Rec("alice", now, time.Hour), "other") // another site's alice
+		mustCreate(t, s, elsewhere)
+		n, err := s.DeleteUser(ctx, Realm, "alice")
 		if err != nil || n != 3 {
 			t.Fatalf("DeleteUser = %d, %v; want 3", n, err)
 		}
@@ -210,7 +213,10 @@ func Run(t *testing.T, open func(t *testing.T) remember.Store) {
 		if _, err := s.Lookup(ctx, bob.Selector); err != nil {
 			t.Fatalf("bob's key: %v", err)
 		}
-		if n, err := s.DeleteUser(ctx, "nobody"); err != nil || n != 0 {
+		if got, err := s.Lookup(ctx, elsewhere.Selector); err != nil || got.Realm != "other" {
+			t.Fatalf("alice's key in another realm: %+v, %v (want it kept)", got, err)
+		}
+		if n, err := s.DeleteUser(ctx, Realm, "nobody"); err != nil || n != 0 {
 			t.Fatalf("DeleteUser(nobody) = %d, %v", n, err)
 		}
 	})
@@ -241,8 +247,11 @@ func Run(t *testing.T, open func(t *testing.T) remember.Store) {
 	})
 }
 
-// Rec returns a record with a fresh random selector and validator hash,
-// created at created and expiring ttl later.
+// Realm is the realm of Rec's records.
+const Realm = "shop"
+
+// Rec returns a record of user in Realm with a fresh random selector and
+// validator hash, created at created and expiring ttl later.
 func Rec(user string, created time.Time, ttl time.Duration) remember.Record {
 	var sel [16]byte
 	var val [32]byte
@@ -251,10 +260,16 @@ func Rec(user string, created time.Time, ttl time.Duration) remember.Record {
 	return remember.Record{
 		Selector: base64.RawURLEncoding.EncodeToString(sel[:]),
 		Hash:     sha256.Sum256(val[:]),
+		Realm:    Realm,
 		User:     user,
 		Created:  created,
 		Expires:  created.Add(ttl),
 	}
+}
+
+func inRealm(r remember.Record, realm string) remember.Record {
+	r.Realm = realm
+	return r
 }
 
 func withSelector(r remember.Record, sel string) remember.Record {
@@ -271,7 +286,7 @@ func mustCreate(t *testing.T, s remember.Store, r remember.Record) {
 
 func same(t *testing.T, got, want remember.Record) {
 	t.Helper()
-	if got.Selector != want.Selector || got.Hash != want.Hash || got.User != want.User ||
+	if got.Selector != want.Selector || got.Hash != want.Hash || got.Realm != want.Realm || got.User != want.User ||
 		!got.Created.Equal(want.Created) || !got.Expires.Equal(want.Expires) || !got.UsedAt.Equal(want.UsedAt) {
 		t.Fatalf("record = %+v\nwant %+v", got, want)
 	}

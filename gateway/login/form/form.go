@@ -35,8 +35,7 @@ type Claimer interface {
 type Config struct {
 	// Auth is the site's auth block: login path, rate limits, remember-me.
 	Auth config.Auth
-	// Users is the site's users file (Auth.Htpasswd, opened by the
-	// caller). Required.
+	// Users is the site's users file; nil opens Auth.Htpasswd.
 	Users *htpasswd.File
 	// DeviceKey signs device cookies (at least 32 bytes when device
 	// cookies are on, auth.rate_limit.per_device).
@@ -81,7 +80,17 @@ var (
 // reload have every session revoked and every remember-me key forgotten.
 func New(cfg Config, site login.Site) (*Method, error) {
 	if cfg.Users == nil {
-		return nil, errors.New("form login: Config.Users is required")
+		if cfg.Auth.Htpasswd == "" {
+			return nil, errors.New("form login: no users file (auth.htpasswd)")
+		}
+		f, err := htpasswd.Open(htpasswd.Config{Path: cfg.Auth.Htpasswd, Logger: site.Logger()})
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range f.Warnings() {
+			site.Logger().Warn("gateway: users file", "warning", w)
+		}
+		cfg.Users = f
 	}
 	m := &Method{s: site, auth: cfg.Auth, users: cfg.Users, claims: cfg.Claims}
 	rl := cfg.Auth.RateLimit

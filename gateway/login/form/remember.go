@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/remember"
@@ -17,16 +15,10 @@ import (
 // rememberField is the login form's "Keep me signed in" checkbox.
 const rememberField = "remember"
 
-// realmSep joins a realm and a user name into the user of a remember key,
-// so that keys (and the theft response) stay within one realm.
-const realmSep = "\x1f"
-
 // autoLogin is a site's remember-me: one-time keys in a remember.Store,
 // scoped to the site's realm.
 type autoLogin struct {
-	m     *remember.Manager
-	st    remember.Store
-	realm string
+	m *remember.Manager
 }
 
 // newAutoLogin builds the site's remember-me when auth.remember is enabled.
@@ -38,50 +30,21 @@ func newAutoLogin(fm *Method, cfg Config) (*autoLogin, error) {
 	if cfg.RememberStore == nil {
 		return nil, fmt.Errorf("remember-me needs a remember store: %w", errors.ErrUnsupported)
 	}
-	a := &autoLogin{st: cfg.RememberStore, realm: s.Realm()}
 	m, err := remember.New(remember.Config{Store: cfg.RememberStore, MaxAge: cfg.Auth.Remember.Lifetime, ReuseGrace: cfg.Auth.Remember.ReuseGrace,
-		Auditor:        realmAuditor{cfg.Auditor, a.realm},
-		TrustedProxies: cfg.TrustedProxies, // the audited client, as the site judges it
 		// Another realm's key (another site of this gateway, another
 		// gateway on the store) or a removed user's is left untouched.
-		Owns: func(keyUser string) bool {
-			u := a.user(keyUser)
-			return u != "" && wire.ValidUser(u) && fm.users.Has(u)
-		},
+		Realm:          s.Realm(),
+		Owns:           func(user string) bool { return wire.ValidUser(user) && fm.users.Has(user) },
+		Auditor:        cfg.Auditor,
+		TrustedProxies: cfg.TrustedProxies, // the audited client, as the site judges it
 		OnReuse: func(ctx context.Context, user string) error {
-			_, err := s.RevokeUser(ctx, a.user(user))
+			_, err := s.RevokeUser(ctx, user)
 			return err
 		}})
 	if err != nil {
 		return nil, err
 	}
-	a.m = m
-	return a, nil
-}
-
-func (a *autoLogin) key(user string) string { return a.realm + realmSep + user }
-
-// user strips the realm off a key's user ("" if it is another realm's).
-func (a *autoLogin) user(keyUser string) string {
-	u, ok := strings.CutPrefix(keyUser, a.realm+realmSep)
-	if !ok {
-		return ""
-	}
-	return u
-}
-
-// realmAuditor names the user without the realm in remember.* events.
-type realmAuditor struct {
-	next  session.Auditor
-	realm string
-}
-
-func (r realmAuditor) Audit(ctx context.Context, e session.Event) {
-	if u, ok := strings.CutPrefix(e.User, r.realm+realmSep); ok {
-		e.User = u
-	}
-	e.Attrs = append(e.Attrs, slog.String("realm", r.realm))
-	r.next.Audit(ctx, e)
+	return &autoLogin{m: m}, nil
 }
 
 // Recognize implements login.Method: a request without a signed-in user
@@ -92,15 +55,14 @@ func (m *Method) Recognize(w http.ResponseWriter, r *http.Request, sess *session
 	if a == nil || !m.s.IsSecure(r) || len(r.CookiesNamed(a.m.CookieName())) == 0 {
 		return
 	}
-	keyUser, err := a.m.Authenticate(w, r)
+	user, err := a.m.Authenticate(w, r)
 	if err != nil {
 		if errors.Is(err, remember.ErrReused) || (!errors.Is(err, remember.ErrNotFound) && !errors.Is(err, remember.ErrInvalid) && !errors.Is(err, remember.ErrRaced)) {
 			m.s.Logger().Warn("gateway: remember-me sign-in refused", "err", err)
 		}
 		return
 	}
-	user := a.user(keyUser)
-	if user == "" || !wire.ValidUser(user) || !m.users.Has(user) {
+	if !wire.ValidUser(user) || !m.users.Has(user) {
 		a.m.Forget(w, r) //nolint:errcheck // best effort; the key was consumed anyway
 		return
 	}
@@ -121,7 +83,7 @@ func (m *Method) rememberLogin(w http.ResponseWriter, r *http.Request, user stri
 	}
 	var err error
 	if r.PostFormValue(rememberField) != "" {
-		err = a.m.Issue(w, r, a.key(user))
+		err = a.m.Issue(w, r, user)
 	} else {
 		err = a.m.Forget(w, r)
 	}
@@ -144,7 +106,7 @@ func (m *Method) rememberForget(w http.ResponseWriter, r *http.Request) {
 // browser's cookie: after "sign out everywhere (else)" or revoking a
 // session, no remembered browser may sign straight back in.
 func (a *autoLogin) disable(w http.ResponseWriter, r *http.Request, user string) error {
-	if err := a.m.Disable(w, r, a.key(user)); err != nil {
+	if err := a.m.Disable(w, r, user); err != nil {
 		return fmt.Errorf("gateway: remember-me revoke: %w", err)
 	}
 	return nil
@@ -153,8 +115,6 @@ func (a *autoLogin) disable(w http.ResponseWriter, r *http.Request, user string)
 // forget deletes every remember key of user in the realm (an admin's
 // revoke, a user removed from the users file).
 func (a *autoLogin) forget(ctx context.Context, user string) error {
-	if _, err := a.st.DeleteUser(ctx, a.key(user)); err != nil {
-		return fmt.Errorf("gateway: deleting %s's remember-me keys: %w", user, err)
-	}
-	return nil
+	_, err := a.m.DeleteUser(ctx, user)
+	return err
 }
