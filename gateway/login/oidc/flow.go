@@ -192,6 +192,7 @@ func (m *Method) serveCallback(w http.ResponseWriter, r *http.Request) {
 		m.site.ErrorPage(w, http.StatusInternalServerError, "Sign-in failed. Please try again.")
 		return
 	}
+	m.signins.add(who.sid, id.Subject, who.user, sess.Ref(), now, now.Add(m.keepEnded()))
 	m.site.Count("ok")
 	m.site.Audit(r, session.Event{Type: "login.ok", User: who.user, Ref: sess.Ref(), Attrs: []slog.Attr{slog.String("method", Name)}})
 	w.Header().Set("Cache-Control", "no-store")

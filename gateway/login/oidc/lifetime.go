@@ -2,8 +2,6 @@ package oidc
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -173,84 +171,6 @@ func (m *Method) serveSignedOut(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, login.SafeNext(r.URL.Query().Get("state")), http.StatusSeeOther)
 }
 
-// serveBackchannel takes a provider's logout token (Back-Channel Logout
-// 1.0): once verified, every session of its sid, or of its sub, signed
-// in before it, is signed out.
-func (m *Method) serveBackchannel(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Cache-Control", "no-store")
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", "POST")
-		http.Error(w, "POST a logout_token", http.StatusMethodNotAllowed)
-		return
-	}
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	raw := r.PostFormValue("logout_token")
-	sub, sid, reason := m.verifyLogout(r.Context(), raw)
-	if reason != "" {
-		m.site.Audit(r, session.Event{Type: "oidc.backchannel_refused", Attrs: []slog.Attr{slog.String("reason", reason)}})
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusBadRequest)
-		w.Write([]byte(`{"error":"invalid_request"}` + "\n"))
-		return
-	}
-	now := m.now()
-	m.ended.add(sid, sub, now, now.Add(m.keepEnded()))
-	revoked := -1
-	if sub != "" && m.cfg.UserClaim == "sub" {
-		// The user is the sub: every one of their sessions in the realm
-		// ends now, on every gateway of a server store.
-		n, err := m.site.RevokeUser(r.Context(), sub)
-		if err != nil && !errors.Is(err, errors.ErrUnsupported) {
-			m.site.Logger().Error("oidc: back-channel logout", "err", err)
-		}
-		revoked = n
-	}
-	m.site.Audit(r, session.Event{Type: "oidc.backchannel_logout", User: sub, Attrs: []slog.Attr{
-		slog.Bool("sid", sid != ""), slog.Int("revoked", revoked)}})
-	w.WriteHeader(http.StatusOK)
-}
-
-// keepEnded is how long a back-channel logout is remembered: until every
-// session it could name has expired by itself.
-func (m *Method) keepEnded() time.Duration { return 48 * time.Hour }
-
-// verifyLogout checks a logout token: signature, issuer, audience and
-// expiry as for an ID token, the back-channel logout event, no nonce, and
-// a sid or sub.
-func (m *Method) verifyLogout(parent context.Context, raw string) (sub, sid, reason string) {
-	if raw == "" {
-		return "", "", "no_token"
-	}
-	d, err := m.discover(parent, false)
-	if err != nil {
-		return "", "", "provider_down"
-	}
-	ctx, cancel := m.ctx(parent)
-	defer cancel()
-	tok, err := d.verifier.Verify(ctx, raw)
-	if err != nil {
-		return "", "", verifyReason(err)
-	}
-	var c struct {
-		Sub    string         `json:"sub"`
-		SID    string         `json:"sid"`
-		Nonce  *string        `json:"nonce"`
-		Events map[string]any `json:"events"`
-	}
-	if err := tok.Claims(&c); err != nil {
-		return "", "", "claims"
-	}
-	switch _, ok := c.Events["http://schemas.openid.net/event/backchannel-logout"]; {
-	case !ok:
-		return "", "", "not_a_logout_token"
-	case c.Nonce != nil:
-		return "", "", "nonce_present"
-	case c.Sub == "" && c.SID == "":
-		return "", "", "no_sub_or_sid"
-	}
-	return c.Sub, c.SID, ""
-}
-
 // onceSet remembers values until they expire: each is first once.
 type onceSet struct {
 	mu   sync.Mutex
@@ -274,45 +194,6 @@ func (s *onceSet) first(v string, expires time.Time) bool {
 	}
 	s.seen[v] = expires
 	return true
-}
-
-// endedSet holds the sids and subs back-channel logouts ended, with when.
-type endedSet struct {
-	mu sync.Mutex
-	by map[string]endedAt
-}
-
-type endedAt struct{ at, until time.Time }
-
-func newEndedSet() *endedSet { return &endedSet{by: map[string]endedAt{}} }
-
-func (s *endedSet) add(sid, sub string, at, until time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, e := range s.by {
-		if at.After(e.until) {
-			delete(s.by, k)
-		}
-	}
-	if sid != "" {
-		s.by["sid:"+sid] = endedAt{at, until}
-	}
-	if sub != "" {
-		s.by["sub:"+sub] = endedAt{at, until}
-	}
-}
-
-// ended reports whether a session of sid and sub signed in at since was
-// ended by a back-channel logout after it.
-func (s *endedSet) ended(sid, sub string, since time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range []string{"sid:" + sid, "sub:" + sub} {
-		if e, ok := s.by[k]; ok && len(k) > 4 && !e.at.Before(since) {
-			return true
-		}
-	}
-	return false
 }
 
 // refreshSet runs one refresh per session at a time and lets the

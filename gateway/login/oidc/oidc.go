@@ -73,6 +73,7 @@ type Method struct {
 
 	states  *onceSet     // states already used
 	ended   *endedSet    // sids and subs a back-channel logout ended
+	signins *signinIndex // sessions signed in here, by sid and sub
 	refresh *refreshSet  // refreshes in flight and just done, per session
 	down    *downTracker // when the provider last failed to answer
 }
@@ -109,6 +110,7 @@ func New(cfg Config) (*Method, error) {
 		client:  &http.Client{Transport: tr, Timeout: providerTimeout},
 		states:  newOnceSet(),
 		ended:   newEndedSet(),
+		signins: newSigninIndex(),
 		refresh: newRefreshSet(),
 		down:    &downTracker{},
 	}, nil

@@ -119,3 +119,24 @@ func TestRefreshOncePerSession(t *testing.T) {
 		t.Fatalf("a request got no result: %+v", results)
 	}
 }
+
+func TestSigninIndex(t *testing.T) {
+	x := newSigninIndex()
+	now := time.Now()
+	x.add("sid-1", "sub-a", "alice", "ref-1", now, now.Add(time.Hour))
+	x.add("sid-2", "sub-a", "alice", "ref-2", now, now.Add(time.Hour))
+	x.add("sid-3", "sub-b", "bob", "ref-3", now, now.Add(time.Hour))
+	if got := x.take("sid-1", ""); len(got) != 1 || got[0].ref != "ref-1" {
+		t.Fatalf("take(sid-1) = %+v", got)
+	}
+	if got := x.take("", "sub-a"); len(got) != 2 {
+		t.Fatalf("take(sub-a) = %+v, want both of alice's", got)
+	}
+	if got := x.take("sid-2", "sub-x"); len(got) != 1 || got[0].ref != "ref-2" {
+		t.Fatalf("take(sid-2) = %+v", got)
+	}
+	x.add("", "", "carol", "ref-4", now.Add(2*time.Hour), now.Add(3*time.Hour)) // prunes bob's expired entry
+	if got := x.take("sid-3", "sub-b"); len(got) != 0 {
+		t.Fatalf("expired entries kept: %+v", got)
+	}
+}
