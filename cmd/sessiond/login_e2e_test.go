@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -71,6 +72,7 @@ type gateway struct {
 	dir, users string
 	config     string
 	https      int
+	http       int // the plain-HTTP port; 0: any free one
 	admin      int
 	proc       *proc
 }
@@ -135,7 +137,7 @@ func startGatewayConfig(t *testing.T, bin string, st storeCase, top, sites strin
 func (g gateway) configText(t *testing.T, store, top, sites string) string {
 	return fmt.Sprintf("listen:\n  http: {addr: \"127.0.0.1:%d\"}\n  https: {addr: \"127.0.0.1:%d\", dev_tls: true}\n"+
 		"  admin: {addr: \"127.0.0.1:%d\", token_env: TEST_ADMIN_TOKEN}\nstore:\n%s%s\nsites:\n%s",
-		testenv.FreePort(t), g.https, g.admin, store, top, sites)
+		cmp.Or(g.http, testenv.FreePort(t)), g.https, g.admin, store, top, sites)
 }
 
 // startConfig writes cfg to g.config and starts the binary. It reports

@@ -35,14 +35,15 @@ var oidcUsers = []testoidc.User{
 }
 
 // startOIDCGateway starts a provider and a gateway that trusts it, on
-// store st. refresh is the sites' refresh_every, grace their down_grace.
-func startOIDCGateway(t *testing.T, bin string, st storeCase, upstream string, refresh, grace time.Duration) oidcGateway {
+// store st. refresh is the sites' refresh_every, grace their down_grace;
+// siteYAML is added to both sites (keys indented by four spaces).
+func startOIDCGateway(t *testing.T, bin string, st storeCase, upstream string, refresh, grace time.Duration, siteYAML ...string) oidcGateway {
 	t.Helper()
 	dir := t.TempDir()
 	store := st.yaml(t, dir)
 	t.Setenv("TEST_ADMIN_TOKEN", testAdminToken)
 	for attempt := 1; ; attempt++ {
-		g := oidcGateway{gateway: gateway{dir: dir, https: testenv.FreePort(t), admin: testenv.FreePort(t)},
+		g := oidcGateway{gateway: gateway{dir: dir, https: testenv.FreePort(t), http: testenv.FreePort(t), admin: testenv.FreePort(t)},
 			audit: filepath.Join(dir, "audit.log")}
 		var clients []testoidc.Client
 		for _, host := range []string{"app.localhost", "staff.localhost"} {
@@ -77,7 +78,7 @@ func startOIDCGateway(t *testing.T, bin string, st storeCase, upstream string, r
         ca_root: %[5]s
         refresh_every: %[6]s
         down_grace: %[7]s
-%[8]s`, host, upstream, g.op.Issuer(), filepath.Join(dir, host+".secret"), ca, refresh, grace, extra)
+%[8]s%[9]s`, host, upstream, g.op.Issuer(), filepath.Join(dir, host+".secret"), ca, refresh, grace, extra, strings.Join(siteYAML, ""))
 		}
 		g.config = filepath.Join(dir, "sessiond.yaml")
 		sites := site("app.localhost", "") + site("staff.localhost", "        allowed_groups: [staff]\n        allowed_domains: [example.com]\n")
@@ -533,6 +534,43 @@ func TestOIDCRefresh(t *testing.T) {
 			time.Sleep(2500 * time.Millisecond)
 			signedOut(t, bob, g, host, "bob past down_grace")
 			g.waitAudit(t, "session.oidc_provider_down", `"user":"u-bob"`)
+		})
+	}
+}
+
+// TestOIDCMixedMode: on a mixed-mode site, an anonymous plain-HTTP session
+// steps up to HTTPS at the OpenID sign-in and keeps its data; over plain
+// HTTP the backend then gets neither the user nor the email or groups;
+// a second site signs the same browser in from the provider's session
+// (single sign-on).
+func TestOIDCMixedMode(t *testing.T) {
+	bin := buildSessiond(t)
+	up := newUpstream(t)
+	for _, st := range gatewayStores[:2] { // mixed mode needs a server store
+		t.Run(st.name, func(t *testing.T) {
+			g := startOIDCGateway(t, bin, st, up.srv.URL, 5*time.Minute, 15*time.Minute, "    session: {mode: mixed}\n")
+			plain := fmt.Sprintf("http://app.localhost:%d", g.http)
+			w := web{t, client()}
+			w.do("GET", plain+"/cart?replace=cart%3D1", nil)
+			if resp, _, _ := oidcLogin(w, g, "app.localhost", "alice", "/"); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("sign-in = %d", resp.StatusCode)
+			}
+			_, body := w.do("GET", g.url("app.localhost", "/who"), nil)
+			if !strings.Contains(body, "cart=1") || !strings.Contains(body, "user=u-alice") || up.seen().Get("X-Session-Email") != "alice@example.com" {
+				t.Fatalf("over HTTPS after the step-up: %q, email %q", body, up.seen().Get("X-Session-Email"))
+			}
+			_, body = w.do("GET", plain+"/who", nil)
+			h := up.seen()
+			if !strings.Contains(body, "cart=1") || !strings.Contains(body, "user=\n") || h.Get("X-Session-Email") != "" || h.Get("X-Session-Groups") != "" {
+				t.Fatalf("over plain HTTP: %q, email %q, groups %q; want the cart and no identity", body, h.Get("X-Session-Email"), h.Get("X-Session-Groups"))
+			}
+			// Single sign-on: the staff site, no login form at the provider.
+			if resp, _, _ := oidcLogin(w, g, "staff.localhost", "", "/"); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("single sign-on on the staff site = %d", resp.StatusCode)
+			}
+			if u := whoAmI(w, g.gateway, "staff.localhost"); u != "u-alice" {
+				t.Fatalf("staff site after single sign-on: %q", u)
+			}
 		})
 	}
 }
