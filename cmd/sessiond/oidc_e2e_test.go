@@ -471,6 +471,9 @@ func TestAttackOIDC(t *testing.T) {
 				if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "cannot be reached") {
 					t.Fatalf("provider down: %d %s", resp.StatusCode, body)
 				}
+				if c := sessionCookie(w, g.gateway, host); c != "" {
+					t.Fatalf("provider down: a session was started (%d bytes of cookie)", len(c))
+				}
 				signedOut(t, w, g, host, "provider down")
 				g.waitAudit(t, "login.provider_down")
 			})
