@@ -12,6 +12,7 @@ import (
 type site struct{ login.Site }
 
 func (site) HTTPSOrigin() string { return "https://app.example.com" }
+func (site) Realm() string       { return "app" }
 
 // A site builds its OpenID login from its auth.oidc block; the provider
 // is first asked at the first sign-in, so New needs no network.

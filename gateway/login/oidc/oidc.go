@@ -71,9 +71,9 @@ type Method struct {
 	mu        sync.Mutex
 	discovery *discovered // nil until the provider answered once
 
-	states  *onceSet     // states already used
-	ended   *endedSet    // sids and subs a back-channel logout ended
-	signins *signinIndex // sessions signed in here, by sid and sub
+	states  *onceSet     // states already used (per client, shared)
+	ended   *endedSet    // sids and subs a back-channel logout ended (per realm, shared)
+	signins *signinIndex // sessions signed in here, by sid and sub (per realm, shared)
 	refresh *refreshSet  // refreshes in flight and just done, per session
 	down    *downTracker // when the provider last failed to answer
 }
@@ -108,9 +108,9 @@ func New(cfg Config) (*Method, error) {
 	return &Method{
 		cfg: o, site: cfg.Site, now: now,
 		client:  &http.Client{Transport: tr, Timeout: providerTimeout},
-		states:  newOnceSet(),
-		ended:   newEndedSet(),
-		signins: newSigninIndex(),
+		states:  sharedFor(o.Issuer, o.ClientID).states,
+		ended:   sharedFor(o.Issuer, cfg.Site.Realm()).ended,
+		signins: sharedFor(o.Issuer, cfg.Site.Realm()).signins,
 		refresh: newRefreshSet(),
 		down:    &downTracker{},
 	}, nil
@@ -156,6 +156,34 @@ func (m *Method) ForgetUser(context.Context, http.ResponseWriter, *http.Request,
 
 // Cookies implements login.Method: the method has no cookie of its own.
 func (m *Method) Cookies() []string { return nil }
+
+// shared is what every Method of one provider and one realm (or client)
+// in this process keeps together: the sites of a realm share sessions, so
+// a back-channel logout at one of them ends the session at all; and a
+// reload of the configuration, which builds new Methods, forgets none of
+// it.
+type shared struct {
+	states  *onceSet
+	ended   *endedSet
+	signins *signinIndex
+}
+
+var (
+	sharedMu sync.Mutex
+	sharedBy = map[[2]string]*shared{}
+)
+
+func sharedFor(issuer, scope string) *shared {
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	k := [2]string{issuer, scope}
+	if sh, ok := sharedBy[k]; ok {
+		return sh
+	}
+	sh := &shared{states: newOnceSet(), ended: newEndedSet(), signins: newSigninIndex()}
+	sharedBy[k] = sh
+	return sh
+}
 
 // errProviderDown marks a provider that did not answer (network, 5xx).
 var errProviderDown = errors.New("the provider cannot be reached")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/login"
 )
 
 func TestIdentify(t *testing.T) {
@@ -138,5 +139,38 @@ func TestSigninIndex(t *testing.T) {
 	x.add("", "", "carol", "ref-4", now.Add(2*time.Hour), now.Add(3*time.Hour)) // prunes bob's expired entry
 	if got := x.take("sid-3", "sub-b"); len(got) != 0 {
 		t.Fatalf("expired entries kept: %+v", got)
+	}
+}
+
+type realmSite struct {
+	login.Site
+	realm string
+}
+
+func (s realmSite) Realm() string { return s.realm }
+
+// TestSharedAcrossReloadsAndRealm: a Method built again (a configuration
+// reload) or for another site of the realm sees the back-channel logouts
+// and used states of the first; another realm does not.
+func TestSharedAcrossReloadsAndRealm(t *testing.T) {
+	o := config.DefaultOIDC()
+	o.Issuer, o.ClientID = "https://shared.example", "c"
+	build := func(realm string) *Method {
+		m, err := New(Config{OIDC: &o, Site: realmSite{realm: realm}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	first := build("shop")
+	now := time.Now()
+	first.ended.add("sid-9", "", now, now.Add(time.Hour))
+	first.states.first("state-9", now.Add(time.Minute))
+	again, other := build("shop"), build("outlet")
+	if !again.ended.ended("sid-9", "", now.Add(-time.Second)) || again.states.first("state-9", now.Add(time.Minute)) {
+		t.Fatal("a rebuilt method of the realm forgot a logout or a used state")
+	}
+	if other.ended.ended("sid-9", "", now.Add(-time.Second)) {
+		t.Fatal("another realm's session was ended")
 	}
 }
