@@ -11,7 +11,6 @@ import (
 
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
-	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/login/form"
 )
 
@@ -76,7 +75,7 @@ func TestRemovedUserSignedOutWithoutRevocation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.methods = []login.Method{m}
+		s.useMethods(m)
 	}
 	a := g.client()
 	doLogin(g, a, "alice", "alice-pw", "/")

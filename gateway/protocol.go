@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/wire"
 )
@@ -205,8 +206,8 @@ func (h Headers) stripResponse(hdr http.Header) {
 }
 
 // internalPrefix marks keys the gateway keeps for itself (the CSRF
-// secret). Backends neither see nor set them.
-const internalPrefix = "secure.sessiond."
+// secret, who signed the user in). Backends neither see nor set them.
+const internalPrefix = login.InternalPrefix
 
 // reservedKey reports whether a backend may not set or delete key:
 // mod_session's "expiry" (expiry is never data here) and the gateway's

@@ -72,8 +72,7 @@ func (p *probe) Cookies() []string { return []string{"probe-state"} }
 func addProbe(g *gw) *probe {
 	s := g.g.sites[testHost]
 	p := &probe{site: loginSite{s}, revoked: map[string]bool{}}
-	s.methods = append(s.methods, p)
-	s.stripNames = append(s.stripNames, p.Cookies()...)
+	s.useMethods(append(s.methods, p)...)
 	return p
 }
 

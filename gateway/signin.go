@@ -52,6 +52,21 @@ func (s *site) newMethods(g *Gateway) ([]login.Method, error) {
 	return ms, nil
 }
 
+// useMethods makes ms the site's login methods: their routes (the first
+// method's wins a path) and cookies.
+func (s *site) useMethods(ms ...login.Method) {
+	s.methods, s.routes, s.loginCookie = ms, map[string]login.Route{}, nil
+	for _, m := range ms {
+		s.loginCookie = append(s.loginCookie, m.Cookies()...)
+		for _, rt := range m.Routes() {
+			if _, dup := s.routes[rt.Path]; !dup {
+				s.routes[rt.Path] = rt
+			}
+		}
+	}
+	s.stripNames = append(s.stripNames, s.loginCookie...)
+}
+
 // formConfig configures the site's form login with users (nil: the
 // configured file).
 func (s *site) formConfig(g *Gateway, users *htpasswd.File) form.Config {
@@ -224,36 +239,26 @@ func (s *site) serveLogin(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	p := r.URL.Path
-	var h http.Handler
-	form := true
-	for _, m := range s.methods {
-		for _, rt := range m.Routes() {
-			if rt.Path == p && h == nil {
-				h, form = rt.Handler, rt.Form
-			}
-		}
-	}
+	rt, ok := s.routes[p]
 	switch {
 	case p == s.cfg.Auth.LogoutPath:
-		h, form = http.HandlerFunc(s.serveLogout), true
-	case h == nil && p == s.cfg.Auth.LoginPath:
-		h = http.HandlerFunc(s.serveLoginPage)
-	case h == nil:
+		rt = login.Route{Handler: http.HandlerFunc(s.serveLogout), Form: true}
+	case !ok && p == s.cfg.Auth.LoginPath:
+		rt = login.Route{Handler: http.HandlerFunc(s.serveLoginPage), Form: true}
+	case !ok:
 		return false
 	}
-	if !form {
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			// Unchecked (safe), but able to render the login page's token.
-			h = s.csrf.Handler(h)
-		}
-		h.ServeHTTP(w, r)
-		return true
-	}
-	if !s.isSecure(r) {
+	switch {
+	case !rt.Form && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		// Unchecked (safe), but able to render the login page's token.
+		s.csrf.Handler(rt.Handler).ServeHTTP(w, r)
+	case !rt.Form:
+		rt.Handler.ServeHTTP(w, r)
+	case !s.isSecure(r):
 		s.insecure(w, r) // before anything reads a body sent in the clear
-		return true
+	default:
+		s.csrf.Handler(rt.Handler).ServeHTTP(w, r)
 	}
-	s.csrf.Handler(h).ServeHTTP(w, r)
 	return true
 }
 
@@ -354,12 +359,10 @@ type originalKey struct{}
 // login methods' cookies the backend will not see, for a backend's
 // logout (originalRequest).
 func (s *site) keepOriginal(r *http.Request) *http.Request {
-	for _, m := range s.methods {
-		for _, c := range m.Cookies() {
-			if len(r.CookiesNamed(c)) > 0 {
-				orig := r.Clone(r.Context())
-				return r.WithContext(context.WithValue(r.Context(), originalKey{}, orig))
-			}
+	for _, c := range s.loginCookie {
+		if len(r.CookiesNamed(c)) > 0 {
+			orig := r.Clone(r.Context())
+			return r.WithContext(context.WithValue(r.Context(), originalKey{}, orig))
 		}
 	}
 	return r

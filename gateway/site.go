@@ -37,9 +37,11 @@ type site struct {
 	csrf        *csrf.Protection
 	backend     http.Handler
 	cgi         bool
-	cookieNames []string       // session cookies: never forwarded, never set by a backend
-	stripNames  []string       // further cookies never forwarded (the Apache cookie being migrated, the login methods')
-	methods     []login.Method // the ways users sign in here, in the login page's order
+	cookieNames []string               // session cookies: never forwarded, never set by a backend
+	stripNames  []string               // further cookies never forwarded (the Apache cookie being migrated, the login methods')
+	methods     []login.Method         // the ways users sign in here, in the login page's order
+	routes      map[string]login.Route // the methods' routes by path (the first method's wins)
+	loginCookie []string               // the methods' cookies
 	log         *slog.Logger
 	auditor     session.Auditor
 	chain       http.Handler // with sessions
@@ -149,12 +151,11 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.methods, err = s.newMethods(g); err != nil {
+	ms, err := s.newMethods(g)
+	if err != nil {
 		return nil, err
 	}
-	for _, m := range s.methods {
-		s.stripNames = append(s.stripNames, m.Cookies()...)
-	}
+	s.useMethods(ms...)
 	inner := http.HandlerFunc(s.serveInner)
 	if s.m != nil {
 		s.chain = s.m.Handler(s.rules.Handler(inner))

@@ -3,7 +3,6 @@ package login
 import (
 	"strings"
 	"testing"
-	"time"
 )
 
 func TestSafeNext(t *testing.T) {
@@ -26,17 +25,6 @@ func TestSafeNext(t *testing.T) {
 				t.Fatalf("SafeNext(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestRetryAfter(t *testing.T) {
-	for _, tt := range []struct {
-		wait time.Duration
-		want string
-	}{{0, "1"}, {time.Millisecond, "1"}, {time.Second, "2"}, {59500 * time.Millisecond, "60"}} {
-		if got := RetryAfter(tt.wait); got != tt.want {
-			t.Errorf("RetryAfter(%v) = %q, want %q", tt.wait, got, tt.want)
-		}
 	}
 }
 
