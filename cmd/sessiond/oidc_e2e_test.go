@@ -2,7 +2,9 @@ package main_test
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"net"
 	"net/http"
@@ -573,6 +575,47 @@ func TestOIDCMixedMode(t *testing.T) {
 			}
 			if u := whoAmI(w, g.gateway, "staff.localhost"); u != "u-alice" {
 				t.Fatalf("staff site after single sign-on: %q", u)
+			}
+		})
+	}
+}
+
+// TestOIDCTokensSealedAtRest: the ID and refresh tokens a sign-in keeps
+// are in the SQLite file in clear without encrypt_at_rest (the control),
+// and nowhere in it with encrypt_at_rest.
+func TestOIDCTokensSealedAtRest(t *testing.T) {
+	bin := buildSessiond(t)
+	up := newUpstream(t)
+	for _, sealed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("encrypt_at_rest=%v", sealed), func(t *testing.T) {
+			var db string
+			st := storeCase{"sqlite", func(t *testing.T, dir string) string {
+				db = filepath.Join(dir, "s.db")
+				yaml := fmt.Sprintf("  sqlite: {path: %s}\n", db)
+				if sealed {
+					keys := filepath.Join(dir, "data.keys")
+					k := make([]byte, 32)
+					rand.Read(k)
+					if err := os.WriteFile(keys, []byte(base64.StdEncoding.EncodeToString(k)+"\n"), 0o600); err != nil {
+						t.Fatal(err)
+					}
+					yaml += fmt.Sprintf("  encrypt_at_rest: {keys_file: %s}\n", keys)
+				}
+				return yaml
+			}}
+			g := startOIDCGateway(t, bin, st, up.srv.URL, 5*time.Minute, 15*time.Minute)
+			w := web{t, client()}
+			if resp, _, _ := oidcLogin(w, g, "app.localhost", "alice", "/"); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("sign-in = %d", resp.StatusCode)
+			}
+			whoAmI(w, g.gateway, "app.localhost")
+			var stored []byte
+			for _, f := range []string{db, db + "-wal"} {
+				b, _ := os.ReadFile(f)
+				stored = append(stored, b...)
+			}
+			if inClear := strings.Contains(string(stored), "eyJ"); inClear == sealed {
+				t.Fatalf("ID token in the database file in clear: %v (encrypt_at_rest %v)", inClear, sealed)
 			}
 		})
 	}
