@@ -145,9 +145,7 @@ func cmpOr(a, b string) string {
 // (carried in state), when the provider has one.
 func (m *Method) SignOut(w http.ResponseWriter, r *http.Request, sess *session.Session, next string) string {
 	hint := data(sess, dataIDToken)
-	m.mu.Lock()
-	d := m.discovery
-	m.mu.Unlock()
+	d := m.discovery.Load()
 	if hint == "" || d == nil || d.endSession == "" {
 		return next
 	}

@@ -30,6 +30,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
@@ -68,8 +69,8 @@ type Method struct {
 	now    func() time.Time
 	client *http.Client
 
-	mu        sync.Mutex
-	discovery *discovered // nil until the provider answered once
+	fetching  sync.Mutex                 // one discovery at a time
+	discovery atomic.Pointer[discovered] // nil until the provider answered once
 
 	states  *onceSet     // states already used (per client, shared)
 	ended   *endedSet    // sids and subs a back-channel logout ended (per realm, shared)
@@ -193,11 +194,11 @@ var errProviderDown = errors.New("the provider cannot be reached")
 // sign-in: a provider that is down is then told at once, with a page,
 // instead of a browser sent to a dead address).
 func (m *Method) discover(ctx context.Context, fresh bool) (*discovered, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.discovery != nil && !fresh {
-		return m.discovery, nil
+	if d := m.discovery.Load(); d != nil && !fresh {
+		return d, nil
 	}
+	m.fetching.Lock()
+	defer m.fetching.Unlock()
 	ctx, cancel := context.WithTimeout(gooidc.ClientContext(ctx, m.client), providerTimeout)
 	defer cancel()
 	p, err := gooidc.NewProvider(ctx, m.cfg.Issuer)
@@ -220,7 +221,7 @@ func (m *Method) discover(ctx context.Context, fresh bool) (*discovered, error) 
 		verifier:   p.VerifierContext(gooidc.ClientContext(context.Background(), m.client), &gooidc.Config{ClientID: m.cfg.ClientID, Now: m.now}),
 		endSession: extra.EndSession,
 	}
-	m.discovery = d
+	m.discovery.Store(d)
 	return d, nil
 }
 
