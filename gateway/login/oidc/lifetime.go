@@ -1,6 +1,7 @@
 package oidc
 
 import (
+	"cmp"
 	"context"
 	"net/http"
 	"net/url"
@@ -55,7 +56,10 @@ func (m *Method) Vouches(w http.ResponseWriter, r *http.Request, sess *session.S
 	if rt == "" {
 		return true, "" // nothing to re-check with: the session's own timeouts apply
 	}
-	res := m.refresh.do(sess.Ref(), now, m.cfg.RefreshEvery, func() refreshResult { return m.refreshOnce(r.Context(), sess, rt) })
+	// Not bound to the request: a client that goes away must not make the
+	// provider look down to every session.
+	ctx := context.WithoutCancel(r.Context())
+	res := m.refresh.do(sess.Ref(), now, m.cfg.RefreshEvery, func() refreshResult { return m.refreshOnce(ctx, sess, rt) })
 	switch {
 	case res.event != "":
 		return false, res.event
@@ -115,7 +119,7 @@ func (m *Method) refreshOnce(parent context.Context, sess *session.Session, rt s
 		res.event = EventRefreshRefused
 		return res
 	}
-	res.refresh = cmpOr(tok.RefreshToken, rt)
+	res.refresh = cmp.Or(tok.RefreshToken, rt)
 	if raw, _ := tok.Extra("id_token").(string); raw != "" {
 		id, claims, reason := m.verify(ctx, d, tok, "")
 		if reason != "" || id.Subject != data(sess, dataSub) {
@@ -132,12 +136,6 @@ func (m *Method) refreshOnce(parent context.Context, sess *session.Session, rt s
 	return res
 }
 
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
 
 // SignOut implements login.Method: a session this method signed in goes
 // on to the provider's end_session_endpoint with id_token_hint, which
