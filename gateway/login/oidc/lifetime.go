@@ -136,7 +136,6 @@ func (m *Method) refreshOnce(parent context.Context, sess *session.Session, rt s
 	return res
 }
 
-
 // SignOut implements login.Method: a session this method signed in goes
 // on to the provider's end_session_endpoint with id_token_hint, which
 // sends the browser back to OIDCSignedOutPath and from there to next
