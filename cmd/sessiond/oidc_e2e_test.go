@@ -199,7 +199,7 @@ func TestOIDCLogin(t *testing.T) {
 				t.Fatalf("callback %s = %d to %q, want 303 to next", cb, resp.StatusCode, resp.Header.Get("Location"))
 			}
 			after := sessionCookie(alice, g.gateway, "app.localhost")
-			if after == "" || after == before {
+			if before == "" || after == "" || after == before {
 				t.Fatalf("no hard regeneration at sign-in: cookie before %q, after %q", before, after)
 			}
 			if u := whoAmI(alice, g.gateway, "app.localhost"); u != "u-alice" {
@@ -217,6 +217,12 @@ func TestOIDCLogin(t *testing.T) {
 				}
 			}
 			g.waitAudit(t, "login.ok", `"user":"u-alice"`)
+			// The pre-login ID (fixed by an attacker, say) signs nobody in.
+			fixer := web{t, client()}
+			fixer.c.Jar.SetCookies(mustURL(t, g.url("app.localhost", "/")), []*http.Cookie{{Name: "__Host-sid", Value: before, Path: "/", Secure: true}})
+			if u := whoAmI(fixer, g.gateway, "app.localhost"); u != "" {
+				t.Fatalf("the pre-login session ID is signed in as %q", u)
+			}
 
 			// A client cannot claim an identity with the new headers.
 			anon := web{t, client()}
@@ -619,4 +625,13 @@ func TestOIDCTokensSealedAtRest(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
