@@ -37,7 +37,8 @@ var oidcUsers = []testoidc.User{
 
 // startOIDCGateway starts a provider and a gateway that trusts it, on
 // store st. refresh is the sites' refresh_every, grace their down_grace;
-// siteYAML is added to both sites (keys indented by four spaces).
+// siteYAML is added to both sites (keys indented by four spaces). Without
+// an upstream the sites are forward-auth sites.
 func startOIDCGateway(t *testing.T, bin string, st storeCase, upstream string, refresh, grace time.Duration, siteYAML ...string) oidcGateway {
 	t.Helper()
 	dir := t.TempDir()
@@ -65,9 +66,13 @@ func startOIDCGateway(t *testing.T, bin string, st storeCase, upstream string, r
 				t.Fatal(err)
 			}
 		}
+		backend := "upstream: " + upstream
+		if upstream == "" {
+			backend = "forward_auth: {}" // the proxy in front asks /.sessiond/auth
+		}
 		site := func(host, extra string) string {
 			return fmt.Sprintf(`  - hosts: [%[1]s]
-    upstream: %[2]s
+    %[2]s
     auth_required: [/private]
     auth:
       oidc:
@@ -79,7 +84,7 @@ func startOIDCGateway(t *testing.T, bin string, st storeCase, upstream string, r
         ca_root: %[5]s
         refresh_every: %[6]s
         down_grace: %[7]s
-%[8]s%[9]s`, host, upstream, g.op.Issuer(), filepath.Join(dir, host+".secret"), ca, refresh, grace, extra, strings.Join(siteYAML, ""))
+%[8]s%[9]s`, host, backend, g.op.Issuer(), filepath.Join(dir, host+".secret"), ca, refresh, grace, extra, strings.Join(siteYAML, ""))
 		}
 		g.config = filepath.Join(dir, "sessiond.yaml")
 		sites := site("app.localhost", "") + site("staff.localhost", "        allowed_groups: [staff]\n        allowed_domains: [example.com]\n")
@@ -375,5 +380,26 @@ func eachOIDCStore(t *testing.T, stores []storeCase, fn func(t *testing.T, st st
 		t.Run(st.name, func(t *testing.T) {
 			fn(t, st, up, startOIDCGateway(t, bin, st, up.srv.URL, refresh, grace, siteYAML...))
 		})
+	}
+}
+
+// TestOIDCForwardAuth: a forward-auth site whose only login is OpenID
+// answers a proxy's auth request with 401 and the login page until the
+// browser signs in at the provider, then with the user, email and groups.
+func TestOIDCForwardAuth(t *testing.T) {
+	bin := buildSessiond(t)
+	g := startOIDCGateway(t, bin, gatewayStores[0], "", 5*time.Minute, 15*time.Minute)
+	w := web{t, client()}
+	resp, _ := w.do("GET", g.url("app.localhost", "/.sessiond/auth"), nil)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(resp.Header.Get("Location"), "/login?next=") {
+		t.Fatalf("auth request before sign-in = %d %q, want 401 with the login page", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp, _, _ := oidcLogin(w, g, "app.localhost", "alice", "/"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", resp.StatusCode)
+	}
+	resp, _ = w.do("GET", g.url("app.localhost", "/.sessiond/auth"), nil)
+	h := resp.Header
+	if resp.StatusCode != http.StatusOK || h.Get("X-Session-User") != "u-alice" || h.Get("X-Session-Email") != "alice@example.com" || h.Get("X-Session-Groups") != "staff,ops" {
+		t.Fatalf("auth request after sign-in = %d, user %q, email %q, groups %q", resp.StatusCode, h.Get("X-Session-User"), h.Get("X-Session-Email"), h.Get("X-Session-Groups"))
 	}
 }
