@@ -99,3 +99,36 @@ func TestHeaderPolicy(t *testing.T) {
 		t.Errorf("response after stripResponse: %v", resp)
 	}
 }
+
+// TestIdentityHeadersStripped: a client cannot send the OpenID email and
+// groups headers, by their default names or the site's own.
+func TestIdentityHeadersStripped(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		h       Headers
+		spoofed []string
+	}{
+		{"defaults", Headers{}, []string{"X-Session-Email", "X-Session-Groups", "x_session_groups"}},
+		{"renamed", Headers{Email: "X-Mail", Groups: "X-Teams"}, []string{"X-Mail", "X_Mail", "x-teams", "X-Session-Email"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tc.h.withDefaults()
+			req := http.Header{"Accept": {"v"}}
+			for _, k := range tc.spoofed {
+				req[k] = []string{"admin@example.com"}
+			}
+			h.stripSpoofed(req)
+			if len(req) != 1 || req["Accept"] == nil {
+				t.Errorf("after stripSpoofed: %v", req)
+			}
+			resp := http.Header{}
+			for _, k := range tc.spoofed {
+				resp[k] = []string{"v"}
+			}
+			h.stripResponse(resp)
+			if len(resp) != 0 {
+				t.Errorf("after stripResponse: %v", resp)
+			}
+		})
+	}
+}

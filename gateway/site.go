@@ -105,7 +105,8 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 		s.log.Info("gateway: own page templates", "dir", sc.Pages.TemplatesDir, "pages", slices.Sorted(maps.Keys(own)))
 	}
 	s.headers = Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
-		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action}.withDefaults()
+		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action,
+		Email: sc.Headers.Email, Groups: sc.Headers.Groups}.withDefaults()
 	var err error
 	if s.backend, err = s.newBackend(); err != nil {
 		return nil, err

@@ -185,6 +185,20 @@
 //	        per_ip: {attempts: 20, per: 1m}
 //	        per_user: {attempts: 10, per: 1m}
 //	        per_device: {attempts: 10, per: 1h}  # clients that signed in before (device cookie)
+//	      oidc:                         # optional: sign in at an OpenID provider (beside htpasswd the page offers both)
+//	        issuer: https://accounts.example.com
+//	        name: accounts.example.com  # "Sign in with NAME"; default: the issuer's host
+//	        client_id: sessiond
+//	        client_secret_file: secrets/oidc-client-secret  # or client_secret_env; none: a public client (PKCE only)
+//	        scopes: [openid, email, profile]
+//	        user_claim: sub             # X-Session-User: sub, email, preferred_username, ...
+//	        groups_claim: groups        # X-Session-Groups; "" = none
+//	        allowed_emails: []          # empty lists admit anyone the provider signs in
+//	        allowed_domains: []
+//	        allowed_groups: []
+//	        ca_root: ""                 # PEM file of a private CA; "" = the system's roots
+//	        refresh_every: 5m           # re-check the user with the provider (refresh token)
+//	        down_grace: 15m             # provider unreachable: sign out this long after the last good check
 //	    redirects:
 //	      overall: rules                # never, always or rules
 //	      status: 302                   # or 301; other methods than GET/HEAD get 307
@@ -205,6 +219,8 @@
 //	      secure: X-Session-Secure
 //	      replace: X-Replace-Session
 //	      action: X-Session-Action
+//	      email: X-Session-Email        # an OpenID user's email
+//	      groups: X-Session-Groups      # an OpenID user's groups, comma separated
 //	    max_header_bytes: 8192
 //	    timeouts:
 //	      request_body: 20s             # the request body, else 408 (Apache mod_reqtimeout body=20)

@@ -145,7 +145,7 @@ func validateAuth(s *Site, sp string, p *problems) {
 	}
 	for _, lp := range []struct{ key, v string }{{"login_path", a.LoginPath}, {"logout_path", a.LogoutPath}} {
 		// Only a login the gateway serves needs its paths in the session.
-		if a.Htpasswd != "" && !inSession(s, lp.v) {
+		if (a.Htpasswd != "" || a.OIDC != nil) && !inSession(s, lp.v) {
 			p.errf(join(ap, lp.key), "%s is outside the session's include/exclude paths, so login could not work", quote(lp.v))
 		}
 	}

@@ -83,6 +83,7 @@ func provisionSite(c *Config, s *Site, r *resolver, p string) {
 	if a.LogoutPath == "" {
 		a.LogoutPath = "/logout"
 	}
+	provisionOIDC(a.OIDC, r)
 	if m := s.ModCrypto; m != nil {
 		m.PassphraseFile = r.abs(m.PassphraseFile)
 		if m.CookieName == "" || m.Cipher == "" {
@@ -179,6 +180,7 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 
 	validateSession(c, s, sp, p)
 	validateAuth(s, sp, p)
+	validateOIDC(s, sp, p)
 	validateRedirects(c, s, sp, p)
 	validateHeaders(s, sp, p)
 	checkPositive(p, join(sp, "timeouts.request_body"), s.Timeouts.RequestBody)
@@ -295,6 +297,7 @@ func resolveSite(s *Site, sp string, r *resolver) {
 	if s.Auth.Htpasswd != "" && s.Session.Mode != ModeOff {
 		r.needFile(join(sp, "auth.htpasswd"), s.Auth.Htpasswd)
 	}
+	resolveOIDC(s, sp, r)
 	if m := s.ModCrypto; m != nil && m.PassphraseFile != "" {
 		r.needFile(join(sp, "modcrypto.passphrase_file"), m.PassphraseFile)
 		r.checkPrivate(join(sp, "modcrypto.passphrase_file"), m.PassphraseFile)
@@ -316,8 +319,8 @@ func validateForwardAuth(c *Config, s *Site, sp string, p *problems) {
 	switch {
 	case s.Session.Mode == ModeOff:
 		p.errf(fp, "forward auth answers from sessions; session.mode is off")
-	case s.Auth.Htpasswd == "":
-		p.errf(fp, "forward auth signs users in on the gateway's login form: set auth.htpasswd")
+	case s.Auth.Htpasswd == "" && s.Auth.OIDC == nil:
+		p.errf(fp, "forward auth signs users in on the gateway's login page: set auth.htpasswd or auth.oidc")
 	case !inSession(s, ForwardAuthPath):
 		p.errf(fp, "%s is outside the session's include/exclude paths, so no request could be authorized", quote(ForwardAuthPath))
 	}

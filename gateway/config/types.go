@@ -529,6 +529,9 @@ type Auth struct {
 	// Remember offers "Keep me signed in" on the login form (one-time
 	// remember-me keys, package remember).
 	Remember Remember `yaml:"remember"`
+	// OIDC signs users in with an OpenID provider (single sign-on); with
+	// Htpasswd beside it the login page offers both.
+	OIDC *OIDC `yaml:"oidc"`
 }
 
 // Remember is the login form's "Keep me signed in": a ticked login gets a
@@ -611,6 +614,11 @@ type Headers struct {
 	Secure  string `yaml:"secure"`  // default X-Session-Secure
 	Replace string `yaml:"replace"` // default X-Replace-Session
 	Action  string `yaml:"action"`  // default X-Session-Action
+	// Email and Groups carry an OpenID user's email and groups (comma
+	// separated) to the backend; dropped from client requests like every
+	// protocol header.
+	Email  string `yaml:"email"`  // default X-Session-Email
+	Groups string `yaml:"groups"` // default X-Session-Groups
 }
 
 // CSRF protection settings.
@@ -713,6 +721,8 @@ func DefaultSite() Site {
 			Secure:  wire.HeaderSecure,
 			Replace: wire.HeaderReplace,
 			Action:  wire.HeaderAction,
+			Email:   wire.HeaderEmail,
+			Groups:  wire.HeaderGroups,
 		},
 		MaxHeaderBytes: DefaultMaxHeaderBytes,
 		Timeouts:       SiteTimeouts{RequestBody: DefaultRequestBodyTimeout, RequestBodyMinRate: DefaultRequestBodyMinRate, UpstreamHeader: time.Minute},
@@ -727,3 +737,4 @@ func (r *RedirectRule) setDefaults() { r.To = secure.HTTPS }
 func (d *DirRoute) setDefaults()     { d.Prefix = "/" }
 func (m *ModCrypto) setDefaults()    { m.CookieName = "session"; m.Cipher = "aes256" }
 func (s *SQLiteStore) setDefaults()  { s.Path = "sessiond.db" }
+func (o *OIDC) setDefaults()         { *o = DefaultOIDC() }
