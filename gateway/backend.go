@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/session"
 )
@@ -245,6 +246,15 @@ func (s *site) setIdentity(dst http.Header, r *http.Request, sess *session.Sessi
 	}
 	if ref := sess.Ref(); ref != "" {
 		dst.Set(h.Ref, ref)
+	}
+	if sess.User() != "" {
+		// The identity a login method vouched for beyond the name.
+		if e := sess.Get(login.EmailKey); e != "" {
+			dst.Set(h.Email, e)
+		}
+		if g := sess.Get(login.GroupsKey); g != "" {
+			dst.Set(h.Groups, strings.ReplaceAll(g, "\n", ","))
+		}
 	}
 	secure := "0"
 	if sess.Secure() {

@@ -29,7 +29,7 @@ func BenchmarkGateway(b *testing.B) {
 	sc.Name, sc.Redirects.Overall = "b", secure.Never
 	cfg := testConfig(b, "80", "443", sc)
 	cfg.TrustedProxies = []config.IPPrefix{{Prefix: netip.MustParsePrefix("192.0.2.0/24")}}
-	g, err := New(cfg, Runtime{Store: st, Auditor: &session.SlogAuditor{}})
+	g, err := New(cfg, Runtime{Store: st, State: st, Auditor: &session.SlogAuditor{}})
 	if err != nil {
 		b.Fatal(err)
 	}

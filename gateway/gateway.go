@@ -41,15 +41,11 @@ type Runtime struct {
 	Store session.Store
 	Codec session.CookieCodec
 
-	// DeviceKey signs device cookies (login throttling) when there is no
-	// Store; with a Store, a key kept in the store is used. Default: a
-	// random key for this process.
-	DeviceKey []byte
-
-	// Claims remembers the migrated Apache cookies (modcrypto) so that a
-	// replayed copy is refused after a restart too. Default: the session
-	// Store; with a Codec and no Claims, this process's memory only.
-	Claims ClaimSet
+	// State keeps the gateway's own state beside the sessions: one-time
+	// claims (migrated Apache cookies, so that a replayed copy is refused
+	// after a restart too) and the device-cookie key. Required; every
+	// store package's handle is one.
+	State State
 
 	// RememberStore keeps the remember-me keys of sites with
 	// auth.remember enabled.
@@ -87,10 +83,10 @@ type Gateway struct {
 	metricsPath string
 	// maxClients bounds each login limiter (limits.max_clients).
 	maxClients int
-	// deviceKey signs device cookies (device.go): kept in the store when
-	// there is one, so it survives restarts and is shared by gateways.
+	// deviceKey signs device cookies (device.go): a secret of the State,
+	// so it survives restarts and is shared by gateways.
 	deviceKey []byte
-	claims    ClaimSet
+	claims    State
 }
 
 // New runs cfg: a configuration from config.Load, or built in code from
@@ -98,13 +94,14 @@ type Gateway struct {
 // site is built from its config.Site alone; the files it names (users,
 // Apache passphrases) are read here.
 func New(cfg *config.Config, rt Runtime) (*Gateway, error) {
-	if (rt.Store == nil) == (rt.Codec == nil) {
-		return nil, errors.New("gateway: exactly one of Store and Codec is needed")
+	if rt.State == nil {
+		return nil, errors.New("gateway: Runtime.State is required (the store's claims and secrets)")
 	}
 	g := &Gateway{sites: map[string]*site{}, store: rt.Store, codec: rt.Codec, token: cfg.Listen.Admin.Token.Reveal(),
 		log: rt.Logger, metrics: newMetrics(), metricsPath: cfg.Listen.Admin.MetricsPath,
 		trusted: cfg.Prefixes(), locator: rt.Locator, maxClients: cfg.Limits.MaxClients,
-		unknown: session.NewUnknownIDLimiter(max(cfg.Limits.UnknownIDs.PerMinute(), 0))}
+		unknown: session.NewUnknownIDLimiter(max(cfg.Limits.UnknownIDs.PerMinute(), 0)),
+		claims:  rt.State, rememberStore: rt.RememberStore}
 	if rt.AccessLog != nil {
 		g.access = &accessLog{w: rt.AccessLog, json: cfg.AccessLog.Format == "json"}
 	}
@@ -118,22 +115,15 @@ func New(cfg *config.Config, rt Runtime) (*Gateway, error) {
 		a.MinLevel = slog.LevelInfo // the gateway's audit log keeps the lifecycle too
 		g.auditor = countingAuditor{next: a, m: g.metrics}
 	}
-	g.deviceKey = g.loadDeviceKey(rt.DeviceKey)
-	g.rememberStore = rt.RememberStore
-	switch {
-	case rt.Claims != nil:
-		g.claims = rt.Claims
-	case rt.Store != nil:
-		g.claims = storeClaims{rt.Store}
-	default:
-		g.claims = &memoryClaims{}
-		for _, sc := range cfg.Sites {
-			if sc.ModCrypto != nil && sc.Session.Mode != config.ModeOff {
-				g.log.Warn("gateway: migrated Apache cookies are remembered in memory only (no Claims with the cookie store): a copy replayed after a restart is accepted once more")
-				break
-			}
-		}
+	// The admin API's Manager: the store's GC, and the check that exactly
+	// one of Store and Codec is given.
+	am, err := session.New(session.Config{Store: rt.Store, Codec: rt.Codec, Auditor: g.auditor, Logger: g.log,
+		UnknownIDs: g.unknown, Locator: rt.Locator, TrustedProxies: g.trusted})
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
 	}
+	g.admin = am
+	g.deviceKey = g.loadDeviceKey(rt.State)
 	var errs []error
 	for i := range cfg.Sites {
 		sc := &cfg.Sites[i]
@@ -157,36 +147,22 @@ func New(cfg *config.Config, rt Runtime) (*Gateway, error) {
 	if err := g.indexRealms(); err != nil {
 		return nil, err
 	}
-	if rt.Store != nil {
-		am, err := session.New(session.Config{Store: rt.Store, Auditor: g.auditor, Logger: g.log, UnknownIDs: g.unknown,
-			Locator: rt.Locator, TrustedProxies: g.trusted})
-		if err != nil {
-			return nil, err
-		}
-		g.admin = am
-	}
 	return g, nil
 }
 
-// loadDeviceKey reads (or creates) the device-cookie key in the store.
-// Without a store (or one that cannot be reached at start) it uses
-// fallback (Config.DeviceKey), else a key for this process only: device
-// cookies then stop being trusted at the next restart, and those clients
-// fall back to the per-user limit until they sign in again.
-func (g *Gateway) loadDeviceKey(fallback []byte) []byte {
-	if g.store != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		key, err := storedSecret(ctx, g.store, "device-cookie key v1")
-		if err == nil {
-			return key
-		}
-		g.log.Warn("gateway: device-cookie key not kept in the store; using one for this process", "err", err)
+// loadDeviceKey reads (or creates) the device-cookie key in the State.
+// If the store cannot be reached at start it uses a key for this process
+// only: device cookies then stop being trusted at the next restart, and
+// those clients fall back to the per-user limit until they sign in again.
+func (g *Gateway) loadDeviceKey(st State) []byte {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	key, err := st.Secret(ctx, "device-cookie")
+	if err == nil && len(key) >= 32 {
+		return key
 	}
-	if len(fallback) >= 32 {
-		return fallback
-	}
-	key := make([]byte, 32)
+	g.log.Warn("gateway: device-cookie key not kept in the store; using one for this process", "err", err)
+	key = make([]byte, 32)
 	rand.Read(key)
 	return key
 }
@@ -284,9 +260,7 @@ func (g *Gateway) RunGC(ctx context.Context, every time.Duration) {
 	if g.rememberStore != nil {
 		go g.sweepRemember(ctx, cmp.Or(every, 5*time.Minute))
 	}
-	if g.admin != nil {
-		g.admin.RunGC(ctx, every)
-	}
+	g.admin.RunGC(ctx, every)
 }
 
 // sweepRemember deletes expired remember-me keys every interval.

@@ -130,7 +130,7 @@ func startGateway(t *testing.T, mod func(*config.Site)) *gw {
 	store := memory.New(memory.Config{SweepInterval: -1})
 	t.Cleanup(func() { store.Close() })
 	var err error
-	g.g, err = New(cfg, Runtime{Store: store, Auditor: &session.SlogAuditor{}})
+	g.g, err = New(cfg, Runtime{Store: store, State: store, Auditor: &session.SlogAuditor{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,4 +603,11 @@ func TestLegacyHashUpgradedAtLogin(t *testing.T) {
 	if resp := doLogin(g, g.client(), "bob", "bob-pw", "/"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("login after the upgrade = %d", resp.StatusCode)
 	}
+}
+
+// memRuntime is a Runtime on a new memory store (sessions and state).
+func memRuntime(t testing.TB) Runtime {
+	m := memory.New(memory.Config{SweepInterval: -1})
+	t.Cleanup(func() { m.Close() })
+	return Runtime{Store: m, State: m}
 }

@@ -80,9 +80,13 @@ func scrape(t *testing.T, st session.Store) string {
 		t.Cleanup(func() { mem.Close() })
 		st = mem
 	}
+	state, ok := st.(State)
+	if !ok { // a wrapper (sealed): the state is the inner store's, here any
+		state = memRuntime(t).State
+	}
 	sc := config.DefaultSite()
 	sc.Name, sc.Hosts, sc.Upstream = "app", []string{testHost}, "http://127.0.0.1:1"
-	g, err := New(testConfig(t, "8080", "8443", sc), Runtime{Store: st, Auditor: &session.SlogAuditor{Logger: slog.New(slog.DiscardHandler)}})
+	g, err := New(testConfig(t, "8080", "8443", sc), Runtime{Store: st, State: state, Auditor: &session.SlogAuditor{Logger: slog.New(slog.DiscardHandler)}})
 	if err != nil {
 		t.Fatal(err)
 	}

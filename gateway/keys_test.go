@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sessiond/sessiond/store/memory"
 )
 
 // TestLoginLimitsConfigurable: the configured burst is the number of
@@ -64,7 +62,7 @@ func TestMetricsPath(t *testing.T) {
 	}{{"/prom", "/metrics", "/prom"}, {"/metrics", "/prom", "/metrics"}, {"", "/metrics", ""}} {
 		cfg := testConfig(t, "80", "443", testSite(http.NotFoundHandler(), "app.test"))
 		cfg.Listen.Admin.MetricsPath = tc.path
-		g, err := New(cfg, Runtime{Store: memory.New(memory.Config{})})
+		g, err := New(cfg, memRuntime(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,7 +102,9 @@ func TestAccessLogJSON(t *testing.T) {
 	sc.Name = "app"
 	cfg := testConfig(t, "80", "443", sc)
 	cfg.AccessLog.Format = "json"
-	g, err := New(cfg, Runtime{Store: memory.New(memory.Config{}), AccessLog: &buf})
+	rt := memRuntime(t)
+	rt.AccessLog = &buf
+	g, err := New(cfg, rt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,7 +136,7 @@ func TestUnknownIDThrottlePerGateway(t *testing.T) {
 	cfg.Limits.UnknownIDs = config.Rate{Attempts: 6, Per: time.Minute}
 	store := memory.New(memory.Config{SweepInterval: -1})
 	t.Cleanup(func() { store.Close() })
-	gwy, err := New(cfg, Runtime{Store: store, Auditor: &session.SlogAuditor{}})
+	gwy, err := New(cfg, Runtime{Store: store, State: store, Auditor: &session.SlogAuditor{}})
 	if err != nil {
 		t.Fatal(err)
 	}

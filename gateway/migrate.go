@@ -1,13 +1,11 @@
 package gateway
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sessiond/sessiond/gateway/login"
@@ -19,56 +17,14 @@ import (
 // mod_session_crypto is accepted once and re-issued as a sessiond session,
 // so a site moves behind sessiond without logging anyone out. The Apache
 // cookie is expired on the same response; its digest is claimed in the
-// ClaimSet (the session store by default), so a copy replayed later — after
-// a restart, or at another gateway on the same store — is refused.
+// gateway's State (kept by the store), so a copy replayed later — after a
+// restart, or at another gateway on the same store — is refused.
 //
 // mod_auth_form keeps "<AuthName>-user", "<AuthName>-pw" (the password in
 // clear) and "<AuthName>-site" in the session. None of them is forwarded:
 // no key ending in "-pw" (or named "pw") ever reaches a backend. The user
 // is signed in only over HTTPS and only if the site's users file holds it
 // (a cookie naming anyone else signs in nobody); both outcomes are audited.
-
-// ClaimSet remembers one-time tokens across restarts: Claim reports
-// whether key is claimed for the first time, and remembers it until
-// until. Claims of one key from any number of goroutines or gateways
-// sharing the set: exactly one is first.
-type ClaimSet interface {
-	Claim(ctx context.Context, key string, until time.Time) (first bool, err error)
-}
-
-// storeClaims keeps claims as internal records of a session store.
-type storeClaims struct{ st session.Store }
-
-func (c storeClaims) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
-	return claimOnce(ctx, c.st, internalHash("sessiond one-time claim v1\x00"+key), until)
-}
-
-// memoryClaims is the fallback without a store: this process only.
-type memoryClaims struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
-}
-
-func (c *memoryClaims) Claim(_ context.Context, key string, until time.Time) (bool, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if c.seen == nil {
-		c.seen = map[string]time.Time{}
-	}
-	if end, ok := c.seen[key]; ok && now.Before(end) {
-		return false, nil
-	}
-	if len(c.seen) >= 100_000 {
-		for k, end := range c.seen {
-			if !now.Before(end) {
-				delete(c.seen, k)
-			}
-		}
-	}
-	c.seen[key] = until
-	return true, nil
-}
 
 // maxApacheReplay bounds how long a migrated cookie without an expiry
 // (SessionMaxAge 0) is remembered.

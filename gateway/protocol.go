@@ -23,7 +23,7 @@ type Headers wire.Headers
 // canonical form.
 func (h Headers) withDefaults() Headers {
 	h = Headers(wire.Headers(h).WithDefaults())
-	for _, n := range []*string{&h.Session, &h.User, &h.Ref, &h.Secure, &h.CSRF, &h.CSRFField, &h.Info, &h.Replace, &h.Action} {
+	for _, n := range []*string{&h.Session, &h.User, &h.Ref, &h.Secure, &h.CSRF, &h.CSRFField, &h.Info, &h.Email, &h.Groups, &h.Replace, &h.Action} {
 		*n = textproto.CanonicalMIMEHeaderKey(*n)
 	}
 	return h
@@ -32,7 +32,7 @@ func (h Headers) withDefaults() Headers {
 // request are the headers the gateway sets on forwarded requests; any
 // client-supplied copy is dropped first.
 func (h Headers) request() []string {
-	return []string{h.Session, h.User, h.Ref, h.Secure, h.CSRF, h.CSRFField, h.Info, "Session"}
+	return []string{h.Session, h.User, h.Ref, h.Secure, h.CSRF, h.CSRFField, h.Info, h.Email, h.Groups, "Session"}
 }
 
 // response are the headers a backend sends to the gateway; they never
@@ -58,7 +58,7 @@ func (h Headers) isProtocol(name string) bool {
 	if sameKey(name, "session") || hasKeyPrefix(name, "x-session") || hasKeyPrefix(name, "x-replace-session") {
 		return true
 	}
-	for _, n := range [...]string{h.Session, h.User, h.Ref, h.Secure, h.CSRF, h.CSRFField, h.Replace, h.Action} {
+	for _, n := range [...]string{h.Session, h.User, h.Ref, h.Secure, h.CSRF, h.CSRFField, h.Email, h.Groups, h.Replace, h.Action} {
 		if isASCII(n) && sameKey(name, n) || !isASCII(n) && headerKey(name) == headerKey(n) {
 			return true
 		}

@@ -59,7 +59,7 @@ func TestLoginLimiterConfigRefused(t *testing.T) {
 	cfg := config.Default()
 	cfg.Sites = []config.Site{*g.g.order[0].cfg}
 	cfg.Sites[0].Auth.RateLimit.PerUser = config.Rate{Attempts: 5, Per: -time.Hour}
-	if _, err := New(&cfg, Runtime{Store: g.g.store}); err == nil || !strings.Contains(err.Error(), "rate limit") {
+	if _, err := New(&cfg, Runtime{Store: g.g.store, State: g.g.claims}); err == nil || !strings.Contains(err.Error(), "rate limit") {
 		t.Fatalf("New with a negative login rate = %v, want an error", err)
 	}
 }
@@ -97,5 +97,38 @@ func TestHeaderPolicy(t *testing.T) {
 	h.stripResponse(resp)
 	if len(resp) != 1 || resp["Link"] == nil {
 		t.Errorf("response after stripResponse: %v", resp)
+	}
+}
+
+// TestIdentityHeadersStripped: a client cannot send the OpenID email and
+// groups headers, by their default names or the site's own.
+func TestIdentityHeadersStripped(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		h       Headers
+		spoofed []string
+	}{
+		{"defaults", Headers{}, []string{"X-Session-Email", "X-Session-Groups", "x_session_groups"}},
+		{"renamed", Headers{Email: "X-Mail", Groups: "X-Teams"}, []string{"X-Mail", "X_Mail", "x-teams", "X-Session-Email"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := tc.h.withDefaults()
+			req := http.Header{"Accept": {"v"}}
+			for _, k := range tc.spoofed {
+				req[k] = []string{"admin@example.com"}
+			}
+			h.stripSpoofed(req)
+			if len(req) != 1 || req["Accept"] == nil {
+				t.Errorf("after stripSpoofed: %v", req)
+			}
+			resp := http.Header{}
+			for _, k := range tc.spoofed {
+				resp[k] = []string{"v"}
+			}
+			h.stripResponse(resp)
+			if len(resp) != 0 {
+				t.Errorf("after stripResponse: %v", resp)
+			}
+		})
 	}
 }

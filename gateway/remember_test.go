@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/remember"
-	"github.com/sessiond/sessiond/store/memory"
 )
 
 // TestRememberKeysSwept: the gateway's background GC deletes expired
@@ -33,7 +32,9 @@ func TestRememberKeysSwept(t *testing.T) {
 		}
 	}
 	cfg := testConfig(t, "80", "443", testSite(http.NotFoundHandler(), "app.test"))
-	g, err := New(cfg, Runtime{Store: memory.New(memory.Config{}), RememberStore: rs})
+	rt := memRuntime(t)
+	rt.RememberStore = rs
+	g, err := New(cfg, rt)
 	if err != nil {
 		t.Fatal(err)
 	}

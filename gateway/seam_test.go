@@ -91,7 +91,7 @@ func TestLoginSeamSecondMethod(t *testing.T) {
 	if !strings.Contains(page, `id="login"`) || !strings.Contains(page, `data-provider="probe"`) || !strings.Contains(page, "Sign in with Probe") {
 		t.Fatalf("the login page lacks the password form or the probe's button:\n%s", page)
 	}
-	button := between(page, `<a class="button block" href="`, `"`)
+	button := between(page, `id="probe" href="`, `"`)
 	if !strings.Contains(button, "next=%2Faccount") {
 		t.Fatalf("the button %q does not carry next", button)
 	}
@@ -109,7 +109,12 @@ func TestLoginSeamSecondMethod(t *testing.T) {
 		t.Fatalf("signed in as %q, want sam", who)
 	}
 	seen := g.backend.seen()
-	for _, secret := range []string{"tok-secret", "sam@example.test", "staff", "s3cret"} {
+	// The identity goes in its own headers; the method's data and cookies
+	// never reach the backend.
+	if seen.Get("X-Session-Email") != "sam@example.test" || seen.Get("X-Session-Groups") != "staff,ops" {
+		t.Errorf("the backend saw email %q, groups %q", seen.Get("X-Session-Email"), seen.Get("X-Session-Groups"))
+	}
+	for _, secret := range []string{"tok-secret", "s3cret"} {
 		for k, v := range seen {
 			if strings.Contains(strings.Join(v, " "), secret) {
 				t.Errorf("the backend saw %q in %s", secret, k)

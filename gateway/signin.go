@@ -18,6 +18,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/htpasswd"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/login/form"
+	"github.com/sessiond/sessiond/gateway/login/oidc"
 	"github.com/sessiond/sessiond/gateway/pages"
 	"github.com/sessiond/sessiond/session"
 )
@@ -41,6 +42,13 @@ func (s *site) newMethods(g *Gateway) ([]login.Method, error) {
 		if err := add(form.New(s.formConfig(g, nil), loginSite{s})); err != nil {
 			return nil, err
 		}
+	}
+	if o := sc.Auth.OIDC; o != nil {
+		m, err := oidc.New(oidc.Config{OIDC: o, Site: loginSite{s}})
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, m)
 	}
 	return ms, nil
 }
@@ -90,6 +98,7 @@ func (l loginSite) ClientIP(r *http.Request) netip.Addr {
 	a, _ := netip.ParseAddr(clientAddr(r))
 	return a
 }
+func (l loginSite) Page(w http.ResponseWriter, code int, p pages.Page) { l.s.pages.render(w, code, p) }
 func (l loginSite) ErrorPage(w http.ResponseWriter, code int, msg string) {
 	l.s.pages.error(w, code, msg)
 }
@@ -240,6 +249,9 @@ func (s *site) serveLogin(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	switch {
+	case !rt.Form && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		// Unchecked (safe), but able to render the login page's token.
+		s.csrf.Handler(rt.Handler).ServeHTTP(w, r)
 	case !rt.Form:
 		rt.Handler.ServeHTTP(w, r)
 	case !s.isSecure(r):

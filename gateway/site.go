@@ -49,7 +49,7 @@ type site struct {
 	chain       http.Handler // with sessions
 	plain       http.Handler // without sessions (off paths)
 	metrics     *metrics
-	claims      ClaimSet
+	claims      State          // one-time claims (migrated Apache cookies, device restores)
 	trusted     []netip.Prefix // the gateway's trusted_proxies
 	pages       sitePages      // the sign-in, sessions and error pages
 }
@@ -105,7 +105,8 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 		s.log.Info("gateway: own page templates", "dir", sc.Pages.TemplatesDir, "pages", slices.Sorted(maps.Keys(own)))
 	}
 	s.headers = Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
-		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action}.withDefaults()
+		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action,
+		Email: sc.Headers.Email, Groups: sc.Headers.Groups}.withDefaults()
 	var err error
 	if s.backend, err = s.newBackend(); err != nil {
 		return nil, err

@@ -14,7 +14,6 @@ import (
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/pages"
 	"github.com/sessiond/sessiond/session"
-	"github.com/sessiond/sessiond/store/memory"
 )
 
 // siteTemplates are an operator's replacements of the gateway's pages.
@@ -125,9 +124,9 @@ func TestSitePagesOwnTemplates(t *testing.T) {
 	if _, err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	st := memory.New(memory.Config{SweepInterval: -1})
-	t.Cleanup(func() { st.Close() })
-	g, err := New(cfg, Runtime{Store: st, Auditor: &session.SlogAuditor{Logger: slog.New(slog.DiscardHandler)}})
+	rt := memRuntime(t)
+	rt.Auditor = &session.SlogAuditor{Logger: slog.New(slog.DiscardHandler)}
+	g, err := New(cfg, rt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,7 +122,7 @@ func TestInfoRoundTrip(t *testing.T) {
 func TestHeadersWithDefaults(t *testing.T) {
 	got := Headers{User: "X-App-User"}.WithDefaults()
 	want := Headers{Session: HeaderSession, User: "X-App-User", Ref: HeaderRef, Secure: HeaderSecure, CSRF: HeaderCSRF,
-		CSRFField: HeaderCSRFField, Info: HeaderInfo, Replace: HeaderReplace, Action: HeaderAction}
+		CSRFField: HeaderCSRFField, Info: HeaderInfo, Email: HeaderEmail, Groups: HeaderGroups, Replace: HeaderReplace, Action: HeaderAction}
 	if got != want {
 		t.Fatalf("WithDefaults = %+v, want %+v", got, want)
 	}

@@ -13,6 +13,8 @@
 //	X-Session-Csrf: <token>        a fresh masked CSRF token (HeaderCSRF), to send in
 //	X-Session-Csrf-Field: name     this form field (HeaderCSRFField)
 //	X-Session-Info: k=v&…          what the gateway did, when the site inspects (HeaderInfo), see Info
+//	X-Session-Email: a@example.com an OpenID user's email (HeaderEmail)
+//	X-Session-Groups: ops,dev      an OpenID user's groups, comma separated (HeaderGroups)
 //
 // and a backend answers, in its response headers (which the gateway
 // applies and strips before the client sees the response),

@@ -11,6 +11,8 @@ const (
 	HeaderCSRF      = "X-Session-Csrf"       // a fresh masked CSRF token
 	HeaderCSRFField = "X-Session-Csrf-Field" // the form field to carry it in
 	HeaderInfo      = "X-Session-Info"       // what the gateway did (site setting inspect), see Info
+	HeaderEmail     = "X-Session-Email"      // an OpenID user's email, if the provider gave one
+	HeaderGroups    = "X-Session-Groups"     // an OpenID user's groups, comma separated
 
 	// Response headers: a backend sends them to the gateway, which applies
 	// and strips them.
@@ -28,6 +30,8 @@ type Headers struct {
 	CSRF      string // request: a fresh masked CSRF token (HeaderCSRF)
 	CSRFField string // request: its form field name (HeaderCSRFField)
 	Info      string // request: what the gateway did (HeaderInfo)
+	Email     string // request: an OpenID user's email (HeaderEmail)
+	Groups    string // request: an OpenID user's groups (HeaderGroups)
 	Replace   string // response: session changes (HeaderReplace)
 	Action    string // response: actions (HeaderAction)
 }
@@ -40,6 +44,7 @@ func (h Headers) WithDefaults() Headers {
 	}{
 		{&h.Session, HeaderSession}, {&h.User, HeaderUser}, {&h.Ref, HeaderRef}, {&h.Secure, HeaderSecure},
 		{&h.CSRF, HeaderCSRF}, {&h.CSRFField, HeaderCSRFField}, {&h.Info, HeaderInfo},
+		{&h.Email, HeaderEmail}, {&h.Groups, HeaderGroups},
 		{&h.Replace, HeaderReplace}, {&h.Action, HeaderAction},
 	} {
 		if *f.name == "" {

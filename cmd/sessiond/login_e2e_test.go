@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -71,6 +72,7 @@ type gateway struct {
 	dir, users string
 	config     string
 	https      int
+	http       int // the plain-HTTP port; 0: any free one
 	admin      int
 	proc       *proc
 }
@@ -124,22 +126,37 @@ func startGatewayConfig(t *testing.T, bin string, st storeCase, top, sites strin
 	// the gateway binds it: then again, with other ports.
 	for attempt := 1; ; attempt++ {
 		g.https, g.admin = testenv.FreePort(t), testenv.FreePort(t)
-		cfg := fmt.Sprintf("listen:\n  http: {addr: \"127.0.0.1:%d\"}\n  https: {addr: \"127.0.0.1:%d\", dev_tls: true}\n"+
-			"  admin: {addr: \"127.0.0.1:%d\", token_env: TEST_ADMIN_TOKEN}\nstore:\n%s%s\nsites:\n%s",
-			testenv.FreePort(t), g.https, g.admin, store, top, strings.ReplaceAll(sites, "{users}", g.users))
-		if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
-			t.Fatal(err)
+		if g.startConfig(t, bin, g.configText(t, store, top, strings.ReplaceAll(sites, "{users}", g.users)), attempt == 3) {
+			return g
 		}
-		p, err := tryStartProc(t, bin, "sessiond: ready", "serve", "--config", g.config)
-		if errors.Is(err, errPortTaken) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		g.proc = p
-		return g
 	}
+}
+
+// configText is a config file on g's ports (and a free plain-HTTP port)
+// with the store block's body, top-level YAML top and sites.
+func (g gateway) configText(t *testing.T, store, top, sites string) string {
+	return fmt.Sprintf("listen:\n  http: {addr: \"127.0.0.1:%d\"}\n  https: {addr: \"127.0.0.1:%d\", dev_tls: true}\n"+
+		"  admin: {addr: \"127.0.0.1:%d\", token_env: TEST_ADMIN_TOKEN}\nstore:\n%s%s\nsites:\n%s",
+		cmp.Or(g.http, testenv.FreePort(t)), g.https, g.admin, store, top, sites)
+}
+
+// startConfig writes cfg to g.config and starts the binary. It reports
+// false when a port it was given was taken meanwhile (unless last): then
+// the caller tries again with other ports.
+func (g *gateway) startConfig(t *testing.T, bin, cfg string, last bool) bool {
+	t.Helper()
+	if err := os.WriteFile(g.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := tryStartProc(t, bin, "sessiond: ready", "serve", "--config", g.config)
+	if errors.Is(err, errPortTaken) && !last {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.proc = p
+	return true
 }
 
 // restart stops the gateway (SIGTERM, waiting for it) and starts it again

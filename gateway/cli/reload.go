@@ -73,6 +73,9 @@ func (r *running) stop() {
 }
 
 func (r *running) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.acmeHTTP(w, req) {
+		return
+	}
 	r.cur.Load().p.gw.ServeHTTP(w, req)
 }
 
@@ -157,7 +160,7 @@ func (r *running) reload() (err error) {
 		return fmt.Errorf("%w: %s: %w", errInvalidConfig, r.path, err)
 	}
 	if p.listeners.ProxyProtocol != old.p.listeners.ProxyProtocol {
-		if p.store == old.p.store && old.p.storeClose == nil {
+		if p.kit == old.p.kit && old.p.storeClose == nil {
 			old.p.storeClose, p.storeClose = p.storeClose, nil // the store stays with the running config
 		}
 		p.close()
@@ -165,13 +168,14 @@ func (r *running) reload() (err error) {
 	}
 	if to := listenAddrs(p.listeners); to != listenAddrs(old.p.listeners) {
 		if err := r.move(to); err != nil {
-			if p.store == old.p.store && old.p.storeClose == nil {
+			if p.kit == old.p.kit && old.p.storeClose == nil {
 				old.p.storeClose, p.storeClose = p.storeClose, nil // the store stays with the running config
 			}
 			p.close()
 			return fmt.Errorf("%w: %s: %w", errInvalidConfig, r.path, err)
 		}
 	}
+	adoptACME(old.p, p)
 	prev := r.start(p)
 	prev.cancel()
 	time.AfterFunc(retireAfter, prev.p.close) // requests still on it finish first

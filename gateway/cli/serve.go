@@ -98,7 +98,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	l := p.listeners
 	l.Handler, l.AdminHandler, l.External = run, run.admin(), true
 	// Always a TLS config: a reload may add the HTTPS listener.
-	l.TLS = &tls.Config{GetCertificate: run.getCertificate, MinVersion: tls.VersionTLS12}
+	l.TLS = &tls.Config{GetCertificate: run.getCertificate, GetConfigForClient: run.getConfigForClient, MinVersion: tls.VersionTLS12}
 	// PROXY protocol listeners trust the running configuration's proxies.
 	l.TrustedProxies = func() []netip.Prefix { return run.cur.Load().p.gw.TrustedProxies() }
 	l.OnServe = func(rebind func(http, https, admin string) ([3]net.Addr, error)) {

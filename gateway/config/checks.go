@@ -18,6 +18,7 @@ func validateHeaders(s *Site, sp string, p *problems) {
 	for _, f := range []struct{ key, v string }{
 		{"session", h.Session}, {"user", h.User}, {"ref", h.Ref},
 		{"secure", h.Secure}, {"replace", h.Replace}, {"action", h.Action},
+		{"email", h.Email}, {"groups", h.Groups},
 	} {
 		hp := join(sp, "headers."+f.key)
 		canon := http.CanonicalHeaderKey(f.v)

@@ -96,11 +96,16 @@
 //	  http:
 //	    addr: 127.0.0.1:8080            # "" turns plain HTTP off
 //	    proxy_protocol: false           # true: PROXY v1/v2 header first, from trusted_proxies only
-//	  https:                            # on when cert_file or dev_tls is set
+//	  https:                            # on when cert_file, acme or dev_tls is set
 //	    addr: 127.0.0.1:8443
 //	    cert_file: tls/cert.pem
 //	    key_file: tls/key.pem
 //	    dev_tls: false                  # true: self-signed localhost certificate (loopback only)
+//	    # acme:                         # instead of cert_file: certificates from an ACME CA, kept in the store
+//	    #   email: ops@example.com      # the CA's expiry warnings (optional)
+//	    #   ca: https://acme-v02.api.letsencrypt.org/directory
+//	    #   ca_root: ""                 # PEM file of a private CA's root (default: system roots)
+//	    #   challenges: [http-01, tls-alpn-01]  # http-01 needs listen.http (port 80), tls-alpn-01 port 443
 //	    proxy_protocol: false           # as for http (the header comes before TLS)
 //	  admin:                            # off unless addr is set
 //	    addr: 127.0.0.1:9090
@@ -110,7 +115,7 @@
 //	    read_header: 10s                # request line and headers
 //	    idle: 2m                        # keep-alive connection without a request
 //
-//	trusted_proxies: []                 # proxies whose X-Forwarded-For/-Proto are believed, e.g. [10.0.0.0/8]
+//	trusted_proxies: [127.0.0.1/32]     # proxies whose X-Forwarded-* are believed (default none); forward auth needs its proxy here
 //	                                    # (without listen.https: https-only/mixed sites behind a TLS terminator)
 //	# geoip: {database: GeoLite2-City.mmdb, language: en}   # the Area of listed sessions (local_networks: true also names loopback/private ranges)
 //
@@ -180,6 +185,20 @@
 //	        per_ip: {attempts: 20, per: 1m}
 //	        per_user: {attempts: 10, per: 1m}
 //	        per_device: {attempts: 10, per: 1h}  # clients that signed in before (device cookie)
+//	      oidc:                         # optional: sign in at an OpenID provider (beside htpasswd the page offers both)
+//	        issuer: https://accounts.example.com
+//	        name: accounts.example.com  # "Sign in with NAME"; default: the issuer's host
+//	        client_id: sessiond
+//	        client_secret_file: secrets/oidc-client-secret  # or client_secret_env; none: a public client (PKCE only)
+//	        scopes: [openid, email, profile]
+//	        user_claim: sub             # X-Session-User: sub, email, preferred_username, ...
+//	        groups_claim: groups        # X-Session-Groups; "" = none
+//	        allowed_emails: []          # empty lists admit anyone the provider signs in
+//	        allowed_domains: []
+//	        allowed_groups: []
+//	        ca_root: ""                 # PEM file of a private CA; "" = the system's roots
+//	        refresh_every: 5m           # re-check the user with the provider (refresh token)
+//	        down_grace: 15m             # provider unreachable: sign out this long after the last good check
 //	    redirects:
 //	      overall: rules                # never, always or rules
 //	      status: 302                   # or 301; other methods than GET/HEAD get 307
@@ -200,6 +219,8 @@
 //	      secure: X-Session-Secure
 //	      replace: X-Replace-Session
 //	      action: X-Session-Action
+//	      email: X-Session-Email        # an OpenID user's email
+//	      groups: X-Session-Groups      # an OpenID user's groups, comma separated
 //	    max_header_bytes: 8192
 //	    timeouts:
 //	      request_body: 20s             # the request body, else 408 (Apache mod_reqtimeout body=20)

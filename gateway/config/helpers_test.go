@@ -34,6 +34,7 @@ func testFS() mapFS {
 		"srv/sessiond/secrets/data-keys":          f(testKey2+"\n", 0o600),
 		"srv/sessiond/secrets/bad-keys":           f(testKey1+"\nnot*base64\nAAAA\n", 0o600),
 		"srv/sessiond/secrets/apache-passphrases": f("secret one\n", 0o600),
+		"srv/sessiond/secrets/oidc-client-secret": f("oidc-client-secret-0123\n", 0o600),
 		"srv/sessiond/data":                       dir,
 		"srv/sessiond/public/index.html":          f("hi", 0o644),
 		"srv/sessiond/cgi-bin/shop.cgi":           f("#!/bin/sh", 0o755),

@@ -121,7 +121,7 @@ func Load(name string, data []byte, opts ...Option) (*Config, []Warning, error) 
 	r := newResolver(p, opts)
 	if r.devTLS {
 		h := &cfg.Listen.HTTPS
-		h.DevTLS, h.CertFile, h.KeyFile = true, "", ""
+		h.DevTLS, h.CertFile, h.KeyFile, h.ACME = true, "", "", nil
 	}
 	if len(p.errs) > 0 {
 		// Keep checking, to report everything at once, but leave out what

@@ -31,7 +31,7 @@ func validateSession(c *Config, s *Site, sp string, p *problems) {
 	switch {
 	case c.Listen.HTTPS.Enabled():
 	case len(c.TrustedProxies) == 0:
-		p.errf(join(pp, "mode"), "%s sessions need HTTPS: configure listen.https (cert_file and key_file, or dev_tls: true), or trusted_proxies behind a TLS-terminating proxy", ss.Mode)
+		p.errf(join(pp, "mode"), "%s sessions need HTTPS: configure listen.https (acme, cert_file and key_file, or dev_tls: true), or trusted_proxies behind a TLS-terminating proxy", ss.Mode)
 	default:
 		// Behind a TLS terminator: HTTPS is what a trusted proxy says it
 		// was (X-Forwarded-Proto: https); every other request is plain.
@@ -145,7 +145,7 @@ func validateAuth(s *Site, sp string, p *problems) {
 	}
 	for _, lp := range []struct{ key, v string }{{"login_path", a.LoginPath}, {"logout_path", a.LogoutPath}} {
 		// Only a login the gateway serves needs its paths in the session.
-		if a.Htpasswd != "" && !inSession(s, lp.v) {
+		if (a.Htpasswd != "" || a.OIDC != nil) && !inSession(s, lp.v) {
 			p.errf(join(ap, lp.key), "%s is outside the session's include/exclude paths, so login could not work", quote(lp.v))
 		}
 	}

@@ -83,6 +83,7 @@ func provisionSite(c *Config, s *Site, r *resolver, p string) {
 	if a.LogoutPath == "" {
 		a.LogoutPath = "/logout"
 	}
+	provisionOIDC(a.OIDC, r)
 	if m := s.ModCrypto; m != nil {
 		m.PassphraseFile = r.abs(m.PassphraseFile)
 		if m.CookieName == "" || m.Cipher == "" {
@@ -167,7 +168,7 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 	}
 	if s.ForwardAuth != nil {
 		backends = append(backends, "forward_auth")
-		validateForwardAuth(s, sp, p)
+		validateForwardAuth(c, s, sp, p)
 	}
 	switch len(backends) {
 	case 0:
@@ -179,6 +180,7 @@ func validateSite(c *Config, s *Site, sp string, p *problems) {
 
 	validateSession(c, s, sp, p)
 	validateAuth(s, sp, p)
+	validateOIDC(s, sp, p)
 	validateRedirects(c, s, sp, p)
 	validateHeaders(s, sp, p)
 	checkPositive(p, join(sp, "timeouts.request_body"), s.Timeouts.RequestBody)
@@ -295,6 +297,7 @@ func resolveSite(s *Site, sp string, r *resolver) {
 	if s.Auth.Htpasswd != "" && s.Session.Mode != ModeOff {
 		r.needFile(join(sp, "auth.htpasswd"), s.Auth.Htpasswd)
 	}
+	resolveOIDC(s, sp, r)
 	if m := s.ModCrypto; m != nil && m.PassphraseFile != "" {
 		r.needFile(join(sp, "modcrypto.passphrase_file"), m.PassphraseFile)
 		r.checkPrivate(join(sp, "modcrypto.passphrase_file"), m.PassphraseFile)
@@ -308,13 +311,16 @@ const ForwardAuthPath = "/.sessiond/auth"
 // validateForwardAuth: a forward-auth site answers from its sessions and
 // signs users in on the gateway's own form, since there is no backend to
 // do it.
-func validateForwardAuth(s *Site, sp string, p *problems) {
+func validateForwardAuth(c *Config, s *Site, sp string, p *problems) {
 	fp := join(sp, "forward_auth")
+	if len(c.TrustedProxies) == 0 {
+		p.warnf(fp, "no trusted_proxies: the proxy's X-Forwarded-* and X-Original-URI headers are ignored (a signed-out request gets 401, never the login redirect; only listen.https is HTTPS); set trusted_proxies to the proxy's address")
+	}
 	switch {
 	case s.Session.Mode == ModeOff:
 		p.errf(fp, "forward auth answers from sessions; session.mode is off")
-	case s.Auth.Htpasswd == "":
-		p.errf(fp, "forward auth signs users in on the gateway's login form: set auth.htpasswd")
+	case s.Auth.Htpasswd == "" && s.Auth.OIDC == nil:
+		p.errf(fp, "forward auth signs users in on the gateway's login page: set auth.htpasswd or auth.oidc")
 	case !inSession(s, ForwardAuthPath):
 		p.errf(fp, "%s is outside the session's include/exclude paths, so no request could be authorized", quote(ForwardAuthPath))
 	}

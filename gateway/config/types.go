@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -143,7 +144,8 @@ type HTTPListener struct {
 	ProxyProtocol bool `yaml:"proxy_protocol"`
 }
 
-// HTTPSListener is the TLS listener. It is on when CertFile or DevTLS is set.
+// HTTPSListener is the TLS listener. It is on when CertFile, DevTLS or
+// ACME is set (exactly one way to get certificates).
 type HTTPSListener struct {
 	// Addr is host:port. Default "127.0.0.1:8443" when HTTPS is on.
 	Addr     string `yaml:"addr"`
@@ -152,13 +154,50 @@ type HTTPSListener struct {
 	// DevTLS serves a generated self-signed certificate for localhost and
 	// *.localhost (internal/devtls); loopback addresses only.
 	DevTLS bool `yaml:"dev_tls"`
+	// ACME obtains a certificate for every site host from an ACME CA
+	// (gateway/acme) and renews it before it expires, without a restart.
+	ACME *ACME `yaml:"acme"`
 	// ProxyProtocol: as HTTPListener.ProxyProtocol; the PROXY header comes
 	// before the TLS handshake. Default false.
 	ProxyProtocol bool `yaml:"proxy_protocol"`
 }
 
 // Enabled reports whether HTTPS is configured.
-func (l HTTPSListener) Enabled() bool { return l.CertFile != "" || l.DevTLS }
+func (l HTTPSListener) Enabled() bool { return l.CertFile != "" || l.DevTLS || l.ACME != nil }
+
+// ACME configures automatic certificates (listen.https.acme). They are
+// kept in the session store's database (with store.cookie, in its
+// revocation list's), so that gateways sharing a PostgreSQL or Redis
+// store share certificates and only one of them orders each; a reload
+// keeps them.
+type ACME struct {
+	// Email is the account's contact, for the CA's expiry warnings.
+	// Optional.
+	Email string `yaml:"email"`
+	// CA is the ACME directory URL (https). Default Let's Encrypt's
+	// (DefaultACMECA).
+	CA string `yaml:"ca"`
+	// CARoot is a PEM file of the root certificate(s) that the CA's
+	// HTTPS server is verified with, for a private CA; default the
+	// system's roots.
+	CARoot string `yaml:"ca_root"`
+	// Challenges are the challenge types answered: http-01 (on the
+	// plain-HTTP listener, which the CA reaches on port 80) and
+	// tls-alpn-01 (on the HTTPS listener, port 443). Default both.
+	Challenges []string `yaml:"challenges"`
+}
+
+// DefaultACMECA is Let's Encrypt's production directory.
+const DefaultACMECA = "https://acme-v02.api.letsencrypt.org/directory"
+
+// ACMEChallenges are the challenge types listen.https.acme.challenges
+// may name, and its default.
+var ACMEChallenges = []string{"http-01", "tls-alpn-01"}
+
+func (a *ACME) setDefaults() {
+	a.CA = DefaultACMECA
+	a.Challenges = slices.Clone(ACMEChallenges)
+}
 
 // AdminListener is the JSON admin API, on its own address, behind a bearer
 // token. It is off unless Addr is set.
@@ -194,7 +233,9 @@ type Store struct {
 
 // Revocations is the cookie store's revocation list: an embedded SQLite
 // database at Path (the default, "sessiond-revocations.db" next to the
-// config file), or a Redis server shared by every gateway (Redis).
+// config file), or a Redis server shared by every gateway (Redis). The
+// gateway's own state (one-time claims, the device-cookie key) and the
+// remember-me keys are kept there too.
 type Revocations struct {
 	Path  string      `yaml:"path"`
 	Redis *RedisStore `yaml:"redis"`
@@ -488,6 +529,9 @@ type Auth struct {
 	// Remember offers "Keep me signed in" on the login form (one-time
 	// remember-me keys, package remember).
 	Remember Remember `yaml:"remember"`
+	// OIDC signs users in with an OpenID provider (single sign-on); with
+	// Htpasswd beside it the login page offers both.
+	OIDC *OIDC `yaml:"oidc"`
 }
 
 // Remember is the login form's "Keep me signed in": a ticked login gets a
@@ -570,6 +614,11 @@ type Headers struct {
 	Secure  string `yaml:"secure"`  // default X-Session-Secure
 	Replace string `yaml:"replace"` // default X-Replace-Session
 	Action  string `yaml:"action"`  // default X-Session-Action
+	// Email and Groups carry an OpenID user's email and groups (comma
+	// separated) to the backend; dropped from client requests like every
+	// protocol header.
+	Email  string `yaml:"email"`  // default X-Session-Email
+	Groups string `yaml:"groups"` // default X-Session-Groups
 }
 
 // CSRF protection settings.
@@ -672,6 +721,8 @@ func DefaultSite() Site {
 			Secure:  wire.HeaderSecure,
 			Replace: wire.HeaderReplace,
 			Action:  wire.HeaderAction,
+			Email:   wire.HeaderEmail,
+			Groups:  wire.HeaderGroups,
 		},
 		MaxHeaderBytes: DefaultMaxHeaderBytes,
 		Timeouts:       SiteTimeouts{RequestBody: DefaultRequestBodyTimeout, RequestBodyMinRate: DefaultRequestBodyMinRate, UpstreamHeader: time.Minute},
@@ -686,3 +737,4 @@ func (r *RedirectRule) setDefaults() { r.To = secure.HTTPS }
 func (d *DirRoute) setDefaults()     { d.Prefix = "/" }
 func (m *ModCrypto) setDefaults()    { m.CookieName = "session"; m.Cipher = "aes256" }
 func (s *SQLiteStore) setDefaults()  { s.Path = "sessiond.db" }
+func (o *OIDC) setDefaults()         { *o = DefaultOIDC() }

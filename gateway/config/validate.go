@@ -20,6 +20,9 @@ func provision(c *Config, r *resolver) {
 	}
 	l.HTTPS.CertFile = r.abs(l.HTTPS.CertFile)
 	l.HTTPS.KeyFile = r.abs(l.HTTPS.KeyFile)
+	if a := l.HTTPS.ACME; a != nil {
+		a.CARoot = r.abs(a.CARoot)
+	}
 	l.Admin.TokenFile = r.abs(l.Admin.TokenFile)
 
 	s := &c.Store
@@ -112,6 +115,9 @@ func resolve(c *Config, r *resolver) {
 	}
 	if l.HTTPS.KeyFile != "" {
 		r.needFile("listen.https.key_file", l.HTTPS.KeyFile)
+	}
+	if a := l.HTTPS.ACME; a != nil && a.CARoot != "" {
+		r.needFile("listen.https.acme.ca_root", a.CARoot)
 	}
 	if l.Admin.Addr != "" {
 		r.resolveSecret(secretSpec{
@@ -206,7 +212,7 @@ func validateListen(c *Config, p *problems) {
 	if l.HTTPS.Enabled() {
 		checkAddr("listen.https.addr", l.HTTPS.Addr)
 	} else if l.HTTPS.Addr != "" {
-		p.errf("listen.https", "addr is set but there is no certificate: set cert_file and key_file, or dev_tls: true")
+		p.errf("listen.https", "addr is set but there is no certificate: set cert_file and key_file, acme, or dev_tls: true")
 	}
 	for _, pp := range []struct {
 		key    string
@@ -227,6 +233,12 @@ func validateListen(c *Config, p *problems) {
 		p.errf("listen", "no listener: set listen.http.addr or configure listen.https")
 	}
 	switch h := l.HTTPS; {
+	case h.ACME != nil && (h.CertFile != "" || h.KeyFile != ""):
+		p.errf("listen.https.acme", "acme obtains its own certificates; remove cert_file and key_file, or acme")
+	case h.ACME != nil && h.DevTLS:
+		p.errf("listen.https.acme", "acme obtains certificates from a CA, dev_tls generates one; choose one")
+	case h.ACME != nil:
+		validateACME(c, p)
 	case h.DevTLS && (h.CertFile != "" || h.KeyFile != ""):
 		p.errf("listen.https.dev_tls", "dev_tls generates its own certificate; remove cert_file and key_file, or dev_tls")
 	case h.CertFile != "" && h.KeyFile == "":

@@ -175,7 +175,7 @@ func Run(ctx context.Context, o Options) error {
 	if _, err := cfg.Validate(); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
-	g, err := gateway.New(&cfg, gateway.Runtime{Store: store, Locator: locator, Logger: o.Logger})
+	g, err := gateway.New(&cfg, gateway.Runtime{Store: store, State: store, Locator: locator, Logger: o.Logger})
 	if err != nil {
 		return err
 	}

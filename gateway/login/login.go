@@ -166,6 +166,9 @@ type Site interface {
 	HTTPSOrigin() string
 	// ErrorPage answers with the site's error page: code and message.
 	ErrorPage(w http.ResponseWriter, code int, msg string)
+	// Page answers with one of the site's pages (its templates, else the
+	// built-in ones), e.g. a pages.RefusedPage.
+	Page(w http.ResponseWriter, code int, p pages.Page)
 	// LoginPage answers with the site's login page (status code), showing
 	// every method's offer and p. It starts the session if needed (the
 	// page's CSRF token), so call it before writing anything else.

@@ -28,7 +28,7 @@ func ExampleSet_Render_login() {
 	}
 	// Output:
 	// <nil> 200 text/html; charset=utf-8
-	// <li><a class="button block" href="/.sessiond/oidc/start?next=%2Faccount" data-provider="corp">Sign in with Corp SSO</a></li>
+	// <li><a class="button block" id="corp" href="/.sessiond/oidc/start?next=%2Faccount" data-provider="corp">Sign in with Corp SSO</a></li>
 	// <input type="hidden" name="csrf_token" value="t0k">
 }
 

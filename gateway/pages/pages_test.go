@@ -94,7 +94,7 @@ func TestLoginPageParts(t *testing.T) {
 	}{
 		{"password only", LoginPage{Password: true}, []string{`id="login"`}, []string{`id="providers"`, `class="or"`, `id="no-sign-in"`, `id="remember"`}},
 		{"providers only", LoginPage{Providers: idp},
-			[]string{`<a class="button block" href="/.sessiond/oidc/start?next=%2F" data-provider="idp">Sign in with Example ID</a>`, `data-provider="two"`},
+			[]string{`<a class="button block" id="idp" href="/.sessiond/oidc/start?next=%2F" data-provider="idp">Sign in with Example ID</a>`, `data-provider="two"`},
 			[]string{`id="login"`, `class="or"`, `id="no-sign-in"`}},
 		{"both", LoginPage{Password: true, Providers: idp[:1]}, []string{`id="login"`, `id="providers"`, `class="or"`}, []string{`id="no-sign-in"`}},
 		{"neither", LoginPage{}, []string{`id="no-sign-in"`}, []string{`id="login"`, `id="providers"`}},

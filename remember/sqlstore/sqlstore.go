@@ -10,9 +10,10 @@
 // Consume is one transaction whose first statement is a conditional UPDATE
 // (used_at IS NULL), so of two concurrent uses of one key the database
 // lets exactly one through: PostgreSQL re-checks the condition after the row
-// lock, SQLite serializes writers. For SQLite open the database with a busy
-// timeout so concurrent writers wait rather than fail, for example
-// "file:keys.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_txlock=immediate".
+// lock, SQLite serializes writers. The session stores hand out a Store on
+// their own connections (sqlite.Store.Remember, postgres.Store.Remember);
+// an SQLite database opened otherwise needs a busy timeout, so concurrent
+// writers wait rather than fail.
 package sqlstore
 
 import (

@@ -40,10 +40,14 @@ var _ Revocations = (*SQLRevocations)(nil)
 
 // SQLConfig configures SQLRevocations.
 type SQLConfig struct {
-	// DB is an open database. Required. For SQLite, a busy timeout in the
-	// DSN (e.g. "file:x.db?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
-	// lets concurrent writers wait instead of failing.
+	// DB is an open database. Required. For SQLite, open the list with
+	// sqlite.Store.Revocations: on the store's connections, whose busy
+	// timeout lets concurrent writers wait instead of failing.
 	DB *sql.DB
+	// ReadDB, if set, answers the checks (RevokedBefore, RefRevoked): a
+	// pool of read-only connections beside a DB of one writer connection.
+	// Default: DB.
+	ReadDB *sql.DB
 	// Timeout bounds each query, so a stuck database fails the request
 	// (as session.ErrUnavailable) instead of hanging it. 0 means 2 seconds.
 	Timeout time.Duration
@@ -87,11 +91,15 @@ func NewSQLRevocations(ctx context.Context, cfg SQLConfig) (*SQLRevocations, err
 	if _, err := r.db.ExecContext(ctx, sqlSchema); err != nil {
 		return nil, fmt.Errorf("cookie: creating revocation tables: %w", err)
 	}
+	read := cfg.ReadDB
+	if read == nil {
+		read = r.db
+	}
 	var err error
-	if r.refStmt, err = r.db.PrepareContext(ctx, `SELECT 1 FROM sessiond_cookie_revoked_refs WHERE ref = ?`); err != nil {
+	if r.refStmt, err = read.PrepareContext(ctx, `SELECT 1 FROM sessiond_cookie_revoked_refs WHERE ref = ?`); err != nil {
 		return nil, fmt.Errorf("cookie: preparing revocation queries: %w", err)
 	}
-	if r.usrStmt, err = r.db.PrepareContext(ctx, `SELECT before_ms FROM sessiond_cookie_revoked_users WHERE user_id = ?`); err != nil {
+	if r.usrStmt, err = read.PrepareContext(ctx, `SELECT before_ms FROM sessiond_cookie_revoked_users WHERE user_id = ?`); err != nil {
 		r.refStmt.Close()
 		return nil, fmt.Errorf("cookie: preparing revocation queries: %w", err)
 	}

@@ -35,6 +35,7 @@ type Store struct {
 	stop   chan struct{}
 	done   chan struct{}
 	once   sync.Once
+	state  state // claims, secrets and remember-me keys (state.go)
 }
 
 // One shard holds three indexes, each entry placed by the hash of its own

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/remember"
+	rememberstoretest "github.com/sessiond/sessiond/remember/storetest"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
 	"github.com/sessiond/sessiond/store/storetest"
@@ -52,4 +54,19 @@ func BenchmarkRequests(b *testing.B) {
 	s := memory.New(memory.Config{SweepInterval: -1})
 	defer s.Close()
 	storetest.BenchmarkRequests(b, session.Config{Store: s})
+}
+
+func TestStateConformance(t *testing.T) {
+	storetest.State(t, func(t *testing.T) func(t *testing.T) storetest.StateStore {
+		s := memory.New(memory.Config{SweepInterval: -1})
+		t.Cleanup(func() { s.Close() })
+		return func(*testing.T) storetest.StateStore { return s }
+	})
+}
+
+func TestRememberConformance(t *testing.T) {
+	rememberstoretest.Run(t, func(t *testing.T) remember.Store {
+		r, _ := memory.New(memory.Config{SweepInterval: -1}).Remember(context.Background())
+		return r
+	})
 }

@@ -176,6 +176,9 @@ type Store struct {
 	q        queries
 	lockSalt string // namespaces record lock keys by schema and prefix
 	held     heldLocks
+	schema   string     // Config.Schema
+	prefix   string     // Config.TablePrefix
+	comp     companions // claims, secrets, remember-me keys (state.go)
 }
 
 // New connects, creates or migrates the tables, and returns the store.
@@ -212,6 +215,8 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		log:      cfg.Logger,
 		q:        newQueries(cfg.Schema, cfg.TablePrefix),
 		lockSalt: cfg.Schema + "." + cfg.TablePrefix,
+		schema:   cfg.Schema,
+		prefix:   cfg.TablePrefix,
 	}
 	s.loads = &batch.Loader[session.Hash, loaded]{Fetch: s.loadMany, Clone: loaded.clone, Timeout: cfg.Timeout}
 	if s.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
@@ -239,6 +244,10 @@ func (s *Store) Close() error {
 	ctx, cancel := s.op(context.Background())
 	defer cancel()
 	s.held.closeAll(ctx)
+	s.comp.once.Do(func() {}) // no companions made from here on
+	if s.comp.db != nil {
+		s.comp.db.Close() // leaves the pool open
+	}
 	s.locks.Close()
 	s.pool.Close()
 	return nil

@@ -16,6 +16,8 @@ import (
 
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/internal/testkit"
+	"github.com/sessiond/sessiond/remember"
+	rememberstoretest "github.com/sessiond/sessiond/remember/storetest"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/internal/sqlstore"
 	"github.com/sessiond/sessiond/store/postgres"
@@ -274,4 +276,24 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestStateConformance(t *testing.T) {
+	storetest.State(t, func(t *testing.T) func(t *testing.T) storetest.StateStore {
+		url := testenv.PostgresURL(t)
+		schema := freshSchema(t, url)
+		return func(t *testing.T) storetest.StateStore {
+			return newStore(t, postgres.Config{URL: url, Schema: schema})
+		}
+	})
+}
+
+func TestRememberConformance(t *testing.T) {
+	rememberstoretest.Run(t, func(t *testing.T) remember.Store {
+		r, err := newStore(t, postgres.Config{}).Remember(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	})
 }

@@ -97,7 +97,8 @@ type Store struct {
 	slots   chan struct{} // admission of request-path operations (see request)
 	loads   *batch.Loader[session.Hash, []string]
 	hints   *refHints
-	resp2   bool // the client speaks RESP2 (a single node's HGETALL answers a list)
+	resp2   bool       // the client speaks RESP2 (a single node's HGETALL answers a list)
+	comp    companions // remember-me keys, revocations (state.go)
 }
 
 var (

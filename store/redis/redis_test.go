@@ -10,6 +10,8 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/remember"
+	rememberstoretest "github.com/sessiond/sessiond/remember/storetest"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/redis"
 	"github.com/sessiond/sessiond/store/storetest"
@@ -299,4 +301,48 @@ func keyTTL(t *testing.T, c *goredis.Client, key string) time.Duration {
 		t.Fatal(err)
 	}
 	return d
+}
+
+func TestStateConformance(t *testing.T) {
+	storetest.State(t, func(t *testing.T) func(t *testing.T) storetest.StateStore {
+		url := testenv.RedisURL(t)
+		prefix := uniquePrefix()
+		sharedClient(t, prefix) // for the cleanup
+		return func(t *testing.T) storetest.StateStore {
+			s, err := redis.New(redis.Config{URL: url, Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		}
+	})
+}
+
+func TestRememberConformance(t *testing.T) {
+	rememberstoretest.Run(t, func(t *testing.T) remember.Store {
+		s, _, _ := newStore(t, false)
+		r, err := s.Remember(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	})
+}
+
+// The revocation list the store hands out (as the gateway's cookie store
+// uses it, on the store's client) keeps its answers under the store's prefix.
+func TestRevocationsFromStore(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newStore(t, false)
+	r, err := s.Revocations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RevokeRef(ctx, "ref1", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if revoked, err := r.RefRevoked(ctx, "ref1"); err != nil || !revoked {
+		t.Fatalf("RefRevoked = %v, %v", revoked, err)
+	}
 }

@@ -201,6 +201,9 @@ type Store struct {
 	// driver watches (rawStmts), since BusyTimeout <= Timeout.
 	uncancelled bool
 
+	path string     // the database file, absolute
+	comp companions // claims, secrets, remember-me keys, revocations (state.go)
+
 	closed    atomic.Bool // set first by Close: failures then read as ErrUnavailable
 	closeOnce sync.Once
 	closeErr  error
@@ -216,7 +219,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: Config.Path %q: %w", cfg.Path, err)
 	}
-	s := &Store{timeout: cfg.Timeout, log: cfg.Logger, uncancelled: cfg.BusyTimeout <= cfg.Timeout,
+	s := &Store{path: abs, timeout: cfg.Timeout, log: cfg.Logger, uncancelled: cfg.BusyTimeout <= cfg.Timeout,
 		gcPlan: sqlstore.GCPlan{Max: cfg.GCBatch, Target: max(cfg.GCTarget, 0), Pause: gcPause(cfg.GCTarget)},
 		sync:   cfg.Synchronous, gcSync: cfg.Synchronous != "NORMAL"}
 	busy := fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds())
@@ -317,7 +320,7 @@ func dsn(abs string, q url.Values) string {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		var errs []error
+		errs := []error{s.closeCompanions()}
 		if s.ckpt != nil {
 			errs = append(errs, s.ckpt.close())
 		}

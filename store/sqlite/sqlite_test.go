@@ -366,3 +366,10 @@ func TestWALBoundedUnderSteadyWrites(t *testing.T) {
 		t.Fatalf("WAL grew to %d bytes over %d back-to-back updates, want at most %d: it never started over", largest, updates, bound)
 	}
 }
+
+func TestStateConformance(t *testing.T) {
+	storetest.State(t, func(t *testing.T) func(t *testing.T) storetest.StateStore {
+		path := filepath.Join(t.TempDir(), "sessions.db")
+		return func(t *testing.T) storetest.StateStore { return newStore(t, sqlite.Config{Path: path}) }
+	})
+}

@@ -1,0 +1,15 @@
+package redis_test
+
+import (
+	"testing"
+
+	"github.com/sessiond/sessiond/gateway/acme"
+	"github.com/sessiond/sessiond/gateway/acme/acmetest"
+)
+
+func TestCertStore(t *testing.T) {
+	acmetest.KV(t, func(t *testing.T) acme.KV {
+		s, _, _ := newStore(t, false)
+		return s.CertStore()
+	})
+}
