@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/session"
 )
@@ -75,7 +76,7 @@ func (s *site) serveAuth(w http.ResponseWriter, r *http.Request) {
 	if f.host == "" || s.hasHost(f.host) {
 		next = login.SafeNext(f.uri)
 	}
-	setWhy(r, "auth")
+	inspect.SetWhy(r, "auth")
 	h.Set("Location", s.loginURL(next))
 	if f.redirect {
 		w.WriteHeader(redirectCode(r.Method))

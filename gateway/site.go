@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessiond/sessiond/csrf"
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/modcrypto"
 	"github.com/sessiond/sessiond/gateway/upstream"
@@ -49,9 +50,10 @@ type site struct {
 	chain       http.Handler // with sessions
 	plain       http.Handler // without sessions (off paths)
 	metrics     *metrics
-	claims      State          // one-time claims (migrated Apache cookies, device restores)
-	trusted     []netip.Prefix // the gateway's trusted_proxies
-	pages       sitePages      // the sign-in, sessions and error pages
+	claims      State              // one-time claims (migrated Apache cookies, device restores)
+	trusted     []netip.Prefix     // the gateway's trusted_proxies
+	pages       sitePages          // the sign-in, sessions and error pages
+	insp        *inspect.Inspector // nil: inspection off
 }
 
 // newBackend is the site's backend: in-process (Site.Handler), upstream,
@@ -139,6 +141,10 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 			s.cookieNames = append(s.cookieNames, eff.SecureName)
 		}
 	}
+	if sc.Inspect {
+		s.insp = inspect.New(inspect.Config{HTTPSOrigin: s.httpsOrigin, HTTPOrigin: s.httpOrigin,
+			Rules: s.rules, RuleList: s.ruleList, IsSecure: s.isSecure, Manager: s.m})
+	}
 	// The gateway's own forms (login, logout, the sessions page) use
 	// session-bound tokens; proxied requests get the origin check if asked.
 	trusted := sc.TrustedOrigins()
@@ -214,7 +220,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.headers.stripSpoofed(r.Header)
 	if s.cfg.Inspect {
-		w, r = s.inspect(w, r)
+		w, r = s.insp.Start(w, r)
 	}
 	if s.m == nil || !s.sessionPath(r.URL.Path) {
 		session.RemoveCookies(r.Header, append(s.cookieNames, s.stripNames...)...)
@@ -231,7 +237,7 @@ func (s *site) serveBackend(w http.ResponseWriter, r *http.Request) {
 	}
 	stripForward(r.Header, s.cgi)
 	if s.cfg.Inspect {
-		r.Header.Set(s.headers.Info, s.infoHeader(r, nil, nil))
+		r.Header.Set(s.headers.Info, s.insp.Info(r, nil, nil))
 	}
 	s.callBackend(w, r, nil)
 }
