@@ -14,11 +14,9 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/sessiond/sessiond/remember"
 	"io"
 	"log/slog"
 	"net"
@@ -27,6 +25,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/remember"
+
+	"github.com/sessiond/sessiond/gateway/admin"
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
 	"github.com/sessiond/sessiond/session"
@@ -74,7 +75,7 @@ type Gateway struct {
 	log           *slog.Logger
 	auditor       session.Auditor
 	rememberStore remember.Store
-	metrics       *metrics
+	metrics       *admin.Metrics
 	unknown       *session.UnknownIDLimiter
 	trusted       []netip.Prefix
 	locator       session.Locator
@@ -98,7 +99,7 @@ func New(cfg *config.Config, rt Runtime) (*Gateway, error) {
 		return nil, errors.New("gateway: Runtime.State is required (the store's claims and secrets)")
 	}
 	g := &Gateway{sites: map[string]*site{}, store: rt.Store, codec: rt.Codec, token: cfg.Listen.Admin.Token.Reveal(),
-		log: rt.Logger, metrics: newMetrics(), metricsPath: cfg.Listen.Admin.MetricsPath,
+		log: rt.Logger, metrics: admin.NewMetrics(), metricsPath: cfg.Listen.Admin.MetricsPath,
 		trusted: cfg.Prefixes(), locator: rt.Locator, maxClients: cfg.Limits.MaxClients,
 		unknown: session.NewUnknownIDLimiter(max(cfg.Limits.UnknownIDs.PerMinute(), 0)),
 		claims:  rt.State, rememberStore: rt.RememberStore}
@@ -108,12 +109,12 @@ func New(cfg *config.Config, rt Runtime) (*Gateway, error) {
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	g.metrics.storeGC(rt.Store)
-	g.auditor = countingAuditor{next: rt.Auditor, m: g.metrics}
+	g.metrics.StoreGC(rt.Store)
+	g.auditor = g.metrics.Auditor(rt.Auditor)
 	if rt.Auditor == nil {
 		a := session.NewJSONAuditor()
 		a.MinLevel = slog.LevelInfo // the gateway's audit log keeps the lifecycle too
-		g.auditor = countingAuditor{next: a, m: g.metrics}
+		g.auditor = g.metrics.Auditor(a)
 	}
 	// The admin API's Manager: the store's GC, and the check that exactly
 	// one of Store and Codec is given.
@@ -221,7 +222,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r, entry = withAccessEntry(r)
 	}
 	s.ServeHTTP(rec, r)
-	g.metrics.request(s.cfg.Name, rec.code, time.Since(start))
+	g.metrics.Request(s.cfg.Name, rec.code, time.Since(start))
 	if entry != nil {
 		g.access.log(r, s.cfg.Name, entry, rec.code, rec.n, start)
 	}
@@ -365,15 +366,3 @@ func (g *Gateway) RunBackground(ctx context.Context, gcEvery time.Duration) {
 
 // TrustedProxies are the configured trusted_proxies.
 func (g *Gateway) TrustedProxies() []netip.Prefix { return g.trusted }
-
-// Authorized reports whether r carries the admin bearer token.
-func (g *Gateway) Authorized(r *http.Request) bool { return g.authorized(r) }
-
-// authorized checks the admin bearer token in constant time.
-func (g *Gateway) authorized(r *http.Request) bool {
-	if g.token == "" {
-		return false
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) == 1
-}

@@ -6,13 +6,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/sessiond/sessiond/gateway/config"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/sessiond/sessiond/gateway/config"
 
 	"github.com/pires/go-proxyproto"
 

@@ -42,7 +42,7 @@ func TestSessionsPageAndAdminAPI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out struct{ Sessions []sessionJSON }
+	var out struct{ Sessions []map[string]any }
 	json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
 	if len(out.Sessions) != 1 {

@@ -92,7 +92,7 @@ func (l loginSite) Audit(r *http.Request, e session.Event) {
 	}
 	l.s.audit(r, e)
 }
-func (l loginSite) Count(result string)           { l.s.metrics.login(result) }
+func (l loginSite) Count(result string)           { l.s.metrics.Login(result) }
 func (l loginSite) IsSecure(r *http.Request) bool { return l.s.isSecure(r) }
 func (l loginSite) HTTPSOrigin() string           { return l.s.httpsOrigin }
 func (l loginSite) ClientIP(r *http.Request) netip.Addr {

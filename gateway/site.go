@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/gateway/admin"
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/gateway/login"
@@ -49,7 +50,7 @@ type site struct {
 	auditor     session.Auditor
 	chain       http.Handler // with sessions
 	plain       http.Handler // without sessions (off paths)
-	metrics     *metrics
+	metrics     *admin.Metrics
 	claims      State              // one-time claims (migrated Apache cookies, device restores)
 	trusted     []netip.Prefix     // the gateway's trusted_proxies
 	pages       sitePages          // the sign-in, sessions and error pages

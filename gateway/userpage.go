@@ -147,7 +147,7 @@ func (s *site) reauthenticated(w http.ResponseWriter, r *http.Request, sess *ses
 	v := re.Reauthenticate(r, user, pass)
 	switch {
 	case v.Wait > 0:
-		s.metrics.login("throttled")
+		s.metrics.Login("throttled")
 		s.audit(r, session.Event{Type: "login.throttled", User: user, Attrs: []slog.Attr{slog.String("by", v.By)}})
 		w.Header().Set("Retry-After", login.RetryAfter(v.Wait))
 		s.renderSessions(w, r, sess, http.StatusTooManyRequests, "Too many attempts. Wait a minute and try again.")

@@ -1,12 +1,13 @@
 package gateway
 
 import (
-	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/gateway/config"
 )
 
 // TestSessionsPageDetails: a way home, times with their zone, the
