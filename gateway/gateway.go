@@ -27,6 +27,7 @@ import (
 
 	"github.com/sessiond/sessiond/remember"
 
+	"github.com/sessiond/sessiond/gateway/accesslog"
 	"github.com/sessiond/sessiond/gateway/admin"
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
@@ -79,7 +80,7 @@ type Gateway struct {
 	unknown       *session.UnknownIDLimiter
 	trusted       []netip.Prefix
 	locator       session.Locator
-	access        *accessLog // nil: no access log
+	access        *accesslog.Log // nil: no access log
 	// metricsPath is listen.admin.metrics_path ("" serves none).
 	metricsPath string
 	// maxClients bounds each login limiter (limits.max_clients).
@@ -104,7 +105,7 @@ func New(cfg *config.Config, rt Runtime) (*Gateway, error) {
 		unknown: session.NewUnknownIDLimiter(max(cfg.Limits.UnknownIDs.PerMinute(), 0)),
 		claims:  rt.State, rememberStore: rt.RememberStore}
 	if rt.AccessLog != nil {
-		g.access = &accessLog{w: rt.AccessLog, json: cfg.AccessLog.Format == "json"}
+		g.access = accesslog.New(rt.AccessLog, cfg.AccessLog.Format == "json")
 	}
 	if g.log == nil {
 		g.log = slog.Default()
@@ -210,48 +211,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &accesslog.Recorder{ResponseWriter: w}
 	if len(g.trusted) > 0 {
 		// Judge the peer once: every later use of the client's address or
 		// transport (limits, audit, backend headers) reads this.
 		r = r.WithContext(context.WithValue(r.Context(), peerKey{}, peer{
 			ip: session.ClientIP(r, g.trusted), secure: session.IsSecureRequest(r, g.trusted)}))
 	}
-	var entry *accessEntry
+	var entry *accesslog.Entry
 	if g.access != nil {
-		r, entry = withAccessEntry(r)
+		r, entry = accesslog.WithEntry(r)
 	}
 	s.ServeHTTP(rec, r)
-	g.metrics.Request(s.cfg.Name, rec.code, time.Since(start))
+	g.metrics.Request(s.cfg.Name, rec.Code, time.Since(start))
 	if entry != nil {
-		g.access.log(r, s.cfg.Name, entry, rec.code, rec.n, start)
-	}
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-	n    int64 // body bytes written
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-func (s *statusRecorder) WriteHeader(c int) {
-	if s.code == 0 && c >= 200 {
-		s.code = c
-	}
-	s.ResponseWriter.WriteHeader(c)
-}
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	n, err := s.ResponseWriter.Write(b)
-	s.n += int64(n)
-	return n, err
-}
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
+		g.access.Write(r, s.cfg.Name, clientAddr(r), requestSecure(r), entry, rec.Code, rec.N, start)
 	}
 }
 

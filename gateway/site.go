@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/gateway/accesslog"
 	"github.com/sessiond/sessiond/gateway/admin"
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/inspect"
@@ -244,7 +245,7 @@ func (s *site) serveBackend(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
-	defer func() { noteSession(r, session.FromContext(r.Context())) }() // the access log's Ref and user
+	defer func() { accesslog.NoteSession(r, session.FromContext(r.Context())) }() // the access log's Ref and user
 	if s.modcrypto != nil {
 		s.migrateApache(w, r)
 	}
