@@ -31,6 +31,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/admin"
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"github.com/sessiond/sessiond/gateway/listen"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -304,9 +305,10 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	if l.TrustedProxies == nil {
 		l.TrustedProxies = g.TrustedProxies
 	}
-	ls := &listenerSet{l: l, log: g.log, handler: [3]http.Handler{front, front, admin},
-		tls: [3]*tls.Config{nil, l.TLS, nil}, errc: make(chan error, 1)}
-	bound, err := ls.bind([3]string{l.HTTP, l.HTTPS, l.Admin})
+	ls := listen.New(listen.Config{Handler: [3]http.Handler{front, front, admin}, TLS: [3]*tls.Config{nil, l.TLS, nil},
+		ProxyProtocol: l.ProxyProtocol, TrustedProxies: l.TrustedProxies, Logger: g.log,
+		ReadHeaderTimeout: l.ReadHeaderTimeout, IdleTimeout: l.IdleTimeout})
+	bound, err := ls.Bind([3]string{l.HTTP, l.HTTPS, l.Admin})
 	if err != nil {
 		return err
 	}
@@ -315,7 +317,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	}
 	if l.OnServe != nil {
 		l.OnServe(func(http, https, admin string) ([3]net.Addr, error) {
-			return ls.bind([3]string{http, https, admin})
+			return ls.Bind([3]string{http, https, admin})
 		})
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -325,9 +327,9 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	}
 	select {
 	case <-ctx.Done():
-	case err = <-ls.errc:
+	case err = <-ls.Err():
 	}
-	ls.shutdownAll()
+	ls.ShutdownAll()
 	return err
 }
 
