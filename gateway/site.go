@@ -18,7 +18,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/gateway/login"
-	"github.com/sessiond/sessiond/gateway/modcrypto"
+	"github.com/sessiond/sessiond/gateway/migrate"
 	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
@@ -35,9 +35,9 @@ type site struct {
 	headers     Headers // the protocol's header names
 	httpsOrigin string  // "https://shop.example:8443": every redirect target starts here
 	httpOrigin  string
-	ruleList    []secure.Rule      // the redirect rules, for inspection
-	modcrypto   *modcrypto.Decoder // nil: no Apache sessions to import
-	m           *session.Manager   // nil: sessions off for the site
+	ruleList    []secure.Rule     // the redirect rules, for inspection
+	migrate     *migrate.Migrator // nil: no Apache sessions to import
+	m           *session.Manager  // nil: sessions off for the site
 	rules       *secure.Rules
 	csrf        *csrf.Protection
 	backend     http.Handler
@@ -83,17 +83,9 @@ func (s *site) newBackend() (http.Handler, error) {
 }
 
 // loadFiles opens the Apache passphrases the site's configuration names.
-func (s *site) loadFiles() error {
-	sc := s.cfg
-	if sc.Session.Mode == config.ModeOff {
-		return nil
-	}
-	if mc := sc.ModCrypto; mc != nil {
-		pass, err := modcrypto.ReadPassphraseFile(mc.PassphraseFile)
-		if err != nil {
-			return fmt.Errorf("modcrypto: %w", err)
-		}
-		if s.modcrypto, err = modcrypto.New(pass, modcrypto.Options{Cipher: mc.Cipher}); err != nil {
+func (s *site) loadFiles() (err error) {
+	if mc := s.cfg.ModCrypto; mc != nil && s.cfg.Session.Mode != config.ModeOff {
+		if s.migrate, err = s.newMigrator(); err != nil {
 			return err
 		}
 		s.stripNames = append(s.stripNames, mc.CookieName)
@@ -246,8 +238,8 @@ func (s *site) serveBackend(w http.ResponseWriter, r *http.Request) {
 
 func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 	defer func() { accesslog.NoteSession(r, session.FromContext(r.Context())) }() // the access log's Ref and user
-	if s.modcrypto != nil {
-		s.migrateApache(w, r)
+	if s.migrate != nil {
+		s.migrate.Serve(w, r)
 	}
 	s.vouch(w, r, session.FromContext(r.Context()))
 	if s.serveLogin(w, r) {
