@@ -56,6 +56,7 @@ type site struct {
 	trusted     []netip.Prefix     // the gateway's trusted_proxies
 	pages       sitePages          // the sign-in, sessions and error pages
 	insp        *inspect.Inspector // nil: inspection off
+	userPage    http.Handler       // the sessions page
 }
 
 // newBackend is the site's backend: in-process (Site.Handler), upstream,
@@ -164,6 +165,7 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 		return nil, err
 	}
 	s.useMethods(ms...)
+	s.userPage = s.newUserPage()
 	inner := http.HandlerFunc(s.serveInner)
 	if s.m != nil {
 		s.chain = s.m.Handler(s.rules.Handler(inner))
@@ -247,7 +249,7 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 	}
 	p := r.URL.Path
 	if strings.HasPrefix(p, sessionsPage) {
-		s.csrf.Handler(http.HandlerFunc(s.serveSessionsPage)).ServeHTTP(w, r)
+		s.userPage.ServeHTTP(w, r)
 		return
 	}
 	if s.isAuthRequest(r) {
