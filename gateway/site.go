@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/accesslog"
 	"github.com/sessiond/sessiond/gateway/admin"
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/forwardauth"
 	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/migrate"
@@ -52,11 +53,12 @@ type site struct {
 	chain       http.Handler // with sessions
 	plain       http.Handler // without sessions (off paths)
 	metrics     *admin.Metrics
-	claims      State              // one-time claims (migrated Apache cookies, device restores)
-	trusted     []netip.Prefix     // the gateway's trusted_proxies
-	pages       sitePages          // the sign-in, sessions and error pages
-	insp        *inspect.Inspector // nil: inspection off
-	userPage    http.Handler       // the sessions page
+	claims      State                // one-time claims (migrated Apache cookies, device restores)
+	trusted     []netip.Prefix       // the gateway's trusted_proxies
+	pages       sitePages            // the sign-in, sessions and error pages
+	insp        *inspect.Inspector   // nil: inspection off
+	userPage    http.Handler         // the sessions page
+	fa          *forwardauth.Handler // forward-auth sites only
 }
 
 // newBackend is the site's backend: in-process (Site.Handler), upstream,
@@ -78,7 +80,8 @@ func (s *site) newBackend() (http.Handler, error) {
 	case sc.Static != nil:
 		return upstream.Static(sc.Static.Dir, sc.Static.Prefix), nil
 	case sc.ForwardAuth != nil:
-		return http.HandlerFunc(s.serveNoBackend), nil
+		s.fa = s.newForwardAuth()
+		return http.HandlerFunc(s.fa.NoBackend), nil
 	}
 	return nil, errors.New("no backend: upstream, cgi, static or an in-process handler")
 }
@@ -212,7 +215,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = upstream.LimitBody(w, r, upstream.BodyLimit{Initial: s.cfg.Timeouts.RequestBody, MinRate: int64(s.cfg.Timeouts.RequestBodyMinRate)})
 	if s.isAuthRequest(r) {
-		r = s.keepForwarded(r) // before the forwarding headers go
+		r = s.fa.Keep(r) // before the forwarding headers go
 	}
 	s.headers.stripSpoofed(r.Header)
 	if s.cfg.Inspect {
@@ -253,7 +256,7 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.isAuthRequest(r) {
-		s.serveAuth(w, r)
+		s.fa.ServeHTTP(w, r)
 		return
 	}
 	sess := session.FromContext(r.Context())
