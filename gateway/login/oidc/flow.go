@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -121,7 +122,12 @@ func (m *Method) takePending(sess *session.Session, state string) (pending, stri
 		return p, "wrong_state"
 	case m.now().Unix() > p.Expires:
 		return p, "state_expired"
-	case !m.states.first(p.State, time.Unix(p.Expires, 0)):
+	}
+	h := sha256.Sum256([]byte(m.cfg.Issuer + "\x00" + p.State))
+	switch first, err := m.state.Claim(context.Background(), "oidc-state:"+base64.RawURLEncoding.EncodeToString(h[:]), time.Unix(p.Expires, 0)); {
+	case err != nil:
+		return p, "store_unavailable"
+	case !first:
 		return p, "state_replayed"
 	}
 	return p, ""
@@ -194,7 +200,7 @@ func (m *Method) serveCallback(w http.ResponseWriter, r *http.Request) {
 		m.site.ErrorPage(w, http.StatusInternalServerError, "Sign-in failed. Please try again.")
 		return
 	}
-	m.signins.add(who.sid, id.Subject, who.user, sess.Ref(), now, now.Add(m.keepEnded()))
+	m.signins.add(who.sid, id.Subject, who.user, sess.Ref(), now, now.Add(keepEnded))
 	m.site.Count("ok")
 	m.site.Audit(r, session.Event{Type: "login.ok", User: who.user, Ref: sess.Ref(), Attrs: []slog.Attr{slog.String("method", Name)}})
 	w.Header().Set("Cache-Control", "no-store")
