@@ -108,7 +108,10 @@ func (s *site) renderSessions(w http.ResponseWriter, r *http.Request, sess *sess
 		return
 	}
 	page := pages.SessionsPage{Site: s.cfg.Name, User: user, Zone: zoneName(), CSRF: pages.CSRF{Field: csrfField, Token: csrf.Token(r)},
-		Error: msg, Reauth: s.reauthNeeded(sess, time.Now()), Unlisted: unlisted}
+		Error: msg, Unlisted: unlisted}
+	if _, away := s.method(sess).(login.ReauthRedirector); !away {
+		page.Reauth = s.reauthNeeded(sess, time.Now()) // the password fields
+	}
 	for _, in := range list {
 		page.Sessions = append(page.Sessions, pages.SessionRow{Ref: in.Ref, Current: in.Current, Created: in.Created, LastSeen: in.LastSeen,
 			IP: in.IP, Area: in.Area, UserAgent: in.UserAgent, Browser: browserName(in.UserAgent)})
@@ -131,6 +134,14 @@ func (s *site) reauthenticated(w http.ResponseWriter, r *http.Request, sess *ses
 		return true
 	}
 	user := sess.User()
+	if rd, ok := s.method(sess).(login.ReauthRedirector); ok {
+		// Proven at the login method's provider, which sends the browser
+		// back to this page.
+		s.audit(r, session.Event{Type: "reauth.required", User: user, Ref: sess.Ref()})
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, rd.ReauthURL(sessionsPage), http.StatusSeeOther)
+		return false
+	}
 	re, ok := s.method(sess).(login.Reauthenticator)
 	if !ok {
 		// No password at the gateway: the backend signs this user in.

@@ -236,4 +236,4 @@ func (m *Method) ctx(parent context.Context) (context.Context, context.CancelFun
 	return context.WithTimeout(gooidc.ClientContext(parent, m.client), providerTimeout)
 }
 
-var _ login.Method = (*Method)(nil)
+var _ login.ReauthRedirector = (*Method)(nil)
