@@ -2,9 +2,7 @@ package main_test
 
 import (
 	"fmt"
-	"html"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"testing"
 	"time"
@@ -24,19 +22,7 @@ import (
 // artifacts.
 func TestOIDCBrowserMixedMode(t *testing.T) {
 	bin := buildSessiond(t)
-	// The shop behind the gateway: /add puts an item in the session's
-	// cart; every page shows the user, the session's data and the scheme.
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/add" {
-			w.Header().Set("X-Replace-Session", "cart=teapot")
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><title>shop</title><p id="who">user=%s</p><p id="cart">session=%s</p><p id="proto">proto=%s</p>`+
-			`<a id="checkout" href="/private/checkout">Check out</a>`,
-			html.EscapeString(r.Header.Get("X-Session-User")), html.EscapeString(r.Header.Get("X-Session")),
-			html.EscapeString(r.Header.Get("X-Forwarded-Proto")))
-	}))
-	t.Cleanup(app.Close)
+	app := oidcBrowserApp(t)
 	g := startOIDCGateway(t, bin, gatewayStores[0], app.URL, 5*time.Minute, 15*time.Minute, "    session: {mode: mixed}\n")
 	defer func() {
 		if t.Failed() {
@@ -48,12 +34,17 @@ func TestOIDCBrowserMixedMode(t *testing.T) {
 	p := &page{t: t, ctx: b.Tab, b: b, dir: testbrowser.ArtifactDir(t)}
 	plain := fmt.Sprintf("http://app.localhost:%d", g.http)
 
+	// overHTTP shows the shop over plain HTTP: the cart, never a user.
+	overHTTP := func(what, shot string) {
+		t.Helper()
+		p.navigate(what, plain+"/", http.StatusOK, chromedp.Navigate(plain+"/"))
+		p.want(what, "cart", "cart=teapot")
+		p.want(what, "who", "user=")
+		p.wantNot(what, "who", "u-alice")
+		p.screenshot(shot)
+	}
 	p.navigate("anonymous, over HTTP", plain+"/add", http.StatusOK, chromedp.Navigate(plain+"/add"))
-	p.navigate("the shop over HTTP", plain+"/", http.StatusOK, chromedp.Navigate(plain+"/"))
-	p.want("anonymous over HTTP", "cart", "cart=teapot")
-	p.want("anonymous over HTTP", "who", "user=")
-	p.wantNot("anonymous over HTTP", "who", "u-alice")
-	p.screenshot("mixed-http-cart")
+	overHTTP("anonymous over HTTP", "mixed-http-cart")
 
 	// Checking out needs a signed-in user: to the HTTPS login page.
 	p.navigate("check out", g.url("app.localhost", "/login?next=%2Fprivate%2Fcheckout"), http.StatusOK,
@@ -72,11 +63,7 @@ func TestOIDCBrowserMixedMode(t *testing.T) {
 	p.screenshot("mixed-checkout-https")
 
 	// Back over plain HTTP: the same session (the cart), no user.
-	p.navigate("the shop over HTTP again", plain+"/", http.StatusOK, chromedp.Navigate(plain+"/"))
-	p.want("signed in, over HTTP", "cart", "cart=teapot")
-	p.want("signed in, over HTTP", "who", "user=")
-	p.wantNot("signed in, over HTTP", "who", "u-alice")
-	p.screenshot("mixed-http-after-sign-in")
+	overHTTP("signed in, over HTTP", "mixed-http-after-sign-in")
 
 	// Single sign-on: the staff site signs alice in from the provider's
 	// session, without its form.
