@@ -199,7 +199,7 @@ func (m *Method) serveCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	event := "login.ok"
 	if p.Reauth {
-		if why := m.checkReauth(sess, p, id, claims, who); why != "" {
+		if why := checkReauth(sess.User(), data(sess, dataSub), p, id.Subject, claims, who); why != "" {
 			m.site.Audit(r, session.Event{Type: "reauth.failed", User: sess.User(), Ref: sess.Ref(), Attrs: []slog.Attr{
 				slog.String("method", Name), slog.String("reason", why)}})
 			m.site.ErrorPage(w, http.StatusUnauthorized,
@@ -236,15 +236,16 @@ func (m *Method) serveCallback(w http.ResponseWriter, r *http.Request) {
 // the provider's auth_time may be (the two clocks differ).
 const authTimeSkew = 30 * time.Second
 
-// checkReauth judges the provider's answer to a re-authentication of
-// sess's user: the same subject and user, proven at the provider since it
-// was asked (auth_time). It returns "" or the reason for refusing.
-func (m *Method) checkReauth(sess *session.Session, p pending, id *gooidc.IDToken, claims map[string]any, who identity) string {
+// checkReauth judges the provider's answer (the ID token's subject and
+// claims, who they name) to a re-authentication of the session's user and
+// sub: the same subject and user, proven at the provider since it was
+// asked (auth_time). It returns "" or the reason for refusing.
+func checkReauth(user, sub string, p pending, subject string, claims map[string]any, who identity) string {
 	at, _ := claims["auth_time"].(float64)
 	switch {
-	case sess.User() == "" || data(sess, dataSub) == "":
+	case user == "" || sub == "":
 		return "not_signed_in"
-	case id.Subject != data(sess, dataSub) || who.user != sess.User():
+	case subject != sub || who.user != user:
 		return "another_user"
 	case at == 0:
 		return "no_auth_time"

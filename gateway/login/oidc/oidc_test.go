@@ -96,6 +96,39 @@ func TestLogouts(t *testing.T) {
 	}
 }
 
+// TestCheckReauth: a re-authentication counts only for the session's own
+// user and subject, proven at the provider since it was asked.
+func TestCheckReauth(t *testing.T) {
+	started := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	p := pending{Reauth: true, Started: started.Unix()}
+	at := func(d time.Duration) map[string]any {
+		return map[string]any{"auth_time": float64(started.Add(d).Unix())}
+	}
+	alice := identity{user: "alice"}
+	for _, tc := range []struct {
+		name, user, sub, subject string
+		claims                   map[string]any
+		who                      identity
+		want                     string
+	}{
+		{"fresh", "alice", "u-a", "u-a", at(5 * time.Second), alice, ""},
+		{"within the clock skew", "alice", "u-a", "u-a", at(-authTimeSkew), alice, ""},
+		{"before it was asked", "alice", "u-a", "u-a", at(-authTimeSkew - time.Second), alice, "stale_auth_time"},
+		{"an hour old", "alice", "u-a", "u-a", at(-time.Hour), alice, "stale_auth_time"},
+		{"no auth_time", "alice", "u-a", "u-a", map[string]any{}, alice, "no_auth_time"},
+		{"auth_time not a number", "alice", "u-a", "u-a", map[string]any{"auth_time": "now"}, alice, "no_auth_time"},
+		{"another subject", "alice", "u-a", "u-b", at(0), alice, "another_user"},
+		{"another user name", "alice", "u-a", "u-a", at(0), identity{user: "bob"}, "another_user"},
+		{"session signed out meanwhile", "", "", "u-a", at(0), alice, "not_signed_in"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := checkReauth(tc.user, tc.sub, p, tc.subject, tc.claims, tc.who); got != tc.want {
+				t.Fatalf("checkReauth = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestRefreshOncePerSession: a session's concurrent requests share one
 // refresh (a provider rotating refresh tokens refuses a second use).
 func TestRefreshOncePerSession(t *testing.T) {
