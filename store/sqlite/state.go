@@ -32,7 +32,7 @@ type companions struct {
 
 func (s *Store) sqlState() *sqlstate.State {
 	s.comp.once.Do(func() {
-		s.comp.state = sqlstate.New(sqlstate.Config{DB: s.w, Claims: `"claims"`, Secrets: `"secrets"`,
+		s.comp.state = sqlstate.New(sqlstate.Config{DB: s.w, ReadDB: s.r, Claims: `"claims"`, Secrets: `"secrets"`,
 			Index: `"claims_until_idx"`, Timeout: s.timeout, Fail: s.fail})
 	})
 	return s.comp.state

@@ -27,6 +27,9 @@ import (
 type Config struct {
 	// DB is the database; its writes must be allowed.
 	DB *sql.DB
+	// ReadDB, if set, answers ClaimedUntil (SQLite's read-only pool,
+	// beside its one writer connection); nil: DB.
+	ReadDB *sql.DB
 	// Claims and Secrets are the quoted (and, if need be, schema-qualified)
 	// table names; Index names the claims' expiry index (unqualified).
 	Claims, Secrets, Index string
@@ -155,7 +158,11 @@ func (s *State) ClaimedUntil(ctx context.Context, key string) (time.Time, error)
 		return time.Time{}, err
 	}
 	var until int64
-	err := s.cfg.DB.QueryRowContext(ctx, s.claimed, key, time.Now().UnixMilli()).Scan(&until)
+	db := s.cfg.DB
+	if s.cfg.ReadDB != nil {
+		db = s.cfg.ReadDB
+	}
+	err := db.QueryRowContext(ctx, s.claimed, key, time.Now().UnixMilli()).Scan(&until)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return time.Time{}, nil
