@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
+	"github.com/sessiond/sessiond/internal/testbrowser"
 	"github.com/sessiond/sessiond/internal/testoidc"
 )
 
@@ -92,4 +95,53 @@ func TestOIDCReauth(t *testing.T) {
 			t.Fatalf("after sign out everywhere else: this session %q, the other %q; want u-alice and signed out", u, o)
 		}
 	}, 5*time.Minute, 15*time.Minute, "      reauth_after: 1s\n")
+}
+
+// TestOIDCBrowserReauth: in Chromium through the built binary, "Sign out
+// everywhere else" past reauth_after takes an OpenID user to the
+// provider's sign-in form (whose session would otherwise sign them in
+// without asking), back to the sessions page, and then signs the other
+// session out. Screenshots go to the test artifacts.
+func TestOIDCBrowserReauth(t *testing.T) {
+	bin := buildSessiond(t)
+	g := startOIDCGateway(t, bin, gatewayStores[0], oidcBrowserApp(t).URL, 5*time.Minute, 15*time.Minute, "      reauth_after: 1s\n")
+	b := testbrowser.Launch(t, testbrowser.Options{HostRules: "MAP *.localhost 127.0.0.1", Timeout: 60 * time.Second})
+	p := &page{t: t, ctx: b.Tab, b: b, dir: testbrowser.ArtifactDir(t)}
+	host := "app.localhost"
+	signIn := func(what, landing string) {
+		t.Helper()
+		p.do(what+": the provider's form", chromedp.WaitVisible(chromedp.CSS(`input[name=username]`)),
+			chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "alice"))
+		p.screenshot(what + "-provider-form")
+		p.navigate(what+": back from the provider", landing, http.StatusOK, chromedp.Click(chromedp.ID("signin"), chromedp.NodeVisible))
+	}
+
+	p.navigate("login page", g.url(host, "/login?next=%2Fprivate"), http.StatusOK, chromedp.Navigate(g.url(host, "/private")))
+	p.do("to the provider", chromedp.Click(chromedp.ID("oidc"), chromedp.NodeVisible))
+	signIn("sign-in", g.url(host, "/private"))
+	other := web{t, client()}
+	oidcLogin(other, g, host, "alice", "/")
+	otherUser := func() string { // whoAmI, on oidcBrowserApp's HTML
+		u, _, _ := strings.Cut(whoAmI(other, g.gateway, host), "<")
+		return u
+	}
+	time.Sleep(1100 * time.Millisecond) // past reauth_after
+
+	p.navigate("sessions page", g.url(host, "/.sessiond/sessions"), http.StatusOK, chromedp.Navigate(g.url(host, "/.sessiond/sessions")))
+	if p.present("reauth-password") {
+		p.fatalf("the sessions page asks an OpenID user for a password")
+	}
+	p.screenshot("sessions")
+	revokeOthers := chromedp.Click(chromedp.CSS(`#revoke-others button`), chromedp.NodeVisible)
+	p.do("sign out everywhere else", revokeOthers)
+	signIn("re-authentication", g.url(host, "/.sessiond/sessions"))
+	if u := otherUser(); u != "u-alice" {
+		t.Fatalf("the other session before the action: %q", u)
+	}
+	p.navigate("sign out everywhere else, proven", g.url(host, "/.sessiond/sessions"), http.StatusOK, revokeOthers)
+	p.screenshot("sessions-after")
+	if u := otherUser(); u != "" {
+		t.Fatalf("the other session after sign out everywhere else: %q", u)
+	}
+	g.waitAudit(t, "reauth.ok", `"user":"u-alice"`)
 }
