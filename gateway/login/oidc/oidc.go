@@ -4,7 +4,8 @@
 // Sign-in is the authorization code flow with PKCE (S256), state and
 // nonce. The state, nonce and code verifier live in the browser's session
 // (server-side, or sealed with the cookie store), are single-use (also
-// against a replayed cookie: every state is remembered once used) and
+// against a replayed cookie: every used state is claimed in the store's
+// State, so on every gateway of the store) and
 // expire after StateLifetime. The callback verifies the state, then the
 // ID token's signature (the provider's JWKS; "alg: none" is never
 // accepted), issuer, audience, expiry and nonce, applies the allowed_*
@@ -19,7 +20,13 @@
 // DownGrace past the last good check. Logout sends the browser to the
 // provider's end_session_endpoint with id_token_hint, and the provider's
 // Back-Channel Logout 1.0 tokens end the sessions of the sid or sub they
-// name.
+// name: recorded in the store's State, they sign those sessions out on
+// every gateway of the store, before and after a restart.
+//
+// Before an action over the user's other sessions (past reauth_after),
+// the site sends the browser back to the provider with prompt=login and
+// max_age=0 (login.ReauthRedirector); only an ID token of the same user
+// whose auth_time is fresh counts.
 package oidc
 
 import (
