@@ -45,7 +45,7 @@ func (s *site) newMethods(g *Gateway) ([]login.Method, error) {
 		}
 	}
 	if o := sc.Auth.OIDC; o != nil {
-		m, err := oidc.New(oidc.Config{OIDC: o, Site: loginSite{s}})
+		m, err := oidc.New(oidc.Config{OIDC: o, Site: loginSite{s}, State: g.claims})
 		if err != nil {
 			return nil, err
 		}

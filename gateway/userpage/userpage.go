@@ -139,7 +139,10 @@ func (s *Page) renderSessions(w http.ResponseWriter, r *http.Request, sess *sess
 		return
 	}
 	page := pages.SessionsPage{Site: s.c.Site.Name(), User: user, Zone: zoneName(), CSRF: pages.CSRF{Field: s.c.CSRFField, Token: csrf.Token(r)},
-		Error: msg, Reauth: s.c.ReauthNeeded(sess, time.Now()), Unlisted: unlisted}
+		Error: msg, Unlisted: unlisted}
+	if _, away := s.c.Method(sess).(login.ReauthRedirector); !away {
+		page.Reauth = s.c.ReauthNeeded(sess, time.Now()) // the password fields
+	}
 	for _, in := range list {
 		page.Sessions = append(page.Sessions, pages.SessionRow{Ref: in.Ref, Current: in.Current, Created: in.Created, LastSeen: in.LastSeen,
 			IP: in.IP, Area: in.Area, UserAgent: in.UserAgent, Browser: browserName(in.UserAgent)})
@@ -162,6 +165,14 @@ func (s *Page) reauthenticated(w http.ResponseWriter, r *http.Request, sess *ses
 		return true
 	}
 	user := sess.User()
+	if rd, ok := s.c.Method(sess).(login.ReauthRedirector); ok {
+		// Proven at the login method's provider, which sends the browser
+		// back to this page.
+		s.c.Site.Audit(r, session.Event{Type: "reauth.required", User: user, Ref: sess.Ref()})
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, rd.ReauthURL(Path), http.StatusSeeOther)
+		return false
+	}
 	re, ok := s.c.Method(sess).(login.Reauthenticator)
 	if !ok {
 		// No password at the gateway: the backend signs this user in.
