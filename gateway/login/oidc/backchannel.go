@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -113,10 +115,10 @@ func (m *Method) verifyLogout(parent context.Context, raw string) (sub, sid, rea
 // recorded in the store's State: every gateway on the store reads them,
 // before and after a restart. A sid's logout ends every session of that
 // provider session; a sub's ends the subject's sessions signed in before
-// it. A claim is write-once, so a second logout of one sub while the
-// first is remembered records nothing: the sessions signed in between are
-// ended by this gateway's own index (and, where the user is the sub, by
-// the realm-wide revocation) only.
+// it. Claims are write-once, so the logouts of one sub form a chain of
+// generations (subGens at most): each logout claims the first free one,
+// and a session is checked against every generation up to the first
+// free one.
 type logouts struct {
 	st    State
 	scope string // the issuer and the realm
@@ -129,18 +131,30 @@ func (l logouts) key(kind, v string) string {
 	return "oidc-logout:" + base64.RawURLEncoding.EncodeToString(h[:])
 }
 
+// subGens bounds the chain of one sub's logouts kept at once (keep long).
+const subGens = 16
+
+// subKey names generation g of sub's logouts.
+func (l logouts) subKey(sub string, g int) string { return l.key("sub", sub+"\x00"+strconv.Itoa(g)) }
+
 // record remembers that sid and sub (either may be "") were logged out at
 // at.
 func (l logouts) record(ctx context.Context, sid, sub string, at time.Time) error {
-	for _, kv := range [][2]string{{"sid", sid}, {"sub", sub}} {
-		if kv[1] == "" {
-			continue
-		}
-		if _, err := l.st.Claim(ctx, l.key(kv[0], kv[1]), at.Add(l.keep)); err != nil {
+	if sid != "" {
+		if _, err := l.st.Claim(ctx, l.key("sid", sid), at.Add(l.keep)); err != nil {
 			return err
 		}
 	}
-	return nil
+	if sub == "" {
+		return nil
+	}
+	for g := range subGens {
+		first, err := l.st.Claim(ctx, l.subKey(sub, g), at.Add(l.keep))
+		if err != nil || first {
+			return err
+		}
+	}
+	return fmt.Errorf("oidc: more than %d back-channel logouts of one subject within %v", subGens, l.keep)
 }
 
 // ended reports whether a session of sid and sub signed in at since was
@@ -156,11 +170,16 @@ func (l logouts) ended(ctx context.Context, sid, sub string, since time.Time) (b
 	if sub == "" {
 		return false, nil
 	}
-	until, err := l.st.ClaimedUntil(ctx, l.key("sub", sub))
-	if err != nil || until.IsZero() {
-		return false, err
+	for g := range subGens {
+		until, err := l.st.ClaimedUntil(ctx, l.subKey(sub, g))
+		if err != nil || until.IsZero() {
+			return false, err
+		}
+		if !until.Add(-l.keep).Before(since) {
+			return true, nil
+		}
 	}
-	return !until.Add(-l.keep).Before(since), nil
+	return false, nil
 }
 
 // signinIndex remembers which sessions this gateway signed in under each

@@ -94,6 +94,20 @@ func TestLogouts(t *testing.T) {
 	if got, err := other.ended(t.Context(), "sid-1", "sub-2", t0.Add(-time.Minute)); err != nil || got {
 		t.Fatalf("another realm's session ended = %v, %v", got, err)
 	}
+	// A second logout of the sub ends what signed in between the two.
+	between := t0.Add(time.Minute)
+	if got, err := read.ended(t.Context(), "sid-y", "sub-2", between); err != nil || got {
+		t.Fatalf("before the second logout: ended = %v, %v", got, err)
+	}
+	if err := rec.record(t.Context(), "", "sub-2", t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := read.ended(t.Context(), "sid-y", "sub-2", between); err != nil || !got {
+		t.Fatalf("after the second logout: ended = %v, %v; want true", got, err)
+	}
+	if got, err := read.ended(t.Context(), "sid-z", "sub-2", t0.Add(3*time.Minute)); err != nil || got {
+		t.Fatalf("signed in after both: ended = %v, %v; want false", got, err)
+	}
 }
 
 // TestCheckReauth: a re-authentication counts only for the session's own
