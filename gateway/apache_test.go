@@ -1,10 +1,11 @@
 package gateway
 
 import (
-	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond/gateway/config"
 
 	"github.com/sessiond/sessiond/internal/testenv"
 )

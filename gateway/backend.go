@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/session"
@@ -130,10 +131,10 @@ func (b *backendWriter) apply() bool {
 			if err := sess.Logout(); err != nil {
 				s.log.Error("gateway: backend logout failed", "err", err)
 			}
-			setWhy(b.r, "logout")
+			inspect.SetWhy(b.r, "logout")
 		default:
 			if sess.IsNew() && len(u.changes.Set) > 0 {
-				s.logEvent(sess, "created")
+				s.insp.LogEvent(sess, "created")
 			}
 			if u.Login != "" {
 				if err := sess.Login(u.Login); err != nil {
@@ -142,13 +143,13 @@ func (b *backendWriter) apply() bool {
 					markAuth(sess, authViaBackend, true)
 					s.csrf.Rotate(b.r) // a fresh token secret for the new identity
 					s.audit(b.r, session.Event{Type: "login.backend", User: u.Login, Ref: sess.Ref()})
-					s.logEvent(sess, "login")
+					s.insp.LogEvent(sess, "login")
 				}
 			} else if u.Regenerate {
 				if err := sess.Regenerate(); err != nil {
 					s.log.Warn("gateway: backend regenerate failed", "err", err)
 				} else {
-					s.logEvent(sess, "regenerate")
+					s.insp.LogEvent(sess, "regenerate")
 				}
 			}
 			for _, k := range u.changes.Delete {
@@ -166,7 +167,7 @@ func (b *backendWriter) apply() bool {
 		h.Set("Strict-Transport-Security", v) // the gateway's, whatever the backend said
 	}
 	if u.RequireSecure && !s.isSecure(b.r) {
-		setWhy(b.r, "backend")
+		inspect.SetWhy(b.r, "backend")
 		target := s.httpsURL(b.r)
 		if target == "" {
 			s.pages.error(b.ResponseWriter, http.StatusForbidden, "This page needs HTTPS.")
@@ -217,9 +218,9 @@ func (s *site) forward(w http.ResponseWriter, r *http.Request) {
 			} else if sess.Regenerating() {
 				now = append(now, "regenerate") // periodic rotation
 			}
-			s.logEvent(sess, now...)
+			s.insp.LogEvent(sess, now...)
 		}
-		r.Header.Set(h.Info, s.infoHeader(r, sess, now))
+		r.Header.Set(h.Info, s.insp.Info(r, sess, now))
 	}
 	if sess != nil {
 		s.setIdentity(r.Header, r, sess, true)

@@ -2,12 +2,13 @@ package gateway
 
 import (
 	"crypto/tls"
-	"github.com/sessiond/sessiond/gateway/config"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
+
+	"github.com/sessiond/sessiond/gateway/config"
 
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"

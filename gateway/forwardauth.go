@@ -1,119 +1,33 @@
 package gateway
 
 import (
-	"context"
-	"net"
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/sessiond/sessiond/gateway/config"
-	"github.com/sessiond/sessiond/gateway/login"
-	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/gateway/forwardauth"
 )
-
-// Forward auth (config.Site.ForwardAuth): the site has no backend; a proxy
-// in front of it (nginx auth_request, Caddy forward_auth, Traefik
-// ForwardAuth) asks config.ForwardAuthPath about every request it serves
-// and sends the login and logout paths and /.sessiond/ here. The answer:
-//
-//   - a signed-in session: 200 with the identity headers a proxied
-//     request gets (setIdentity: user, Ref, X-Session-Secure, the token
-//     for the logout form, and the session data if
-//     ForwardAuth.SessionData), taken from the session alone. A rotated or refreshed cookie rides on the answer as
-//     Set-Cookie; the proxy copies it to the browser (docs/forward-auth.md).
-//   - otherwise, when the proxy said which URL it is protecting with
-//     X-Forwarded-Uri (Caddy, Traefik): a redirect to the login page with
-//     that URL as next=; else (nginx auth_request, which takes 401 and
-//     nothing else) 401, with the same login URL in Location for the
-//     proxy's error page.
-//
-// The original URL is believed only from trusted_proxies, read before the
-// client's forwarding headers are stripped (stripSpoofed), and always
-// passes login.SafeNext: a same-site relative path or "/".
-
-// authOrigin is what a trusted proxy said about the request it is
-// authorizing.
-type authOrigin struct {
-	uri      string // X-Forwarded-Uri, else X-Original-URI
-	host     string // X-Forwarded-Host ("" if none)
-	redirect bool   // X-Forwarded-Uri was sent: answer with a redirect
-}
-
-type forwardedKey struct{}
 
 // isAuthRequest reports whether r is a proxy's auth request to s.
 func (s *site) isAuthRequest(r *http.Request) bool {
 	return s.cfg.ForwardAuth != nil && r.URL.Path == config.ForwardAuthPath
 }
 
-// keepForwarded notes, for an auth request from a trusted proxy, the
-// original URL the proxy sent; from any other peer nothing is noted.
-func (s *site) keepForwarded(r *http.Request) *http.Request {
-	if !session.FromTrustedProxy(r, s.trusted) {
-		return r
-	}
-	f := authOrigin{uri: r.Header.Get("X-Forwarded-Uri"), host: r.Header.Get("X-Forwarded-Host")}
-	f.redirect = f.uri != ""
-	if f.uri == "" {
-		f.uri = r.Header.Get("X-Original-URI")
-	}
-	return r.WithContext(context.WithValue(r.Context(), forwardedKey{}, f))
-}
-
-// serveAuth answers a proxy's auth request.
-func (s *site) serveAuth(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	if sess := session.FromContext(r.Context()); sess != nil && sess.User() != "" {
-		s.setIdentity(h, r, sess, s.cfg.ForwardAuth.SessionData)
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	f, _ := r.Context().Value(forwardedKey{}).(authOrigin)
-	next := "/"
-	if f.host == "" || s.hasHost(f.host) {
-		next = login.SafeNext(f.uri)
-	}
-	setWhy(r, "auth")
-	h.Set("Location", s.loginURL(next))
-	if f.redirect {
-		w.WriteHeader(redirectCode(r.Method))
-		return
-	}
-	s.pages.error(w, http.StatusUnauthorized, "Login required.")
-}
-
-// hasHost reports whether host (a Host header: name, maybe a port) is one
-// of the site's.
-func (s *site) hasHost(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(host, ".")
-	return slices.ContainsFunc(s.cfg.Hosts, func(n string) bool { return strings.EqualFold(n, host) })
+// newForwardAuth answers the auth requests of a forward-auth site.
+func (s *site) newForwardAuth() *forwardauth.Handler {
+	return forwardauth.New(forwardauth.Config{Hosts: s.cfg.Hosts, SessionData: s.cfg.ForwardAuth.SessionData,
+		Trusted: s.trusted, SetIdentity: s.setIdentity, LoginURL: s.loginURL, RedirectCode: redirectCode, ErrorPage: s.pages.error})
 }
 
 // authSite is the forward-auth site a trusted proxy's auth request is
-// about when its Host names none (Traefik sends the address's host and
-// the original one in X-Forwarded-Host).
+// about when its Host names none (forwardauth.Host).
 func (g *Gateway) authSite(r *http.Request) (*site, bool) {
-	if r.URL.Path != config.ForwardAuthPath || !session.FromTrustedProxy(r, g.trusted) {
+	host, ok := forwardauth.Host(r, g.trusted)
+	if !ok {
 		return nil, false
 	}
-	host := strings.ToLower(r.Header.Get("X-Forwarded-Host"))
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	s, ok := g.sites[strings.TrimSuffix(host, ".")]
+	s, ok := g.sites[host]
 	if !ok || s.cfg.ForwardAuth == nil {
 		return nil, false
 	}
 	return s, true
-}
-
-// serveNoBackend answers, on a forward-auth site, every path the gateway
-// does not serve itself: the proxy should not have sent it here.
-func (s *site) serveNoBackend(w http.ResponseWriter, r *http.Request) {
-	s.pages.error(w, http.StatusNotFound, "This address only signs users in for the site in front of it.")
 }

@@ -14,11 +14,9 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
-	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/sessiond/sessiond/remember"
 	"io"
 	"log/slog"
 	"net"
@@ -27,8 +25,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/remember"
+
+	"github.com/sessiond/sessiond/gateway/accesslog"
+	"github.com/sessiond/sessiond/gateway/admin"
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"github.com/sessiond/sessiond/gateway/listen"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -74,11 +77,11 @@ type Gateway struct {
 	log           *slog.Logger
 	auditor       session.Auditor
 	rememberStore remember.Store
-	metrics       *metrics
+	metrics       *admin.Metrics
 	unknown       *session.UnknownIDLimiter
 	trusted       []netip.Prefix
 	locator       session.Locator
-	access        *accessLog // nil: no access log
+	access        *accesslog.Log // nil: no access log
 	// metricsPath is listen.admin.metrics_path ("" serves none).
 	metricsPath string
 	// maxClients bounds each login limiter (limits.max_clients).
@@ -98,22 +101,22 @@ func New(cfg *config.Config, rt Runtime) (*Gateway, error) {
 		return nil, errors.New("gateway: Runtime.State is required (the store's claims and secrets)")
 	}
 	g := &Gateway{sites: map[string]*site{}, store: rt.Store, codec: rt.Codec, token: cfg.Listen.Admin.Token.Reveal(),
-		log: rt.Logger, metrics: newMetrics(), metricsPath: cfg.Listen.Admin.MetricsPath,
+		log: rt.Logger, metrics: admin.NewMetrics(), metricsPath: cfg.Listen.Admin.MetricsPath,
 		trusted: cfg.Prefixes(), locator: rt.Locator, maxClients: cfg.Limits.MaxClients,
 		unknown: session.NewUnknownIDLimiter(max(cfg.Limits.UnknownIDs.PerMinute(), 0)),
 		claims:  rt.State, rememberStore: rt.RememberStore}
 	if rt.AccessLog != nil {
-		g.access = &accessLog{w: rt.AccessLog, json: cfg.AccessLog.Format == "json"}
+		g.access = accesslog.New(rt.AccessLog, cfg.AccessLog.Format == "json")
 	}
 	if g.log == nil {
 		g.log = slog.Default()
 	}
-	g.metrics.storeGC(rt.Store)
-	g.auditor = countingAuditor{next: rt.Auditor, m: g.metrics}
+	g.metrics.StoreGC(rt.Store)
+	g.auditor = g.metrics.Auditor(rt.Auditor)
 	if rt.Auditor == nil {
 		a := session.NewJSONAuditor()
 		a.MinLevel = slog.LevelInfo // the gateway's audit log keeps the lifecycle too
-		g.auditor = countingAuditor{next: a, m: g.metrics}
+		g.auditor = g.metrics.Auditor(a)
 	}
 	// The admin API's Manager: the store's GC, and the check that exactly
 	// one of Store and Codec is given.
@@ -209,48 +212,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &accesslog.Recorder{ResponseWriter: w}
 	if len(g.trusted) > 0 {
 		// Judge the peer once: every later use of the client's address or
 		// transport (limits, audit, backend headers) reads this.
 		r = r.WithContext(context.WithValue(r.Context(), peerKey{}, peer{
 			ip: session.ClientIP(r, g.trusted), secure: session.IsSecureRequest(r, g.trusted)}))
 	}
-	var entry *accessEntry
+	var entry *accesslog.Entry
 	if g.access != nil {
-		r, entry = withAccessEntry(r)
+		r, entry = accesslog.WithEntry(r)
 	}
 	s.ServeHTTP(rec, r)
-	g.metrics.request(s.cfg.Name, rec.code, time.Since(start))
+	g.metrics.Request(s.cfg.Name, rec.Code, time.Since(start))
 	if entry != nil {
-		g.access.log(r, s.cfg.Name, entry, rec.code, rec.n, start)
-	}
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-	n    int64 // body bytes written
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-func (s *statusRecorder) WriteHeader(c int) {
-	if s.code == 0 && c >= 200 {
-		s.code = c
-	}
-	s.ResponseWriter.WriteHeader(c)
-}
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	n, err := s.ResponseWriter.Write(b)
-	s.n += int64(n)
-	return n, err
-}
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
+		g.access.Write(r, s.cfg.Name, clientAddr(r), requestSecure(r), entry, rec.Code, rec.N, start)
 	}
 }
 
@@ -329,9 +305,10 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	if l.TrustedProxies == nil {
 		l.TrustedProxies = g.TrustedProxies
 	}
-	ls := &listenerSet{l: l, log: g.log, handler: [3]http.Handler{front, front, admin},
-		tls: [3]*tls.Config{nil, l.TLS, nil}, errc: make(chan error, 1)}
-	bound, err := ls.bind([3]string{l.HTTP, l.HTTPS, l.Admin})
+	ls := listen.New(listen.Config{Handler: [3]http.Handler{front, front, admin}, TLS: [3]*tls.Config{nil, l.TLS, nil},
+		ProxyProtocol: l.ProxyProtocol, TrustedProxies: l.TrustedProxies, Logger: g.log,
+		ReadHeaderTimeout: l.ReadHeaderTimeout, IdleTimeout: l.IdleTimeout})
+	bound, err := ls.Bind([3]string{l.HTTP, l.HTTPS, l.Admin})
 	if err != nil {
 		return err
 	}
@@ -340,7 +317,7 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	}
 	if l.OnServe != nil {
 		l.OnServe(func(http, https, admin string) ([3]net.Addr, error) {
-			return ls.bind([3]string{http, https, admin})
+			return ls.Bind([3]string{http, https, admin})
 		})
 	}
 	watchCtx, stopWatch := context.WithCancel(ctx)
@@ -350,9 +327,9 @@ func (g *Gateway) Serve(ctx context.Context, l Listeners) error {
 	}
 	select {
 	case <-ctx.Done():
-	case err = <-ls.errc:
+	case err = <-ls.Err():
 	}
-	ls.shutdownAll()
+	ls.ShutdownAll()
 	return err
 }
 
@@ -365,15 +342,3 @@ func (g *Gateway) RunBackground(ctx context.Context, gcEvery time.Duration) {
 
 // TrustedProxies are the configured trusted_proxies.
 func (g *Gateway) TrustedProxies() []netip.Prefix { return g.trusted }
-
-// Authorized reports whether r carries the admin bearer token.
-func (g *Gateway) Authorized(r *http.Request) bool { return g.authorized(r) }
-
-// authorized checks the admin bearer token in constant time.
-func (g *Gateway) authorized(r *http.Request) bool {
-	if g.token == "" {
-		return false
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(g.token)) == 1
-}

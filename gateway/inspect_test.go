@@ -1,11 +1,13 @@
 package gateway
 
 import (
-	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/inspect"
 
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/wire"
@@ -67,7 +69,7 @@ func TestInspect(t *testing.T) {
 	// that it stepped up; the note (in the target's query, never a cookie)
 	// never reaches the backend.
 	resp, _ := g.do(c, "GET", g.httpURL+"/secure", nil, nil)
-	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != g.httpsURL+"/secure?"+noteParam+"=r2" ||
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != g.httpsURL+"/secure?"+inspect.NoteParam+"=r2" ||
 		len(resp.Header.Values("Set-Cookie")) != 0 {
 		t.Fatalf("rule redirect: %d to %q, Set-Cookie %q", resp.StatusCode, resp.Header.Get("Location"), resp.Header.Values("Set-Cookie"))
 	}
@@ -89,7 +91,7 @@ func TestInspect(t *testing.T) {
 	}
 
 	// An unknown note explains nothing.
-	g.do(g.client(), "GET", g.httpsURL+"/p?"+noteParam+"=r99", nil, nil)
+	g.do(g.client(), "GET", g.httpsURL+"/p?"+inspect.NoteParam+"=r99", nil, nil)
 	if info = seenInfo(t, g); info["why"] != "" {
 		t.Fatalf("an unknown note was explained: %v", info)
 	}
@@ -188,8 +190,8 @@ func TestInspectHidesAccountOverHTTP(t *testing.T) {
 		{"HTTP: step down of the signed-in record", g.httpURL + "/p", false, "step-down", "step-down"},
 		{"HTTP again", g.httpURL + "/p", false, "step-down", ""},
 		{"HTTPS: step up", g.httpsURL + "/p", true, "login", "step-up"},
-		{"HTTP: the signed-out landing", g.httpURL + "/?" + signedOutQuery, false, "created", "step-down"},
-		{"HTTPS: the signed-out landing", g.httpsURL + "/?" + signedOutQuery, true, "login", "step-up,logout"},
+		{"HTTP: the signed-out landing", g.httpURL + "/?" + inspect.SignedOutQuery, false, "created", "step-down"},
+		{"HTTPS: the signed-out landing", g.httpsURL + "/?" + inspect.SignedOutQuery, true, "login", "step-up,logout"},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {

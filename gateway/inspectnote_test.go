@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/wire"
 )
@@ -74,7 +75,7 @@ func TestInspectNoteNeedsNoCookie(t *testing.T) {
 				t.Fatalf("the redirect from HTTP to HTTPS set cookies: %q", sc)
 			}
 			loc := resp.Header.Get("Location")
-			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, g.httpsURL+"/") || !strings.Contains(loc, noteParam+"=") {
+			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc, g.httpsURL+"/") || !strings.Contains(loc, inspect.NoteParam+"=") {
 				t.Fatalf("plain-HTTP request: %d to %q; want a redirect to HTTPS carrying the note", resp.StatusCode, loc)
 			}
 			resp, body := g.do(c, "GET", loc, nil, nil)
@@ -103,55 +104,13 @@ func TestInspectNoteNeedsNoCookie(t *testing.T) {
 	// Forged notes: stripped, never explained; other parameters kept.
 	for _, forged := range []string{"r99", "bogus", "%3Cb%3E", ""} {
 		t.Run("forged "+forged, func(t *testing.T) {
-			g.do(g.client(), "GET", g.httpsURL+"/p?y=2&"+noteParam+"="+forged, nil, nil)
+			g.do(g.client(), "GET", g.httpsURL+"/p?y=2&"+inspect.NoteParam+"="+forged, nil, nil)
 			query, info := be.last(t)
 			if query != "y=2" {
 				t.Fatalf("the backend saw the query %q, want y=2", query)
 			}
 			if info["why"] != "" {
 				t.Fatalf("a forged note %q was explained: %v", forged, info["why"])
-			}
-		})
-	}
-}
-
-func TestTakeNote(t *testing.T) {
-	for _, tc := range []struct {
-		raw, v, rest string
-		ok           bool
-	}{
-		{"", "", "", false},
-		{"a=1", "", "a=1", false},
-		{noteParam + "=r2", "r2", "", true},
-		{"a=1&" + noteParam + "=r2&b=" + noteParam, "r2", "a=1&b=" + noteParam, true},
-		{noteParam + "=r2&" + noteParam + "=auth", "r2", "", true},
-		{"x" + noteParam + "=r2", "", "x" + noteParam + "=r2", false},
-	} {
-		t.Run(tc.raw, func(t *testing.T) {
-			v, rest, ok := takeNote(tc.raw)
-			if v != tc.v || rest != tc.rest || ok != tc.ok {
-				t.Fatalf("takeNote(%q) = %q, %q, %v; want %q, %q, %v", tc.raw, v, rest, ok, tc.v, tc.rest, tc.ok)
-			}
-		})
-	}
-}
-
-func TestWithNote(t *testing.T) {
-	s := &site{httpOrigin: "http://app.test", httpsOrigin: "https://app.test"}
-	for _, tc := range []struct{ loc, want string }{
-		{"/", "/?" + noteParam + "=r1"},
-		{"/a?b=1#top", "/a?b=1&" + noteParam + "=r1#top"},
-		{"https://app.test/x", "https://app.test/x?" + noteParam + "=r1"},
-		{"http://app.test/x", "http://app.test/x?" + noteParam + "=r1"},
-		{"https://app.test.evil/x", ""},
-		{"https://evil.example/", ""},
-		{"//evil.example/", ""},
-		{"/\\evil.example/", ""},
-		{"", ""},
-	} {
-		t.Run(tc.loc, func(t *testing.T) {
-			if got := s.withNote(tc.loc, "r1"); got != tc.want {
-				t.Fatalf("withNote(%q) = %q, want %q", tc.loc, got, tc.want)
 			}
 		})
 	}

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"crypto/tls"
 	"encoding/json"
-	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/gateway/config"
 )
 
 // TestLoginLimitsConfigurable: the configured burst is the number of

@@ -1,13 +1,14 @@
 package gateway
 
 import (
-	"github.com/sessiond/sessiond/gateway/config"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/gateway/config"
 
 	"github.com/sessiond/sessiond/gateway/modcrypto"
 )

@@ -2,12 +2,13 @@ package gateway
 
 import (
 	"bytes"
-	"github.com/sessiond/sessiond/gateway/config"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/gateway/config"
 )
 
 // TestParseActionWhole: the gateway applies what wire.ParseActions accepts

@@ -3,7 +3,6 @@ package gateway
 import (
 	"bufio"
 	"fmt"
-	"github.com/sessiond/sessiond/gateway/config"
 	"io"
 	"net"
 	"net/http"
@@ -15,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/gateway/config"
 )
 
 // What the proxy (httputil.ReverseProxy on an upstream.Transport) does

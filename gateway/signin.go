@@ -16,6 +16,7 @@ import (
 	"github.com/sessiond/sessiond/csrf"
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
+	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/login/form"
 	"github.com/sessiond/sessiond/gateway/login/oidc"
@@ -44,7 +45,7 @@ func (s *site) newMethods(g *Gateway) ([]login.Method, error) {
 		}
 	}
 	if o := sc.Auth.OIDC; o != nil {
-		m, err := oidc.New(oidc.Config{OIDC: o, Site: loginSite{s}})
+		m, err := oidc.New(oidc.Config{OIDC: o, Site: loginSite{s}, State: g.claims})
 		if err != nil {
 			return nil, err
 		}
@@ -91,7 +92,7 @@ func (l loginSite) Audit(r *http.Request, e session.Event) {
 	}
 	l.s.audit(r, e)
 }
-func (l loginSite) Count(result string)           { l.s.metrics.login(result) }
+func (l loginSite) Count(result string)           { l.s.metrics.Login(result) }
 func (l loginSite) IsSecure(r *http.Request) bool { return l.s.isSecure(r) }
 func (l loginSite) HTTPSOrigin() string           { return l.s.httpsOrigin }
 func (l loginSite) ClientIP(r *http.Request) netip.Addr {
@@ -118,7 +119,7 @@ func (l loginSite) LoginPage(w http.ResponseWriter, r *http.Request, code int, p
 	page := pages.LoginPage{Site: s.cfg.Name, CSRF: pages.CSRF{Field: csrfField, Token: csrf.Token(r)},
 		Next: p.Next, User: p.User, Error: p.Error}
 	if sess := session.FromContext(r.Context()); sess != nil && sess.IsNew() {
-		s.logEvent(sess, "created") // the form's CSRF token starts the session
+		s.insp.LogEvent(sess, "created") // the form's CSRF token starts the session
 	}
 	for _, m := range s.methods {
 		o := m.Offer(r, p.Next)
@@ -127,9 +128,7 @@ func (l loginSite) LoginPage(w http.ResponseWriter, r *http.Request, code int, p
 		}
 		page.Providers = append(page.Providers, o.Buttons...)
 	}
-	if n := noteFrom(r.Context()); n != nil {
-		page.Why = s.explain(n.in)
-	}
+	page.Why = s.insp.Why(r)
 	s.pages.render(w, code, page)
 }
 
@@ -155,7 +154,7 @@ func (l loginSite) SignIn(w http.ResponseWriter, r *http.Request, in login.SignI
 		sess.Set(login.DataKey(in.Method, k), v)
 	}
 	s.csrf.Rotate(r) // a fresh token secret for the new identity
-	s.logEvent(sess, "login")
+	s.insp.LogEvent(sess, "login")
 	return nil
 }
 
@@ -308,7 +307,7 @@ func (s *site) serveLogout(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Inspect {
 		// The inspector's notes travel in the URL (inspect reads
 		// this one back).
-		target = "/?" + signedOutQuery
+		target = "/?" + inspect.SignedOutQuery
 	}
 	target = s.signOut(w, r, sess, target)
 	if err := sess.Logout(); err != nil {
@@ -383,7 +382,7 @@ func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
 		s.pages.error(w, http.StatusUnauthorized, "Login required.")
 		return
 	}
-	setWhy(r, "auth") // noted even over HTTPS: the login page says why
+	inspect.SetWhy(r, "auth") // noted even over HTTPS: the login page says why
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, s.loginURL(r.URL.RequestURI()), redirectCode(r.Method))
 }

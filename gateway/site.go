@@ -13,9 +13,13 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/csrf"
+	"github.com/sessiond/sessiond/gateway/accesslog"
+	"github.com/sessiond/sessiond/gateway/admin"
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/gateway/forwardauth"
+	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/gateway/login"
-	"github.com/sessiond/sessiond/gateway/modcrypto"
+	"github.com/sessiond/sessiond/gateway/migrate"
 	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
@@ -32,9 +36,9 @@ type site struct {
 	headers     Headers // the protocol's header names
 	httpsOrigin string  // "https://shop.example:8443": every redirect target starts here
 	httpOrigin  string
-	ruleList    []secure.Rule      // the redirect rules, for inspection
-	modcrypto   *modcrypto.Decoder // nil: no Apache sessions to import
-	m           *session.Manager   // nil: sessions off for the site
+	ruleList    []secure.Rule     // the redirect rules, for inspection
+	migrate     *migrate.Migrator // nil: no Apache sessions to import
+	m           *session.Manager  // nil: sessions off for the site
 	rules       *secure.Rules
 	csrf        *csrf.Protection
 	backend     http.Handler
@@ -48,10 +52,13 @@ type site struct {
 	auditor     session.Auditor
 	chain       http.Handler // with sessions
 	plain       http.Handler // without sessions (off paths)
-	metrics     *metrics
-	claims      State          // one-time claims (migrated Apache cookies, device restores)
-	trusted     []netip.Prefix // the gateway's trusted_proxies
-	pages       sitePages      // the sign-in, sessions and error pages
+	metrics     *admin.Metrics
+	claims      State                // one-time claims (migrated Apache cookies, device restores)
+	trusted     []netip.Prefix       // the gateway's trusted_proxies
+	pages       sitePages            // the sign-in, sessions and error pages
+	insp        *inspect.Inspector   // nil: inspection off
+	userPage    http.Handler         // the sessions page
+	fa          *forwardauth.Handler // forward-auth sites only
 }
 
 // newBackend is the site's backend: in-process (Site.Handler), upstream,
@@ -73,23 +80,16 @@ func (s *site) newBackend() (http.Handler, error) {
 	case sc.Static != nil:
 		return upstream.Static(sc.Static.Dir, sc.Static.Prefix), nil
 	case sc.ForwardAuth != nil:
-		return http.HandlerFunc(s.serveNoBackend), nil
+		s.fa = s.newForwardAuth()
+		return http.HandlerFunc(s.fa.NoBackend), nil
 	}
 	return nil, errors.New("no backend: upstream, cgi, static or an in-process handler")
 }
 
 // loadFiles opens the Apache passphrases the site's configuration names.
-func (s *site) loadFiles() error {
-	sc := s.cfg
-	if sc.Session.Mode == config.ModeOff {
-		return nil
-	}
-	if mc := sc.ModCrypto; mc != nil {
-		pass, err := modcrypto.ReadPassphraseFile(mc.PassphraseFile)
-		if err != nil {
-			return fmt.Errorf("modcrypto: %w", err)
-		}
-		if s.modcrypto, err = modcrypto.New(pass, modcrypto.Options{Cipher: mc.Cipher}); err != nil {
+func (s *site) loadFiles() (err error) {
+	if mc := s.cfg.ModCrypto; mc != nil && s.cfg.Session.Mode != config.ModeOff {
+		if s.migrate, err = s.newMigrator(); err != nil {
 			return err
 		}
 		s.stripNames = append(s.stripNames, mc.CookieName)
@@ -139,6 +139,10 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 			s.cookieNames = append(s.cookieNames, eff.SecureName)
 		}
 	}
+	if sc.Inspect {
+		s.insp = inspect.New(inspect.Config{HTTPSOrigin: s.httpsOrigin, HTTPOrigin: s.httpOrigin,
+			Rules: s.rules, RuleList: s.ruleList, IsSecure: s.isSecure, Manager: s.m})
+	}
 	// The gateway's own forms (login, logout, the sessions page) use
 	// session-bound tokens; proxied requests get the origin check if asked.
 	trusted := sc.TrustedOrigins()
@@ -164,6 +168,7 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 		return nil, err
 	}
 	s.useMethods(ms...)
+	s.userPage = s.newUserPage()
 	inner := http.HandlerFunc(s.serveInner)
 	if s.m != nil {
 		s.chain = s.m.Handler(s.rules.Handler(inner))
@@ -210,11 +215,11 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	r = upstream.LimitBody(w, r, upstream.BodyLimit{Initial: s.cfg.Timeouts.RequestBody, MinRate: int64(s.cfg.Timeouts.RequestBodyMinRate)})
 	if s.isAuthRequest(r) {
-		r = s.keepForwarded(r) // before the forwarding headers go
+		r = s.fa.Keep(r) // before the forwarding headers go
 	}
 	s.headers.stripSpoofed(r.Header)
 	if s.cfg.Inspect {
-		w, r = s.inspect(w, r)
+		w, r = s.insp.Start(w, r)
 	}
 	if s.m == nil || !s.sessionPath(r.URL.Path) {
 		session.RemoveCookies(r.Header, append(s.cookieNames, s.stripNames...)...)
@@ -231,15 +236,15 @@ func (s *site) serveBackend(w http.ResponseWriter, r *http.Request) {
 	}
 	stripForward(r.Header, s.cgi)
 	if s.cfg.Inspect {
-		r.Header.Set(s.headers.Info, s.infoHeader(r, nil, nil))
+		r.Header.Set(s.headers.Info, s.insp.Info(r, nil, nil))
 	}
 	s.callBackend(w, r, nil)
 }
 
 func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
-	defer func() { noteSession(r, session.FromContext(r.Context())) }() // the access log's Ref and user
-	if s.modcrypto != nil {
-		s.migrateApache(w, r)
+	defer func() { accesslog.NoteSession(r, session.FromContext(r.Context())) }() // the access log's Ref and user
+	if s.migrate != nil {
+		s.migrate.Serve(w, r)
 	}
 	s.vouch(w, r, session.FromContext(r.Context()))
 	if s.serveLogin(w, r) {
@@ -247,11 +252,11 @@ func (s *site) serveInner(w http.ResponseWriter, r *http.Request) {
 	}
 	p := r.URL.Path
 	if strings.HasPrefix(p, sessionsPage) {
-		s.csrf.Handler(http.HandlerFunc(s.serveSessionsPage)).ServeHTTP(w, r)
+		s.userPage.ServeHTTP(w, r)
 		return
 	}
 	if s.isAuthRequest(r) {
-		s.serveAuth(w, r)
+		s.fa.ServeHTTP(w, r)
 		return
 	}
 	sess := session.FromContext(r.Context())

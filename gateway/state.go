@@ -16,6 +16,11 @@ type State interface {
 	// Of concurrent claims of one key, by any number of gateways on one
 	// store, exactly one is first.
 	Claim(ctx context.Context, key string, until time.Time) (first bool, err error)
+	// ClaimedUntil returns when the claim of key ends, as Claim recorded
+	// it, or the zero time when key is not claimed (never, or its claim
+	// has ended). It changes nothing: a gateway reads there what another
+	// recorded (a provider's logout of a sign-in session).
+	ClaimedUntil(ctx context.Context, key string) (time.Time, error)
 	// Secret returns the random 32-byte secret named label, created on
 	// first use and the same for every gateway on the store.
 	Secret(ctx context.Context, label string) ([]byte, error)

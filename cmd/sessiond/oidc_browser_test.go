@@ -15,6 +15,28 @@ import (
 	"github.com/sessiond/sessiond/internal/testbrowser"
 )
 
+// oidcBrowserApp is the application behind the gateway in the browser
+// tests: every page shows who is signed in (#who), the session's data
+// (#cart), the scheme the browser used (#proto), a checkout link to an
+// auth_required page and a logout form with the gateway's CSRF token;
+// /add puts a teapot in the session's cart.
+func oidcBrowserApp(t *testing.T) *httptest.Server {
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/add" {
+			w.Header().Set("X-Replace-Session", "cart=teapot")
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		h := html.EscapeString
+		fmt.Fprintf(w, `<!doctype html><title>shop</title><p id="who">user=%s</p><p id="cart">session=%s</p><p id="proto">proto=%s</p>`+
+			`<a id="checkout" href="/private/checkout">Check out</a><form method="post" action="/logout">`+
+			`<input type="hidden" name="%s" value="%s"><button id="signout">Sign out</button></form>`,
+			h(r.Header.Get("X-Session-User")), h(r.Header.Get("X-Session")), h(r.Header.Get("X-Forwarded-Proto")),
+			h(r.Header.Get("X-Session-Csrf-Field")), h(r.Header.Get("X-Session-Csrf")))
+	}))
+	t.Cleanup(app.Close)
+	return app
+}
+
 // TestOIDCBrowser drives headless Chromium through the built binary and a
 // real OpenID provider: an auth_required page sends to the login page,
 // "Sign in with TestOP" to the provider's form, and back to the page that
@@ -24,16 +46,7 @@ import (
 // why. Screenshots of each page go to the test artifacts.
 func TestOIDCBrowser(t *testing.T) {
 	bin := buildSessiond(t)
-	// The backend shows who is signed in and a logout form with the
-	// gateway's CSRF token, as an application behind it would.
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		fmt.Fprintf(w, `<!doctype html><p id="who">user=%s</p><form method="post" action="/logout">`+
-			`<input type="hidden" name="%s" value="%s"><button id="signout">Sign out</button></form>`,
-			html.EscapeString(r.Header.Get("X-Session-User")), html.EscapeString(r.Header.Get("X-Session-Csrf-Field")),
-			html.EscapeString(r.Header.Get("X-Session-Csrf")))
-	}))
-	t.Cleanup(app.Close)
+	app := oidcBrowserApp(t)
 	g := startOIDCGateway(t, bin, gatewayStores[0], app.URL, 5*time.Minute, 15*time.Minute)
 	b := testbrowser.Launch(t, testbrowser.Options{HostRules: "MAP *.localhost 127.0.0.1", Timeout: 60 * time.Second})
 	p := &page{t: t, ctx: b.Tab, b: b, dir: testbrowser.ArtifactDir(t)}

@@ -199,6 +199,19 @@ type Reauthenticator interface {
 	Reauthenticate(r *http.Request, user, secret string) Result
 }
 
+// ReauthRedirector is a Method whose user proves their presence again
+// away from the site (at an OpenID provider): the sessions page sends the
+// browser to ReauthURL before an action over other sessions. The method
+// checks that the same user proved themselves afresh, signs them in again
+// (Site.SignIn, Proven), audits reauth.ok or reauth.failed, and sends the
+// browser on to next.
+type ReauthRedirector interface {
+	Method
+	// ReauthURL is the site-relative URL that starts it, returning to
+	// next (same-site).
+	ReauthURL(next string) string
+}
+
 // Result is the outcome of one credential check.
 type Result struct {
 	OK bool

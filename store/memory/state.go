@@ -48,6 +48,18 @@ func (s *Store) Claim(_ context.Context, key string, until time.Time) (bool, err
 	return true, nil
 }
 
+// ClaimedUntil returns when the claim of key ends; the zero time when key
+// is not claimed.
+func (s *Store) ClaimedUntil(_ context.Context, key string) (time.Time, error) {
+	st := &s.state
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if end, ok := st.claims[key]; ok && time.Now().Before(end) {
+		return end, nil
+	}
+	return time.Time{}, nil
+}
+
 // Secret returns the random 32-byte secret named label, made on first use.
 func (s *Store) Secret(_ context.Context, label string) ([]byte, error) {
 	st := &s.state

@@ -56,6 +56,15 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (bool, e
 	return s.comp.state.Claim(ctx, key, until)
 }
 
+// ClaimedUntil returns when the claim of key ends; the zero time when key
+// is not claimed.
+func (s *Store) ClaimedUntil(ctx context.Context, key string) (time.Time, error) {
+	if s.sqlDB() == nil {
+		return time.Time{}, errClosed
+	}
+	return s.comp.state.ClaimedUntil(ctx, key)
+}
+
 // Secret returns the random 32-byte secret named label, made on first use
 // and the same for every process on the database.
 func (s *Store) Secret(ctx context.Context, label string) ([]byte, error) {

@@ -46,6 +46,21 @@ func (s *Store) Claim(ctx context.Context, key string, until time.Time) (bool, e
 	return true, nil
 }
 
+// ClaimedUntil returns when the claim of key ends; the zero time when key
+// is not claimed (the key has expired, or never was).
+func (s *Store) ClaimedUntil(ctx context.Context, key string) (time.Time, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	ms, err := s.client.PExpireTime(ctx, s.prefix+"claim:"+key).Result()
+	if err != nil {
+		return time.Time{}, fail("claim", err)
+	}
+	if ms <= 0 { // -2: no such key; -1: no expiry (not a claim)
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(int64(ms / time.Millisecond)), nil
+}
+
 // Secret returns the random 32-byte secret named label, made on first use
 // and the same for every process on the server.
 func (s *Store) Secret(ctx context.Context, label string) ([]byte, error) {

@@ -32,6 +32,7 @@ type State struct {
 // gateway's State), as every store package's handle offers them.
 type StateStore interface {
 	Claim(ctx context.Context, key string, until time.Time) (first bool, err error)
+	ClaimedUntil(ctx context.Context, key string) (time.Time, error)
 	Secret(ctx context.Context, label string) ([]byte, error)
 }
 
@@ -49,6 +50,11 @@ func NewState(cfg StateConfig) (*State, error) {
 // Claim is the inner store's Claim.
 func (s *State) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
 	return s.inner.Claim(ctx, key, until)
+}
+
+// ClaimedUntil is the inner store's ClaimedUntil.
+func (s *State) ClaimedUntil(ctx context.Context, key string) (time.Time, error) {
+	return s.inner.ClaimedUntil(ctx, key)
 }
 
 // Secret returns the 32-byte secret named label.

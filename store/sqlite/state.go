@@ -32,7 +32,7 @@ type companions struct {
 
 func (s *Store) sqlState() *sqlstate.State {
 	s.comp.once.Do(func() {
-		s.comp.state = sqlstate.New(sqlstate.Config{DB: s.w, Claims: `"claims"`, Secrets: `"secrets"`,
+		s.comp.state = sqlstate.New(sqlstate.Config{DB: s.w, ReadDB: s.r, Claims: `"claims"`, Secrets: `"secrets"`,
 			Index: `"claims_until_idx"`, Timeout: s.timeout, Fail: s.fail})
 	})
 	return s.comp.state
@@ -44,6 +44,12 @@ func (s *Store) sqlState() *sqlstate.State {
 // is first.
 func (s *Store) Claim(ctx context.Context, key string, until time.Time) (bool, error) {
 	return s.sqlState().Claim(ctx, key, until)
+}
+
+// ClaimedUntil returns when the claim of key ends; the zero time when key
+// is not claimed.
+func (s *Store) ClaimedUntil(ctx context.Context, key string) (time.Time, error) {
+	return s.sqlState().ClaimedUntil(ctx, key)
 }
 
 // Secret returns the random 32-byte secret named label, made on first use

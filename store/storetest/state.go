@@ -14,6 +14,7 @@ import (
 // uses it (gateway.State): one-time claims and named secrets.
 type StateStore interface {
 	Claim(ctx context.Context, key string, until time.Time) (first bool, err error)
+	ClaimedUntil(ctx context.Context, key string) (time.Time, error)
 	Secret(ctx context.Context, label string) ([]byte, error)
 }
 
@@ -90,6 +91,29 @@ func State(t *testing.T, newPlace func(t *testing.T) (open func(t *testing.T) St
 		time.Sleep(300 * time.Millisecond)
 		if first, err := st.Claim(ctx, "short", hour); err != nil || !first {
 			t.Fatalf("claim after the end = %v, %v; want true, nil", first, err)
+		}
+	})
+
+	t.Run("ClaimedUntilReadsWithoutClaiming", func(t *testing.T) {
+		open := newPlace(t)
+		a, b := open(t), open(t)
+		if until, err := b.ClaimedUntil(ctx, "logout:sid"); err != nil || !until.IsZero() {
+			t.Fatalf("ClaimedUntil of an unclaimed key = %v, %v; want zero, nil", until, err)
+		}
+		// Reading claims nothing: the first claim is still first.
+		if first, err := a.Claim(ctx, "logout:sid", hour); err != nil || !first {
+			t.Fatalf("claim after a read = %v, %v; want true, nil", first, err)
+		}
+		until, err := b.ClaimedUntil(ctx, "logout:sid")
+		if err != nil || until.Sub(hour).Abs() > 5*time.Millisecond {
+			t.Fatalf("ClaimedUntil at another handle = %v, %v; want %v", until, err, hour)
+		}
+		if _, err := a.Claim(ctx, "logout:short", time.Now().Add(150*time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		if until, err := b.ClaimedUntil(ctx, "logout:short"); err != nil || !until.IsZero() {
+			t.Fatalf("ClaimedUntil of an ended claim = %v, %v; want zero, nil", until, err)
 		}
 	})
 

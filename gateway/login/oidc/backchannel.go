@@ -2,9 +2,13 @@ package oidc
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,9 +36,15 @@ func (m *Method) serveBackchannel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := m.now()
-	// Sessions signed in here end now; any other (another gateway's, or
-	// from before a restart) is signed out at its next request.
-	m.ended.add(sid, sub, now, now.Add(m.keepEnded()))
+	// Every gateway on the store signs the named sessions out at their
+	// next request, before and after a restart; those signed in here end
+	// at once.
+	if err := m.logouts.record(r.Context(), sid, sub, now); err != nil {
+		m.site.Logger().Error("oidc: recording a back-channel logout", "err", err)
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "the logout could not be recorded; try again", http.StatusServiceUnavailable)
+		return
+	}
 	revoked := 0
 	for _, si := range m.signins.take(sid, sub) {
 		switch err := m.site.RevokeSession(r.Context(), si.user, si.ref); {
@@ -42,7 +52,7 @@ func (m *Method) serveBackchannel(w http.ResponseWriter, r *http.Request) {
 			revoked++
 		case !errors.Is(err, session.ErrNotFound) && !errors.Is(err, errors.ErrUnsupported):
 			// (The cookie store cannot end one session from here: the
-			// ended marker signs it out at its next request.)
+			// recorded logout signs it out at its next request.)
 			m.site.Logger().Error("oidc: back-channel logout", "err", err)
 		}
 	}
@@ -62,7 +72,7 @@ func (m *Method) serveBackchannel(w http.ResponseWriter, r *http.Request) {
 
 // keepEnded is how long a back-channel logout is remembered: until every
 // session it could name has expired by itself.
-func (m *Method) keepEnded() time.Duration { return 48 * time.Hour }
+const keepEnded = 48 * time.Hour
 
 // verifyLogout checks a logout token: signature, issuer, audience and
 // expiry as for an ID token, the back-channel logout event, no nonce, and
@@ -101,43 +111,75 @@ func (m *Method) verifyLogout(parent context.Context, raw string) (sub, sid, rea
 	return c.Sub, c.SID, ""
 }
 
-// endedSet holds the sids and subs back-channel logouts ended, with when.
-type endedSet struct {
-	mu sync.Mutex
-	by map[string]endedAt
+// logouts are the back-channel logouts of one provider in one realm,
+// recorded in the store's State: every gateway on the store reads them,
+// before and after a restart. A sid's logout ends every session of that
+// provider session; a sub's ends the subject's sessions signed in before
+// it. Claims are write-once, so the logouts of one sub form a chain of
+// generations (subGens at most): each logout claims the first free one,
+// and a session is checked against every generation up to the first
+// free one.
+type logouts struct {
+	st    State
+	scope string // the issuer and the realm
+	keep  time.Duration
 }
 
-type endedAt struct{ at, until time.Time }
+// key names the marker of a sid or sub, bounded and opaque in the store.
+func (l logouts) key(kind, v string) string {
+	h := sha256.Sum256([]byte(l.scope + "\x00" + kind + "\x00" + v))
+	return "oidc-logout:" + base64.RawURLEncoding.EncodeToString(h[:])
+}
 
-func newEndedSet() *endedSet { return &endedSet{by: map[string]endedAt{}} }
+// subGens bounds the chain of one sub's logouts kept at once (keep long).
+const subGens = 16
 
-func (s *endedSet) add(sid, sub string, at, until time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for k, e := range s.by {
-		if at.After(e.until) {
-			delete(s.by, k)
+// subKey names generation g of sub's logouts.
+func (l logouts) subKey(sub string, g int) string { return l.key("sub", sub+"\x00"+strconv.Itoa(g)) }
+
+// record remembers that sid and sub (either may be "") were logged out at
+// at.
+func (l logouts) record(ctx context.Context, sid, sub string, at time.Time) error {
+	if sid != "" {
+		if _, err := l.st.Claim(ctx, l.key("sid", sid), at.Add(l.keep)); err != nil {
+			return err
 		}
 	}
-	if sid != "" {
-		s.by["sid:"+sid] = endedAt{at, until}
+	if sub == "" {
+		return nil
 	}
-	if sub != "" {
-		s.by["sub:"+sub] = endedAt{at, until}
+	for g := range subGens {
+		first, err := l.st.Claim(ctx, l.subKey(sub, g), at.Add(l.keep))
+		if err != nil || first {
+			return err
+		}
 	}
+	return fmt.Errorf("oidc: more than %d back-channel logouts of one subject within %v", subGens, l.keep)
 }
 
 // ended reports whether a session of sid and sub signed in at since was
-// ended by a back-channel logout after it.
-func (s *endedSet) ended(sid, sub string, since time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range []string{"sid:" + sid, "sub:" + sub} {
-		if e, ok := s.by[k]; ok && len(k) > 4 && !e.at.Before(since) {
-			return true
+// ended by a back-channel logout: of its sid at any time, of its sub at or
+// after since.
+func (l logouts) ended(ctx context.Context, sid, sub string, since time.Time) (bool, error) {
+	if sid != "" {
+		until, err := l.st.ClaimedUntil(ctx, l.key("sid", sid))
+		if err != nil || !until.IsZero() {
+			return err == nil, err
 		}
 	}
-	return false
+	if sub == "" {
+		return false, nil
+	}
+	for g := range subGens {
+		until, err := l.st.ClaimedUntil(ctx, l.subKey(sub, g))
+		if err != nil || until.IsZero() {
+			return false, err
+		}
+		if !until.Add(-l.keep).Before(since) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // signinIndex remembers which sessions this gateway signed in under each

@@ -6,6 +6,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/login/oidc"
+	"github.com/sessiond/sessiond/store/memory"
 )
 
 // site stands for the gateway site the method signs users in to.
@@ -19,7 +20,7 @@ func (site) Realm() string       { return "app" }
 func ExampleNew() {
 	o := config.DefaultOIDC()
 	o.Issuer, o.ClientID, o.Name = "https://accounts.example.com", "sessiond", "Example"
-	m, err := oidc.New(oidc.Config{OIDC: &o, Site: site{}})
+	m, err := oidc.New(oidc.Config{OIDC: &o, Site: site{}, State: memory.New(memory.Config{})})
 	if err != nil {
 		panic(err)
 	}

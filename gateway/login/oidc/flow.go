@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +20,7 @@ import (
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/pages"
 	"github.com/sessiond/sessiond/session"
@@ -45,6 +48,10 @@ type pending struct {
 	Verifier string `json:"v"`
 	Next     string `json:"x"`
 	Expires  int64  `json:"e"` // unix seconds
+	// Reauth: the signed-in user proves themselves again (the sessions
+	// page); Started is when the provider was asked (unix seconds).
+	Reauth  bool  `json:"r,omitempty"`
+	Started int64 `json:"t,omitempty"`
 }
 
 func random() string {
@@ -71,17 +78,25 @@ func (m *Method) serveStart(w http.ResponseWriter, r *http.Request) {
 		m.providerDown(w, r, err)
 		return
 	}
-	p := pending{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(),
-		Next: login.SafeNext(r.URL.Query().Get("next")), Expires: m.now().Add(StateLifetime).Unix()}
-	raw, _ := json.Marshal(p)
 	sess := session.FromContext(r.Context())
 	if sess == nil {
 		m.site.ErrorPage(w, http.StatusServiceUnavailable, "Signing in needs a session, which this page has none of.")
 		return
 	}
+	now := m.now()
+	p := pending{State: random(), Nonce: random(), Verifier: oauth2.GenerateVerifier(),
+		Next: login.SafeNext(r.URL.Query().Get("next")), Expires: now.Add(StateLifetime).Unix()}
+	opts := []oauth2.AuthCodeOption{gooidc.Nonce(p.Nonce), oauth2.S256ChallengeOption(p.Verifier)}
+	if r.URL.Query().Get("reauth") == "1" && sess.User() != "" && data(sess, dataSub) != "" {
+		// The provider must ask for the user's credentials now, whatever
+		// session it keeps, and say when it did (auth_time).
+		p.Reauth, p.Started = true, now.Unix()
+		opts = append(opts, oauth2.SetAuthURLParam("prompt", "login"), oauth2.SetAuthURLParam("max_age", "0"))
+	}
+	raw, _ := json.Marshal(p)
 	sess.Set(pendingKey, string(raw))
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, d.oauth.AuthCodeURL(p.State, gooidc.Nonce(p.Nonce), oauth2.S256ChallengeOption(p.Verifier)), http.StatusFound)
+	http.Redirect(w, r, d.oauth.AuthCodeURL(p.State, opts...), http.StatusFound)
 }
 
 // providerDown answers a sign-in the provider could not serve: 503, and
@@ -121,7 +136,12 @@ func (m *Method) takePending(sess *session.Session, state string) (pending, stri
 		return p, "wrong_state"
 	case m.now().Unix() > p.Expires:
 		return p, "state_expired"
-	case !m.states.first(p.State, time.Unix(p.Expires, 0)):
+	}
+	h := sha256.Sum256([]byte(m.cfg.Issuer + "\x00" + p.State))
+	switch first, err := m.state.Claim(context.Background(), "oidc-state:"+base64.RawURLEncoding.EncodeToString(h[:]), time.Unix(p.Expires, 0)); {
+	case err != nil:
+		return p, "store_unavailable"
+	case !first:
 		return p, "state_replayed"
 	}
 	return p, ""
@@ -177,6 +197,17 @@ func (m *Method) serveCallback(w http.ResponseWriter, r *http.Request) {
 			Reason: refusalText(why, m.cfg.Name)})
 		return
 	}
+	event := "login.ok"
+	if p.Reauth {
+		if why := checkReauth(sess.User(), data(sess, dataSub), p, id.Subject, claims, who); why != "" {
+			m.site.Audit(r, session.Event{Type: "reauth.failed", User: sess.User(), Ref: sess.Ref(), Attrs: []slog.Attr{
+				slog.String("method", Name), slog.String("reason", why)}})
+			m.site.ErrorPage(w, http.StatusUnauthorized,
+				fmt.Sprintf("%s did not confirm just now that it is you, so nothing was changed. You are still signed in; try again from your sessions page.", m.cfg.Name))
+			return
+		}
+		event = "reauth.ok"
+	}
 	now := m.now()
 	data := map[string]string{
 		dataIDToken: tok.Extra("id_token").(string),
@@ -194,11 +225,41 @@ func (m *Method) serveCallback(w http.ResponseWriter, r *http.Request) {
 		m.site.ErrorPage(w, http.StatusInternalServerError, "Sign-in failed. Please try again.")
 		return
 	}
-	m.signins.add(who.sid, id.Subject, who.user, sess.Ref(), now, now.Add(m.keepEnded()))
+	m.signins.add(who.sid, id.Subject, who.user, sess.Ref(), now, now.Add(keepEnded))
 	m.site.Count("ok")
-	m.site.Audit(r, session.Event{Type: "login.ok", User: who.user, Ref: sess.Ref(), Attrs: []slog.Attr{slog.String("method", Name)}})
+	m.site.Audit(r, session.Event{Type: event, User: who.user, Ref: sess.Ref(), Attrs: []slog.Attr{slog.String("method", Name)}})
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, p.Next, http.StatusSeeOther)
+}
+
+// authTimeSkew is how much earlier than the start of a re-authentication
+// the provider's auth_time may be (the two clocks differ).
+const authTimeSkew = 30 * time.Second
+
+// checkReauth judges the provider's answer (the ID token's subject and
+// claims, who they name) to a re-authentication of the session's user and
+// sub: the same subject and user, proven at the provider since it was
+// asked (auth_time). It returns "" or the reason for refusing.
+func checkReauth(user, sub string, p pending, subject string, claims map[string]any, who identity) string {
+	at, _ := claims["auth_time"].(float64)
+	switch {
+	case user == "" || sub == "":
+		return "not_signed_in"
+	case subject != sub || who.user != user:
+		return "another_user"
+	case at == 0:
+		return "no_auth_time"
+	case time.Unix(int64(at), 0).Before(time.Unix(p.Started, 0).Add(-authTimeSkew)):
+		return "stale_auth_time"
+	}
+	return ""
+}
+
+// ReauthURL implements login.ReauthRedirector: the sign-in at the
+// provider with prompt=login and max_age=0, for the signed-in user, back
+// to next.
+func (m *Method) ReauthURL(next string) string {
+	return config.OIDCLoginPath + "?reauth=1&next=" + url.QueryEscape(login.SafeNext(next))
 }
 
 // verify checks the ID token of a token response: signature, issuer,

@@ -44,7 +44,12 @@ func dataTime(sess *session.Session, name string) time.Time {
 // every RefreshEvery.
 func (m *Method) Vouches(w http.ResponseWriter, r *http.Request, sess *session.Session) (bool, string) {
 	since := dataTime(sess, dataSince)
-	if m.ended.ended(data(sess, dataSID), data(sess, dataSub), since) {
+	switch ended, err := m.logouts.ended(r.Context(), data(sess, dataSID), data(sess, dataSub), since); {
+	case err != nil:
+		// The store answered the session but not this: the session goes
+		// on (its next request asks again).
+		m.site.Logger().Warn("oidc: reading back-channel logouts", "err", err)
+	case ended:
 		return false, EventLogout
 	}
 	now := m.now()
@@ -164,31 +169,6 @@ func (m *Method) SignOut(w http.ResponseWriter, r *http.Request, sess *session.S
 func (m *Method) serveSignedOut(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, login.SafeNext(r.URL.Query().Get("state")), http.StatusSeeOther)
-}
-
-// onceSet remembers values until they expire: each is first once.
-type onceSet struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
-}
-
-func newOnceSet() *onceSet { return &onceSet{seen: map[string]time.Time{}} }
-
-// first records v until expires and reports whether it was new.
-func (s *onceSet) first(v string, expires time.Time) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := time.Now()
-	for k, e := range s.seen {
-		if now.After(e) {
-			delete(s.seen, k)
-		}
-	}
-	if _, dup := s.seen[v]; dup {
-		return false
-	}
-	s.seen[v] = expires
-	return true
 }
 
 // refreshSet runs one refresh per session at a time and lets the

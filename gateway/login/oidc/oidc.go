@@ -4,7 +4,8 @@
 // Sign-in is the authorization code flow with PKCE (S256), state and
 // nonce. The state, nonce and code verifier live in the browser's session
 // (server-side, or sealed with the cookie store), are single-use (also
-// against a replayed cookie: every state is remembered once used) and
+// against a replayed cookie: every used state is claimed in the store's
+// State, so on every gateway of the store) and
 // expire after StateLifetime. The callback verifies the state, then the
 // ID token's signature (the provider's JWKS; "alg: none" is never
 // accepted), issuer, audience, expiry and nonce, applies the allowed_*
@@ -19,7 +20,13 @@
 // DownGrace past the last good check. Logout sends the browser to the
 // provider's end_session_endpoint with id_token_hint, and the provider's
 // Back-Channel Logout 1.0 tokens end the sessions of the sid or sub they
-// name.
+// name: recorded in the store's State, they sign those sessions out on
+// every gateway of the store, before and after a restart.
+//
+// Before an action over the user's other sessions (past reauth_after),
+// the site sends the browser back to the provider with prompt=login and
+// max_age=0 (login.ReauthRedirector); only an ID token of the same user
+// whose auth_time is fresh counts.
 package oidc
 
 import (
@@ -59,8 +66,19 @@ type Config struct {
 	OIDC *config.OIDC
 	// Site is the site the method signs users in to.
 	Site login.Site
+	// State is the store's shared state (the gateway's State): the
+	// back-channel logouts and used sign-in states, seen by every gateway
+	// on the store. Required.
+	State State
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
+}
+
+// State is what the method keeps in the store beside the sessions
+// (gateway.State): write-once claims, and reading them.
+type State interface {
+	Claim(ctx context.Context, key string, until time.Time) (first bool, err error)
+	ClaimedUntil(ctx context.Context, key string) (time.Time, error)
 }
 
 // Method is the OpenID Connect login of one site.
@@ -73,8 +91,8 @@ type Method struct {
 	fetching  sync.Mutex                 // one discovery at a time
 	discovery atomic.Pointer[discovered] // nil until the provider answered once
 
-	states  *onceSet     // states already used (per client, shared)
-	ended   *endedSet    // sids and subs a back-channel logout ended (per realm, shared)
+	state   State        // used sign-in states
+	logouts logouts      // back-channel logouts of the realm, on the store
 	signins *signinIndex // sessions signed in here, by sid and sub (per realm, shared)
 	refresh *refreshSet  // refreshes in flight and just done, per session
 	down    *downTracker // when the provider last failed to answer
@@ -92,8 +110,8 @@ type discovered struct {
 // discovery happens at the first sign-in, so a provider that is down does
 // not stop the gateway.
 func New(cfg Config) (*Method, error) {
-	if cfg.OIDC == nil || cfg.Site == nil {
-		return nil, errors.New("oidc: OIDC and Site are required")
+	if cfg.OIDC == nil || cfg.Site == nil || cfg.State == nil {
+		return nil, errors.New("oidc: OIDC, Site and State are required")
 	}
 	o := *cfg.OIDC
 	if o.Issuer == "" || o.ClientID == "" || o.UserClaim == "" || o.RefreshEvery <= 0 {
@@ -110,9 +128,9 @@ func New(cfg Config) (*Method, error) {
 	return &Method{
 		cfg: o, site: cfg.Site, now: now,
 		client:  &http.Client{Transport: tr, Timeout: providerTimeout},
-		states:  sharedFor(o.Issuer, o.ClientID).states,
-		ended:   sharedFor(o.Issuer, cfg.Site.Realm()).ended,
-		signins: sharedFor(o.Issuer, cfg.Site.Realm()).signins,
+		state:   cfg.State,
+		logouts: logouts{st: cfg.State, scope: o.Issuer + "\x00" + cfg.Site.Realm(), keep: keepEnded},
+		signins: signinsFor(o.Issuer, cfg.Site.Realm()),
 		refresh: newRefreshSet(),
 		down:    &downTracker{},
 	}, nil
@@ -159,32 +177,25 @@ func (m *Method) ForgetUser(context.Context, http.ResponseWriter, *http.Request,
 // Cookies implements login.Method: the method has no cookie of its own.
 func (m *Method) Cookies() []string { return nil }
 
-// shared is what every Method of one provider and one realm (or client)
-// in this process keeps together: the sites of a realm share sessions, so
-// a back-channel logout at one of them ends the session at all; and a
-// reload of the configuration, which builds new Methods, forgets none of
-// it.
-type shared struct {
-	states  *onceSet
-	ended   *endedSet
-	signins *signinIndex
-}
-
+// signinsBy holds, per provider and realm, the sessions this process
+// signed in: the sites of a realm share sessions, so a back-channel
+// logout at one of them ends them at all; and a reload of the
+// configuration, which builds new Methods, forgets none of them.
 var (
-	sharedMu sync.Mutex
-	sharedBy = map[[2]string]*shared{}
+	signinsMu sync.Mutex
+	signinsBy = map[[2]string]*signinIndex{}
 )
 
-func sharedFor(issuer, scope string) *shared {
-	sharedMu.Lock()
-	defer sharedMu.Unlock()
-	k := [2]string{issuer, scope}
-	if sh, ok := sharedBy[k]; ok {
-		return sh
+func signinsFor(issuer, realm string) *signinIndex {
+	signinsMu.Lock()
+	defer signinsMu.Unlock()
+	k := [2]string{issuer, realm}
+	if x, ok := signinsBy[k]; ok {
+		return x
 	}
-	sh := &shared{states: newOnceSet(), ended: newEndedSet(), signins: newSigninIndex()}
-	sharedBy[k] = sh
-	return sh
+	x := newSigninIndex()
+	signinsBy[k] = x
+	return x
 }
 
 // errProviderDown marks a provider that did not answer (network, 5xx).
@@ -232,4 +243,4 @@ func (m *Method) ctx(parent context.Context) (context.Context, context.CancelFun
 	return context.WithTimeout(gooidc.ClientContext(parent, m.client), providerTimeout)
 }
 
-var _ login.Method = (*Method)(nil)
+var _ login.ReauthRedirector = (*Method)(nil)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/login"
+	"github.com/sessiond/sessiond/store/memory"
 )
 
 func TestIdentify(t *testing.T) {
@@ -55,22 +56,20 @@ func TestIdentify(t *testing.T) {
 	}
 }
 
-func TestStatesAreSingleUse(t *testing.T) {
-	s := newOnceSet()
-	exp := time.Now().Add(time.Minute)
-	if !s.first("a", exp) || s.first("a", exp) || !s.first("b", exp) {
-		t.Fatal("a state must be first exactly once")
-	}
-	if !s.first("old", time.Now().Add(-time.Second)) || !s.first("c", exp) || !s.first("old", exp) {
-		t.Fatal("an expired state must be forgotten")
-	}
-}
-
-func TestEndedSet(t *testing.T) {
-	e := newEndedSet()
+// TestLogouts: a back-channel logout recorded through one handle on the
+// store ends, read through another, the sessions of its sid (any time)
+// and of its sub signed in before it.
+func TestLogouts(t *testing.T) {
+	st := memory.New(memory.Config{})
+	rec := logouts{st: st, scope: "https://op\x00shop", keep: time.Hour}
 	t0 := time.Now()
-	e.add("sid-1", "", t0, t0.Add(time.Hour))
-	e.add("", "sub-2", t0, t0.Add(time.Hour))
+	if err := rec.record(t.Context(), "sid-1", "", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.record(t.Context(), "", "sub-2", t0); err != nil {
+		t.Fatal(err)
+	}
+	read := logouts{st: st, scope: "https://op\x00shop", keep: time.Hour}
 	for _, tc := range []struct {
 		name     string
 		sid, sub string
@@ -78,14 +77,67 @@ func TestEndedSet(t *testing.T) {
 		want     bool
 	}{
 		{"its sid", "sid-1", "sub-x", t0.Add(-time.Minute), true},
+		{"its sid, signed in later", "sid-1", "sub-x", t0.Add(time.Minute), true},
 		{"its sub", "sid-x", "sub-2", t0.Add(-time.Minute), true},
-		{"signed in after the logout", "sid-1", "sub-2", t0.Add(time.Second), false},
+		{"its sub, signed in after the logout", "sid-x", "sub-2", t0.Add(time.Second), false},
 		{"another session", "sid-3", "sub-3", t0.Add(-time.Minute), false},
 		{"no sid nor sub", "", "", t0.Add(-time.Minute), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := e.ended(tc.sid, tc.sub, tc.since); got != tc.want {
-				t.Fatalf("ended = %v, want %v", got, tc.want)
+			got, err := read.ended(t.Context(), tc.sid, tc.sub, tc.since)
+			if err != nil || got != tc.want {
+				t.Fatalf("ended = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	other := logouts{st: st, scope: "https://op\x00outlet", keep: time.Hour}
+	if got, err := other.ended(t.Context(), "sid-1", "sub-2", t0.Add(-time.Minute)); err != nil || got {
+		t.Fatalf("another realm's session ended = %v, %v", got, err)
+	}
+	// A second logout of the sub ends what signed in between the two.
+	between := t0.Add(time.Minute)
+	if got, err := read.ended(t.Context(), "sid-y", "sub-2", between); err != nil || got {
+		t.Fatalf("before the second logout: ended = %v, %v", got, err)
+	}
+	if err := rec.record(t.Context(), "", "sub-2", t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := read.ended(t.Context(), "sid-y", "sub-2", between); err != nil || !got {
+		t.Fatalf("after the second logout: ended = %v, %v; want true", got, err)
+	}
+	if got, err := read.ended(t.Context(), "sid-z", "sub-2", t0.Add(3*time.Minute)); err != nil || got {
+		t.Fatalf("signed in after both: ended = %v, %v; want false", got, err)
+	}
+}
+
+// TestCheckReauth: a re-authentication counts only for the session's own
+// user and subject, proven at the provider since it was asked.
+func TestCheckReauth(t *testing.T) {
+	started := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	p := pending{Reauth: true, Started: started.Unix()}
+	at := func(d time.Duration) map[string]any {
+		return map[string]any{"auth_time": float64(started.Add(d).Unix())}
+	}
+	alice := identity{user: "alice"}
+	for _, tc := range []struct {
+		name, user, sub, subject string
+		claims                   map[string]any
+		who                      identity
+		want                     string
+	}{
+		{"fresh", "alice", "u-a", "u-a", at(5 * time.Second), alice, ""},
+		{"within the clock skew", "alice", "u-a", "u-a", at(-authTimeSkew), alice, ""},
+		{"before it was asked", "alice", "u-a", "u-a", at(-authTimeSkew - time.Second), alice, "stale_auth_time"},
+		{"an hour old", "alice", "u-a", "u-a", at(-time.Hour), alice, "stale_auth_time"},
+		{"no auth_time", "alice", "u-a", "u-a", map[string]any{}, alice, "no_auth_time"},
+		{"auth_time not a number", "alice", "u-a", "u-a", map[string]any{"auth_time": "now"}, alice, "no_auth_time"},
+		{"another subject", "alice", "u-a", "u-b", at(0), alice, "another_user"},
+		{"another user name", "alice", "u-a", "u-a", at(0), identity{user: "bob"}, "another_user"},
+		{"session signed out meanwhile", "", "", "u-a", at(0), alice, "not_signed_in"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := checkReauth(tc.user, tc.sub, p, tc.subject, tc.claims, tc.who); got != tc.want {
+				t.Fatalf("checkReauth = %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -150,13 +202,14 @@ type realmSite struct {
 func (s realmSite) Realm() string { return s.realm }
 
 // TestSharedAcrossReloadsAndRealm: a Method built again (a configuration
-// reload) or for another site of the realm sees the back-channel logouts
-// and used states of the first; another realm does not.
+// reload) or for another site of the realm sees the back-channel logouts,
+// used states and sign-ins of the first; another realm does not.
 func TestSharedAcrossReloadsAndRealm(t *testing.T) {
 	o := config.DefaultOIDC()
 	o.Issuer, o.ClientID = "https://shared.example", "c"
+	st := memory.New(memory.Config{})
 	build := func(realm string) *Method {
-		m, err := New(Config{OIDC: &o, Site: realmSite{realm: realm}})
+		m, err := New(Config{OIDC: &o, Site: realmSite{realm: realm}, State: st})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -164,13 +217,18 @@ func TestSharedAcrossReloadsAndRealm(t *testing.T) {
 	}
 	first := build("shop")
 	now := time.Now()
-	first.ended.add("sid-9", "", now, now.Add(time.Hour))
-	first.states.first("state-9", now.Add(time.Minute))
-	again, other := build("shop"), build("outlet")
-	if !again.ended.ended("sid-9", "", now.Add(-time.Second)) || again.states.first("state-9", now.Add(time.Minute)) {
-		t.Fatal("a rebuilt method of the realm forgot a logout or a used state")
+	if err := first.logouts.record(t.Context(), "sid-9", "", now); err != nil {
+		t.Fatal(err)
 	}
-	if other.ended.ended("sid-9", "", now.Add(-time.Second)) {
-		t.Fatal("another realm's session was ended")
+	first.signins.add("sid-9", "sub-9", "alice", "ref-9", now, now.Add(time.Hour))
+	again, other := build("shop"), build("outlet")
+	if ended, err := again.logouts.ended(t.Context(), "sid-9", "", now.Add(-time.Second)); err != nil || !ended {
+		t.Fatalf("a rebuilt method of the realm forgot a logout: %v, %v", ended, err)
+	}
+	if got := again.signins.take("sid-9", ""); len(got) != 1 {
+		t.Fatalf("a rebuilt method of the realm forgot a sign-in: %+v", got)
+	}
+	if ended, err := other.logouts.ended(t.Context(), "sid-9", "", now.Add(-time.Second)); err != nil || ended {
+		t.Fatalf("another realm's session was ended: %v, %v", ended, err)
 	}
 }

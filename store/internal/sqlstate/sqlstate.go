@@ -27,6 +27,9 @@ import (
 type Config struct {
 	// DB is the database; its writes must be allowed.
 	DB *sql.DB
+	// ReadDB, if set, answers ClaimedUntil (SQLite's read-only pool,
+	// beside its one writer connection); nil: DB.
+	ReadDB *sql.DB
 	// Claims and Secrets are the quoted (and, if need be, schema-qualified)
 	// table names; Index names the claims' expiry index (unqualified).
 	Claims, Secrets, Index string
@@ -44,6 +47,7 @@ type Config struct {
 type State struct {
 	cfg                           Config
 	claim, sweep, insert, select_ string
+	claimed                       string
 
 	mu    sync.Mutex
 	ready bool
@@ -62,6 +66,7 @@ func New(cfg Config) *State {
 		ON CONFLICT (key) DO UPDATE SET until_ms = excluded.until_ms WHERE c.until_ms <= $3`)
 	s.sweep = s.sql(`DELETE FROM {c} WHERE key IN (SELECT key FROM {c} WHERE until_ms <= $1 LIMIT ` +
 		strconv.Itoa(sweepBatch) + `)`)
+	s.claimed = s.sql(`SELECT until_ms FROM {c} WHERE key = $1 AND until_ms > $2`)
 	s.insert = s.sql(`INSERT INTO {s} (label, secret) VALUES ($1, $2) ON CONFLICT (label) DO NOTHING`)
 	s.select_ = s.sql(`SELECT secret FROM {s} WHERE label = $1`)
 	return s
@@ -139,6 +144,32 @@ func (s *State) Claim(ctx context.Context, key string, until time.Time) (bool, e
 		_, _ = s.cfg.DB.ExecContext(ctx, s.sweep, now)
 	}
 	return n > 0, nil
+}
+
+// ClaimedUntil returns when the claim of key ends; the zero time when key
+// is not claimed (never, or its claim has ended).
+func (s *State) ClaimedUntil(ctx context.Context, key string) (time.Time, error) {
+	if err := checkKey("claim key", key); err != nil {
+		return time.Time{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	if err := s.ensure(ctx); err != nil {
+		return time.Time{}, err
+	}
+	var until int64
+	db := s.cfg.DB
+	if s.cfg.ReadDB != nil {
+		db = s.cfg.ReadDB
+	}
+	err := db.QueryRowContext(ctx, s.claimed, key, time.Now().UnixMilli()).Scan(&until)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, s.cfg.Fail("claimed", err)
+	}
+	return time.UnixMilli(until), nil
 }
 
 // Secret returns the 32-byte secret named label, made on first use. Of

@@ -1,4 +1,4 @@
-package gateway
+package admin
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/memory"
 	"github.com/sessiond/sessiond/store/sealed"
@@ -72,7 +71,7 @@ func TestMetricsShowGCFallingBehind(t *testing.T) {
 	})
 }
 
-// scrape builds a gateway on st (nil: a memory store) and reads /metrics.
+// scrape serves st's metrics (nil: a memory store) and reads /metrics.
 func scrape(t *testing.T, st session.Store) string {
 	t.Helper()
 	if st == nil {
@@ -80,20 +79,14 @@ func scrape(t *testing.T, st session.Store) string {
 		t.Cleanup(func() { mem.Close() })
 		st = mem
 	}
-	state, ok := st.(State)
-	if !ok { // a wrapper (sealed): the state is the inner store's, here any
-		state = memRuntime(t).State
-	}
-	sc := config.DefaultSite()
-	sc.Name, sc.Hosts, sc.Upstream = "app", []string{testHost}, "http://127.0.0.1:1"
-	g, err := New(testConfig(t, "8080", "8443", sc), Runtime{Store: st, State: state, Auditor: &session.SlogAuditor{Logger: slog.New(slog.DiscardHandler)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := httptest.NewServer(g.AdminHandler())
+	m := NewMetrics()
+	m.StoreGC(st)
+	const token = "admintoken-0123456789"
+	admin := httptest.NewServer(Handler(Config{Token: token, Store: st, MetricsPath: "/metrics", Metrics: m,
+		Logger: slog.New(slog.DiscardHandler)}))
 	defer admin.Close()
 	req, _ := http.NewRequest("GET", admin.URL+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

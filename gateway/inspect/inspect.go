@@ -1,4 +1,7 @@
-package gateway
+// Package inspect is the gateway's request inspector (a site's inspect
+// key): it tells a backend, in the X-Session-Info header, what the gateway
+// did with the session and why the client was just redirected.
+package inspect
 
 import (
 	"context"
@@ -22,7 +25,7 @@ import (
 //
 // The gateway keeps the event log in the record under eventsKey (insecure
 // partition, never forwarded as data, never settable by a backend) and
-// carries a redirect's reason to the next request in the noteParam query
+// carries a redirect's reason to the next request in the NoteParam query
 // parameter of the redirect's target on this site — never a cookie: a
 // redirect from plain HTTP to HTTPS sets none. The gateway strips the
 // parameter before the backend sees the URL and explains only the values
@@ -31,14 +34,38 @@ import (
 const (
 	eventsKey = "sessiond.events"
 	maxEvents = 8
-	noteParam = "sessiond_note"
-	// signedOutQuery ends the URL the gateway's sign-out redirects to.
-	signedOutQuery = "signed-out"
+	// NoteParam is the query parameter that carries a redirect's reason.
+	NoteParam = "sessiond_note"
+	// SignedOutQuery ends the URL the gateway's sign-out redirects to.
+	SignedOutQuery = "signed-out"
 )
+
+// Config is what the inspector needs from its site.
+type Config struct {
+	// HTTPSOrigin and HTTPOrigin are the site's origins ("" if none).
+	HTTPSOrigin, HTTPOrigin string
+	// Rules are the site's redirect rules; RuleList the same as
+	// configured, to explain them.
+	Rules    *secure.Rules
+	RuleList []secure.Rule
+	// IsSecure reports whether a request came over HTTPS.
+	IsSecure func(*http.Request) bool
+	// Manager is the site's session manager; nil when sessions are off.
+	Manager *session.Manager
+}
+
+// Inspector inspects one site's requests. A nil *Inspector (inspection
+// off) does nothing.
+type Inspector struct {
+	c Config
+}
+
+// New returns the inspector of a site.
+func New(c Config) *Inspector { return &Inspector{c: c} }
 
 // note is one request's inspection state.
 type note struct {
-	in      string   // the note that arrived (noteParam, validated)
+	in      string   // the note that arrived (NoteParam, validated)
 	why     string   // a reason set by the gateway's own code: auth, backend, logout
 	cookies []string // session cookies the request carried, by name
 }
@@ -50,16 +77,16 @@ func noteFrom(ctx context.Context) *note {
 	return n
 }
 
-// setWhy records why the gateway answered as it did (for the next request).
-func setWhy(r *http.Request, why string) {
+// SetWhy records why the gateway answered as it did (for the next request).
+func SetWhy(r *http.Request, why string) {
 	if n := noteFrom(r.Context()); n != nil {
 		n.why = why
 	}
 }
 
-// inspect starts a request's inspection: it reads (and hides from the
+// Start starts a request's inspection: it reads (and hides from the
 // backend) the note parameter and records the session cookies present.
-func (s *site) inspect(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request) {
+func (s *Inspector) Start(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request) {
 	n := &note{}
 	if v, rest, ok := takeNote(r.URL.RawQuery); ok {
 		r = r.Clone(r.Context())
@@ -69,11 +96,11 @@ func (s *site) inspect(w http.ResponseWriter, r *http.Request) (http.ResponseWri
 			n.in = v
 		}
 	}
-	if r.URL.RawQuery == signedOutQuery && r.Method == http.MethodGet {
+	if r.URL.RawQuery == SignedOutQuery && r.Method == http.MethodGet {
 		n.in = "logout"
 	}
-	if s.m != nil { // the session cookies only (not, say, the device cookie)
-		ck := s.m.Config().Cookie
+	if s.c.Manager != nil { // the session cookies only (not, say, the device cookie)
+		ck := s.c.Manager.Config().Cookie
 		for _, name := range []string{ck.Name, ck.SecureName} {
 			if name != "" && len(r.CookiesNamed(name)) > 0 {
 				n.cookies = append(n.cookies, name)
@@ -84,17 +111,17 @@ func (s *site) inspect(w http.ResponseWriter, r *http.Request) (http.ResponseWri
 	return &noteWriter{ResponseWriter: w, s: s, r: r, n: n}, r
 }
 
-// takeNote removes every noteParam from a raw query: the first one's value
+// takeNote removes every NoteParam from a raw query: the first one's value
 // (as sent: notes are plain words) and the query without them; ok reports
 // whether there was one.
 func takeNote(raw string) (v, rest string, ok bool) {
-	if !strings.Contains(raw, noteParam) {
+	if !strings.Contains(raw, NoteParam) {
 		return "", raw, false
 	}
 	var kept []string
 	for part := range strings.SplitSeq(raw, "&") {
 		k, val, _ := strings.Cut(part, "=")
-		if k != noteParam {
+		if k != NoteParam {
 			kept = append(kept, part)
 			continue
 		}
@@ -107,9 +134,9 @@ func takeNote(raw string) (v, rest string, ok bool) {
 
 // withNote adds the note to a redirect target on this site (a path, or
 // this site's HTTP or HTTPS origin); elsewhere it returns "".
-func (s *site) withNote(loc, v string) string {
-	onSite := (s.httpsOrigin != "" && strings.HasPrefix(loc, s.httpsOrigin+"/")) ||
-		(s.httpOrigin != "" && strings.HasPrefix(loc, s.httpOrigin+"/")) ||
+func (s *Inspector) withNote(loc, v string) string {
+	onSite := (s.c.HTTPSOrigin != "" && strings.HasPrefix(loc, s.c.HTTPSOrigin+"/")) ||
+		(s.c.HTTPOrigin != "" && strings.HasPrefix(loc, s.c.HTTPOrigin+"/")) ||
 		(strings.HasPrefix(loc, "/") && !strings.HasPrefix(loc, "//") && !strings.HasPrefix(loc, "/\\"))
 	if !onSite {
 		return ""
@@ -119,7 +146,7 @@ func (s *site) withNote(loc, v string) string {
 	if strings.Contains(loc, "?") {
 		sep = "&"
 	}
-	loc += sep + noteParam + "=" + v
+	loc += sep + NoteParam + "=" + v
 	if hasFrag {
 		loc += "#" + frag
 	}
@@ -129,7 +156,7 @@ func (s *site) withNote(loc, v string) string {
 // noteWriter adds the note to a redirect's target when the response starts.
 type noteWriter struct {
 	http.ResponseWriter
-	s    *site
+	s    *Inspector
 	r    *http.Request
 	n    *note
 	done bool
@@ -164,14 +191,14 @@ func (w *noteWriter) Flush() {
 // noteResponse decides the note for the next request — why a plain-HTTP
 // request was sent to HTTPS, or that the user signed out — and carries it
 // in the redirect's target.
-func (s *site) noteResponse(h http.Header, r *http.Request, n *note, code int) {
+func (s *Inspector) noteResponse(h http.Header, r *http.Request, n *note, code int) {
 	out := ""
 	switch {
-	case n.why == "logout" && code >= 300 && code < 400 && h.Get("Location") != "/?"+signedOutQuery:
+	case n.why == "logout" && code >= 300 && code < 400 && h.Get("Location") != "/?"+SignedOutQuery:
 		out = "logout" // a backend's logout action: its redirect goes anywhere
 	case n.why == "auth" && code >= 300 && code < 400:
 		out = "auth"
-	case code >= 300 && code < 400 && !s.isSecure(r) && strings.HasPrefix(h.Get("Location"), s.httpsOrigin+"/"):
+	case code >= 300 && code < 400 && !s.c.IsSecure(r) && strings.HasPrefix(h.Get("Location"), s.c.HTTPSOrigin+"/"):
 		out = n.why
 		if out == "" {
 			out = s.redirectReason(r)
@@ -186,9 +213,9 @@ func (s *site) noteResponse(h http.Header, r *http.Request, n *note, code int) {
 }
 
 // redirectReason names the rule that sent r to HTTPS.
-func (s *site) redirectReason(r *http.Request) string {
-	if s.rules != nil {
-		if to, idx := s.rules.Decide(r); to == secure.HTTPS {
+func (s *Inspector) redirectReason(r *http.Request) string {
+	if s.c.Rules != nil {
+		if to, idx := s.c.Rules.Decide(r); to == secure.HTTPS {
 			if idx >= 0 {
 				return "r" + strconv.Itoa(idx)
 			}
@@ -200,7 +227,7 @@ func (s *site) redirectReason(r *http.Request) string {
 
 // explain turns a note into one plain sentence; unknown notes (a client
 // can send anything) explain nothing.
-func (s *site) explain(code string) string {
+func (s *Inspector) explain(code string) string {
 	switch code {
 	case "":
 		return ""
@@ -211,7 +238,7 @@ func (s *site) explain(code string) string {
 	case "backend":
 		return "The site asked the gateway for HTTPS on this page (X-Session-Action: require-secure)."
 	case "form":
-		for _, rule := range s.ruleList {
+		for _, rule := range s.c.RuleList {
 			if rule.Form != "" && rule.To == secure.HTTPS {
 				return fmt.Sprintf("The page contains a form matching %q, so the gateway's content rule sent it to HTTPS before it was shown.", rule.Form)
 			}
@@ -220,8 +247,8 @@ func (s *site) explain(code string) string {
 	case "logout":
 		return "You signed out: the gateway destroyed the session on the server, so its IDs are dead even if someone copied them."
 	}
-	if i, err := strconv.Atoi(strings.TrimPrefix(code, "r")); err == nil && code[0] == 'r' && i >= 0 && i < len(s.ruleList) {
-		return "You were sent to HTTPS because the gateway's rule " + describeRule(s.ruleList[i]) + " matched."
+	if i, err := strconv.Atoi(strings.TrimPrefix(code, "r")); err == nil && code[0] == 'r' && i >= 0 && i < len(s.c.RuleList) {
+		return "You were sent to HTTPS because the gateway's rule " + describeRule(s.c.RuleList[i]) + " matched."
 	}
 	return ""
 }
@@ -252,9 +279,9 @@ func describeRule(r secure.Rule) string {
 	return "“" + strings.Join(parts, ", ") + " → " + to + "”"
 }
 
-// logEvent appends session events to the record's short log.
-func (s *site) logEvent(sess *session.Session, kinds ...string) {
-	if !s.cfg.Inspect || sess == nil || len(kinds) == 0 {
+// LogEvent appends session events to the record's short log.
+func (s *Inspector) LogEvent(sess *session.Session, kinds ...string) {
+	if s == nil || sess == nil || len(kinds) == 0 {
 		return
 	}
 	evs := wire.ParseEvents(sess.Get(eventsKey))
@@ -268,11 +295,11 @@ func (s *site) logEvent(sess *session.Session, kinds ...string) {
 	sess.Set(eventsKey, wire.FormatEvents(evs))
 }
 
-// infoHeader is the X-Session-Info value for a forwarded request.
-func (s *site) infoHeader(r *http.Request, sess *session.Session, now []string) string {
+// Info is the X-Session-Info value for a forwarded request.
+func (s *Inspector) Info(r *http.Request, sess *session.Session, now []string) string {
 	n := noteFrom(r.Context())
-	in := wire.Info{Transport: "http", HTTPOrigin: s.httpOrigin, HTTPSOrigin: s.httpsOrigin}
-	if s.isSecure(r) {
+	in := wire.Info{Transport: "http", HTTPOrigin: s.c.HTTPOrigin, HTTPSOrigin: s.c.HTTPSOrigin}
+	if s.c.IsSecure(r) {
 		in.Transport = "https"
 	}
 	if n != nil {
@@ -283,13 +310,13 @@ func (s *site) infoHeader(r *http.Request, sess *session.Session, now []string) 
 		}
 	}
 	switch {
-	case s.m == nil || sess == nil:
+	case s.c.Manager == nil || sess == nil:
 		in.Sessions = "off"
 	default:
 		in.Sessions = "on"
-		in.Mode = s.m.Config().Mode.String()
+		in.Mode = s.c.Manager.Config().Mode.String()
 		in.Partition = "all"
-		if cfg := s.m.Config(); cfg.Mode == session.Mixed && !sess.Secure() {
+		if cfg := s.c.Manager.Config(); cfg.Mode == session.Mixed && !sess.Secure() {
 			in.Partition = "insecure"
 			if n != nil && slices.Contains(n.cookies, cfg.Cookie.SecureName) {
 				// Chromium sends Secure cookies to http://localhost too.
@@ -314,3 +341,11 @@ func (s *site) infoHeader(r *http.Request, sess *session.Session, now []string) 
 // accountEvent reports whether an event kind belongs to the account (a
 // sign-in or sign-out), not to the session's transport.
 func accountEvent(kind string) bool { return kind == "login" || kind == "logout" }
+
+// Why explains the note r arrived with ("" if none or unknown).
+func (s *Inspector) Why(r *http.Request) string {
+	if n := noteFrom(r.Context()); s != nil && n != nil {
+		return s.explain(n.in)
+	}
+	return ""
+}

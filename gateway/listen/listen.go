@@ -1,4 +1,6 @@
-package gateway
+// Package listen runs the gateway's HTTP, HTTPS and admin servers and
+// moves them to new addresses while serving (a reload).
+package listen
 
 import (
 	"cmp"
@@ -6,13 +8,14 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/sessiond/sessiond/gateway/config"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/sessiond/sessiond/gateway/config"
 
 	"github.com/pires/go-proxyproto"
 
@@ -23,10 +26,24 @@ import (
 // (Serve's end, or a reload that moved or dropped its address).
 const shutdownGrace = 10 * time.Second
 
-// listenerSet runs the HTTP, HTTPS and admin servers of Serve and moves
-// them to new addresses while running (Listeners.OnServe).
-type listenerSet struct {
-	l       Listeners
+// Config says how the servers run; index 0 is HTTP, 1 HTTPS, 2 admin.
+type Config struct {
+	Handler [3]http.Handler
+	TLS     [3]*tls.Config // HTTPS needs one
+	// ProxyProtocol says which of the HTTP and HTTPS listeners expect a
+	// PROXY protocol header, accepted only from TrustedProxies.
+	ProxyProtocol  [2]bool
+	TrustedProxies func() []netip.Prefix
+	// ReadHeaderTimeout and IdleTimeout bound a client's connection
+	// (defaults config.DefaultReadHeaderTimeout and DefaultIdleTimeout).
+	ReadHeaderTimeout, IdleTimeout time.Duration
+	Logger                         *slog.Logger
+}
+
+// Set runs the HTTP, HTTPS and admin servers and moves them to new
+// addresses while running.
+type Set struct {
+	l       Config
 	log     *slog.Logger
 	handler [3]http.Handler // front, front, admin
 	tls     [3]*tls.Config  // nil, l.TLS, nil
@@ -44,7 +61,7 @@ type server struct {
 	ln   net.Listener
 }
 
-func (ls *listenerSet) open(role int, addr string) (*server, error) {
+func (ls *Set) open(role int, addr string) (*server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("gateway: listen %s: %w", addr, err)
@@ -68,7 +85,7 @@ func (ls *listenerSet) open(role int, addr string) (*server, error) {
 // accepted: a trusted proxy must send a header (REQUIRE: without one, its
 // first read fails and the connection closes before HTTP); any other peer
 // is closed at once (ErrInvalidUpstream: the listener keeps accepting).
-func (ls *listenerSet) proxyPolicy(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
+func (ls *Set) proxyPolicy(o proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
 	var peer netip.Addr
 	if a, ok := o.Upstream.(*net.TCPAddr); ok {
 		peer, _ = netip.AddrFromSlice(a.IP)
@@ -81,7 +98,7 @@ func (ls *listenerSet) proxyPolicy(o proxyproto.ConnPolicyOptions) (proxyproto.P
 	return proxyproto.REJECT, fmt.Errorf("%w: %v is not in trusted_proxies", proxyproto.ErrInvalidUpstream, peer)
 }
 
-func (ls *listenerSet) serve(s *server) {
+func (ls *Set) serve(s *server) {
 	if err := s.s.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		select {
 		case ls.errc <- err:
@@ -90,11 +107,11 @@ func (ls *listenerSet) serve(s *server) {
 	}
 }
 
-// bind moves the listeners to addrs (http, https, admin; "" closes one).
+// Bind moves the listeners to addrs (http, https, admin; "" closes one).
 // Every new address is bound before anything changes, so a failure (a
 // port in use) leaves the running listeners as they were. A listener that
 // moved finishes its in-flight requests before it closes.
-func (ls *listenerSet) bind(addrs [3]string) ([3]net.Addr, error) {
+func (ls *Set) Bind(addrs [3]string) ([3]net.Addr, error) {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
 	var fresh [3]*server
@@ -136,8 +153,8 @@ func (ls *listenerSet) bind(addrs [3]string) ([3]net.Addr, error) {
 	return bound, nil
 }
 
-// shutdownAll ends every server, giving in-flight requests shutdownGrace.
-func (ls *listenerSet) shutdownAll() {
+// ShutdownAll ends every server, giving in-flight requests shutdownGrace.
+func (ls *Set) ShutdownAll() {
 	ls.mu.Lock()
 	servers := ls.servers
 	ls.servers = [3]*server{}
@@ -165,3 +182,11 @@ func closeServers(servers [3]*server) {
 		}
 	}
 }
+
+// New returns a Set with nothing bound yet.
+func New(c Config) *Set {
+	return &Set{l: c, log: c.Logger, handler: c.Handler, tls: c.TLS, errc: make(chan error, 1)}
+}
+
+// Err delivers the first error of a server that stopped on its own.
+func (ls *Set) Err() <-chan error { return ls.errc }
