@@ -9,16 +9,18 @@ import (
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/internal/testenv"
 	"github.com/sessiond/sessiond/internal/token"
+	"github.com/sessiond/sessiond/store/certkv"
 )
 
 // TestCertStoreOfEachStore: certificates live where the store keeps its
-// data — the SQLite file, the cookie store's revocation list (its SQLite
-// file or its Redis) — so that a second gateway (or a restart) opening
-// the same store finds them; check-config creates no file.
+// data, on the kit's connections — the SQLite file, the cookie store's
+// revocation list (its SQLite file or its Redis) — so that a second
+// gateway (or a restart) opening the same store finds them; check-config
+// creates no file.
 func TestCertStoreOfEachStore(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	log := slog.New(slog.DiscardHandler)
+	cookieKeys := &config.KeyRing{Keys: [][]byte{randomBytes(32)}}
 	cases := []struct {
 		name string
 		sc   func(t *testing.T) config.Store
@@ -27,10 +29,10 @@ func TestCertStoreOfEachStore(t *testing.T) {
 			return config.Store{SQLite: &config.SQLiteStore{Path: filepath.Join(dir, "sessions.db")}}
 		}},
 		{"cookie with an SQLite revocation list", func(*testing.T) config.Store {
-			return config.Store{Cookie: &config.KeyRing{}, Revocations: &config.Revocations{Path: filepath.Join(dir, "revoked.db")}}
+			return config.Store{Cookie: cookieKeys, Revocations: &config.Revocations{Path: filepath.Join(dir, "revoked.db")}}
 		}},
 		{"cookie with a Redis revocation list", func(t *testing.T) config.Store {
-			return config.Store{Cookie: &config.KeyRing{}, Revocations: &config.Revocations{
+			return config.Store{Cookie: cookieKeys, Revocations: &config.Revocations{
 				Redis: &config.RedisStore{URL: config.NewSecret(testenv.RedisURL(t), "test")}}}
 		}},
 	}
@@ -38,20 +40,12 @@ func TestCertStoreOfEachStore(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			sc := c.sc(t)
 			key := "certificates/test/" + token.Ref() + ".crt"
-			a, closeA, err := openCertStore(ctx, sc, log, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer closeA()
+			a := openKitCerts(t, sc, false)
 			if err := a.Store(ctx, key, []byte("pem")); err != nil {
 				t.Fatal(err)
 			}
 			defer a.Delete(ctx, key)
-			b, closeB, err := openCertStore(ctx, sc, log, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer closeB()
+			b := openKitCerts(t, sc, false)
 			if v, err := b.Load(ctx, key); err != nil || string(v) != "pem" {
 				t.Fatalf("a second opening of the store loads %q, %v", v, err)
 			}
@@ -59,13 +53,26 @@ func TestCertStoreOfEachStore(t *testing.T) {
 	}
 	t.Run("check creates no file", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "sessions.db")
-		_, closeKV, err := openCertStore(ctx, config.Store{SQLite: &config.SQLiteStore{Path: path}}, log, true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		closeKV()
+		openKitCerts(t, config.Store{SQLite: &config.SQLiteStore{Path: path}}, true)
 		if matches, _ := filepath.Glob(path + "*"); len(matches) != 0 {
 			t.Fatalf("check mode created %q", matches)
 		}
 	})
+}
+
+// openKitCerts opens the kit of sc, closed at the end of the test, and
+// returns its certificate store.
+func openKitCerts(t *testing.T, sc config.Store, check bool) certkv.KV {
+	t.Helper()
+	ctx := context.Background()
+	k, err := openKit(ctx, sc, slog.New(slog.DiscardHandler), check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.close() })
+	kv, err := k.certs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
 }
