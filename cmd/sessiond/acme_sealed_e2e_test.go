@@ -1,0 +1,117 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sessiond/sessiond/gateway/acme/acmetest"
+	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/store/sealed"
+	"github.com/sessiond/sessiond/store/sqlite"
+)
+
+// TestACMESealedCertificates runs the built binary with listen.https.acme
+// and store.encrypt_at_rest against Pebble: the certificate is obtained
+// and served, the SQLite file holds its private key (and everything else
+// of the certificate store) only sealed — read from the file as anyone
+// with a copy of it would — and after a key rotation (a new key first, the
+// old one kept) a restart with the CA down serves the same certificate
+// from the store.
+func TestACMESealedCertificates(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs an ACME CA and the binary")
+	}
+	bin := buildSessiond(t)
+	up := newUpstream(t)
+	hp, sp := testenv.FreePort(t), testenv.FreePort(t)
+	ca := acmetest.StartPebble(t, acmetest.PebbleOptions{HTTPPort: hp})
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "data-keys")
+	old := sealed.FormatKey(sealed.GenerateKey())
+	if err := os.WriteFile(keys, []byte(old+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "sessions.db")
+	cfg := fmt.Sprintf(`listen:
+  http: {addr: "127.0.0.1:%d"}
+  https:
+    addr: "127.0.0.1:%d"
+    acme: {email: ops@example.test, ca: %s, ca_root: %s, challenges: [http-01]}
+store:
+  sqlite: {path: %s}
+  encrypt_at_rest: {keys_file: %s}
+sites:
+  - hosts: [app.example.test]
+    upstream: %s
+    session: {mode: off}
+`, hp, sp, ca.Directory, ca.RootFile, db, keys, up.srv.URL)
+	path := filepath.Join(dir, "sessiond.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "check-config", path).CombinedOutput(); err != nil {
+		t.Fatalf("check-config: %v\n%s", err, out)
+	}
+	cmd, logs := startLogged(t, bin, "serve", "--config", path)
+	defer func() {
+		if t.Failed() {
+			t.Logf("sessiond's log:\n%s", logs)
+		}
+	}()
+	roots := ca.IssuerRoots(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", sp)
+	waitUntil(t, 60*time.Second, "no certificate for app.example.test", func() bool { return acmeCert(addr, "app.example.test", roots) != nil })
+	cert := acmeCert(addr, "app.example.test", roots)
+
+	// The file, read without the keys.
+	ctx := context.Background()
+	st, err := sqlite.New(ctx, sqlite.Config{Path: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := st.CertStore(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := raw.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var privateKeys int
+	for _, name := range names {
+		v, err := raw.Load(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, ".key") {
+			privateKeys++
+		}
+		if bytes.Contains(v, []byte("-----BEGIN")) || bytes.Contains(v, []byte("app.example.test")) {
+			t.Errorf("%s is in the database in the clear: %.60q", name, v)
+		}
+	}
+	st.Close()
+	if privateKeys < 2 { // the account's and the certificate's
+		t.Fatalf("stored: %q; want the account's and the certificate's private keys", names)
+	}
+
+	// A key rotation, then a restart with the CA down.
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if err := os.WriteFile(keys, []byte(sealed.FormatKey(sealed.GenerateKey())+"\n"+old+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ca.SetDown(true)
+	startLogged(t, bin, "serve", "--config", path)
+	if got := acmeCert(addr, "app.example.test", roots); got == nil || !got.Equal(cert) {
+		t.Fatalf("after a key rotation and a restart with the CA down: %v, want the stored certificate", got)
+	}
+}
