@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -53,19 +52,7 @@ sites:
     upstream: %s
     session: {mode: off}
 `, hp, sp, ca.Directory, ca.RootFile, db, keys, up.srv.URL)
-	path := filepath.Join(dir, "sessiond.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "check-config", path).CombinedOutput(); err != nil {
-		t.Fatalf("check-config: %v\n%s", err, out)
-	}
-	cmd, logs := startLogged(t, bin, "serve", "--config", path)
-	defer func() {
-		if t.Failed() {
-			t.Logf("sessiond's log:\n%s", logs)
-		}
-	}()
+	path, cmd, _ := serveChecked(t, bin, dir, cfg)
 	roots := ca.IssuerRoots(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", sp)
 	waitUntil(t, 60*time.Second, "no certificate for app.example.test", func() bool { return acmeCert(addr, "app.example.test", roots) != nil })
