@@ -15,7 +15,7 @@ import (
 )
 
 // CertStore keeps HTTPS certificates, their keys and the ACME account
-// (gateway/acme.KV) in two tables beside the store's own, named with its
+// (certkv.KV) in two tables beside the store's own, named with its
 // schema and table prefix: <prefix>acme_kv (key, value, modified) and
 // <prefix>acme_locks (name, owner, expires). Every gateway on the database
 // shares them, so one of them orders a certificate (under a lock) and the

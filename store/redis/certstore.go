@@ -14,7 +14,7 @@ import (
 )
 
 // CertStore keeps HTTPS certificates, their keys and the ACME account
-// (gateway/acme.KV) under the store's prefix:
+// (certkv.KV) under the store's prefix:
 //
 //	<prefix>{acme}:kv          hash: key -> value
 //	<prefix>{acme}:mod         hash: key -> when stored, Unix ms
@@ -34,18 +34,8 @@ type CertStore struct {
 // CertStore returns the store's certificate store, on its client and
 // under its timeout.
 func (s *Store) CertStore(context.Context) (certkv.KV, error) {
-	return newCertStore(s.client, s.prefix, s.timeout), nil
-}
-
-// CertStore returns a certificate store on the revocation list's client,
-// prefix and timeout (the cookie store's Redis).
-func (r *Revocations) CertStore(context.Context) (certkv.KV, error) {
-	return newCertStore(r.client, r.prefix, r.timeout), nil
-}
-
-func newCertStore(c goredis.UniversalClient, prefix string, timeout time.Duration) *CertStore {
-	p := prefix + "{acme}:"
-	return &CertStore{client: c, timeout: timeout, kv: p + "kv", mod: p + "mod", lock: p + "lock:"}
+	p := s.prefix + "{acme}:"
+	return &CertStore{client: s.client, timeout: s.timeout, kv: p + "kv", mod: p + "mod", lock: p + "lock:"}, nil
 }
 
 // op bounds one operation by the store's timeout.
