@@ -3,6 +3,7 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,12 +19,13 @@ import (
 )
 
 // TestACMESealedCertificates runs the built binary with listen.https.acme
-// and store.encrypt_at_rest against Pebble: the certificate is obtained
-// and served, the SQLite file holds its private key (and everything else
-// of the certificate store) only sealed — read from the file as anyone
-// with a copy of it would — and after a key rotation (a new key first, the
-// old one kept) a restart with the CA down serves the same certificate
-// from the store.
+// against Pebble, first without encryption, then with
+// store.encrypt_at_rest turned on: the plaintext certificate is not
+// trusted any more, a new one is obtained and served, and the SQLite file
+// holds no private key or certificate in the clear — read from the file
+// as anyone with a copy of it would; after a key rotation (a new key
+// first, the old one kept) a restart with the CA down serves the same
+// certificate from the store.
 func TestACMESealedCertificates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs an ACME CA and the binary")
@@ -46,17 +48,27 @@ func TestACMESealedCertificates(t *testing.T) {
     acme: {email: ops@example.test, ca: %s, ca_root: %s, challenges: [http-01]}
 store:
   sqlite: {path: %s}
-  encrypt_at_rest: {keys_file: %s}
 sites:
   - hosts: [app.example.test]
     upstream: %s
     session: {mode: off}
-`, hp, sp, ca.Directory, ca.RootFile, db, keys, up.srv.URL)
-	path, cmd, _ := serveChecked(t, bin, dir, cfg)
+`, hp, sp, ca.Directory, ca.RootFile, db, up.srv.URL)
 	roots := ca.IssuerRoots(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", sp)
+	_, cmd, _ := serveChecked(t, bin, dir, cfg)
 	waitUntil(t, 60*time.Second, "no certificate for app.example.test", func() bool { return acmeCert(addr, "app.example.test", roots) != nil })
-	cert := acmeCert(addr, "app.example.test", roots)
+	plain := acmeCert(addr, "app.example.test", roots)
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+
+	// Encryption turned on: what was stored in the clear does not open.
+	cfg = strings.Replace(cfg, "  sqlite: {path: "+db+"}\n", "  sqlite: {path: "+db+"}\n  encrypt_at_rest: {keys_file: "+keys+"}\n", 1)
+	path, cmd, _ := serveChecked(t, bin, dir, cfg)
+	var cert *x509.Certificate
+	waitUntil(t, 60*time.Second, "no new certificate once encrypt_at_rest is on", func() bool {
+		cert = acmeCert(addr, "app.example.test", roots)
+		return cert != nil && !cert.Equal(plain)
+	})
 
 	// The file, read without the keys.
 	ctx := context.Background()

@@ -12,7 +12,7 @@ import (
 )
 
 // CertStore is a key-value map with expiring named locks, in memory: the
-// certificate store (gateway/acme.KV) of a gateway on the memory store
+// certificate store (certkv.KV) of a gateway on the memory store
 // (its certificates, like its sessions, end with the process), and of
 // tests.
 type CertStore struct {

@@ -38,9 +38,9 @@ type CertStoreConfig struct {
 // plaintext, as the inner store lists and locks by them.
 //
 // A value that does not open because it was tampered with, or was stored
-// before encryption was turned on, loads as missing (an error wrapping
-// fs.ErrNotExist and seal.ErrOpen), logged: the ACME manager then orders
-// the certificate again and stores it sealed. A value sealed with a key
+// before encryption was turned on, loads (and stats) as missing (an error
+// wrapping fs.ErrNotExist and seal.ErrOpen), logged: the ACME manager then
+// orders the certificate again and stores it sealed. A value sealed with a key
 // that is not in the ring fails with seal.ErrUnknownKey instead, so a
 // node with a misconfigured ring does not order over its peers'
 // certificates.
@@ -101,10 +101,24 @@ func (c *CertStore) List(ctx context.Context, prefix string) ([]string, error) {
 	return c.inner.List(ctx, prefix)
 }
 
-// Stat is the inner store's, with the size of the value before sealing.
+// Stat is the inner store's, with the size of the value before sealing,
+// and agrees with Load: a value that would load as missing is missing
+// here too (the ACME manager orders a certificate only when one of its
+// parts is missing), while one sealed with a key not in the ring exists.
+// It reads the value to tell; the manager asks rarely.
 func (c *CertStore) Stat(ctx context.Context, key string) (int64, time.Time, error) {
 	size, mod, err := c.inner.Stat(ctx, key)
-	return max(size-seal.Overhead, 0), mod, err
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	blob, err := c.inner.Load(ctx, key)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	if _, err := c.ring.Open(nil, blob, []byte(key)); err != nil && !errors.Is(err, seal.ErrUnknownKey) {
+		return 0, time.Time{}, fmt.Errorf("sealed cert store: %s: %w: %w", key, fs.ErrNotExist, err)
+	}
+	return max(size-seal.Overhead, 0), mod, nil
 }
 
 // Lock is the inner store's.

@@ -92,15 +92,25 @@ func TestCertStoreSealsValues(t *testing.T) {
 	t.Run("stored before encryption: missing, never served", func(t *testing.T) {
 		raw := memory.NewCertStore()
 		raw.Store(ctx, name, pem)
-		if got, err := newCertStore(t, raw, old).Load(ctx, name); !errors.Is(err, fs.ErrNotExist) || got != nil {
+		c := newCertStore(t, raw, old)
+		if got, err := c.Load(ctx, name); !errors.Is(err, fs.ErrNotExist) || got != nil {
 			t.Fatalf("a plaintext value loads %q, %v; want fs.ErrNotExist", got, err)
+		}
+		// Missing to Stat as well: the ACME manager orders a certificate
+		// only when a part of it is missing.
+		if _, _, err := c.Stat(ctx, name); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("Stat of a plaintext value: %v; want fs.ErrNotExist", err)
 		}
 	})
 	t.Run("a key not in the ring: an error, not missing", func(t *testing.T) {
 		raw := setup(t)
-		got, err := newCertStore(t, raw, cur).Load(ctx, name)
+		c := newCertStore(t, raw, cur)
+		got, err := c.Load(ctx, name)
 		if !errors.Is(err, seal.ErrUnknownKey) || errors.Is(err, fs.ErrNotExist) || got != nil {
 			t.Fatalf("a value sealed with a retired key loads %q, %v; want seal.ErrUnknownKey (not fs.ErrNotExist: nothing is ordered over it)", got, err)
+		}
+		if _, _, err := c.Stat(ctx, name); err != nil {
+			t.Fatalf("Stat of a value sealed with a key not in the ring: %v; want it to exist", err)
 		}
 	})
 }
