@@ -31,6 +31,26 @@ func acmeCert(addr, host string, roots *x509.CertPool) *x509.Certificate {
 	return c.ConnectionState().PeerCertificates[0]
 }
 
+// serveChecked writes cfg to dir/sessiond.yaml, has check-config accept
+// it and starts serve with it; the log is shown if the test fails.
+func serveChecked(t *testing.T, bin, dir, cfg string) (string, *exec.Cmd, *syncBuffer) {
+	t.Helper()
+	path := filepath.Join(dir, "sessiond.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(bin, "check-config", path).CombinedOutput(); err != nil {
+		t.Fatalf("check-config: %v\n%s", err, out)
+	}
+	cmd, logs := startLogged(t, bin, "serve", "--config", path)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sessiond's log:\n%s", logs)
+		}
+	})
+	return path, cmd, logs
+}
+
 func waitUntil(t *testing.T, within time.Duration, what string, f func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(within); !f(); time.Sleep(200 * time.Millisecond) {
@@ -89,19 +109,7 @@ sites:
     upstream: %s
     session: {mode: off}
 `, hp, sp, ca.Directory, ca.RootFile, challenge, up.srv.URL, up.srv.URL)
-	path := filepath.Join(dir, "sessiond.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(bin, "check-config", path).CombinedOutput(); err != nil {
-		t.Fatalf("check-config: %v\n%s", err, out)
-	}
-	cmd, logs := startLogged(t, bin, "serve", "--config", path)
-	defer func() {
-		if t.Failed() {
-			t.Logf("sessiond's log:\n%s", logs)
-		}
-	}()
+	path, cmd, logs := serveChecked(t, bin, dir, cfg)
 	roots := ca.IssuerRoots(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", sp)
 	var cert *x509.Certificate

@@ -11,8 +11,9 @@ import (
 
 // A server that obtains its certificates from Let's Encrypt, answering
 // http-01 on port 80 and tls-alpn-01 on 443. With a real deployment, KV
-// is a store shared by every instance (sqlite.OpenCertStore,
-// (*postgres.Store).CertStore, (*redis.Store).CertStore).
+// is a store shared by every instance: the CertStore of a session store
+// ((*sqlite.Store).CertStore, (*postgres.Store).CertStore,
+// (*redis.Store).CertStore).
 func Example() {
 	m, err := acme.New(acme.Config{
 		CA:       "https://acme-v02.api.letsencrypt.org/directory",

@@ -121,12 +121,17 @@ func waitFor(t *testing.T, within time.Duration, what string, f func() bool) {
 	}
 }
 
+// sqliteKV is the certificate store of an SQLite session store at path.
 func sqliteKV(t *testing.T, path string) acme.KV {
-	kv, err := sqlite.OpenCertStore(context.Background(), path)
+	st, err := sqlite.New(context.Background(), sqlite.Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { kv.Close() })
+	t.Cleanup(func() { st.Close() })
+	kv, err := st.CertStore(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
 	return kv
 }
 
@@ -241,7 +246,10 @@ func TestSharedStoreOrdersOnce(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { st.Close() })
-				kv := st.CertStore()
+				kv, err := st.CertStore(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
 				t.Cleanup(func() { cleanKV(kv) })
 				return kv
 			}

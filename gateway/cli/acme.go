@@ -12,35 +12,34 @@ import (
 
 	"github.com/sessiond/sessiond/gateway/acme"
 	"github.com/sessiond/sessiond/gateway/config"
-	"github.com/sessiond/sessiond/store/memory"
-	"github.com/sessiond/sessiond/store/postgres"
-	redisstore "github.com/sessiond/sessiond/store/redis"
-	"github.com/sessiond/sessiond/store/sqlite"
 )
 
-// acmeState is a running ACME manager and the settings it was built
-// with: a reload with the same settings (and the same store) keeps it,
-// with its certificates in memory and its orders and renewals under way.
+// acmeState is a running ACME manager, the settings it was built with and
+// the store's kit it keeps its certificates in: a reload with the same
+// settings that keeps the kit keeps it, with its certificates in memory
+// and its orders and renewals under way. The manager ends before its kit:
+// the generation that owns both closes the manager first, and a kit handed
+// to the next generation outlives a manager left behind.
 type acmeState struct {
 	m        *acme.Manager
 	tls      *tls.Config // built once, not at every handshake
 	settings acmeSettings
-	close    func() error
+	kit      *kit
 }
 
 type acmeSettings struct {
 	acme        config.ACME
-	store       config.Store
 	http, https string
 }
 
-// provisionACME opens the certificate store of the configured session
-// store and, unless checking, starts (or, on a reload, keeps) the manager
-// of every site host's certificate. check-config runs it too: it reads
-// ca_root and connects to the store as serve does, and starts nothing.
-func provisionACME(ctx context.Context, cfg *config.Config, log *slog.Logger, check bool, prev *acmeState) (*acmeState, error) {
+func (a *acmeState) close() error { a.m.Close(); return nil }
+
+// provisionACME starts (or, on a reload, keeps) the manager of every site
+// host's certificate, keeping them in the kit's certificate store.
+// check-config runs it too: it reads ca_root, and starts nothing.
+func provisionACME(ctx context.Context, cfg *config.Config, k *kit, log *slog.Logger, check bool, prev *acmeState) (*acmeState, error) {
 	a := cfg.Listen.HTTPS.ACME
-	set := acmeSettings{acme: *a, store: cfg.Store, http: cfg.Listen.HTTP.Addr, https: cfg.Listen.HTTPS.Addr}
+	set := acmeSettings{acme: *a, http: cfg.Listen.HTTP.Addr, https: cfg.Listen.HTTPS.Addr}
 	var hosts []string
 	for _, s := range cfg.Sites {
 		hosts = append(hosts, s.Hosts...)
@@ -48,7 +47,7 @@ func provisionACME(ctx context.Context, cfg *config.Config, log *slog.Logger, ch
 	if err := acme.CheckHosts(hosts); err != nil {
 		return nil, err
 	}
-	if prev != nil && !check && reflect.DeepEqual(prev.settings, set) {
+	if prev != nil && !check && prev.kit == k && reflect.DeepEqual(prev.settings, set) {
 		return prev, prev.m.Manage(ctx, hosts)
 	}
 	var roots *x509.CertPool
@@ -62,76 +61,23 @@ func provisionACME(ctx context.Context, cfg *config.Config, log *slog.Logger, ch
 			return nil, fmt.Errorf("listen.https.acme.ca_root: no PEM certificate in %s", a.CARoot)
 		}
 	}
-	kv, closeKV, err := openCertStore(ctx, cfg.Store, log, check)
+	kv, err := k.certs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("certificate store: %w", err)
 	}
 	if check {
-		return nil, closeKV()
+		return nil, nil
 	}
 	m, err := acme.New(acme.Config{CA: a.CA, Email: a.Email, Roots: roots, Challenges: a.Challenges,
 		HTTPAddr: cfg.Listen.HTTP.Addr, TLSAddr: cfg.Listen.HTTPS.Addr, KV: kv, Logger: log})
-	if err == nil {
-		err = m.Manage(ctx, hosts)
-		if err != nil {
-			m.Close()
-		}
-	}
 	if err != nil {
-		closeKV()
 		return nil, err
 	}
-	return &acmeState{m: m, tls: m.TLSConfig(), settings: set, close: func() error { m.Close(); return closeKV() }}, nil
-}
-
-// openCertStore opens where certificates are kept: the session store's
-// database (the cookie store's revocation list's), on connections of its
-// own. In check mode an SQLite file is not created (openStore checked its
-// place); network stores are connected to as serve does.
-func openCertStore(ctx context.Context, sc config.Store, log *slog.Logger, check bool) (acme.KV, func() error, error) {
-	none := func() error { return nil }
-	path := ""
-	switch {
-	case sc.Memory != nil:
-		return memory.NewCertStore(), none, nil
-	case sc.Redis != nil:
-		r, err := redisstore.New(redisstore.Config{URL: sc.Redis.URL.Reveal()})
-		if err != nil {
-			return nil, none, err
-		}
-		return r.CertStore(), r.Close, nil
-	case sc.Cookie != nil && sc.Revocations != nil && sc.Revocations.Redis != nil:
-		r, err := redisstore.NewRevocations(ctx, redisstore.RevocationsConfig{URL: sc.Revocations.Redis.URL.Reveal()})
-		if err != nil {
-			return nil, none, err
-		}
-		return r.CertStore(), r.Close, nil
-	case sc.Postgres != nil:
-		p, err := postgres.New(ctx, postgres.Config{URL: sc.Postgres.DSN.Reveal(), Logger: log})
-		if err != nil {
-			return nil, none, err
-		}
-		kv, err := p.CertStore(ctx)
-		if err != nil {
-			p.Close()
-			return nil, none, err
-		}
-		return kv, p.Close, nil
-	case sc.Cookie != nil && sc.Revocations != nil:
-		path = sc.Revocations.Path
-	case sc.SQLite != nil:
-		path = sc.SQLite.Path
-	default:
-		return nil, none, fmt.Errorf("no certificate store for store kind %q", sc.Kind())
+	if err := m.Manage(ctx, hosts); err != nil {
+		m.Close()
+		return nil, err
 	}
-	if check {
-		return memory.NewCertStore(), none, nil
-	}
-	s, err := sqlite.OpenCertStore(ctx, path)
-	if err != nil {
-		return nil, none, err
-	}
-	return s, s.Close, nil
+	return &acmeState{m: m, tls: m.TLSConfig(), settings: set, kit: k}, nil
 }
 
 // tlsConfig is the HTTPS configuration of a generation whose certificates

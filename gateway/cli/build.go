@@ -150,6 +150,21 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 	p.listeners = gateway.Listeners{HTTP: l.HTTP.Addr, Admin: l.Admin.Addr,
 		ProxyProtocol:     [2]bool{l.HTTP.ProxyProtocol, l.HTTPS.ProxyProtocol},
 		ReadHeaderTimeout: l.Timeouts.ReadHeader, IdleTimeout: l.Timeouts.Idle}
+	p.storeCfg = cfg.Store
+	if r := o.reuse; r != nil && r.storeClose != nil && reflect.DeepEqual(r.storeCfg, cfg.Store) {
+		p.kit = r.kit // handed over once the new gateway is built
+	} else {
+		if r != nil {
+			log.Warn("sessiond: the store's configuration changed; sessions of the previous store are not carried over")
+		}
+		k, err := openKit(ctx, cfg.Store, log, check)
+		if err != nil {
+			return nil, fmt.Errorf("session store: %w", err)
+		}
+		p.kit, p.storeClose = k, k.close
+	}
+	k := p.kit
+
 	switch {
 	case l.HTTPS.ACME != nil:
 		p.listeners.HTTPS = l.HTTPS.Addr
@@ -157,7 +172,7 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 		if o.reuse != nil {
 			prev = o.reuse.acme
 		}
-		a, err := provisionACME(ctx, cfg, log, check, prev)
+		a, err := provisionACME(ctx, cfg, k, log, check, prev)
 		if err != nil {
 			return nil, err
 		}
@@ -174,21 +189,6 @@ func provision(ctx context.Context, cfg *config.Config, o provisionOptions, stdo
 		p.cert = &cert
 		p.listeners.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-
-	p.storeCfg = cfg.Store
-	if r := o.reuse; r != nil && r.storeClose != nil && reflect.DeepEqual(r.storeCfg, cfg.Store) {
-		p.kit = r.kit // handed over once the new gateway is built
-	} else {
-		if r != nil {
-			log.Warn("sessiond: the store's configuration changed; sessions of the previous store are not carried over")
-		}
-		k, err := openKit(ctx, cfg.Store, log, check)
-		if err != nil {
-			return nil, fmt.Errorf("session store: %w", err)
-		}
-		p.kit, p.storeClose = k, k.close
-	}
-	k := p.kit
 
 	var rememberStore remember.Store
 	for _, sc := range cfg.Sites {

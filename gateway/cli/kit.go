@@ -13,6 +13,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/remember"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/certkv"
 	"github.com/sessiond/sessiond/store/cookie"
 	"github.com/sessiond/sessiond/store/memory"
 	"github.com/sessiond/sessiond/store/postgres"
@@ -24,12 +25,15 @@ import (
 // kit is the configured store with its companions, all on one handle (one
 // pool set per database file, one client per Redis URL): the sessions
 // (Store, or the cookie store's Codec on its revocation list), the
-// gateway's State and the remember-me keys.
+// gateway's State, the remember-me keys and the certificate store (ACME).
+// With store.encrypt_at_rest, sessions, secrets and certificates are
+// sealed.
 type kit struct {
 	store    session.Store
 	codec    session.CookieCodec
 	state    gateway.State
 	remember func(context.Context) (remember.Store, error)
+	certs    func(context.Context) (certkv.KV, error)
 	close    func() error
 }
 
@@ -37,10 +41,13 @@ type kit struct {
 type handle interface {
 	gateway.State
 	Remember(context.Context) (remember.Store, error)
+	CertStore(context.Context) (certkv.KV, error)
 	Close() error
 }
 
-func (k *kit) use(h handle) { k.state, k.remember, k.close = h, h.Remember, h.Close }
+func (k *kit) use(h handle) {
+	k.state, k.remember, k.certs, k.close = h, h.Remember, h.CertStore, h.Close
+}
 
 // openKit opens the configured store. In check mode (check-config) an
 // SQLite file is not created or opened — that would leave a database and
@@ -120,8 +127,10 @@ func openKit(ctx context.Context, sc config.Store, log *slog.Logger, check bool)
 		k.use(s)
 	}
 	if check {
-		// check-config creates no table: remember-me keys in memory.
+		// check-config creates no table: remember-me keys and certificates
+		// in memory.
 		k.remember = func(context.Context) (remember.Store, error) { return remember.NewMemoryStore(), nil }
+		k.certs = func(context.Context) (certkv.KV, error) { return memory.NewCertStore(), nil }
 	}
 	if rev != nil {
 		codec, err := cookie.New(cookie.Config{Keys: sc.Cookie.Keys, Logger: log, Revocations: rev})
@@ -143,6 +152,14 @@ func openKit(ctx context.Context, sc config.Store, log *slog.Logger, check bool)
 			return nil, err
 		}
 		k.store, k.state = w, st
+		inner := k.certs
+		k.certs = func(ctx context.Context) (certkv.KV, error) {
+			kv, err := inner(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return sealed.NewCertStore(sealed.CertStoreConfig{Inner: kv, Keys: sc.EncryptAtRest.Keys, Logger: log})
+		}
 	}
 	return k, nil
 }

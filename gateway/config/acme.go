@@ -35,12 +35,23 @@ func validateACME(c *Config, p *problems) {
 	if slices.Contains(a.Challenges, "http-01") && c.Listen.HTTP.Addr == "" {
 		p.errf(ap+".challenges", "http-01 is answered on the plain-HTTP listener, which is off: set listen.http.addr (the CA connects to port 80), or leave http-01 out")
 	}
-	for _, l := range []struct{ challenge, key, addr, port string }{
-		{"http-01", "listen.http.addr", c.Listen.HTTP.Addr, "80"},
-		{"tls-alpn-01", "listen.https.addr", c.Listen.HTTPS.Addr, "443"},
+	for _, l := range []struct {
+		challenge, key, addr, port string
+		proxyProtocol              bool
+	}{
+		{"http-01", "listen.http", c.Listen.HTTP.Addr, "80", c.Listen.HTTP.ProxyProtocol},
+		{"tls-alpn-01", "listen.https", c.Listen.HTTPS.Addr, "443", c.Listen.HTTPS.ProxyProtocol},
 	} {
-		if slices.Contains(a.Challenges, l.challenge) && l.addr != "" && loopback(l.addr) {
-			p.warnf(l.key, "the CA validates %s challenges on port %s of every host, and %s is loopback: listen on :%s, or have that port forwarded here", l.challenge, l.port, l.addr, l.port)
+		if !slices.Contains(a.Challenges, l.challenge) || l.addr == "" {
+			continue
+		}
+		if loopback(l.addr) {
+			p.warnf(l.key+".addr", "the CA validates %s challenges on port %s of every host, and %s is loopback: listen on :%s, or have that port forwarded here", l.challenge, l.port, l.addr, l.port)
+		}
+		if l.proxyProtocol {
+			// The CA's own connection carries no PROXY header: it passes
+			// only through a trusted load balancer that adds one.
+			p.warnf(l.key+".proxy_protocol", "the CA's %s validation connects without a PROXY header and is refused here unless it comes through the load balancer (in trusted_proxies, the hosts' DNS pointing at it), which adds one; otherwise no certificate is obtained: leave %s out of acme.challenges", l.challenge, l.challenge)
 		}
 	}
 	if a.CA == DefaultACMECA {

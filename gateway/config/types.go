@@ -162,9 +162,11 @@ func (l HTTPSListener) Enabled() bool { return l.CertFile != "" || l.DevTLS || l
 
 // ACME configures automatic certificates (listen.https.acme). They are
 // kept in the session store's database (with store.cookie, in its
-// revocation list's), so that gateways sharing a PostgreSQL or Redis
-// store share certificates and only one of them orders each; a reload
-// keeps them.
+// revocation list's), on the store's own connections, so that gateways
+// sharing a PostgreSQL or Redis store share certificates and only one of
+// them orders each; a reload keeps them. With store.encrypt_at_rest their
+// private keys and everything else stored for them are sealed with its
+// keys.
 type ACME struct {
 	// Email is the account's contact, for the CA's expiry warnings.
 	// Optional.
@@ -178,7 +180,10 @@ type ACME struct {
 	CARoot string `yaml:"ca_root"`
 	// Challenges are the challenge types answered: http-01 (on the
 	// plain-HTTP listener, which the CA reaches on port 80) and
-	// tls-alpn-01 (on the HTTPS listener, port 443). Default both.
+	// tls-alpn-01 (on the HTTPS listener, port 443). Default both. On a
+	// listener with proxy_protocol, the CA's validation passes only
+	// through the load balancer that adds the PROXY header (check-config
+	// warns): a CA connecting directly is refused.
 	Challenges []string `yaml:"challenges"`
 }
 

@@ -7,10 +7,12 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sessiond/sessiond/store/certkv"
 )
 
 // CertStore is a key-value map with expiring named locks, in memory: the
-// certificate store (gateway/acme.KV) of a gateway on the memory store
+// certificate store (certkv.KV) of a gateway on the memory store
 // (its certificates, like its sessions, end with the process), and of
 // tests.
 type CertStore struct {
@@ -28,6 +30,18 @@ type certValue struct {
 type certLock struct {
 	owner   string
 	expires time.Time
+}
+
+// CertStore returns the store's certificate store (the same at every
+// call).
+func (s *Store) CertStore(context.Context) (certkv.KV, error) {
+	st := &s.state
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.certs == nil {
+		st.certs = NewCertStore()
+	}
+	return st.certs, nil
 }
 
 // NewCertStore returns an empty CertStore.

@@ -9,9 +9,9 @@ import (
 	"github.com/sessiond/sessiond/remember"
 )
 
-// The store's companions, kept in this process beside its sessions: one-time
-// claims, named secrets and remember-me keys. Like the sessions, they are
-// gone at the next start.
+// The store's companions, kept in this process beside its sessions:
+// one-time claims, named secrets, remember-me keys and certificates. Like
+// the sessions, they are gone at the next start.
 
 // maxClaims bounds the claims kept; past it, ended ones are dropped first.
 const maxClaims = 100_000
@@ -21,6 +21,7 @@ type state struct {
 	claims   map[string]time.Time // key -> until
 	secrets  map[string][]byte
 	remember *remember.MemoryStore
+	certs    *CertStore
 }
 
 // Claim records key until until and reports whether this is its first

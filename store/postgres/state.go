@@ -30,6 +30,7 @@ type companions struct {
 	state    *sqlstate.State
 	mu       sync.Mutex
 	remember *sqlstore.Store
+	certs    *CertStore
 }
 
 // sqlDB makes the companions' database handle on first use; nil once the

@@ -9,10 +9,12 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/sessiond/sessiond/store/certkv"
 )
 
 // CertStore keeps HTTPS certificates, their keys and the ACME account
-// (gateway/acme.KV) under the store's prefix:
+// (certkv.KV) under the store's prefix:
 //
 //	<prefix>{acme}:kv          hash: key -> value
 //	<prefix>{acme}:mod         hash: key -> when stored, Unix ms
@@ -22,26 +24,29 @@ import (
 // its time change in one transaction. Every gateway on the server shares
 // them: one orders a certificate under the lock, the others load it.
 type CertStore struct {
-	client goredis.UniversalClient
-	kv     string
-	mod    string
-	lock   string
+	client  goredis.UniversalClient
+	timeout time.Duration
+	kv      string
+	mod     string
+	lock    string
 }
 
-// CertStore returns the store's certificate store, on its client.
-func (s *Store) CertStore() *CertStore { return newCertStore(s.client, s.prefix) }
+// CertStore returns the store's certificate store, on its client and
+// under its timeout.
+func (s *Store) CertStore(context.Context) (certkv.KV, error) {
+	p := s.prefix + "{acme}:"
+	return &CertStore{client: s.client, timeout: s.timeout, kv: p + "kv", mod: p + "mod", lock: p + "lock:"}, nil
+}
 
-// CertStore returns a certificate store on the revocation list's client
-// and prefix (the cookie store's Redis).
-func (r *Revocations) CertStore() *CertStore { return newCertStore(r.client, r.prefix) }
-
-func newCertStore(c goredis.UniversalClient, prefix string) *CertStore {
-	p := prefix + "{acme}:"
-	return &CertStore{client: c, kv: p + "kv", mod: p + "mod", lock: p + "lock:"}
+// op bounds one operation by the store's timeout.
+func (c *CertStore) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.timeout)
 }
 
 // Store puts value at key.
 func (c *CertStore) Store(ctx context.Context, key string, value []byte) error {
+	ctx, cancel := c.op(ctx)
+	defer cancel()
 	_, err := c.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.HSet(ctx, c.kv, key, value)
 		p.HSet(ctx, c.mod, key, time.Now().UnixMilli())
@@ -52,6 +57,8 @@ func (c *CertStore) Store(ctx context.Context, key string, value []byte) error {
 
 // Load returns the value at key, or fs.ErrNotExist.
 func (c *CertStore) Load(ctx context.Context, key string) ([]byte, error) {
+	ctx, cancel := c.op(ctx)
+	defer cancel()
 	v, err := c.client.HGet(ctx, c.kv, key).Bytes()
 	if errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("redis cert store: %s: %w", key, fs.ErrNotExist)
@@ -61,6 +68,8 @@ func (c *CertStore) Load(ctx context.Context, key string) ([]byte, error) {
 
 // Delete removes key.
 func (c *CertStore) Delete(ctx context.Context, key string) error {
+	ctx, cancel := c.op(ctx)
+	defer cancel()
 	_, err := c.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		p.HDel(ctx, c.kv, key)
 		p.HDel(ctx, c.mod, key)
@@ -72,6 +81,8 @@ func (c *CertStore) Delete(ctx context.Context, key string) error {
 // List returns the keys that start with prefix. A gateway keeps a few
 // keys per host: HKEYS reads them all.
 func (c *CertStore) List(ctx context.Context, prefix string) ([]string, error) {
+	ctx, cancel := c.op(ctx)
+	defer cancel()
 	all, err := c.client.HKeys(ctx, c.kv).Result()
 	if err != nil {
 		return nil, certErr(err)
@@ -87,6 +98,8 @@ func (c *CertStore) List(ctx context.Context, prefix string) ([]string, error) {
 
 // Stat returns the size and time of key's value, or fs.ErrNotExist.
 func (c *CertStore) Stat(ctx context.Context, key string) (int64, time.Time, error) {
+	ctx, cancel := c.op(ctx)
+	defer cancel()
 	var size *goredis.IntCmd
 	var mod *goredis.StringCmd
 	_, err := c.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -127,12 +140,16 @@ return 0`)
 // Lock takes name for owner until ttl from now if it is free, expired or
 // already owner's.
 func (c *CertStore) Lock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	ctx, cancel := c.op(ctx)
+	defer cancel()
 	n, err := lockScript.Run(ctx, c.client, []string{c.lock + name}, owner, ttl.Milliseconds()).Int()
 	return n == 1, certErr(err)
 }
 
 // Unlock frees name if owner holds it.
 func (c *CertStore) Unlock(ctx context.Context, name, owner string) error {
+	ctx, cancel := c.op(ctx)
+	defer cancel()
 	return certErr(unlockScript.Run(ctx, c.client, []string{c.lock + name}, owner).Err())
 }
 

@@ -1,6 +1,7 @@
 package redis_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/sessiond/sessiond/gateway/acme"
@@ -10,6 +11,10 @@ import (
 func TestCertStore(t *testing.T) {
 	acmetest.KV(t, func(t *testing.T) acme.KV {
 		s, _, _ := newStore(t, false)
-		return s.CertStore()
+		kv, err := s.CertStore(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kv
 	})
 }

@@ -8,24 +8,29 @@ import (
 
 	"github.com/sessiond/sessiond/gateway/acme"
 	"github.com/sessiond/sessiond/gateway/acme/acmetest"
+	"github.com/sessiond/sessiond/store/certkv"
 	"github.com/sessiond/sessiond/store/sqlite"
 )
+
+// certStore opens the store at path and returns its certificate store.
+func certStore(t *testing.T, path string) certkv.KV {
+	t.Helper()
+	st, err := sqlite.New(context.Background(), sqlite.Config{Path: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c, err := st.CertStore(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
 
 func TestCertStore(t *testing.T) {
 	acmetest.KV(t, func(t *testing.T) acme.KV {
 		// The session store's own file: the tables live beside its own.
-		path := filepath.Join(t.TempDir(), "sessiond.db")
-		st, err := sqlite.New(context.Background(), sqlite.Config{Path: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		c, err := sqlite.OpenCertStore(context.Background(), path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
+		return certStore(t, filepath.Join(t.TempDir(), "sessiond.db"))
 	})
 }
 
@@ -34,15 +39,7 @@ func TestCertStore(t *testing.T) {
 func TestCertStoreSharedByProcesses(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "sessiond.db")
-	var kvs [2]*sqlite.CertStore
-	for i := range kvs {
-		c, err := sqlite.OpenCertStore(ctx, path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		kvs[i] = c
-	}
+	kvs := [2]certkv.KV{certStore(t, path), certStore(t, path)}
 	if err := kvs[0].Store(ctx, "certificates/a/a.crt", []byte("pem")); err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 // The store's companions live in the same file, on the same connections
 // as its sessions: one-time claims and named secrets (tables claims and
 // secrets), remember-me keys (table remember_keys) and, for the cookie
-// store, its revocation list (the sessiond_cookie_revoked_* tables). Each
-// is made on first use. A file opened only for a companion (the cookie
+// store, its revocation list (the sessiond_cookie_revoked_* tables), and
+// certificates (CertStore). Each is made on first use. A file opened only for a companion (the cookie
 // store's revocations) gets the session tables too, empty.
 
 // companions are made once per Store.
@@ -27,6 +27,7 @@ type companions struct {
 	mu       sync.Mutex
 	remember *sqlstore.Store
 	rev      *cookie.SQLRevocations
+	certs    *CertStore
 	watch    *ChangeWatcher
 }
 
