@@ -18,6 +18,7 @@ import (
 
 	"github.com/sessiond/sessiond/gateway/acme/acmetest"
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // acmeCert is the verified certificate the gateway at addr serves for
@@ -33,7 +34,7 @@ func acmeCert(addr, host string, roots *x509.CertPool) *x509.Certificate {
 
 // serveChecked writes cfg to dir/sessiond.yaml, has check-config accept
 // it and starts serve with it; the log is shown if the test fails.
-func serveChecked(t *testing.T, bin, dir, cfg string) (string, *exec.Cmd, *syncBuffer) {
+func serveChecked(t *testing.T, bin, dir, cfg string) (string, *exec.Cmd, *testkit.Buffer) {
 	t.Helper()
 	path := filepath.Join(dir, "sessiond.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
