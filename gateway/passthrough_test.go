@@ -15,6 +15,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/config"
 
 	"github.com/sessiond/sessiond/internal/testenv"
+	"github.com/sessiond/sessiond/internal/testkit"
 )
 
 // startWith runs a gateway in front of the given backend handler.
@@ -56,16 +57,7 @@ func TestWebSocketUpgradePassesThrough(t *testing.T) {
 			http.Error(w, "want an upgrade", 400)
 			return
 		}
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		fmt.Fprint(rw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		rw.Flush()
-		msg, _ := rw.ReadString('\n')
-		fmt.Fprint(rw, "echo: "+msg)
-		rw.Flush()
+		testkit.WebSocketEcho(w, r)
 	}))
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(g.httpsURL, "https://"))
 	conn, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{InsecureSkipVerify: true, ServerName: testHost}) // loopback test server

@@ -1,7 +1,6 @@
 package acme_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/testkit"
 
 	"github.com/jackc/pgx/v5"
 
@@ -60,27 +61,9 @@ func (g gatewayPorts) serve(t *testing.T, m *acme.Manager) {
 	t.Cleanup(func() { hs.Close(); ts.Close() })
 }
 
-// logBuf collects a manager's log.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newManager(t *testing.T, c acme.Config, g gatewayPorts, hosts ...string) (*acme.Manager, *logBuf) {
+func newManager(t *testing.T, c acme.Config, g gatewayPorts, hosts ...string) (*acme.Manager, *testkit.Buffer) {
 	t.Helper()
-	log := &logBuf{}
+	log := &testkit.Buffer{}
 	c.Logger = slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	c.HTTPAddr, c.TLSAddr = g.http.Addr().String(), g.https.Addr().String()
 	m, err := acme.New(c)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/sessiond/sessiond/gateway/config"
@@ -22,37 +21,6 @@ import (
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/certkv"
 )
-
-// freshPostgres returns a DSN whose tables land in a schema of their own.
-func freshPostgres(t *testing.T) string {
-	t.Helper()
-	raw := testenv.PostgresURL(t)
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(ctx)
-	schema := "kit_" + hex.EncodeToString(randomBytes(6))
-	if _, err := c.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, raw)
-		if err == nil {
-			c.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(ctx)
-		}
-	})
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 func randomBytes(n int) []byte {
 	b := make([]byte, n)
@@ -91,7 +59,7 @@ func TestKitSharedByGateways(t *testing.T) {
 			return config.Store{Redis: &config.RedisStore{URL: config.NewSecret(testenv.RedisURL(t), "test")}}
 		}},
 		{"postgres", func(t *testing.T) config.Store {
-			return config.Store{Postgres: &config.PostgresStore{DSN: config.NewSecret(freshPostgres(t), "test")}}
+			return config.Store{Postgres: &config.PostgresStore{DSN: config.NewSecret(testenv.PostgresSchema(t), "test")}}
 		}},
 	}
 	quiet := slog.New(slog.DiscardHandler)
@@ -287,7 +255,7 @@ func TestKitSealsCertificates(t *testing.T) {
 			return config.Store{Redis: &config.RedisStore{URL: config.NewSecret(testenv.RedisURL(t), "test")}}
 		}},
 		{"postgres", func(t *testing.T) config.Store {
-			return config.Store{Postgres: &config.PostgresStore{DSN: config.NewSecret(freshPostgres(t), "test")}}
+			return config.Store{Postgres: &config.PostgresStore{DSN: config.NewSecret(testenv.PostgresSchema(t), "test")}}
 		}},
 	}
 	for _, tc := range cases {

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/testkit"
+
 	"github.com/sessiond/sessiond/internal/devtls"
 	"github.com/sessiond/sessiond/internal/testenv"
 )
@@ -121,7 +123,7 @@ func StartPebble(t testing.TB, o PebbleOptions) *Pebble {
 		"PEBBLE_WFE_NONCEREJECT=0", // no random bad-nonce rejections
 		"PEBBLE_AUTHZREUSE=0",      // every order validates anew
 		"PEBBLE_CHAIN_LENGTH=2")    // root and leaf
-	var log syncBuf
+	var log testkit.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -314,21 +316,4 @@ func dnsAnswer(query []byte) []byte {
 		out = append(out, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 1, 0, 4, 127, 0, 0, 1) // the name at 12, IN A, TTL 1
 	}
 	return out
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
