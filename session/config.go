@@ -394,26 +394,12 @@ func validCookieName(s string) bool {
 	return true
 }
 
-// DefaultErrorHandler answers 503 for a store failure and 429 for a
-// throttled client, with short plain text that reveals nothing internal;
-// a session changed over plain HTTP in HTTPS-only mode (ErrPlainHTTP, a
-// setup mistake) gets 500 with the fix; changes refused because a
-// concurrent request signed the session in or out (ErrIdentityChanged)
-// get 409.
+// DefaultErrorHandler answers with ErrorStatus's code and message as
+// plain text, with ErrorHeaders' headers: 503 for a store failure, 429
+// for a throttled client, 500 with the fix for ErrPlainHTTP, 409 for
+// ErrIdentityChanged.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	w.Header().Set("Cache-Control", "no-store")
-	switch {
-	case errors.Is(err, ErrThrottled):
-		w.Header().Set("Retry-After", "60")
-		http.Error(w, "Too many requests with unknown session IDs. Try again in a minute.", http.StatusTooManyRequests)
-	case errors.Is(err, ErrPlainHTTP):
-		http.Error(w, "This session needs HTTPS. "+ErrPlainHTTP.Error()+".", http.StatusInternalServerError)
-	case errors.Is(err, ErrIdentityChanged):
-		http.Error(w, "You were signed in or out while this request ran, so its changes were not saved. Please reload the page and try again.", http.StatusConflict)
-	case errors.Is(err, ErrTooLarge):
-		http.Error(w, "The session is too large to be stored.", http.StatusInternalServerError)
-	default:
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "The session service is temporarily unavailable. Please try again shortly.", http.StatusServiceUnavailable)
-	}
+	ErrorHeaders(w.Header(), err)
+	code, msg := ErrorStatus(err)
+	http.Error(w, msg, code)
 }
