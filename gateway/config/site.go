@@ -272,7 +272,7 @@ func validateRule(s *Site, r *RedirectRule, rp string, p *problems) {
 		}
 	}
 	if r.Form != "" {
-		sel, err := ParseSelector(r.Form)
+		sel, err := secure.ParseSelector(r.Form)
 		if err != nil {
 			p.errf(join(rp, "form"), "%s: %v", quote(r.Form), err)
 		}

@@ -594,8 +594,9 @@ type RedirectRule struct {
 	// exception to the rules after it.
 	To secure.Scheme `yaml:"to"`
 
-	// Selector is Form parsed, set by Load/Validate.
-	Selector *Selector `yaml:"-"`
+	// Selector is Form parsed (by the parser the gateway runs), set by
+	// Load/Validate.
+	Selector *secure.Selector `yaml:"-"`
 }
 
 // HSTS is the Strict-Transport-Security header of HTTPS responses.
