@@ -373,9 +373,11 @@ func TestParseKeys(t *testing.T) {
 	}{
 		{"std and url alphabets, comments", "# k\n" + testKey1 + "\n\n  " + testKey2 + "  \n", 2, ""},
 		{"unpadded std", strings.TrimRight(testKey1, "="), 1, ""},
-		{"empty", "# nothing\n", 0, "holds no key"},
-		{"short key", "AAAA\n", 0, "k:1: key is 3 bytes; want 32"},
-		{"bad base64", testKey1 + "\n*\n", 0, "k:2: not a base64 key"},
+		{"hex, as cookie decode reads it", strings.Repeat("0f", KeySize), 1, ""},
+		{"key listed twice", testKey1 + "\n" + testKey1 + "\n", 0, "k: seal: invalid key: line 2 repeats the key on line 1"},
+		{"empty", "# nothing\n", 0, "k: seal: invalid key: no key found"},
+		{"short key", "AAAA\n", 0, "k: seal: invalid key: line 1: 4 characters; want 64 hex digits or 43/44 base64"},
+		{"bad base64", testKey1 + "\n*\n", 0, "k: seal: invalid key: line 2: 1 characters"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
