@@ -220,9 +220,11 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string { return "session: Config." + e.Field + ": " + e.Reason }
 
-// withDefaults returns a copy of c with defaults applied, or the first
-// problem found.
-func (c Config) withDefaults() (Config, error) {
+// Effective is the configuration New runs: a copy of c with the defaults
+// applied, and every problem New would refuse (each a *ConfigError,
+// joined). It needs no store to be reachable; a tool that only checks or
+// shows a configuration calls it instead of building a Manager.
+func (c Config) Effective() (Config, error) {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)})

@@ -32,7 +32,7 @@ type Manager struct {
 // New validates cfg, applies defaults and returns a Manager. Errors name
 // the Config field (errors.As with *ConfigError).
 func New(cfg Config) (*Manager, error) {
-	c, err := cfg.withDefaults()
+	c, err := cfg.Effective()
 	if err != nil {
 		return nil, err
 	}
