@@ -67,7 +67,7 @@ func (b *backendWriter) WriteHeader(code int) {
 // leaving the gateway's header map as it was.
 func (b *backendWriter) interim(code int) {
 	out := b.h.Clone()
-	b.site.headers.stripResponse(out)
+	stripResponse(b.site.headers, out)
 	b.site.dropOwnCookies(out)
 	h := b.ResponseWriter.Header()
 	saved := h.Clone()
@@ -283,7 +283,7 @@ func (s *site) callBackend(w http.ResponseWriter, r *http.Request, sess *session
 		bw.done = true
 		bw.apply()
 	}
-	s.headers.stripResponse(w.Header()) // trailers are sent after the handler returns
+	stripResponse(s.headers, w.Header()) // trailers are sent after the handler returns
 }
 
 // dropOwnCookies removes from h the Set-Cookie lines of the gateway's own

@@ -19,6 +19,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // csrfField is the form field of the gateway's own CSRF tokens.
@@ -29,8 +30,8 @@ const csrfField = "csrf_token"
 // and SecureConfig), loading the files it names once, here.
 type site struct {
 	cfg         *config.Site
-	headers     Headers // the protocol's header names
-	httpsOrigin string  // "https://shop.example:8443": every redirect target starts here
+	headers     wire.Headers // the protocol's header names, canonical
+	httpsOrigin string       // "https://shop.example:8443": every redirect target starts here
 	httpOrigin  string
 	ruleList    []secure.Rule      // the redirect rules, for inspection
 	modcrypto   *modcrypto.Decoder // nil: no Apache sessions to import
@@ -104,9 +105,7 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 	if own := sc.Pages.Set.Custom(); len(own) > 0 {
 		s.log.Info("gateway: own page templates", "dir", sc.Pages.TemplatesDir, "pages", slices.Sorted(maps.Keys(own)))
 	}
-	s.headers = Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
-		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action,
-		Email: sc.Headers.Email, Groups: sc.Headers.Groups}.withDefaults()
+	s.headers = siteHeaders(sc.Headers)
 	var err error
 	if s.backend, err = s.newBackend(); err != nil {
 		return nil, err
@@ -212,7 +211,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.isAuthRequest(r) {
 		r = s.keepForwarded(r) // before the forwarding headers go
 	}
-	s.headers.stripSpoofed(r.Header)
+	stripSpoofed(s.headers, r.Header)
 	if s.cfg.Inspect {
 		w, r = s.inspect(w, r)
 	}

@@ -400,7 +400,12 @@ type Site struct {
 	Timeouts  SiteTimeouts `yaml:"timeouts"`
 	Auth      Auth         `yaml:"auth"`
 	Redirects Redirects    `yaml:"redirects"`
-	Headers   Headers      `yaml:"headers"`
+	// Headers renames the gateway protocol's headers (keys session, user,
+	// ref, secure, replace, action, email, groups); each defaults to
+	// package wire's name (X-Session, X-Session-User, ...). Email and
+	// Groups carry an OpenID user's email and groups (comma separated).
+	// Every protocol header is dropped from client requests.
+	Headers wire.Headers `yaml:"headers"`
 	// MaxHeaderBytes bounds the backend's X-Replace-Session header; a longer
 	// one is ignored (the session stays as it was, the response goes
 	// through) and logged. Default 8192.
@@ -607,21 +612,6 @@ type HSTS struct {
 	IncludeSubdomains bool          `yaml:"include_subdomains"`
 }
 
-// Headers names the headers of the gateway protocol.
-type Headers struct {
-	Session string `yaml:"session"` // default X-Session
-	User    string `yaml:"user"`    // default X-Session-User
-	Ref     string `yaml:"ref"`     // default X-Session-Ref
-	Secure  string `yaml:"secure"`  // default X-Session-Secure
-	Replace string `yaml:"replace"` // default X-Replace-Session
-	Action  string `yaml:"action"`  // default X-Session-Action
-	// Email and Groups carry an OpenID user's email and groups (comma
-	// separated) to the backend; dropped from client requests like every
-	// protocol header.
-	Email  string `yaml:"email"`  // default X-Session-Email
-	Groups string `yaml:"groups"` // default X-Session-Groups
-}
-
 // CSRF protection settings.
 type CSRF struct {
 	// EnforceOrigin refuses cross-origin unsafe requests by their Origin
@@ -714,17 +704,8 @@ func DefaultSite() Site {
 				PerDevice: Rate{Attempts: 10, Per: time.Hour},
 			},
 		},
-		Redirects: Redirects{Status: http.StatusFound},
-		Headers: Headers{
-			Session: wire.HeaderSession,
-			User:    wire.HeaderUser,
-			Ref:     wire.HeaderRef,
-			Secure:  wire.HeaderSecure,
-			Replace: wire.HeaderReplace,
-			Action:  wire.HeaderAction,
-			Email:   wire.HeaderEmail,
-			Groups:  wire.HeaderGroups,
-		},
+		Redirects:      Redirects{Status: http.StatusFound},
+		Headers:        wire.Headers{}.WithDefaults(),
 		MaxHeaderBytes: DefaultMaxHeaderBytes,
 		Timeouts:       SiteTimeouts{RequestBody: DefaultRequestBodyTimeout, RequestBodyMinRate: DefaultRequestBodyMinRate, UpstreamHeader: time.Minute},
 		CSRF:           CSRF{EnforceOrigin: true},
