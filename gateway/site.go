@@ -180,25 +180,6 @@ func (s *site) isSecure(r *http.Request) bool {
 	return requestSecure(r)
 }
 
-// sessionPath applies Include/Exclude.
-func (s *site) sessionPath(p string) bool {
-	m := s.cfg.Paths()
-	for _, e := range s.cfg.Session.Exclude {
-		if m.Match(p, e) {
-			return false
-		}
-	}
-	if len(s.cfg.Session.Include) == 0 {
-		return true
-	}
-	for _, i := range s.cfg.Session.Include {
-		if m.Match(p, i) {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Paths are judged canonical: include/exclude, auth_required and the
 	// redirect rules below all see the path the backend will resolve (no
@@ -215,7 +196,7 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Inspect {
 		w, r = s.inspect(w, r)
 	}
-	if s.m == nil || !s.sessionPath(r.URL.Path) {
+	if s.m == nil || !s.cfg.InSession(r.URL.Path) {
 		session.RemoveCookies(r.Header, append(s.cookieNames, s.stripNames...)...)
 		s.plain.ServeHTTP(w, r)
 		return

@@ -284,7 +284,7 @@ func validateForwardAuth(c *Config, s *Site, sp string, p *problems) {
 		p.errf(fp, "forward auth answers from sessions; session.mode is off")
 	case s.Auth.Htpasswd == "" && s.Auth.OIDC == nil:
 		p.errf(fp, "forward auth signs users in on the gateway's login page: set auth.htpasswd or auth.oidc")
-	case !inSession(s, ForwardAuthPath):
+	case !s.InSession(ForwardAuthPath):
 		p.errf(fp, "%s is outside the session's include/exclude paths, so no request could be authorized", quote(ForwardAuthPath))
 	}
 }
