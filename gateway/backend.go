@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/upstream"
+	"github.com/sessiond/sessiond/internal/redirect"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -176,7 +177,7 @@ func (b *backendWriter) apply() bool {
 			delete(h, k)
 		}
 		h.Set("Cache-Control", "no-store")
-		http.Redirect(b.ResponseWriter, b.r, target, redirectCode(b.r.Method))
+		http.Redirect(b.ResponseWriter, b.r, target, redirect.Status(b.r.Method, false))
 		return true
 	}
 	return false
@@ -195,13 +196,6 @@ func (s *site) privateResponse(h http.Header, r *http.Request) {
 	for _, k := range []string{"Expires", "Cdn-Cache-Control", "Surrogate-Control"} {
 		delete(h, k)
 	}
-}
-
-func redirectCode(method string) int {
-	if method == http.MethodGet || method == http.MethodHead {
-		return http.StatusFound
-	}
-	return http.StatusTemporaryRedirect
 }
 
 // forward hands r to the backend with the session headers set.

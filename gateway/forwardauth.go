@@ -9,6 +9,7 @@ import (
 
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/login"
+	"github.com/sessiond/sessiond/internal/redirect"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -78,7 +79,7 @@ func (s *site) serveAuth(w http.ResponseWriter, r *http.Request) {
 	setWhy(r, "auth")
 	h.Set("Location", s.loginURL(next))
 	if f.redirect {
-		w.WriteHeader(redirectCode(r.Method))
+		w.WriteHeader(redirect.Status(r.Method, false))
 		return
 	}
 	s.pages.error(w, http.StatusUnauthorized, "Login required.")

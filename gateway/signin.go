@@ -20,6 +20,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/login/form"
 	"github.com/sessiond/sessiond/gateway/login/oidc"
 	"github.com/sessiond/sessiond/gateway/pages"
+	"github.com/sessiond/sessiond/internal/redirect"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -385,7 +386,7 @@ func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	setWhy(r, "auth") // noted even over HTTPS: the login page says why
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, s.loginURL(r.URL.RequestURI()), redirectCode(r.Method))
+	http.Redirect(w, r, s.loginURL(r.URL.RequestURI()), redirect.Status(r.Method, false))
 }
 
 // loginURL is the site's login page (on HTTPS) that returns to next; the

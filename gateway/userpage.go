@@ -10,6 +10,7 @@ import (
 	"github.com/sessiond/sessiond/csrf"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/pages"
+	"github.com/sessiond/sessiond/internal/redirect"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -52,7 +53,7 @@ func browserName(ua string) string {
 func (s *site) serveSessionsPage(w http.ResponseWriter, r *http.Request) {
 	if !s.isSecure(r) {
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, s.httpsOrigin+r.URL.RequestURI(), redirectCode(r.Method))
+		http.Redirect(w, r, s.httpsOrigin+r.URL.RequestURI(), redirect.Status(r.Method, false))
 		return
 	}
 	sess := session.FromContext(r.Context())

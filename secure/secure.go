@@ -28,6 +28,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/redirect"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -353,15 +354,8 @@ func (r *Rules) redirect(w http.ResponseWriter, req *http.Request, to Scheme) {
 		http.Error(w, "misconfigured redirect", http.StatusInternalServerError)
 		return
 	}
-	code := http.StatusFound
-	if r.cfg.Permanent {
-		code = http.StatusMovedPermanently
-	}
-	if !safeMethod(req.Method) {
-		code = http.StatusTemporaryRedirect
-	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, req, target, code)
+	http.Redirect(w, req, target, redirect.Status(req.Method, r.cfg.Permanent))
 }
 
 var refusePage = template.Must(template.New("refuse").Parse(`<!doctype html>
