@@ -18,6 +18,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/sessiond/sessiond/internal/tick"
 	"github.com/sessiond/sessiond/remember"
 	"io"
 	"log/slog"
@@ -265,8 +266,8 @@ func (g *Gateway) RunGC(ctx context.Context, every time.Duration) {
 
 // sweepRemember deletes expired remember-me keys every interval.
 func (g *Gateway) sweepRemember(ctx context.Context, every time.Duration) {
-	periodically(ctx, every, func() {
-		n, err := g.rememberStore.GC(ctx, time.Now())
+	tick.Every(ctx, every, func(now time.Time) {
+		n, err := g.rememberStore.GC(ctx, now)
 		if err != nil && ctx.Err() == nil {
 			g.log.Error("gateway: sweeping expired remember-me keys", "err", err)
 		} else if n > 0 {

@@ -21,6 +21,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/login/oidc"
 	"github.com/sessiond/sessiond/gateway/pages"
 	"github.com/sessiond/sessiond/internal/redirect"
+	"github.com/sessiond/sessiond/internal/tick"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -411,19 +412,5 @@ func (g *Gateway) ReloadUsers() {
 
 // watchUsers looks for changed users files every interval until ctx ends.
 func (g *Gateway) watchUsers(ctx context.Context, every time.Duration) {
-	periodically(ctx, every, g.ReloadUsers)
-}
-
-// periodically calls fn every interval until ctx ends.
-func periodically(ctx context.Context, every time.Duration, fn func()) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
+	tick.Every(ctx, every, func(time.Time) { g.ReloadUsers() })
 }
