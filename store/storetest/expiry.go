@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -132,61 +131,4 @@ func Expiry(t *testing.T, cfg session.Config) {
 	if r, err := cfg.Store.Load(context.Background(), hash); !errors.Is(err, session.ErrNotFound) {
 		t.Fatalf("after GC, Load = %v, %v; want ErrNotFound", r, err)
 	}
-}
-
-// recorder keeps audit events.
-type recorder struct {
-	mu     sync.Mutex
-	events []session.Event
-}
-
-func (a *recorder) Audit(_ context.Context, e session.Event) {
-	a.mu.Lock()
-	a.events = append(a.events, e)
-	a.mu.Unlock()
-}
-
-func (a *recorder) last(typ string) (session.Event, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for i := len(a.events) - 1; i >= 0; i-- {
-		if a.events[i].Type == typ {
-			return a.events[i], true
-		}
-	}
-	return session.Event{}, false
-}
-
-func (a *recorder) count(typ string) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	n := 0
-	for _, e := range a.events {
-		if e.Type == typ {
-			n++
-		}
-	}
-	return n
-}
-
-// all returns the events of typ whose source attribute is source.
-func (a *recorder) all(typ, source string) []session.Event {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	var out []session.Event
-	for _, e := range a.events {
-		if e.Type == typ && attr(e, "source") == source {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func attr(e session.Event, key string) string {
-	for _, a := range e.Attrs {
-		if a.Key == key {
-			return a.Value.String()
-		}
-	}
-	return ""
 }

@@ -22,7 +22,7 @@ type site struct {
 	m      *session.Manager
 	srv    *httptest.Server
 	client *http.Client
-	events *events
+	events *recorder
 	mu     sync.Mutex
 	// hold, if set, is called by a handler given ?hold=NAME after its
 	// session was loaded and before it changes anything.
@@ -32,7 +32,7 @@ type site struct {
 func newSite(t *testing.T, store session.Store) *site {
 	t.Helper()
 	now := time.Now().Truncate(time.Microsecond)
-	s := &site{t: t, events: &events{}}
+	s := &site{t: t, events: &recorder{}}
 	m, err := session.New(session.Config{Store: store, Auditor: s.events, Now: func() time.Time { return now }})
 	if err != nil {
 		t.Fatal(err)
@@ -163,26 +163,59 @@ func (s *site) newSession() string {
 	return a.sid
 }
 
-// events keeps the Manager's audit events.
-type events struct {
-	mu   sync.Mutex
-	list []session.Event
+// recorder keeps audit events.
+type recorder struct {
+	mu     sync.Mutex
+	events []session.Event
 }
 
-func (e *events) Audit(_ context.Context, ev session.Event) {
-	e.mu.Lock()
-	e.list = append(e.list, ev)
-	e.mu.Unlock()
+func (a *recorder) Audit(_ context.Context, e session.Event) {
+	a.mu.Lock()
+	a.events = append(a.events, e)
+	a.mu.Unlock()
 }
 
-func (e *events) count(typ string) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+func (a *recorder) last(typ string) (session.Event, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i := len(a.events) - 1; i >= 0; i-- {
+		if a.events[i].Type == typ {
+			return a.events[i], true
+		}
+	}
+	return session.Event{}, false
+}
+
+func (a *recorder) count(typ string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	n := 0
-	for _, ev := range e.list {
-		if ev.Type == typ {
+	for _, e := range a.events {
+		if e.Type == typ {
 			n++
 		}
 	}
 	return n
+}
+
+// all returns the events of typ whose source attribute is source.
+func (a *recorder) all(typ, source string) []session.Event {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []session.Event
+	for _, e := range a.events {
+		if e.Type == typ && attr(e, "source") == source {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func attr(e session.Event, key string) string {
+	for _, a := range e.Attrs {
+		if a.Key == key {
+			return a.Value.String()
+		}
+	}
+	return ""
 }
