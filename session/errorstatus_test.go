@@ -13,20 +13,21 @@ import (
 // TestErrorStatus: each middleware error gets its documented status and
 // headers, and DefaultErrorHandler answers exactly that.
 func TestErrorStatus(t *testing.T) {
-	tests := []struct {
-		name       string
-		err        error
+	type want struct {
 		code       int
 		retryAfter string
-	}{
-		{"throttled", fmt.Errorf("load: %w", session.ErrThrottled), http.StatusTooManyRequests, "60"},
-		{"plain HTTP", session.ErrPlainHTTP, http.StatusInternalServerError, ""},
-		{"identity changed", session.ErrIdentityChanged, http.StatusConflict, ""},
-		{"too large", fmt.Errorf("save: %w", session.ErrTooLarge), http.StatusInternalServerError, ""},
-		{"store down", fmt.Errorf("load: %w", session.ErrUnavailable), http.StatusServiceUnavailable, "5"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for name, tt := range map[string]struct {
+		err error
+		want
+	}{
+		"throttled":        {fmt.Errorf("load: %w", session.ErrThrottled), want{http.StatusTooManyRequests, "60"}},
+		"plain HTTP":       {session.ErrPlainHTTP, want{http.StatusInternalServerError, ""}},
+		"identity changed": {session.ErrIdentityChanged, want{http.StatusConflict, ""}},
+		"too large":        {fmt.Errorf("save: %w", session.ErrTooLarge), want{http.StatusInternalServerError, ""}},
+		"store down":       {fmt.Errorf("load: %w", session.ErrUnavailable), want{http.StatusServiceUnavailable, "5"}},
+	} {
+		t.Run(name, func(t *testing.T) {
 			code, msg := session.ErrorStatus(tt.err)
 			if code != tt.code || msg == "" {
 				t.Fatalf("ErrorStatus = %d %q, want %d and a message", code, msg, tt.code)
