@@ -256,10 +256,11 @@ func (s *statusRecorder) Flush() {
 }
 
 // RunGC runs the store's garbage collection, and the sweep of expired
-// remember-me keys, every interval (default 5 minutes) until ctx ends.
+// remember-me keys, every interval (0: session.DefaultGCInterval) until
+// ctx ends.
 func (g *Gateway) RunGC(ctx context.Context, every time.Duration) {
 	if g.rememberStore != nil {
-		go g.sweepRemember(ctx, cmp.Or(every, 5*time.Minute))
+		go g.sweepRemember(ctx, cmp.Or(every, session.DefaultGCInterval))
 	}
 	g.admin.RunGC(ctx, every)
 }

@@ -197,6 +197,8 @@ const (
 	DefaultRotateEvery     = 15 * time.Minute
 	DefaultGrace           = 30 * time.Second
 	DefaultUnknownIDLimit  = 60 // per client (ClientPrefix) per minute
+	// DefaultGCInterval is how often Manager.RunGC sweeps when given 0.
+	DefaultGCInterval = 5 * time.Minute
 )
 
 // Locator maps a client IP to a human-readable area ("DE, Berlin").
