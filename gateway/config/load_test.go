@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/cookie"
 )
 
 const minimal = `
@@ -397,6 +398,28 @@ func TestParseKeys(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKeyFileOneParser: serve (this package) and `sessiond cookie decode`
+// (cookie.ReadKeyFile) read a key file alike, in every form the docs
+// name: hex, standard and URL base64, padded or not, with comments.
+func TestKeyFileOneParser(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keys")
+	text := "# newest first\n" + strings.Repeat("ab", KeySize) + "\n" + testKey1 + "\n\n" + testKey2 + "\n"
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	served, err := ParseKeys(file, []byte(text))
+	if err != nil {
+		t.Fatalf("serve refuses the key file: %v", err)
+	}
+	decoded, err := cookie.ReadKeyFile(file)
+	if err != nil {
+		t.Fatalf("cookie decode refuses the key file: %v", err)
+	}
+	if len(served) != 3 || !cmp.Equal(served, decoded) {
+		t.Fatalf("serve read %d keys, cookie decode %d, or different ones", len(served), len(decoded))
 	}
 }
 
