@@ -10,6 +10,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/upstream"
+	"github.com/sessiond/sessiond/internal/redirect"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -68,7 +69,7 @@ func (b *backendWriter) WriteHeader(code int) {
 // leaving the gateway's header map as it was.
 func (b *backendWriter) interim(code int) {
 	out := b.h.Clone()
-	b.site.headers.stripResponse(out)
+	stripResponse(b.site.headers, out)
 	b.site.dropOwnCookies(out)
 	h := b.ResponseWriter.Header()
 	saved := h.Clone()
@@ -177,7 +178,7 @@ func (b *backendWriter) apply() bool {
 			delete(h, k)
 		}
 		h.Set("Cache-Control", "no-store")
-		http.Redirect(b.ResponseWriter, b.r, target, redirectCode(b.r.Method))
+		http.Redirect(b.ResponseWriter, b.r, target, redirect.Status(b.r.Method, false))
 		return true
 	}
 	return false
@@ -196,13 +197,6 @@ func (s *site) privateResponse(h http.Header, r *http.Request) {
 	for _, k := range []string{"Expires", "Cdn-Cache-Control", "Surrogate-Control"} {
 		delete(h, k)
 	}
-}
-
-func redirectCode(method string) int {
-	if method == http.MethodGet || method == http.MethodHead {
-		return http.StatusFound
-	}
-	return http.StatusTemporaryRedirect
 }
 
 // forward hands r to the backend with the session headers set.
@@ -284,7 +278,7 @@ func (s *site) callBackend(w http.ResponseWriter, r *http.Request, sess *session
 		bw.done = true
 		bw.apply()
 	}
-	s.headers.stripResponse(w.Header()) // trailers are sent after the handler returns
+	stripResponse(s.headers, w.Header()) // trailers are sent after the handler returns
 }
 
 // dropOwnCookies removes from h the Set-Cookie lines of the gateway's own

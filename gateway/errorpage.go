@@ -1,11 +1,9 @@
 package gateway
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/sessiond/sessiond/csrf"
 	"github.com/sessiond/sessiond/gateway/pages"
@@ -35,27 +33,15 @@ func (p sitePages) error(w http.ResponseWriter, code int, msg string) {
 }
 
 // sessionErrors is the session manager's ErrorHandler for a site: the
-// library's status and message (503 store down, 429 throttled, ...) on
-// the site's error page.
+// library's status, headers and message (503 store down, 429 throttled,
+// ...) on the site's error page.
 func sessionErrors(p sitePages) func(http.ResponseWriter, *http.Request, error) {
 	return func(w http.ResponseWriter, r *http.Request, err error) {
-		rec := &errorRecorder{h: w.Header()}
-		session.DefaultErrorHandler(rec, r, err)
-		p.error(w, rec.code, strings.TrimSpace(rec.body.String()))
+		session.ErrorHeaders(w.Header(), err)
+		code, msg := session.ErrorStatus(err)
+		p.error(w, code, msg)
 	}
 }
-
-// errorRecorder catches DefaultErrorHandler's answer; its headers
-// (Retry-After) go straight to the real response.
-type errorRecorder struct {
-	h    http.Header
-	code int
-	body bytes.Buffer
-}
-
-func (e *errorRecorder) Header() http.Header         { return e.h }
-func (e *errorRecorder) WriteHeader(code int)        { e.code = code }
-func (e *errorRecorder) Write(p []byte) (int, error) { return e.body.Write(p) }
 
 // csrfRefused answers a form of the gateway's own (login, logout, the
 // sessions page) that failed its CSRF check: which kind of failure, in

@@ -15,7 +15,7 @@ func (s *site) isAuthRequest(r *http.Request) bool {
 // newForwardAuth answers the auth requests of a forward-auth site.
 func (s *site) newForwardAuth() *forwardauth.Handler {
 	return forwardauth.New(forwardauth.Config{Hosts: s.cfg.Hosts, SessionData: s.cfg.ForwardAuth.SessionData,
-		Trusted: s.trusted, SetIdentity: s.setIdentity, LoginURL: s.loginURL, RedirectCode: redirectCode, ErrorPage: s.pages.error})
+		Trusted: s.trusted, SetIdentity: s.setIdentity, LoginURL: s.loginURL, ErrorPage: s.pages.error})
 }
 
 // authSite is the forward-auth site a trusted proxy's auth request is

@@ -17,6 +17,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/sessiond/sessiond/internal/tick"
 	"io"
 	"log/slog"
 	"net"
@@ -231,18 +232,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // RunGC runs the store's garbage collection, and the sweep of expired
-// remember-me keys, every interval (default 5 minutes) until ctx ends.
+// remember-me keys, every interval (0: session.DefaultGCInterval) until
+// ctx ends.
 func (g *Gateway) RunGC(ctx context.Context, every time.Duration) {
 	if g.rememberStore != nil {
-		go g.sweepRemember(ctx, cmp.Or(every, 5*time.Minute))
+		go g.sweepRemember(ctx, cmp.Or(every, session.DefaultGCInterval))
 	}
 	g.admin.RunGC(ctx, every)
 }
 
 // sweepRemember deletes expired remember-me keys every interval.
 func (g *Gateway) sweepRemember(ctx context.Context, every time.Duration) {
-	periodically(ctx, every, func() {
-		n, err := g.rememberStore.GC(ctx, time.Now())
+	tick.Every(ctx, every, func(now time.Time) {
+		n, err := g.rememberStore.GC(ctx, now)
 		if err != nil && ctx.Err() == nil {
 			g.log.Error("gateway: sweeping expired remember-me keys", "err", err)
 		} else if n > 0 {

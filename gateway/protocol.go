@@ -14,15 +14,11 @@ import (
 	"github.com/sessiond/sessiond/wire"
 )
 
-// Headers names the headers of the gateway <-> backend protocol (SPEC §2
-// "Gateway protocol"; package wire). The zero value means wire's default
-// names.
-type Headers wire.Headers
-
-// withDefaults fills in wire's default names and puts every name in
-// canonical form.
-func (h Headers) withDefaults() Headers {
-	h = Headers(wire.Headers(h).WithDefaults())
+// siteHeaders is a site's protocol header names (wire.Headers, as the
+// configuration gives them): wire's default for every empty name, and
+// every name in canonical form.
+func siteHeaders(h wire.Headers) wire.Headers {
+	h = h.WithDefaults()
 	for _, n := range []*string{&h.Session, &h.User, &h.Ref, &h.Secure, &h.CSRF, &h.CSRFField, &h.Info, &h.Email, &h.Groups, &h.Replace, &h.Action} {
 		*n = textproto.CanonicalMIMEHeaderKey(*n)
 	}
@@ -31,13 +27,13 @@ func (h Headers) withDefaults() Headers {
 
 // request are the headers the gateway sets on forwarded requests; any
 // client-supplied copy is dropped first.
-func (h Headers) request() []string {
+func requestHeaders(h wire.Headers) []string {
 	return []string{h.Session, h.User, h.Ref, h.Secure, h.CSRF, h.CSRFField, h.Info, h.Email, h.Groups, "Session"}
 }
 
 // response are the headers a backend sends to the gateway; they never
 // reach the client.
-func (h Headers) response() []string { return []string{h.Replace, h.Action} }
+func responseHeaders(h wire.Headers) []string { return []string{h.Replace, h.Action} }
 
 // headerKey is how a backend may read a header name: CGI (and many
 // application servers) map '-' and '_' to the same variable, and case
@@ -51,9 +47,9 @@ func headerKey(name string) string {
 // or anything starting with X-Session or X-Replace-Session, compared as
 // headerKey. It runs for every header of every request and response, so
 // ASCII names (all that HTTP allows) are compared without allocating.
-func (h Headers) isProtocol(name string) bool {
+func isProtocol(h wire.Headers, name string) bool {
 	if !isASCII(name) {
-		return h.isProtocolKey(headerKey(name))
+		return isProtocolKey(h, headerKey(name))
 	}
 	if sameKey(name, "session") || hasKeyPrefix(name, "x-session") || hasKeyPrefix(name, "x-replace-session") {
 		return true
@@ -67,11 +63,11 @@ func (h Headers) isProtocol(name string) bool {
 }
 
 // isProtocolKey is isProtocol for a name already in headerKey form.
-func (h Headers) isProtocolKey(k string) bool {
+func isProtocolKey(h wire.Headers, k string) bool {
 	if k == "session" || strings.HasPrefix(k, "x-session") || strings.HasPrefix(k, "x-replace-session") {
 		return true
 	}
-	for _, n := range append(h.request(), h.response()...) {
+	for _, n := range append(requestHeaders(h), responseHeaders(h)...) {
 		if k == headerKey(n) {
 			return true
 		}
@@ -136,14 +132,14 @@ var transportHeaders = map[string]bool{"forwarded": true, "x-forwarded-for": tru
 // could take for the gateway's: protocol names and identity headers,
 // compared as headerKey (X_Session_User is X-Session-User to CGI). The
 // forwarding headers a trusted proxy sets stay until stripForward.
-func (h Headers) stripSpoofed(hdr http.Header) {
+func stripSpoofed(h wire.Headers, hdr http.Header) {
 	dropConnectionNamed(hdr)
 	for k := range hdr {
 		hk := headerKey(k)
 		if transportHeaders[hk] {
 			continue
 		}
-		if h.isProtocol(k) || identityHeaders[hk] || strings.HasPrefix(hk, "x-forwarded-") {
+		if isProtocol(h, k) || identityHeaders[hk] || strings.HasPrefix(hk, "x-forwarded-") {
 			delete(hdr, k)
 		}
 	}
@@ -193,13 +189,13 @@ func stripForward(hdr http.Header, cgi bool) {
 
 // stripResponse removes the protocol headers (and trailers of those
 // names) from a backend's response header: they never reach the client.
-func (h Headers) stripResponse(hdr http.Header) {
+func stripResponse(h wire.Headers, hdr http.Header) {
 	for k := range hdr {
 		name := k
 		if t, ok := strings.CutPrefix(k, http.TrailerPrefix); ok {
 			name = t
 		}
-		if h.isProtocol(name) {
+		if isProtocol(h, name) {
 			delete(hdr, k)
 		}
 	}
@@ -238,7 +234,7 @@ type backendUpdate struct {
 // parseUpdate reads and validates the backend's response headers. Bad
 // pieces are logged and skipped; the rest applies and nothing else of the
 // session is lost.
-func parseUpdate(hdr http.Header, h Headers, maxBytes int, log *slog.Logger) backendUpdate {
+func parseUpdate(hdr http.Header, h wire.Headers, maxBytes int, log *slog.Logger) backendUpdate {
 	var u backendUpdate
 	raw := hdr.Values(h.Replace)
 	total := 0
@@ -273,6 +269,6 @@ func parseUpdate(hdr http.Header, h Headers, maxBytes int, log *slog.Logger) bac
 			}
 		}
 	}
-	h.stripResponse(hdr)
+	stripResponse(h, hdr)
 	return u
 }

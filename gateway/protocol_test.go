@@ -9,13 +9,14 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // TestParseActionWhole: the gateway applies what wire.ParseActions accepts
 // (its cases are in package wire), logs a refused action as an error and
 // an unknown one as a warning, and strips the action header.
 func TestParseActionWhole(t *testing.T) {
-	h := Headers{}.withDefaults()
+	h := siteHeaders(wire.Headers{})
 	for _, tc := range []struct {
 		lines                  []string
 		login                  string
@@ -68,14 +69,14 @@ func TestLoginLimiterConfigRefused(t *testing.T) {
 // TestHeaderPolicy: what a client may not send and a backend may not
 // answer, compared as CGI compares names ('_' is '-', any case).
 func TestHeaderPolicy(t *testing.T) {
-	h := Headers{User: "X-App-User"}.withDefaults()
+	h := siteHeaders(wire.Headers{User: "X-App-User"})
 	req := http.Header{}
 	for _, k := range []string{"X_Session_User", "x_session", "Session", "SESSION", "X-App-User", "X_App_User",
 		"Forwarded", "X-Real-Ip", "X-Forwarded-User", "X-Forwarded-Email", "X-Forwarded-Prefix", "Remote-User",
 		"Remote_User", "X-Remote-User", "X-Forwarded-For", "X-Forwarded-Proto", "X_Forwarded_Proto", "Accept", "X_Custom"} {
 		req[k] = []string{"v"}
 	}
-	h.stripSpoofed(req)
+	stripSpoofed(h, req)
 	for _, k := range []string{"X-Forwarded-For", "X-Forwarded-Proto", "X_Forwarded_Proto", "Forwarded", "Accept", "X_Custom"} {
 		if req[k] == nil {
 			t.Errorf("stripSpoofed dropped %s (kept for the session middleware or harmless)", k)
@@ -95,7 +96,7 @@ func TestHeaderPolicy(t *testing.T) {
 	}
 	resp := http.Header{"X-Session": {"v"}, "X_Session_Ref": {"v"}, "Session": {"v"}, "X-App-User": {"v"},
 		"X-Replace-Session": {"v"}, http.TrailerPrefix + "X-Session": {"v"}, "Link": {"v"}}
-	h.stripResponse(resp)
+	stripResponse(h, resp)
 	if len(resp) != 1 || resp["Link"] == nil {
 		t.Errorf("response after stripResponse: %v", resp)
 	}
@@ -106,19 +107,19 @@ func TestHeaderPolicy(t *testing.T) {
 func TestIdentityHeadersStripped(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		h       Headers
+		h       wire.Headers
 		spoofed []string
 	}{
-		{"defaults", Headers{}, []string{"X-Session-Email", "X-Session-Groups", "x_session_groups"}},
-		{"renamed", Headers{Email: "X-Mail", Groups: "X-Teams"}, []string{"X-Mail", "X_Mail", "x-teams", "X-Session-Email"}},
+		{"defaults", wire.Headers{}, []string{"X-Session-Email", "X-Session-Groups", "x_session_groups"}},
+		{"renamed", wire.Headers{Email: "X-Mail", Groups: "X-Teams"}, []string{"X-Mail", "X_Mail", "x-teams", "X-Session-Email"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := tc.h.withDefaults()
+			h := siteHeaders(tc.h)
 			req := http.Header{"Accept": {"v"}}
 			for _, k := range tc.spoofed {
 				req[k] = []string{"admin@example.com"}
 			}
-			h.stripSpoofed(req)
+			stripSpoofed(h, req)
 			if len(req) != 1 || req["Accept"] == nil {
 				t.Errorf("after stripSpoofed: %v", req)
 			}
@@ -126,7 +127,7 @@ func TestIdentityHeadersStripped(t *testing.T) {
 			for _, k := range tc.spoofed {
 				resp[k] = []string{"v"}
 			}
-			h.stripResponse(resp)
+			stripResponse(h, resp)
 			if len(resp) != 0 {
 				t.Errorf("after stripResponse: %v", resp)
 			}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // What the proxy (httputil.ReverseProxy on an upstream.Transport) does
@@ -328,17 +329,17 @@ func TestBodyRequestsForwarded(t *testing.T) {
 
 // isProtocol's allocation-free comparison agrees with headerKey's.
 func TestIsProtocolMatchesHeaderKey(t *testing.T) {
-	h := Headers{User: "X-Remote-Ident", Replace: "X-App-Update"}.withDefaults()
+	h := siteHeaders(wire.Headers{User: "X-Remote-Ident", Replace: "X-App-Update"})
 	names := []string{"X-Session", "x_session_user", "X-SESSION-ANYTHING", "Session", "SESSION", "sessions", "X-Replace-Session",
 		"x-replace_session-extra", "X-Remote-Ident", "x_remote_ident", "X-Remote-Identity", "X-App-Update", "X_APP_UPDATE",
 		"X-Sessio", "Content-Type", "X-\u212Aey", "X-Sess\u0130on", "", "x"}
 	for _, n := range names {
-		want := h.isProtocolKey(headerKey(n))
-		if got := h.isProtocol(n); got != want {
+		want := isProtocolKey(h, headerKey(n))
+		if got := isProtocol(h, n); got != want {
 			t.Errorf("isProtocol(%q) = %v, headerKey comparison says %v", n, got, want)
 		}
 	}
-	if allocs := testing.AllocsPerRun(100, func() { h.isProtocol("X-Forwarded-For") }); allocs != 0 {
+	if allocs := testing.AllocsPerRun(100, func() { isProtocol(h, "X-Forwarded-For") }); allocs != 0 {
 		t.Errorf("isProtocol allocates %v times per call", allocs)
 	}
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/sessiond/sessiond/gateway/login/form"
 	"github.com/sessiond/sessiond/gateway/login/oidc"
 	"github.com/sessiond/sessiond/gateway/pages"
+	"github.com/sessiond/sessiond/internal/redirect"
+	"github.com/sessiond/sessiond/internal/tick"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -384,7 +386,7 @@ func (s *site) requireLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	inspect.SetWhy(r, "auth") // noted even over HTTPS: the login page says why
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, s.loginURL(r.URL.RequestURI()), redirectCode(r.Method))
+	http.Redirect(w, r, s.loginURL(r.URL.RequestURI()), redirect.Status(r.Method, false))
 }
 
 // loginURL is the site's login page (on HTTPS) that returns to next; the
@@ -409,19 +411,5 @@ func (g *Gateway) ReloadUsers() {
 
 // watchUsers looks for changed users files every interval until ctx ends.
 func (g *Gateway) watchUsers(ctx context.Context, every time.Duration) {
-	periodically(ctx, every, g.ReloadUsers)
-}
-
-// periodically calls fn every interval until ctx ends.
-func periodically(ctx context.Context, every time.Duration, fn func()) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			fn()
-		}
-	}
+	tick.Every(ctx, every, func(time.Time) { g.ReloadUsers() })
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/upstream"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // csrfField is the form field of the gateway's own CSRF tokens.
@@ -33,8 +34,8 @@ const csrfField = "csrf_token"
 // and SecureConfig), loading the files it names once, here.
 type site struct {
 	cfg         *config.Site
-	headers     Headers // the protocol's header names
-	httpsOrigin string  // "https://shop.example:8443": every redirect target starts here
+	headers     wire.Headers // the protocol's header names, canonical
+	httpsOrigin string       // "https://shop.example:8443": every redirect target starts here
 	httpOrigin  string
 	ruleList    []secure.Rule     // the redirect rules, for inspection
 	migrate     *migrate.Migrator // nil: no Apache sessions to import
@@ -104,9 +105,7 @@ func newSite(sc *config.Site, g *Gateway) (*site, error) {
 	if own := sc.Pages.Set.Custom(); len(own) > 0 {
 		s.log.Info("gateway: own page templates", "dir", sc.Pages.TemplatesDir, "pages", slices.Sorted(maps.Keys(own)))
 	}
-	s.headers = Headers{Session: sc.Headers.Session, User: sc.Headers.User, Ref: sc.Headers.Ref,
-		Secure: sc.Headers.Secure, Replace: sc.Headers.Replace, Action: sc.Headers.Action,
-		Email: sc.Headers.Email, Groups: sc.Headers.Groups}.withDefaults()
+	s.headers = siteHeaders(sc.Headers)
 	var err error
 	if s.backend, err = s.newBackend(); err != nil {
 		return nil, err
@@ -186,25 +185,6 @@ func (s *site) isSecure(r *http.Request) bool {
 	return requestSecure(r)
 }
 
-// sessionPath applies Include/Exclude.
-func (s *site) sessionPath(p string) bool {
-	m := s.cfg.Paths()
-	for _, e := range s.cfg.Session.Exclude {
-		if m.Match(p, e) {
-			return false
-		}
-	}
-	if len(s.cfg.Session.Include) == 0 {
-		return true
-	}
-	for _, i := range s.cfg.Session.Include {
-		if m.Match(p, i) {
-			return true
-		}
-	}
-	return false
-}
-
 func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Paths are judged canonical: include/exclude, auth_required and the
 	// redirect rules below all see the path the backend will resolve (no
@@ -217,11 +197,11 @@ func (s *site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.isAuthRequest(r) {
 		r = s.fa.Keep(r) // before the forwarding headers go
 	}
-	s.headers.stripSpoofed(r.Header)
+	stripSpoofed(s.headers, r.Header)
 	if s.cfg.Inspect {
 		w, r = s.insp.Start(w, r)
 	}
-	if s.m == nil || !s.sessionPath(r.URL.Path) {
+	if s.m == nil || !s.cfg.InSession(r.URL.Path) {
 		session.RemoveCookies(r.Header, append(s.cookieNames, s.stripNames...)...)
 		s.plain.ServeHTTP(w, r)
 		return

@@ -12,6 +12,5 @@ const sessionsPage = userpage.Path
 // newUserPage is the site's sessions page behind its CSRF check.
 func (s *site) newUserPage() http.Handler {
 	return s.csrf.Handler(userpage.New(userpage.Config{Site: loginSite{s}, Manager: s.m, RequireLogin: s.requireLogin,
-		Forget: s.forgetUser, ReauthNeeded: s.reauthNeeded, Method: s.method, MarkAuth: markAuth,
-		RedirectCode: redirectCode, CSRFField: csrfField}))
+		Forget: s.forgetUser, ReauthNeeded: s.reauthNeeded, Method: s.method, MarkAuth: markAuth, CSRFField: csrfField}))
 }

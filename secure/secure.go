@@ -25,11 +25,11 @@ import (
 	"net/http"
 	"net/url"
 	"path"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/redirect"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -73,9 +73,10 @@ type Rule struct {
 	Glob string
 	// State restricts the rule to anonymous or authenticated sessions.
 	State State
-	// Form makes it a content rule: over HTTP, an HTML response containing
-	// such a form is replaced by a redirect to HTTPS. "input[type=password]"
-	// or "#form-id".
+	// Form makes it a content rule: over HTTP, an HTML response with an
+	// element matching this selector (ParseSelector's grammar, e.g.
+	// "input[type=password]" or "form#login") is replaced by a redirect to
+	// HTTPS.
 	Form string
 	// Credentials marks a route that receives credentials: an unsafe
 	// request to it over plain HTTP is refused with 403.
@@ -125,8 +126,8 @@ type Rules struct {
 	cfg   Config
 	https *url.URL
 	http  *url.URL
-	forms []*regexp.Regexp // per rule index; nil when not a content rule
-	hsts  string           // the Strict-Transport-Security value, "" for none
+	forms []*Selector // per rule index; nil when not a content rule
+	hsts  string      // the Strict-Transport-Security value, "" for none
 }
 
 // HSTSValue is the Strict-Transport-Security value Handler sets on HTTPS
@@ -153,7 +154,7 @@ func New(cfg Config) (*Rules, error) {
 	if cfg.Overall != Never && r.https == nil && len(errs) == 0 {
 		errs = append(errs, errors.New("secure: HTTPSOrigin is required unless Overall is Never"))
 	}
-	r.forms = make([]*regexp.Regexp, len(cfg.Rules))
+	r.forms = make([]*Selector, len(cfg.Rules))
 	for i, rule := range cfg.Rules {
 		if rule.Path != "" && !strings.HasPrefix(rule.Path, "/") {
 			errs = append(errs, fmt.Errorf("secure: Rules[%d].Path %q must start with /", i, rule.Path))
@@ -167,11 +168,11 @@ func New(cfg Config) (*Rules, error) {
 			errs = append(errs, fmt.Errorf("secure: Rules[%d] sends to HTTP but HTTPOrigin is empty", i))
 		}
 		if rule.Form != "" {
-			re, err := formMatcher(rule.Form)
+			sel, err := ParseSelector(rule.Form)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("secure: Rules[%d].Form: %w", i, err))
+				errs = append(errs, fmt.Errorf("secure: Rules[%d].Form %q: %w", i, rule.Form, err))
 			}
-			r.forms[i] = re
+			r.forms[i] = sel
 			if rule.To != HTTPS {
 				errs = append(errs, fmt.Errorf("secure: Rules[%d]: a content rule can only send to HTTPS", i))
 			}
@@ -190,17 +191,6 @@ func New(cfg Config) (*Rules, error) {
 		r.cfg.MaxBuffer = 4 << 20
 	}
 	return r, errors.Join(errs...)
-}
-
-// formMatcher compiles the two supported form selectors.
-func formMatcher(sel string) (*regexp.Regexp, error) {
-	switch {
-	case strings.EqualFold(sel, "input[type=password]"):
-		return regexp.MustCompile(`(?i)<input\b[^>]*\btype\s*=\s*["']?password\b`), nil
-	case strings.HasPrefix(sel, "#") && len(sel) > 1 && !strings.ContainsAny(sel[1:], " \t\"'<>"):
-		return regexp.MustCompile(`(?i)<form\b[^>]*\bid\s*=\s*["']?` + regexp.QuoteMeta(sel[1:]) + `(?:["'\s/>])`), nil
-	}
-	return nil, fmt.Errorf("unsupported selector %q (want input[type=password] or #id)", sel)
 }
 
 // SecureURL is the HTTPS URL for r (for Config.HTTPSURL of the session
@@ -332,8 +322,8 @@ func (r *Rules) Handler(next http.Handler) http.Handler {
 // contentRulesFor reports whether a content rule's path could match req
 // (its user state is judged on the response).
 func (r *Rules) contentRulesFor(req *http.Request) bool {
-	for i, re := range r.forms {
-		if re != nil && r.cfg.Rules[i].matchesPath(r.cfg.Paths, req) {
+	for i, sel := range r.forms {
+		if sel != nil && r.cfg.Rules[i].matchesPath(r.cfg.Paths, req) {
 			return true
 		}
 	}
@@ -342,13 +332,13 @@ func (r *Rules) contentRulesFor(req *http.Request) bool {
 
 func (r *Rules) containsForm(req *http.Request, cw *contentWriter) bool {
 	s := session.FromContext(req.Context())
-	for i, re := range r.forms {
-		if re == nil {
+	for i, sel := range r.forms {
+		if sel == nil {
 			continue
 		}
 		rule := r.cfg.Rules[i]
 		rule.Form = ""
-		if rule.matches(r.cfg.Paths, req, s) && re.Match(cw.body.Bytes()) {
+		if rule.matches(r.cfg.Paths, req, s) && containsMatch(cw.body.Bytes(), sel) {
 			return true
 		}
 	}
@@ -365,15 +355,8 @@ func (r *Rules) redirect(w http.ResponseWriter, req *http.Request, to Scheme) {
 		http.Error(w, "misconfigured redirect", http.StatusInternalServerError)
 		return
 	}
-	code := http.StatusFound
-	if r.cfg.Permanent {
-		code = http.StatusMovedPermanently
-	}
-	if !safeMethod(req.Method) {
-		code = http.StatusTemporaryRedirect
-	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, req, target, code)
+	http.Redirect(w, req, target, redirect.Status(req.Method, r.cfg.Permanent))
 }
 
 var refusePage = template.Must(template.New("refuse").Parse(`<!doctype html>

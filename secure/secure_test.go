@@ -259,7 +259,7 @@ func TestConfigErrors(t *testing.T) {
 		"origin with path": {HTTPSOrigin: "https://x.test/app"},
 		"wrong scheme":     {HTTPSOrigin: "http://x.test"},
 		"bad glob":         {HTTPSOrigin: "https://x.test", Rules: []secure.Rule{{Glob: "[", To: secure.HTTPS}}},
-		"bad selector":     {HTTPSOrigin: "https://x.test", Rules: []secure.Rule{{Form: "div.x", To: secure.HTTPS}}},
+		"bad selector":     {HTTPSOrigin: "https://x.test", Rules: []secure.Rule{{Form: "form input", To: secure.HTTPS}}},
 		"http w/o origin":  {HTTPSOrigin: "https://x.test", Rules: []secure.Rule{{Path: "/", To: secure.HTTP}}},
 		"relative path":    {HTTPSOrigin: "https://x.test", Rules: []secure.Rule{{Path: "a", To: secure.HTTPS}}},
 	} {

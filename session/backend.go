@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/tick"
 	"github.com/sessiond/sessiond/internal/token"
 )
 
@@ -344,22 +345,15 @@ func (sb *storeBackend) revokeUser(ctx context.Context, user, except string) (in
 
 func (sb *storeBackend) runGC(ctx context.Context, every time.Duration) {
 	m := sb.m
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := sb.store.GC(ctx, m.cfg.Now())
-			if err != nil && ctx.Err() == nil {
-				m.cfg.Logger.Error("session: GC failed", "err", err)
-			}
-			if n > 0 {
-				// One event per sweep, with how many records it removed.
-				m.audit(ctx, Event{Type: "session.expired", Attrs: []slog.Attr{
-					slog.String("source", "gc"), slog.Int("count", n)}})
-			}
+	tick.Every(ctx, every, func(time.Time) {
+		n, err := sb.store.GC(ctx, m.cfg.Now())
+		if err != nil && ctx.Err() == nil {
+			m.cfg.Logger.Error("session: GC failed", "err", err)
 		}
-	}
+		if n > 0 {
+			// One event per sweep, with how many records it removed.
+			m.audit(ctx, Event{Type: "session.expired", Attrs: []slog.Attr{
+				slog.String("source", "gc"), slog.Int("count", n)}})
+		}
+	})
 }

@@ -197,6 +197,8 @@ const (
 	DefaultRotateEvery     = 15 * time.Minute
 	DefaultGrace           = 30 * time.Second
 	DefaultUnknownIDLimit  = 60 // per client (ClientPrefix) per minute
+	// DefaultGCInterval is how often Manager.RunGC sweeps when given 0.
+	DefaultGCInterval = 5 * time.Minute
 )
 
 // Locator maps a client IP to a human-readable area ("DE, Berlin").
@@ -220,9 +222,11 @@ type ConfigError struct {
 
 func (e *ConfigError) Error() string { return "session: Config." + e.Field + ": " + e.Reason }
 
-// withDefaults returns a copy of c with defaults applied, or the first
-// problem found.
-func (c Config) withDefaults() (Config, error) {
+// Effective is the configuration New runs: a copy of c with the defaults
+// applied, and every problem New would refuse (each a *ConfigError,
+// joined). It needs no store to be reachable; a tool that only checks or
+// shows a configuration calls it instead of building a Manager.
+func (c Config) Effective() (Config, error) {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)})
@@ -394,26 +398,12 @@ func validCookieName(s string) bool {
 	return true
 }
 
-// DefaultErrorHandler answers 503 for a store failure and 429 for a
-// throttled client, with short plain text that reveals nothing internal;
-// a session changed over plain HTTP in HTTPS-only mode (ErrPlainHTTP, a
-// setup mistake) gets 500 with the fix; changes refused because a
-// concurrent request signed the session in or out (ErrIdentityChanged)
-// get 409.
+// DefaultErrorHandler answers with ErrorStatus's code and message as
+// plain text, with ErrorHeaders' headers: 503 for a store failure, 429
+// for a throttled client, 500 with the fix for ErrPlainHTTP, 409 for
+// ErrIdentityChanged.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	w.Header().Set("Cache-Control", "no-store")
-	switch {
-	case errors.Is(err, ErrThrottled):
-		w.Header().Set("Retry-After", "60")
-		http.Error(w, "Too many requests with unknown session IDs. Try again in a minute.", http.StatusTooManyRequests)
-	case errors.Is(err, ErrPlainHTTP):
-		http.Error(w, "This session needs HTTPS. "+ErrPlainHTTP.Error()+".", http.StatusInternalServerError)
-	case errors.Is(err, ErrIdentityChanged):
-		http.Error(w, "You were signed in or out while this request ran, so its changes were not saved. Please reload the page and try again.", http.StatusConflict)
-	case errors.Is(err, ErrTooLarge):
-		http.Error(w, "The session is too large to be stored.", http.StatusInternalServerError)
-	default:
-		w.Header().Set("Retry-After", "5")
-		http.Error(w, "The session service is temporarily unavailable. Please try again shortly.", http.StatusServiceUnavailable)
-	}
+	ErrorHeaders(w.Header(), err)
+	code, msg := ErrorStatus(err)
+	http.Error(w, msg, code)
 }

@@ -11,5 +11,5 @@ import (
 // stdlib-only internal packages.
 func TestStdlibOnly(t *testing.T) {
 	testenv.StdlibOnly(t, "github.com/sessiond/sessiond/session", "github.com/sessiond/sessiond/internal/token",
-		"github.com/sessiond/sessiond/internal/enumtext")
+		"github.com/sessiond/sessiond/internal/enumtext", "github.com/sessiond/sessiond/internal/redirect", "github.com/sessiond/sessiond/internal/tick")
 }

@@ -1,6 +1,9 @@
 package session
 
-import "errors"
+import (
+	"errors"
+	"net/http"
+)
 
 // Sentinel errors. Stores and the manager wrap them once with %w; callers test
 // with errors.Is.
@@ -43,3 +46,37 @@ var (
 	// ErrNoManager: the request did not pass through a Manager's Handler.
 	ErrNoManager = errors.New("session: no session in context (handler not wrapped by Manager.Handler)")
 )
+
+// ErrorStatus is the HTTP status and the user-facing message for an
+// error the middleware hands its ErrorHandler: 429 throttled, 500 for
+// ErrPlainHTTP (with the fix) and ErrTooLarge, 409 for
+// ErrIdentityChanged, else 503 (the store cannot answer). The message is
+// short plain text that reveals nothing internal; a custom ErrorHandler
+// renders it in its own page.
+func ErrorStatus(err error) (code int, msg string) {
+	switch {
+	case errors.Is(err, ErrThrottled):
+		return http.StatusTooManyRequests, "Too many requests with unknown session IDs. Try again in a minute."
+	case errors.Is(err, ErrPlainHTTP):
+		return http.StatusInternalServerError, "This session needs HTTPS. " + ErrPlainHTTP.Error() + "."
+	case errors.Is(err, ErrIdentityChanged):
+		return http.StatusConflict, "You were signed in or out while this request ran, so its changes were not saved. Please reload the page and try again."
+	case errors.Is(err, ErrTooLarge):
+		return http.StatusInternalServerError, "The session is too large to be stored."
+	default:
+		return http.StatusServiceUnavailable, "The session service is temporarily unavailable. Please try again shortly."
+	}
+}
+
+// ErrorHeaders sets the headers that go with ErrorStatus's answer: never
+// cached, and Retry-After for the answers that pass (60 seconds when
+// throttled, 5 when the store is down).
+func ErrorHeaders(h http.Header, err error) {
+	h.Set("Cache-Control", "no-store")
+	switch code, _ := ErrorStatus(err); code {
+	case http.StatusTooManyRequests:
+		h.Set("Retry-After", "60")
+	case http.StatusServiceUnavailable:
+		h.Set("Retry-After", "5")
+	}
+}

@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -41,4 +42,20 @@ func ExampleSession_SetJSON() {
 	}
 	fmt.Println("ok")
 	// Output: ok
+}
+
+// A tool that checks or shows a configuration asks for its effective
+// form: the defaults New would apply, or what New would refuse.
+func ExampleConfig_Effective() {
+	store := memory.New(memory.Config{})
+	defer store.Close()
+	eff, err := session.Config{Store: store, Mode: session.Mixed}.Effective()
+	fmt.Println(eff.IdleTimeout, eff.Cookie.Name, eff.Cookie.SecureName, err)
+
+	_, err = session.Config{Store: store, Cookie: session.CookieConfig{Path: "app"}}.Effective()
+	var ce *session.ConfigError
+	fmt.Println(errors.As(err, &ce), ce.Field)
+	// Output:
+	// 30m0s sid __Host-ssid <nil>
+	// true Cookie.Path
 }

@@ -32,7 +32,7 @@ type Manager struct {
 // New validates cfg, applies defaults and returns a Manager. Errors name
 // the Config field (errors.As with *ConfigError).
 func New(cfg Config) (*Manager, error) {
-	c, err := cfg.withDefaults()
+	c, err := cfg.Effective()
 	if err != nil {
 		return nil, err
 	}
@@ -465,11 +465,11 @@ func (m *Manager) audit(ctx context.Context, e Event) {
 	m.cfg.Auditor.Audit(ctx, e)
 }
 
-// RunGC has the store delete expired records every interval (default 5
-// minutes) until ctx ends, logging failures; with a cookie codec it
+// RunGC has the store delete expired records every interval (0:
+// DefaultGCInterval) until ctx ends, logging failures; with a cookie codec it
 // returns at once. Run it in its own goroutine.
 func (m *Manager) RunGC(ctx context.Context, every time.Duration) {
-	m.b.runGC(ctx, cmp.Or(every, 5*time.Minute))
+	m.b.runGC(ctx, cmp.Or(every, DefaultGCInterval))
 }
 
 // errorResponse hands err to the configured error handler.

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"net/http"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/redirect"
 )
 
 // Mixed HTTP/HTTPS sessions: how one session serves both schemes without
@@ -246,11 +248,7 @@ func (m *Manager) redirectStaySecure(s *Session, w http.ResponseWriter, r *http.
 	if target == "" {
 		return false
 	}
-	code := http.StatusFound
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		code = http.StatusTemporaryRedirect
-	}
 	s.cacheHeaders(w.Header(), false)
-	http.Redirect(w, r, target, code)
+	http.Redirect(w, r, target, redirect.Status(r.Method, false))
 	return true
 }

@@ -128,24 +128,15 @@ func (d *recordReader) fail(what string) {
 	}
 }
 
-func (d *recordReader) uvarint(what string) uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail(what)
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
+func (d *recordReader) uvarint(what string) uint64 { return readVarint(d, what, binary.Uvarint) }
+func (d *recordReader) varint(what string) int64   { return readVarint(d, what, binary.Varint) }
 
-func (d *recordReader) varint(what string) int64 {
+// readVarint reads one varint with read (binary.Uvarint or Varint).
+func readVarint[T uint64 | int64](d *recordReader, what string, read func([]byte) (T, int)) T {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b)
+	v, n := read(d.b)
 	if n <= 0 {
 		d.fail(what)
 		return 0

@@ -21,19 +21,22 @@ const (
 )
 
 // Headers names the protocol's headers for one site, where a gateway
-// renames them. An empty name means the default above.
+// renames them. An empty name means the default above. The yaml names are
+// the keys of a sessiond site's headers block; CSRF, CSRFField and Info
+// keep their defaults there.
 type Headers struct {
-	Session   string // request: the session data (HeaderSession)
-	User      string // request: the signed-in user (HeaderUser)
-	Ref       string // request: the record's reference (HeaderRef)
-	Secure    string // request: "1" over HTTPS, else "0" (HeaderSecure)
+	Session string `yaml:"session"` // request: the session data (HeaderSession)
+	User    string `yaml:"user"`    // request: the signed-in user (HeaderUser)
+	Ref     string `yaml:"ref"`     // request: the record's reference (HeaderRef)
+	Secure  string `yaml:"secure"`  // request: "1" over HTTPS, else "0" (HeaderSecure)
+	Replace string `yaml:"replace"` // response: session changes (HeaderReplace)
+	Action  string `yaml:"action"`  // response: actions (HeaderAction)
+	Email   string `yaml:"email"`   // request: an OpenID user's email (HeaderEmail)
+	Groups  string `yaml:"groups"`  // request: an OpenID user's groups, comma separated (HeaderGroups)
+
 	CSRF      string // request: a fresh masked CSRF token (HeaderCSRF)
 	CSRFField string // request: its form field name (HeaderCSRFField)
 	Info      string // request: what the gateway did (HeaderInfo)
-	Email     string // request: an OpenID user's email (HeaderEmail)
-	Groups    string // request: an OpenID user's groups (HeaderGroups)
-	Replace   string // response: session changes (HeaderReplace)
-	Action    string // response: actions (HeaderAction)
 }
 
 // WithDefaults returns h with every empty name set to its default.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/caddyserver/certmagic"
 
+	"github.com/sessiond/sessiond/internal/tick"
 	"github.com/sessiond/sessiond/store/certkv"
 )
 
@@ -160,18 +161,11 @@ func (s *storage) Lock(ctx context.Context, name string) error {
 }
 
 func (s *storage) renew(ctx context.Context, name string) {
-	t := time.NewTicker(lockTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if ok, err := s.kv.Lock(ctx, name, s.owner, lockTTL); (err != nil || !ok) && ctx.Err() == nil {
-				s.log.Warn("acme: renewing a storage lock failed", "lock", name, "err", err)
-			}
+	tick.Every(ctx, lockTTL/3, func(time.Time) {
+		if ok, err := s.kv.Lock(ctx, name, s.owner, lockTTL); (err != nil || !ok) && ctx.Err() == nil {
+			s.log.Warn("acme: renewing a storage lock failed", "lock", name, "err", err)
 		}
-	}
+	})
 }
 
 func (s *storage) Unlock(ctx context.Context, name string) error {

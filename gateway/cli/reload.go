@@ -17,14 +17,12 @@ import (
 
 	"github.com/sessiond/sessiond/gateway"
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/session"
 )
 
 // retireAfter is how long a replaced configuration stays open for the
 // requests still running on it before its files are closed.
 const retireAfter = time.Minute
-
-// gcEvery is how often the store is garbage-collected.
-const gcEvery = 5 * time.Minute
 
 // running is the configuration serve is running, replaced as a whole by
 // a reload. The listeners stay; every request is handed to the gateway
@@ -60,7 +58,7 @@ func newRunning(ctx context.Context, path string, devTLS bool, p *provisioned, l
 func (r *running) start(p *provisioned) *generation {
 	ctx, cancel := context.WithCancel(r.baseCtx)
 	g := &generation{p: p, cancel: cancel}
-	go p.gw.RunBackground(ctx, gcEvery)
+	go p.gw.RunBackground(ctx, session.DefaultGCInterval)
 	return r.cur.Swap(g)
 }
 

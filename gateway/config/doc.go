@@ -33,8 +33,8 @@
 // by default SESSIOND_ADMIN_TOKEN; dsn_env; url_env). Writing one inline
 // works but returns a Warning, as do settings that are legal but probably
 // not meant (a limit turned off, a session that never expires). Secret
-// files readable by other users warn too. Key files hold one base64 key of
-// 32 bytes per line; make one with `head -c 32 /dev/urandom | base64`.
+// files readable by other users warn too. Key files hold one key of 32 bytes
+// per line, base64 or 64 hex digits; make one with `head -c 32 /dev/urandom | base64`.
 //
 // A configuration can also be built in code: start from Default and
 // DefaultSite and call Config.Validate, which runs the same three steps.

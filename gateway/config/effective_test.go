@@ -88,7 +88,8 @@ var (
 
 // dump writes one "key: value" line per field of v, named by their Go
 // fields. Functions and interfaces (stores, loggers, hooks) are left out,
-// as are pointers outside this package; key material is counted, never
+// as are pointers outside this package and package secure (the parsed
+// form selectors); key material is counted, never
 // shown, and Secret prints itself redacted.
 func dump(b *strings.Builder, key string, v reflect.Value) {
 	t := v.Type()
@@ -113,7 +114,7 @@ func dump(b *strings.Builder, key string, v reflect.Value) {
 	switch v.Kind() {
 	case reflect.Func, reflect.Interface, reflect.Chan:
 	case reflect.Pointer:
-		if !v.IsNil() && t.Elem().PkgPath() == reflect.TypeFor[Config]().PkgPath() {
+		if pkg := t.Elem().PkgPath(); !v.IsNil() && (pkg == reflect.TypeFor[Config]().PkgPath() || pkg == reflect.TypeFor[secure.Selector]().PkgPath()) {
 			dump(b, key, v.Elem())
 		}
 	case reflect.Struct:

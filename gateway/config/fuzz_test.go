@@ -40,24 +40,3 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseSelector: never panics, and whatever parses prints back to an
-// equivalent selector.
-func FuzzParseSelector(f *testing.F) {
-	for _, s := range []string{"input[type=password]", "form#login.a[b='c d']", "#x", "[a=\"b\"]"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		sel, err := ParseSelector(s)
-		if err != nil {
-			return
-		}
-		back, err := ParseSelector(sel.String())
-		if err != nil {
-			t.Fatalf("String() = %q of %q does not parse: %v", sel.String(), s, err)
-		}
-		if back.String() != sel.String() {
-			t.Fatalf("round trip changed %q to %q", sel.String(), back.String())
-		}
-	})
-}

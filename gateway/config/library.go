@@ -176,13 +176,9 @@ func reportedAt(path, sp string, errs []*FieldError) bool {
 // runSession is what session.New makes of c: the effective configuration
 // (the library's defaults applied) or its errors.
 func runSession(c session.Config) (session.Config, error) {
-	c.Store, c.Codec = checkStore{}, nil // never called: New only checks the configuration
+	c.Store, c.Codec = checkStore{}, nil // never called: Effective only checks the configuration
 	c.HTTPSURL = func(*http.Request) string { return "" }
-	m, err := session.New(c)
-	if err != nil {
-		return c, err
-	}
-	return m.Config(), nil
+	return c.Effective()
 }
 
 // checkStore stands in for the store while the session configuration is

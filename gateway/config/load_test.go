@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/store/cookie"
 )
 
 const minimal = `
@@ -373,9 +374,11 @@ func TestParseKeys(t *testing.T) {
 	}{
 		{"std and url alphabets, comments", "# k\n" + testKey1 + "\n\n  " + testKey2 + "  \n", 2, ""},
 		{"unpadded std", strings.TrimRight(testKey1, "="), 1, ""},
-		{"empty", "# nothing\n", 0, "holds no key"},
-		{"short key", "AAAA\n", 0, "k:1: key is 3 bytes; want 32"},
-		{"bad base64", testKey1 + "\n*\n", 0, "k:2: not a base64 key"},
+		{"hex, as cookie decode reads it", strings.Repeat("0f", KeySize), 1, ""},
+		{"key listed twice", testKey1 + "\n" + testKey1 + "\n", 0, "k: seal: invalid key: line 2 repeats the key on line 1"},
+		{"empty", "# nothing\n", 0, "k: seal: invalid key: no key found"},
+		{"short key", "AAAA\n", 0, "k: seal: invalid key: line 1: 4 characters; want 64 hex digits or 43/44 base64"},
+		{"bad base64", testKey1 + "\n*\n", 0, "k: seal: invalid key: line 2: 1 characters"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,6 +398,28 @@ func TestParseKeys(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestKeyFileOneParser: serve (this package) and `sessiond cookie decode`
+// (cookie.ReadKeyFile) read a key file alike, in every form the docs
+// name: hex, standard and URL base64, padded or not, with comments.
+func TestKeyFileOneParser(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keys")
+	text := "# newest first\n" + strings.Repeat("ab", KeySize) + "\n" + testKey1 + "\n\n" + testKey2 + "\n"
+	if err := os.WriteFile(file, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	served, err := ParseKeys(file, []byte(text))
+	if err != nil {
+		t.Fatalf("serve refuses the key file: %v", err)
+	}
+	decoded, err := cookie.ReadKeyFile(file)
+	if err != nil {
+		t.Fatalf("cookie decode refuses the key file: %v", err)
+	}
+	if len(served) != 3 || !cmp.Equal(served, decoded) {
+		t.Fatalf("serve read %d keys, cookie decode %d, or different ones", len(served), len(decoded))
 	}
 }
 

@@ -152,7 +152,7 @@ func validateOIDC(s *Site, sp string, p *problems) {
 		p.errf(join(op, "down_grace"), "must not be negative")
 	}
 	for _, path := range []string{OIDCLoginPath, OIDCCallbackPath} {
-		if !inSession(s, path) {
+		if !s.InSession(path) {
 			p.errf(op, "%s is outside the session's include/exclude paths, so sign-in could not work", quote(path))
 		}
 	}

@@ -1,14 +1,13 @@
 package config
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/url"
 	"strings"
+
+	"github.com/sessiond/sessiond/internal/seal"
 )
 
 // Secret is a credential of the configuration (admin token, database DSN,
@@ -153,56 +152,25 @@ func (r *resolver) checkPrivate(path, file string) {
 }
 
 // KeySize is the length of every key in a key file.
-const KeySize = 32
+const KeySize = seal.KeySize
 
-// ParseKeys reads a key file: one base64 key of KeySize bytes per line (std
-// or URL alphabet, padding optional), blank lines and '#' comments ignored.
-// Errors name the line, never the key.
+// ParseKeys reads a key file named name with the parser `sessiond cookie
+// decode` and the stores use: one key per line, 64 hex digits or base64
+// of KeySize bytes (std or URL alphabet, padding optional), current key
+// first, blank lines and '#' comments ignored. Errors name the file and
+// the line, never the key.
 func ParseKeys(name string, data []byte) ([][]byte, error) {
-	var keys [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	line := 0
-	for sc.Scan() {
-		line++
-		t := strings.TrimSpace(sc.Text())
-		if t == "" || t[0] == '#' {
-			continue
-		}
-		k, err := decodeKey(t)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
-		}
-		keys = append(keys, k)
-	}
-	if err := sc.Err(); err != nil {
+	keys, err := seal.ParseKeys(string(data))
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("%s holds no key (one base64 key of %d bytes per line; make one with: head -c %d /dev/urandom | base64)", name, KeySize, KeySize)
-	}
 	return keys, nil
-}
-
-func decodeKey(s string) ([]byte, error) {
-	s = strings.TrimRight(s, "=")
-	enc := base64.RawStdEncoding
-	if strings.ContainsAny(s, "-_") {
-		enc = base64.RawURLEncoding
-	}
-	k, err := enc.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("not a base64 key")
-	}
-	if len(k) != KeySize {
-		return nil, fmt.Errorf("key is %d bytes; want %d", len(k), KeySize)
-	}
-	return k, nil
 }
 
 // resolveKeys loads a key ring's file.
 func (r *resolver) resolveKeys(path string, kr *KeyRing) {
 	if kr.KeysFile == "" {
-		r.p.errf(path, "keys_file is required (one base64 key of %d bytes per line)", KeySize)
+		r.p.errf(path, "keys_file is required (one key of %d bytes per line, base64 or hex)", KeySize)
 		return
 	}
 	data, err := r.fs.ReadFile(kr.KeysFile)

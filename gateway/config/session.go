@@ -145,7 +145,7 @@ func validateAuth(s *Site, sp string, p *problems) {
 	}
 	for _, lp := range []struct{ key, v string }{{"login_path", a.LoginPath}, {"logout_path", a.LogoutPath}} {
 		// Only a login the gateway serves needs its paths in the session.
-		if (a.Htpasswd != "" || a.OIDC != nil) && !inSession(s, lp.v) {
+		if (a.Htpasswd != "" || a.OIDC != nil) && !s.InSession(lp.v) {
 			p.errf(join(ap, lp.key), "%s is outside the session's include/exclude paths, so login could not work", quote(lp.v))
 		}
 	}
@@ -168,19 +168,18 @@ func validateAuth(s *Site, sp string, p *problems) {
 	}
 }
 
-// inSession applies include/exclude as the gateway will.
-func inSession(s *Site, urlPath string) bool {
+// InSession reports whether the site keeps sessions on urlPath: under
+// one of session.include (every path when there is none) and under none
+// of session.exclude, matched as the site matches paths. The gateway and
+// this package's checks both ask it.
+func (s *Site) InSession(urlPath string) bool {
 	m, ss := s.Paths(), s.Session
-	in := len(ss.Include) == 0
-	for _, pre := range ss.Include {
-		in = in || m.Match(urlPath, pre)
-	}
 	for _, pre := range ss.Exclude {
 		if m.Match(urlPath, pre) {
 			return false
 		}
 	}
-	return in
+	return len(ss.Include) == 0 || slices.ContainsFunc(ss.Include, func(pre string) bool { return m.Match(urlPath, pre) })
 }
 
 // checkAuthInSession requires every path an auth_required prefix covers

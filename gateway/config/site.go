@@ -23,15 +23,6 @@ func provisionSite(c *Config, s *Site, r *resolver, p string) {
 	ss := &s.Session
 	ck := &ss.Cookie
 	ck.Domain = strings.TrimPrefix(strings.ToLower(ck.Domain), ".")
-	if ck.Path == "" {
-		ck.Path = "/"
-	}
-	if ck.SameSite == "" {
-		ck.SameSite = SameSiteLax
-	}
-	if ss.Bind.IP == "" {
-		ss.Bind.IP = BindIPOff
-	}
 	// Cookie names the file leaves out are package session's defaults.
 	if sc, ok := s.SessionConfig(); ok {
 		if eff, err := runSession(sc); err == nil {
@@ -53,9 +44,6 @@ func provisionSite(c *Config, s *Site, r *resolver, p string) {
 			rd.Overall = secure.Always
 		}
 	}
-	if rd.Status == 0 && unset("status") {
-		rd.Status = http.StatusFound
-	}
 	if rd.HTTPSPort == 0 && unset("https_port") {
 		rd.HTTPSPort = port(c.Listen.HTTPS.Addr, 443)
 	}
@@ -70,39 +58,14 @@ func provisionSite(c *Config, s *Site, r *resolver, p string) {
 	for _, d := range []*DirRoute{s.CGI, s.Static} {
 		if d != nil {
 			d.Dir = r.abs(d.Dir)
-			if d.Prefix == "" {
-				d.Prefix = "/"
-			}
 		}
 	}
 	a := &s.Auth
 	a.Htpasswd = r.abs(a.Htpasswd)
-	if a.LoginPath == "" {
-		a.LoginPath = "/login"
-	}
-	if a.LogoutPath == "" {
-		a.LogoutPath = "/logout"
-	}
 	provisionOIDC(a.OIDC, r)
 	if m := s.ModCrypto; m != nil {
 		m.PassphraseFile = r.abs(m.PassphraseFile)
-		if m.CookieName == "" || m.Cipher == "" {
-			d := ModCrypto{}
-			d.setDefaults()
-			m.CookieName = cmpOr(m.CookieName, d.CookieName)
-			m.Cipher = cmpOr(m.Cipher, d.Cipher)
-		}
 	}
-	if s.MaxHeaderBytes == 0 && !r.p.src.present(join(p, "max_header_bytes")) {
-		s.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // validateSites checks each site and what must be unique across them.
@@ -272,7 +235,7 @@ func validateRule(s *Site, r *RedirectRule, rp string, p *problems) {
 		}
 	}
 	if r.Form != "" {
-		sel, err := ParseSelector(r.Form)
+		sel, err := secure.ParseSelector(r.Form)
 		if err != nil {
 			p.errf(join(rp, "form"), "%s: %v", quote(r.Form), err)
 		}
@@ -321,7 +284,7 @@ func validateForwardAuth(c *Config, s *Site, sp string, p *problems) {
 		p.errf(fp, "forward auth answers from sessions; session.mode is off")
 	case s.Auth.Htpasswd == "" && s.Auth.OIDC == nil:
 		p.errf(fp, "forward auth signs users in on the gateway's login page: set auth.htpasswd or auth.oidc")
-	case !inSession(s, ForwardAuthPath):
+	case !s.InSession(ForwardAuthPath):
 		p.errf(fp, "%s is outside the session's include/exclude paths, so no request could be authorized", quote(ForwardAuthPath))
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sessiond/sessiond/secure"
 	"github.com/sessiond/sessiond/session"
+	"github.com/sessiond/sessiond/wire"
 )
 
 // ForwardAuth configures a forward-auth site (Site.ForwardAuth).
@@ -67,7 +68,12 @@ type Site struct {
 	Timeouts  SiteTimeouts `yaml:"timeouts"`
 	Auth      Auth         `yaml:"auth"`
 	Redirects Redirects    `yaml:"redirects"`
-	Headers   Headers      `yaml:"headers"`
+	// Headers renames the gateway protocol's headers (keys session, user,
+	// ref, secure, replace, action, email, groups); each defaults to
+	// package wire's name (X-Session, X-Session-User, ...). Email and
+	// Groups carry an OpenID user's email and groups (comma separated).
+	// Every protocol header is dropped from client requests.
+	Headers wire.Headers `yaml:"headers"`
 	// MaxHeaderBytes bounds the backend's X-Replace-Session header; a longer
 	// one is ignored (the session stays as it was, the response goes
 	// through) and logged. Default 8192.
@@ -261,8 +267,9 @@ type RedirectRule struct {
 	// exception to the rules after it.
 	To secure.Scheme `yaml:"to"`
 
-	// Selector is Form parsed, set by Load/Validate.
-	Selector *Selector `yaml:"-"`
+	// Selector is Form parsed (by the parser the gateway runs), set by
+	// Load/Validate.
+	Selector *secure.Selector `yaml:"-"`
 }
 
 // HSTS is the Strict-Transport-Security header of HTTPS responses.
@@ -271,21 +278,6 @@ type HSTS struct {
 	// sites unless listen.https.dev_tls, else 0.
 	MaxAge            time.Duration `yaml:"max_age"`
 	IncludeSubdomains bool          `yaml:"include_subdomains"`
-}
-
-// Headers names the headers of the gateway protocol.
-type Headers struct {
-	Session string `yaml:"session"` // default X-Session
-	User    string `yaml:"user"`    // default X-Session-User
-	Ref     string `yaml:"ref"`     // default X-Session-Ref
-	Secure  string `yaml:"secure"`  // default X-Session-Secure
-	Replace string `yaml:"replace"` // default X-Replace-Session
-	Action  string `yaml:"action"`  // default X-Session-Action
-	// Email and Groups carry an OpenID user's email and groups (comma
-	// separated) to the backend; dropped from client requests like every
-	// protocol header.
-	Email  string `yaml:"email"`  // default X-Session-Email
-	Groups string `yaml:"groups"` // default X-Session-Groups
 }
 
 // CSRF protection settings.

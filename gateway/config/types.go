@@ -285,8 +285,8 @@ type RedisStore struct {
 // MemoryStore keeps sessions in the gateway's memory.
 type MemoryStore struct{}
 
-// KeyRing is a list of 32-byte keys read from KeysFile: one base64 key per
-// line, blank lines and '#' comments ignored. The first key seals, all keys
+// KeyRing is a list of 32-byte keys read from KeysFile: one key per line,
+// base64 (std or URL alphabet) or 64 hex digits, blank lines and '#' comments ignored. The first key seals, all keys
 // open, so a new key goes on top and an old one is removed once its sessions
 // have expired.
 type KeyRing struct {

@@ -61,22 +61,15 @@ func provision(c *Config, r *resolver) {
 	if c.GeoIP != nil {
 		c.GeoIP.Database = r.abs(c.GeoIP.Database)
 	}
-	if c.AccessLog.Log == "" {
-		c.AccessLog.Log = "off"
-	}
-	if c.AccessLog.Format == "" {
-		c.AccessLog.Format = "combined"
-	}
+	fillConfigZeros(c, r)
 	if a := c.AccessLog.Log; a != "off" && a != "stderr" && a != "stdout" {
 		c.AccessLog.Log = r.abs(a)
-	}
-	if c.Audit.Log == "" {
-		c.Audit.Log = "stderr"
 	}
 	if c.Audit.Log != "stderr" && c.Audit.Log != "stdout" {
 		c.Audit.Log = r.abs(c.Audit.Log)
 	}
 	for i := range c.Sites {
+		fillSiteZeros(&c.Sites[i], r, fmt.Sprintf("sites[%d]", i))
 		provisionSite(c, &c.Sites[i], r, fmt.Sprintf("sites[%d]", i))
 	}
 	provisionPages(c, r)

@@ -31,6 +31,7 @@ import (
 	"github.com/sessiond/sessiond/gateway/config"
 	"github.com/sessiond/sessiond/gateway/inspect"
 	"github.com/sessiond/sessiond/gateway/login"
+	"github.com/sessiond/sessiond/internal/redirect"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -40,10 +41,9 @@ type Config struct {
 	SessionData bool     // the answer carries the session data too
 	Trusted     []netip.Prefix
 	// SetIdentity sets the identity headers a proxied request gets.
-	SetIdentity  func(h http.Header, r *http.Request, sess *session.Session, data bool)
-	LoginURL     func(next string) string
-	RedirectCode func(method string) int
-	ErrorPage    func(w http.ResponseWriter, code int, msg string)
+	SetIdentity func(h http.Header, r *http.Request, sess *session.Session, data bool)
+	LoginURL    func(next string) string
+	ErrorPage   func(w http.ResponseWriter, code int, msg string)
 }
 
 // Handler answers a forward-auth site's auth requests.
@@ -107,7 +107,7 @@ func (s *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	inspect.SetWhy(r, "auth")
 	h.Set("Location", s.c.LoginURL(next))
 	if f.redirect {
-		w.WriteHeader(s.c.RedirectCode(r.Method))
+		w.WriteHeader(redirect.Status(r.Method, false))
 		return
 	}
 	s.c.ErrorPage(w, http.StatusUnauthorized, "Login required.")

@@ -39,7 +39,6 @@ func TestHost(t *testing.T) {
 func TestKeepTrustedOnly(t *testing.T) {
 	h := New(Config{Hosts: []string{"app.example"}, Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
 		LoginURL:     func(next string) string { return "/login?next=" + next },
-		RedirectCode: func(string) int { return http.StatusFound },
 		ErrorPage:    func(w http.ResponseWriter, code int, msg string) { http.Error(w, msg, code) }})
 	for _, tc := range []struct {
 		name, peer, want string

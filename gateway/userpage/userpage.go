@@ -14,6 +14,7 @@ import (
 	"github.com/sessiond/sessiond/csrf"
 	"github.com/sessiond/sessiond/gateway/login"
 	"github.com/sessiond/sessiond/gateway/pages"
+	"github.com/sessiond/sessiond/internal/redirect"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -35,8 +36,6 @@ type Config struct {
 	Method func(sess *session.Session) login.Method
 	// MarkAuth records a proven password on sess.
 	MarkAuth func(sess *session.Session, via string, proven bool)
-	// RedirectCode is the status of a redirect answering method.
-	RedirectCode func(method string) int
 	// CSRFField is the form field of the page's CSRF token.
 	CSRFField string
 }
@@ -83,7 +82,7 @@ func browserName(ua string) string {
 func (s *Page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.c.Site.IsSecure(r) {
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, s.c.Site.HTTPSOrigin()+r.URL.RequestURI(), s.c.RedirectCode(r.Method))
+		http.Redirect(w, r, s.c.Site.HTTPSOrigin()+r.URL.RequestURI(), redirect.Status(r.Method, false))
 		return
 	}
 	sess := session.FromContext(r.Context())

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/tick"
 	"github.com/sessiond/sessiond/session"
 )
 
@@ -32,9 +33,8 @@ type Config struct {
 type Store struct {
 	seed   maphash.Seed
 	shards [shardCount]shard
-	stop   chan struct{}
+	stop   context.CancelFunc // ends the sweeper
 	done   chan struct{}
-	once   sync.Once
 	state  state // claims, secrets and remember-me keys (state.go)
 }
 
@@ -50,7 +50,8 @@ type shard struct {
 
 // New returns a store and starts its sweeper (stop it with Close).
 func New(cfg Config) *Store {
-	s := &Store{seed: maphash.MakeSeed(), stop: make(chan struct{}), done: make(chan struct{})}
+	ctx, stop := context.WithCancel(context.Background())
+	s := &Store{seed: maphash.MakeSeed(), stop: stop, done: make(chan struct{})}
 	for i := range s.shards {
 		s.shards[i] = shard{
 			recs:  map[string]*session.Record{},
@@ -66,29 +67,18 @@ func New(cfg Config) *Store {
 		close(s.done)
 		return s
 	}
-	go s.sweep(interval)
+	go func() {
+		defer close(s.done)
+		tick.Every(ctx, interval, func(now time.Time) { _, _ = s.GC(ctx, now) })
+	}()
 	return s
 }
 
 // Close stops the sweeper. The store stays usable.
 func (s *Store) Close() error {
-	s.once.Do(func() { close(s.stop) })
+	s.stop()
 	<-s.done
 	return nil
-}
-
-func (s *Store) sweep(every time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case now := <-t.C:
-			_, _ = s.GC(context.Background(), now)
-		}
-	}
 }
 
 func (s *Store) refShard(ref string) int { return int(maphash.String(s.seed, ref) % shardCount) }

@@ -3,8 +3,10 @@ package redis
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -137,4 +139,61 @@ func (r recentRaw) Read(f func(fd uintptr) bool) error {
 		return nil
 	}
 	return r.c.raw.Read(f)
+}
+
+// urlOptions are the go-redis options, common to a single server and a
+// cluster, that a client made from a URL gets unless the URL sets them.
+type urlOptions struct {
+	contextTimeout             *bool
+	protocol                   *int
+	dial, read, write, poolTmo *time.Duration
+	maxRetries                 *int
+}
+
+func (u urlOptions) apply(raw string) {
+	*u.contextTimeout = true
+	if !strings.Contains(raw, "protocol=") {
+		// RESP2: the store uses no RESP3 feature, and go-redis checks a
+		// RESP3 connection for pending push notifications before every reply.
+		*u.protocol = 2
+	}
+	*u.dial = orDefault(*u.dial, urlDialTimeout)
+	*u.read = orDefault(*u.read, urlIOTimeout)
+	*u.write = orDefault(*u.write, urlIOTimeout)
+	*u.poolTmo = orDefault(*u.poolTmo, urlPoolTimeout)
+	if *u.maxRetries == 0 {
+		*u.maxRetries = urlMaxRetries
+	}
+}
+
+func clientFromURL(raw string, cluster bool) (goredis.UniversalClient, error) {
+	if cluster {
+		o, err := goredis.ParseClusterURL(raw)
+		if err != nil {
+			return nil, fmt.Errorf("redis: Config.URL: %w", err)
+		}
+		urlOptions{&o.ContextTimeoutEnabled, &o.Protocol, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout,
+			&o.PoolTimeout, &o.MaxRetries}.apply(raw)
+		if o.DialerRetries == 0 {
+			o.DialerRetries = urlDialAttempts
+		}
+		withClusterDialer(o)
+		return goredis.NewClusterClient(o), nil
+	}
+	o, err := goredis.ParseURL(raw)
+	if err != nil {
+		return nil, fmt.Errorf("redis: Config.URL: %w", err)
+	}
+	urlOptions{&o.ContextTimeoutEnabled, &o.Protocol, &o.DialTimeout, &o.ReadTimeout, &o.WriteTimeout,
+		&o.PoolTimeout, &o.MaxRetries}.apply(raw)
+	o.DialerRetries = urlDialAttempts
+	withDialer(o)
+	return goredis.NewClient(o), nil
+}
+
+func orDefault(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessiond/sessiond/internal/tick"
 	"github.com/sessiond/sessiond/internal/token"
 	"github.com/sessiond/sessiond/session"
 )
@@ -65,30 +66,24 @@ func (s *Store) lockTimeout(ctx, wctx context.Context) error {
 
 // holding starts the renewal and returns the unlock function.
 func (s *Store) holding(ref, key, tok string) func() {
-	stop, done := make(chan struct{}), make(chan struct{})
+	renewing, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(s.lockTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				ctx, cancel := s.opContext(context.Background())
-				n, err := scriptRenewIfEq.Run(ctx, s.client, []string{key}, tok, s.lockTTL.Milliseconds()).Int()
-				cancel()
-				if err == nil && n == 0 {
-					s.log.Warn("redis: record lock lost before unlock (expired or taken over)", "ref", ref, "lock_ttl", s.lockTTL)
-					return
-				}
+		tick.Every(renewing, s.lockTTL/3, func(time.Time) {
+			ctx, cancel := s.opContext(context.Background())
+			n, err := scriptRenewIfEq.Run(ctx, s.client, []string{key}, tok, s.lockTTL.Milliseconds()).Int()
+			cancel()
+			if err == nil && n == 0 {
+				s.log.Warn("redis: record lock lost before unlock (expired or taken over)", "ref", ref, "lock_ttl", s.lockTTL)
+				stop()
 			}
-		}
+		})
 	}()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			close(stop)
+			stop()
 			<-done
 			ctx, cancel := s.opContext(context.Background())
 			defer cancel()

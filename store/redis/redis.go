@@ -196,60 +196,6 @@ func checkClient(c goredis.UniversalClient) error {
 	return nil
 }
 
-func clientFromURL(raw string, cluster bool) (goredis.UniversalClient, error) {
-	if cluster {
-		o, err := goredis.ParseClusterURL(raw)
-		if err != nil {
-			return nil, fmt.Errorf("redis: Config.URL: %w", err)
-		}
-		o.ContextTimeoutEnabled = true
-		if !strings.Contains(raw, "protocol=") {
-			// RESP2: the store uses no RESP3 feature, and go-redis checks a
-			// RESP3 connection for pending push notifications before every reply.
-			o.Protocol = 2
-		}
-		o.DialTimeout = orDefault(o.DialTimeout, urlDialTimeout)
-		o.ReadTimeout = orDefault(o.ReadTimeout, urlIOTimeout)
-		o.WriteTimeout = orDefault(o.WriteTimeout, urlIOTimeout)
-		o.PoolTimeout = orDefault(o.PoolTimeout, urlPoolTimeout)
-		if o.MaxRetries == 0 {
-			o.MaxRetries = urlMaxRetries
-		}
-		if o.DialerRetries == 0 {
-			o.DialerRetries = urlDialAttempts
-		}
-		withClusterDialer(o)
-		return goredis.NewClusterClient(o), nil
-	}
-	o, err := goredis.ParseURL(raw)
-	if err != nil {
-		return nil, fmt.Errorf("redis: Config.URL: %w", err)
-	}
-	o.ContextTimeoutEnabled = true
-	if !strings.Contains(raw, "protocol=") {
-		// RESP2: the store uses no RESP3 feature, and go-redis checks a
-		// RESP3 connection for pending push notifications before every reply.
-		o.Protocol = 2
-	}
-	o.DialTimeout = orDefault(o.DialTimeout, urlDialTimeout)
-	o.ReadTimeout = orDefault(o.ReadTimeout, urlIOTimeout)
-	o.WriteTimeout = orDefault(o.WriteTimeout, urlIOTimeout)
-	o.PoolTimeout = orDefault(o.PoolTimeout, urlPoolTimeout)
-	if o.MaxRetries == 0 {
-		o.MaxRetries = urlMaxRetries
-	}
-	o.DialerRetries = urlDialAttempts
-	withDialer(o)
-	return goredis.NewClient(o), nil
-}
-
-func orDefault(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
 // Close closes the client if New made it from Config.URL; a caller's
 // Client stays open. Locks still held are left to expire.
 func (s *Store) Close() error {

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"sync/atomic"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/tick"
 )
 
 // checkpointEvery is how often the background checkpointer copies new WAL
@@ -50,8 +52,8 @@ type checkpointer struct {
 	db   *sql.DB
 	w    *sql.DB // the store's writer (one connection)
 	log  *slog.Logger
-	gcs  atomic.Int32 // GC sweeps in progress
-	stop chan struct{}
+	gcs  atomic.Int32       // GC sweeps in progress
+	stop context.CancelFunc // ends run
 	done chan struct{}
 }
 
@@ -63,37 +65,31 @@ func startCheckpointer(abs, busy string, w *sql.DB, timeout time.Duration, log *
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxIdleTime(0)
-	c := &checkpointer{db: db, w: w, log: log, stop: make(chan struct{}), done: make(chan struct{})}
-	go c.run(timeout)
+	ctx, stop := context.WithCancel(context.Background())
+	c := &checkpointer{db: db, w: w, log: log, stop: stop, done: make(chan struct{})}
+	go c.run(ctx, timeout)
 	return c, nil
 }
 
-func (c *checkpointer) run(timeout time.Duration) {
+func (c *checkpointer) run(ctx context.Context, timeout time.Duration) {
 	defer close(c.done)
-	t := time.NewTicker(checkpointEvery)
-	defer t.Stop()
 	failing := false
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
-		}
+	tick.Every(ctx, checkpointEvery, func(time.Time) {
 		if c.gcs.Load() > 0 {
-			continue // GC checkpoints between its batches
+			return // GC checkpoints between its batches
 		}
 		frames, err := checkpoint(c.db, timeout)
 		if err == nil && frames >= restartFrames {
 			_, err = checkpoint(c.w, timeout)
 		}
 		if isBusy(err) {
-			continue // another process is checkpointing: that will do
+			return // another process is checkpointing: that will do
 		}
 		if err != nil && !failing { // once per failure streak, not ten times a second
 			c.log.Warn("sqlite session store: background checkpoint failed; the WAL grows until it succeeds", "error", err)
 		}
 		failing = err != nil
-	}
+	})
 }
 
 // checkpoint runs a passive checkpoint on db and returns the WAL's length
@@ -109,7 +105,7 @@ func checkpoint(db *sql.DB, timeout time.Duration) (frames int, err error) {
 // close stops the checkpointer; the writer's close then checkpoints the
 // rest.
 func (c *checkpointer) close() error {
-	close(c.stop)
+	c.stop()
 	<-c.done
 	return c.db.Close()
 }

@@ -96,6 +96,26 @@ func (s *site) setHold(f func(name string)) {
 	s.mu.Unlock()
 }
 
+// startHeld sends request A (method path, which must carry "hold=..." in
+// its query) in the background and returns once A's handler has loaded
+// the session and is held. A runs on when release is called; done gives
+// its answer.
+func (s *site) startHeld(method, path, sid string) (done <-chan answer, release func()) {
+	loaded, held := make(chan struct{}), make(chan struct{})
+	s.setHold(func(string) {
+		close(loaded)
+		select {
+		case <-held:
+		case <-time.After(time.Minute):
+		}
+	})
+	ch := make(chan answer, 1)
+	go func() { ch <- s.do(method, path, sid) }()
+	<-loaded
+	s.setHold(nil)
+	return ch, func() { close(held) }
+}
+
 // answer is what a request got back.
 type answer struct {
 	status int

@@ -3,7 +3,6 @@ package storetest
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/sessiond/sessiond/internal/token"
 	"github.com/sessiond/sessiond/session"
@@ -41,23 +40,12 @@ func StaleWriteAfterLogin(t *testing.T, store session.Store) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newSite(t, store)
 			sid := s.newSession()
-			loaded, release := make(chan struct{}), make(chan struct{})
-			s.setHold(func(string) {
-				close(loaded)
-				select {
-				case <-release:
-				case <-time.After(time.Minute):
-				}
-			})
-			done := make(chan answer, 1)
-			go func() { done <- s.do("POST", tc.a+"&hold=a", sid) }()
-			<-loaded // A has loaded the anonymous session
-			s.setHold(nil)
+			done, release := s.startHeld("POST", tc.a+"&hold=a", sid) // A has loaded the anonymous session
 			b := s.do("POST", tc.b, sid)
 			if b.status != http.StatusOK || b.sid == "" {
 				t.Fatalf("B: %d, cookie %v", b.status, b.sid != "")
 			}
-			close(release)
+			release()
 			a := <-done
 			h, _ := token.Parse(b.sid)
 			rec, err := store.Load(t.Context(), h)

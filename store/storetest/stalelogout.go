@@ -3,7 +3,6 @@ package storetest
 import (
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/sessiond/sessiond/internal/token"
 	"github.com/sessiond/sessiond/session"
@@ -44,18 +43,7 @@ func StaleLogoutAfterLogin(t *testing.T, store session.Store) {
 					t.Fatal("setup: the login set no cookie")
 				}
 			}
-			loaded, release := make(chan struct{}), make(chan struct{})
-			s.setHold(func(string) {
-				close(loaded)
-				select {
-				case <-release:
-				case <-time.After(time.Minute):
-				}
-			})
-			done := make(chan answer, 1)
-			go func() { done <- s.do("POST", tc.a+"&hold=a", sid) }()
-			<-loaded // A has loaded the anonymous session
-			s.setHold(nil)
+			done, release := s.startHeld("POST", tc.a+"&hold=a", sid) // A has loaded the anonymous session
 			cur := sid
 			for i := 0; tc.b != "" && i < max(tc.times, 1); i++ {
 				b := s.do("POST", tc.b, cur)
@@ -69,7 +57,7 @@ func StaleLogoutAfterLogin(t *testing.T, store session.Store) {
 					t.Fatal("setup: A's ID still names the session; rotate it away further")
 				}
 			}
-			close(release)
+			release()
 			if a := <-done; a.status != http.StatusOK {
 				t.Fatalf("A: %d %s", a.status, a.body)
 			}

@@ -100,14 +100,9 @@ func Update(b *testing.B, s session.Store, recs []*session.Record) {
 // share of recs (so no CAS conflicts: this measures the store, not retries).
 func UpdateParallel(b *testing.B, s session.Store, recs []*session.Record, p int) {
 	ctx := context.Background()
-	var next atomic.Int64
-	parts := p * 64
-	b.SetParallelism(p)
-	b.ResetTimer()
+	shares := shareUpdaters(b, recs, p)
 	b.RunParallel(func(pb *testing.PB) {
-		k := int(next.Add(1)-1) % parts
-		n := len(recs) / parts
-		u := NewUpdater(recs[k*n : (k+1)*n])
+		u := shares()
 		for pb.Next() {
 			if err := u.Next(ctx, s); err != nil {
 				b.Error(err)
@@ -117,22 +112,33 @@ func UpdateParallel(b *testing.B, s session.Store, recs []*session.Record, p int
 	})
 }
 
+// shareUpdaters sets b's parallelism to p, resets its timer and returns
+// what each of b.RunParallel's goroutines calls once: an Updater on its own
+// share of recs (recs cut in p×64 shares, so no two goroutines update
+// one record).
+func shareUpdaters(b *testing.B, recs []*session.Record, p int) func() *Updater {
+	var next atomic.Int64
+	parts := p * 64
+	b.SetParallelism(p)
+	b.ResetTimer()
+	return func() *Updater {
+		k := int(next.Add(1)-1) % parts
+		n := len(recs) / parts
+		return NewUpdater(recs[k*n : (k+1)*n])
+	}
+}
+
 // Mixed runs a request-like mix from GOMAXPROCS×p goroutines: every
 // writeEvery-th operation an Update of the goroutine's own records, the
 // others Loads of any record. It reports p50/p99 latency of each kind as
 // metrics besides ns/op.
 func Mixed(b *testing.B, s session.Store, recs []*session.Record, p, writeEvery int) {
 	ctx := context.Background()
-	var next atomic.Int64
 	var mu sync.Mutex
 	var loads, updates []time.Duration
-	parts := p * 64
-	b.SetParallelism(p)
-	b.ResetTimer()
+	shares := shareUpdaters(b, recs, p)
 	b.RunParallel(func(pb *testing.PB) {
-		k := int(next.Add(1)-1) % parts
-		n := len(recs) / parts
-		u := NewUpdater(recs[k*n : (k+1)*n])
+		u := shares()
 		var myLoads, myUpdates []time.Duration
 		for i := 0; pb.Next(); i++ {
 			t0 := time.Now()

@@ -1,4 +1,4 @@
-package config
+package secure
 
 import (
 	"errors"
@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// Selector is the small CSS subset a redirect rule's form condition uses to
-// spot a page that must be served over HTTPS (a login form): one compound
+// Selector is the small CSS subset a content rule (Rule.Form) uses to spot
+// a page that must be served over HTTPS (a login form): one compound
 // selector, no combinators — an optional tag, an optional #id, any number
 // of .classes and [attr] or [attr=value] tests, e.g.
 //
