@@ -1,6 +1,6 @@
 // Package gateway is sessiond's reverse proxy: it gives any backend — PHP,
 // Python, Node, a CGI script, a static site — the same secure sessions,
-// passed through headers (SPEC §2 "Gateway protocol"): the session and
+// passed through headers (package wire, the gateway protocol): the session and
 // identity go to the backend as request headers, updates come back as
 // response headers that the client never sees, and session cookies never
 // reach the backend.
@@ -17,7 +17,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/sessiond/sessiond/internal/tick"
 	"io"
 	"log/slog"
 	"net"
@@ -25,6 +24,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/sessiond/sessiond/internal/tick"
 
 	"github.com/sessiond/sessiond/remember"
 

@@ -393,7 +393,7 @@ func TestCGIEnvironment(t *testing.T) {
 		t.Fatalf("second CGI run = %q", body)
 	}
 	// A non-canonical path is sent to its canonical form before anything
-	// runs (SPEC §5); that path is no script.
+	// runs; that path is no script.
 	if resp, body := g.do(c, "GET", g.httpsURL+"/cgi-bin/../../etc/passwd", nil, nil); resp.StatusCode != http.StatusFound ||
 		resp.Header.Get("Location") != "/etc/passwd" || strings.Contains(body, "root:") {
 		t.Fatalf("path traversal = %d to %q", resp.StatusCode, resp.Header.Get("Location"))

@@ -114,8 +114,8 @@ func foldKey(c byte) byte {
 }
 
 // identityHeaders are headers that backends, frameworks and CGI take for
-// the client's identity or transport (SPEC §5 "Headers a client may not
-// send"), as headerKey. Every x-forwarded-* name is dropped too.
+// the client's identity or transport, so a client may never send them,
+// as headerKey. Every x-forwarded-* name is dropped too.
 var identityHeaders = map[string]bool{
 	"forwarded": true, "x-real-ip": true, "x-client-ip": true, "true-client-ip": true,
 	"remote-user": true, "x-remote-user": true, "x-remote-addr": true,

@@ -143,13 +143,21 @@ func (g *api) adminError(w http.ResponseWriter, err error) {
 	}
 }
 
-type sessionJSON struct {
+// Session is one session as the admin API lists it.
+type Session struct {
 	Ref       string    `json:"ref"`
 	Created   time.Time `json:"created"`
 	LastSeen  time.Time `json:"last_seen"`
 	IP        string    `json:"ip"`
 	UserAgent string    `json:"user_agent"`
 	Area      string    `json:"area,omitempty"`
+}
+
+// SessionList is the admin API's answer listing a user's sessions.
+type SessionList struct {
+	Realm    string    `json:"realm,omitempty"`
+	User     string    `json:"user"`
+	Sessions []Session `json:"sessions"`
 }
 
 func (g *api) realmNames() []string {
@@ -189,11 +197,11 @@ func (g *api) adminList(w http.ResponseWriter, r *http.Request) {
 		g.adminError(w, err)
 		return
 	}
-	out := make([]sessionJSON, 0, len(list))
+	out := make([]Session, 0, len(list))
 	for _, s := range list {
-		out = append(out, sessionJSON{s.Ref, s.Created, s.LastSeen, s.IP, s.UserAgent, s.Area})
+		out = append(out, Session{s.Ref, s.Created, s.LastSeen, s.IP, s.UserAgent, s.Area})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"realm": realm, "user": r.PathValue("user"), "sessions": out})
+	writeJSON(w, http.StatusOK, SessionList{Realm: realm, User: r.PathValue("user"), Sessions: out})
 }
 
 func (g *api) adminRevokeAll(w http.ResponseWriter, r *http.Request) {

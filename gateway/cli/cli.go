@@ -13,9 +13,10 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"golang.org/x/term"
+
 	"github.com/sessiond/sessiond/gateway/demo"
 	"github.com/sessiond/sessiond/gateway/htpasswd"
-	"golang.org/x/term"
 )
 
 const usage = `sessiond — secure web sessions for any backend.

@@ -18,7 +18,7 @@ import (
 )
 
 // runCookie is `sessiond cookie decode`: open a cookie-store session with
-// the key file, to see what a browser carries (SPEC M29). It shows the
+// the key file, to see what a browser carries. It shows the
 // session's Ref, user and data — never a key. Revocations are not consulted:
 // a decoded cookie may have been revoked server-side.
 func runCookie(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessiond/sessiond/gateway"
 	"github.com/sessiond/sessiond/gateway/config"
+	"github.com/sessiond/sessiond/internal/tick"
 	"github.com/sessiond/sessiond/remember"
 	"github.com/sessiond/sessiond/session"
 	"github.com/sessiond/sessiond/store/certkv"
@@ -179,18 +180,11 @@ func sweepRevocations(ctx context.Context, rev *cookie.SQLRevocations, closeStor
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(10 * time.Minute)
-		defer t.Stop()
-		for {
-			select {
-			case <-gcCtx.Done():
-				return
-			case now := <-t.C:
-				if _, err := rev.GC(gcCtx, now); err != nil && gcCtx.Err() == nil {
-					slog.Error("sessiond: sweeping cookie revocations", "err", err)
-				}
+		tick.Every(gcCtx, 10*time.Minute, func(now time.Time) {
+			if _, err := rev.GC(gcCtx, now); err != nil && gcCtx.Err() == nil {
+				slog.Error("sessiond: sweeping cookie revocations", "err", err)
 			}
-		}
+		})
 	}()
 	return func() error { stop(); <-done; return closeStore() }
 }

@@ -12,29 +12,15 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/sessiond/sessiond/gateway/admin"
 )
-
-// adminSession is one session as the admin API lists it.
-type adminSession struct {
-	Ref       string    `json:"ref"`
-	Created   time.Time `json:"created"`
-	LastSeen  time.Time `json:"last_seen"`
-	IP        string    `json:"ip"`
-	UserAgent string    `json:"user_agent"`
-	Area      string    `json:"area,omitempty"`
-}
-
-type adminList struct {
-	Realm    string         `json:"realm,omitempty"`
-	User     string         `json:"user"`
-	Sessions []adminSession `json:"sessions"`
-}
 
 const sessionsUsage = `sessions list USER | show USER REF | revoke USER REF | revoke-user USER
         [--realm REALM] [--json] [--admin HOST:PORT] [--token-file FILE]`
 
 // runSessions lists and revokes a user's sessions through a running
-// gateway's admin API (SPEC M29). Sessions are named by their Ref.
+// gateway's admin API. Sessions are named by their Ref, never by ID.
 func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sessions", sessionsUsage, stderr)
 	client := adminFlags(fs)
@@ -79,12 +65,12 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	path := "/api/realms/" + url.PathEscape(*realm) + "/users/" + url.PathEscape(user) + "/sessions"
 	switch sub {
 	case "list", "show":
-		var l adminList
+		var l admin.SessionList
 		if err := c.do(ctx, http.MethodGet, path, &l); err != nil {
 			return err
 		}
 		if sub == "show" {
-			var found []adminSession
+			var found []admin.Session
 			for _, s := range l.Sessions {
 				if s.Ref == pos[1] {
 					found = append(found, s)

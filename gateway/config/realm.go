@@ -17,7 +17,8 @@ func (s *Site) EffectiveRealm() string {
 // validateRealms checks that sites share sessions only when the
 // configuration says so explicitly — the same realm set on each of them —
 // and only between sites of one mode: an HTTPS-only site must never accept
-// a session that has travelled over plain HTTP (SPEC §5).
+// a session that has travelled over plain HTTP (it may have been read or
+// planted there).
 type realmMember struct {
 	path string
 	site *Site

@@ -183,7 +183,7 @@ func (s *Site) InSession(urlPath string) bool {
 }
 
 // checkAuthInSession requires every path an auth_required prefix covers
-// to have sessions (SPEC §6): none may be excluded, and one include must
+// to have sessions: none may be excluded, and one include must
 // cover all of them; a path without sessions is forwarded as it is, so a
 // login could not be required there.
 func checkAuthInSession(s *Site, key, v string, p *problems) {

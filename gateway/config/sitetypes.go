@@ -173,8 +173,8 @@ type Cookie struct {
 	Persist time.Duration `yaml:"persist"`
 }
 
-// Bind ties a session to properties of its client (seed 002's caveats
-// apply: addresses change on mobile networks and behind proxies).
+// Bind ties a session to properties of its client. Addresses change on
+// mobile networks and behind proxies: bind to the IP with care.
 type Bind struct {
 	IP        IPBinding `yaml:"ip"`
 	UserAgent bool      `yaml:"user_agent"`

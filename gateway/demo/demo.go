@@ -1,6 +1,6 @@
 // Package demo runs `sessiond demo`: the gateway with embedded SQLite, a
 // self-signed certificate for localhost and *.localhost, and three sites
-// served by the examples/shop backend (SPEC §2 "Demo"):
+// served by the examples/shop backend:
 //
 //   - shop.localhost: mixed mode; browse and fill the cart over HTTP,
 //     /checkout, /account, /login and /admin over HTTPS (rules), /admin

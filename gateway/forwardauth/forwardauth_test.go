@@ -38,8 +38,8 @@ func TestHost(t *testing.T) {
 // only; anyone else's forwarding headers send the login page to "/".
 func TestKeepTrustedOnly(t *testing.T) {
 	h := New(Config{Hosts: []string{"app.example"}, Trusted: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")},
-		LoginURL:     func(next string) string { return "/login?next=" + next },
-		ErrorPage:    func(w http.ResponseWriter, code int, msg string) { http.Error(w, msg, code) }})
+		LoginURL:  func(next string) string { return "/login?next=" + next },
+		ErrorPage: func(w http.ResponseWriter, code int, msg string) { http.Error(w, msg, code) }})
 	for _, tc := range []struct {
 		name, peer, want string
 		code             int
