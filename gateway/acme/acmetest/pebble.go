@@ -235,19 +235,33 @@ func (p *Pebble) proxy(t testing.TB, from, to int) {
 	}()
 }
 
+// dnsPorts listens on one port number for UDP and TCP. The UDP port is
+// free when chosen, but another test's TCP socket may hold the same
+// number: then it tries another.
+func dnsPorts(t testing.TB) (net.PacketConn, net.Listener) {
+	var last error
+	for range 20 {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			return pc, ln
+		}
+		pc.Close()
+		last = err
+	}
+	t.Fatalf("dns: no port free for both UDP and TCP: %v", last)
+	return nil, nil
+}
+
 // startDNS answers every A query with 127.0.0.1 and every other query
 // with no record, over UDP and TCP on one port of its own; it returns the
 // address.
 func startDNS(t testing.TB) string {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	pc, ln := dnsPorts(t)
 	t.Cleanup(func() { pc.Close() })
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { ln.Close() })
 	go func() {
 		buf := make([]byte, 1500)
