@@ -69,6 +69,7 @@ type options struct {
 	sessions     int
 	only         *regexp.Regexp
 	sessiondBin  string
+	baselineBin  string
 	keep         bool
 	profile      string
 	profileSecs  time.Duration
@@ -94,6 +95,7 @@ func main() {
 	flag.IntVar(&o.sessions, "sessions", 5000, "live sessions created per store for the memory figures")
 	only := flag.String("only", "", "regexp: measure only the targets it matches (the reference proxies always run)")
 	flag.StringVar(&o.sessiondBin, "sessiond", "", "a sessiond binary to measure (default: build ./cmd/sessiond)")
+	flag.StringVar(&o.baselineBin, "baseline", "", "a second sessiond binary (an earlier build) measured beside the first in the same rounds: its read-only targets are named sessiond-STORE@base")
 	flag.StringVar(&o.oauth2Proxy, "oauth2-proxy", "", "the oauth2-proxy binary (default: on PATH, else in $(go env GOPATH)/bin)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (configs, logs)")
 	flag.StringVar(&o.profile, "profile", "", "instead of measuring, CPU-profile the sessiond serving this target (e.g. sessiond-sqlite) under wrk")
@@ -199,12 +201,15 @@ func run(o options, dir string) {
 
 	beAddr := freeAddr()
 	be := startProc("backend", dir, "ready", "", []string{roleEnv + "=backend"}, self, beAddr)
+	backendPID = be.pid
 	upstream := "http://" + beAddr
 	pAddr, pTLS := freeAddr(), freeAddr()
 	px := startProc("proxy", dir, "ready", "", []string{roleEnv + "=proxy"}, self, pAddr, upstream)
 	pxTLS := startProc("proxy-tls", dir, "ready", "", []string{roleEnv + "=proxy"}, self, pTLS, upstream, cert, key)
 
-	want := func(name string) bool { return o.only == nil || o.only.MatchString(name) }
+	want := func(name string) bool {
+		return o.only == nil || o.only.MatchString(strings.TrimSuffix(name, "@base"))
+	}
 	wantAny := func(prefix string) bool {
 		if o.only == nil {
 			return true
@@ -313,19 +318,21 @@ func run(o options, dir string) {
 			// and shows what the sessions take.
 			env = []string{"GOGC=100"}
 		}
-		sd := startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, redisURL, pgURL, trusted, env)
+		sd := startSessiond(bin, dir, kind, "", httpAddr, httpsAddr, upstream, cert, key, redisURL, pgURL, trusted, env)
 		base, tbase := "http://"+httpAddr, "https://"+httpsAddr
-		// The cookie store has no mixed mode (a cookie cannot hold two
-		// IDs): its plain-HTTP figures are HTTPS-only behind a trusted
-		// proxy (X-Forwarded-Proto from 127.0.0.1), when this sessiond
-		// has the key, and its TLS figures are TLS at the gateway.
-		site, host, ck, extra := base, hostMixed, "sid", []string(nil)
-		ref := "proxy"
-		switch {
-		case kind == "cookie" && trusted:
-			host, ck, extra = hostProxied, "__Host-sid", []string{"X-Forwarded-Proto: https"}
-		case kind == "cookie":
-			site, host, ck, ref = tbase, hostSecure, "__Host-sid", "proxy/tls"
+		site, host, ck, extra, ref := siteOf(kind, base, tbase, trusted)
+		if o.baselineBin != "" {
+			// The earlier build, on the same store server, its read-only
+			// request only: an A/B pair within each round.
+			bh, bs := freeAddr(), freeAddr()
+			bd := startSessiond(o.baselineBin, dir, kind, "@base", bh, bs, upstream, cert, key, redisURL, pgURL, trusted, env)
+			bsite, bhost, bck, bextra, bref := siteOf(kind, "http://"+bh, "https://"+bs, trusted)
+			bhdr := append([]string{"Host: " + bhost}, bextra...)
+			bhdr = append(bhdr, "Cookie: "+mustCookie(bsite, bhost, bextra, bck))
+			if bref == "proxy" {
+				add(&target{name: name + "@base", group: "read", url: bsite + "/page", headers: bhdr, pid: bd.pid, ref: bref,
+					check: probe(bsite+"/check", bhost, bhdr, false, "session=cart=1%2c2%2c3")})
+			}
 		}
 		mt := memTarget{name: name, base: site, host: host, cookie: ck, headers: extra}
 		switch kind {
@@ -371,6 +378,21 @@ func run(o options, dir string) {
 		mem = memoryPerSession(o, dir)
 	}
 	report(os.Stdout, o, targets, results, mem, trusted)
+}
+
+// siteOf is the site a sessiond's targets use: the cookie store has no
+// mixed mode (a cookie cannot hold two IDs), so its plain-HTTP figures are
+// HTTPS-only behind a trusted proxy (X-Forwarded-Proto from 127.0.0.1),
+// when the binary has the key, and its TLS figures TLS at the gateway.
+func siteOf(kind, base, tbase string, trusted bool) (site, host, cookie string, extra []string, ref string) {
+	site, host, cookie, ref = base, hostMixed, "sid", "proxy"
+	switch {
+	case kind == "cookie" && trusted:
+		host, cookie, extra = hostProxied, "__Host-sid", []string{"X-Forwarded-Proto: https"}
+	case kind == "cookie":
+		site, host, cookie, ref = tbase, hostSecure, "__Host-sid", "proxy/tls"
+	}
+	return site, host, cookie, extra, ref
 }
 
 // client is the harness's own HTTP client for set-up and probes

@@ -86,12 +86,13 @@ func runRole(role string, args []string) {
 	log.Fatal(srv.Serve(ln))
 }
 
-// upstreamTransport has the settings of gateway.UpstreamTransport (the
-// transport of sessiond's ReverseProxy path): the default transport with
-// an idle pool sized for a proxy. The harness imports nothing from the
+// upstreamTransport has the settings of upstream.Pooled (what sessiond's
+// upstream Transport runs on): the default transport with an idle pool
+// sized for a proxy and no transparent compression. The harness imports nothing from the
 // main module, so that it builds whatever the module's dependencies are.
 func upstreamTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DisableCompression = true
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 256
 	t.IdleConnTimeout = 90 * time.Second
@@ -231,6 +232,26 @@ func cpuTicks(pid int, tree bool) int64 {
 		}
 	}
 	return total + reapedTicks(pid)
+}
+
+// machineTicks is the CPU time every process of the machine has used
+// (clock ticks): the user, nice, system, irq and softirq columns of the
+// cpu line of /proc/stat (loopback TCP runs in softirq).
+func machineTicks() int64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	var total int64
+	for _, i := range []int{1, 2, 3, 6, 7} { // user nice system irq softirq
+		if i < len(f) {
+			n, _ := strconv.ParseInt(f[i], 10, 64)
+			total += n
+		}
+	}
+	return total
 }
 
 // readStat returns utime+stime and the parent pid from /proc/PID/stat.

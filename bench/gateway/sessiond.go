@@ -49,8 +49,8 @@ func storeYAML(dir, kind string, redisURL, pgURL string) string {
 // after 2 h, so their touch interval (a tenth: 12 min) is longer than a
 // run: a read-only request never falls due for a touch (a write, and for
 // the cookie store a new cookie that wrk would not send back).
-func startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, redisURL, pgURL string, trusted bool, env []string) *proc {
-	d := filepath.Join(dir, "sessiond-"+kind)
+func startSessiond(bin, dir, kind, label, httpAddr, httpsAddr, upstream, cert, key, redisURL, pgURL string, trusted bool, env []string) *proc {
+	d := filepath.Join(dir, "sessiond-"+kind+label)
 	os.MkdirAll(d, 0o700)
 	var b strings.Builder
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
@@ -87,7 +87,7 @@ func startSessiond(bin, dir, kind, httpAddr, httpsAddr, upstream, cert, key, red
 	if out, err := exec.Command(bin, "check-config", conf).CombinedOutput(); err != nil {
 		fatalf("sessiond check-config %s: %v\n%s", conf, err, out)
 	}
-	return startProc("sessiond-"+kind, dir, "sessiond: ready", "", env, bin, "serve", "--config", conf)
+	return startProc("sessiond-"+kind+label, dir, "sessiond: ready", "", env, bin, "serve", "--config", conf)
 }
 
 // trustedProxiesKey reports whether this sessiond accepts the

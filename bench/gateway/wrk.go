@@ -17,7 +17,13 @@ type measurement struct {
 	errs     int64         // non-2xx/3xx responses and socket errors
 	non2xx   int64         // of which non-2xx/3xx responses
 	cpu      time.Duration // the server process's own CPU time per request
+	beCPU    time.Duration // the backend process's CPU time per request
+	allCPU   time.Duration // every process's CPU time per request (wrk included): /proc/stat
 }
+
+// backendPID is the backend process, whose CPU time every run counts too:
+// a proxy's headers and connection use change what the backend spends.
+var backendPID int
 
 var (
 	reRequests = regexp.MustCompile(`(\d+) requests in`)
@@ -35,9 +41,9 @@ func runWrk(url string, headers []string, threads, conns int, d time.Duration, p
 		args = append(args, "-H", h)
 	}
 	args = append(args, url)
-	cpu0 := cpuTicks(pid, tree)
+	cpu0, be0, all0 := cpuTicks(pid, tree), cpuTicks(backendPID, false), machineTicks()
 	out, err := exec.Command("wrk", args...).CombinedOutput()
-	cpu1 := cpuTicks(pid, tree)
+	cpu1, be1, all1 := cpuTicks(pid, tree), cpuTicks(backendPID, false), machineTicks()
 	if err != nil {
 		return measurement{}, fmt.Errorf("wrk %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -73,5 +79,7 @@ func runWrk(url string, headers []string, threads, conns int, d time.Duration, p
 		return m, fmt.Errorf("wrk output not understood:\n%s", s)
 	}
 	m.cpu = time.Duration(cpu1-cpu0) * clockTick / time.Duration(m.reqs)
+	m.beCPU = time.Duration(be1-be0) * clockTick / time.Duration(m.reqs)
+	m.allCPU = time.Duration(all1-all0) * clockTick / time.Duration(m.reqs)
 	return m, nil
 }
