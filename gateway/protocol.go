@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -55,7 +56,10 @@ func isProtocol(h wire.Headers, name string) bool {
 		return true
 	}
 	for _, n := range [...]string{h.Session, h.User, h.Ref, h.Secure, h.CSRF, h.CSRFField, h.Email, h.Groups, h.Replace, h.Action} {
-		if isASCII(n) && sameKey(name, n) || !isASCII(n) && headerKey(name) == headerKey(n) {
+		// An ASCII name equal to n under foldKey makes n ASCII too; a
+		// non-ASCII n (the configuration allows it) may still lower-case
+		// to name (the Kelvin sign is a K), so it is compared as headerKey.
+		if sameKey(name, n) || !isASCII(n) && headerKey(name) == headerKey(n) {
 			return true
 		}
 	}
@@ -134,15 +138,34 @@ var transportHeaders = map[string]bool{"forwarded": true, "x-forwarded-for": tru
 // forwarding headers a trusted proxy sets stay until stripForward.
 func stripSpoofed(h wire.Headers, hdr http.Header) {
 	dropConnectionNamed(hdr)
+	var buf [keyBufLen]byte
 	for k := range hdr {
-		hk := headerKey(k)
-		if transportHeaders[hk] {
+		hk := appendHeaderKey(buf[:0], k)
+		if transportHeaders[string(hk)] {
 			continue
 		}
-		if isProtocol(h, k) || identityHeaders[hk] || strings.HasPrefix(hk, "x-forwarded-") {
+		if isProtocol(h, k) || identityHeaders[string(hk)] || bytes.HasPrefix(hk, xForwarded) {
 			delete(hdr, k)
 		}
 	}
+}
+
+// keyBufLen is the stack buffer for a header name in headerKey form:
+// longer names are rare and take an allocation.
+const keyBufLen = 64
+
+var xForwarded = []byte("x-forwarded-")
+
+// appendHeaderKey appends headerKey(name) to dst: for the ASCII names
+// that HTTP allows, without allocating when dst has room.
+func appendHeaderKey(dst []byte, name string) []byte {
+	if !isASCII(name) {
+		return append(dst, headerKey(name)...)
+	}
+	for i := 0; i < len(name); i++ {
+		dst = append(dst, foldKey(name[i]))
+	}
+	return dst
 }
 
 // dropConnectionNamed removes the headers a client's Connection header
@@ -179,9 +202,10 @@ func dropConnectionNamed(hdr http.Header) {
 // X-Forwarded-For/-Host/-Proto on proxied requests) and, for CGI, every
 // name with '_' (CGI cannot tell it from '-').
 func stripForward(hdr http.Header, cgi bool) {
+	var buf [keyBufLen]byte
 	for k := range hdr {
-		hk := headerKey(k)
-		if transportHeaders[hk] || strings.HasPrefix(hk, "x-forwarded-") || identityHeaders[hk] || (cgi && strings.Contains(k, "_")) {
+		hk := appendHeaderKey(buf[:0], k)
+		if transportHeaders[string(hk)] || bytes.HasPrefix(hk, xForwarded) || identityHeaders[string(hk)] || (cgi && strings.Contains(k, "_")) {
 			delete(hdr, k)
 		}
 	}

@@ -1,11 +1,14 @@
 package upstream
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -60,6 +63,16 @@ func TestProxyForwardingRules(t *testing.T) {
 				}
 			}
 		}},
+		{"no Accept-Encoding added for a client that sent none", "", "/p", nil, func(t *testing.T, r *http.Request) {
+			if ae, ok := r.Header["Accept-Encoding"]; ok {
+				t.Errorf("Accept-Encoding %q added", ae)
+			}
+		}},
+		{"Accept-Encoding as the client sent it", "", "/p", http.Header{"Accept-Encoding": {"br"}}, func(t *testing.T, r *http.Request) {
+			if ae := r.Header.Values("Accept-Encoding"); strings.Join(ae, ",") != "br" {
+				t.Errorf("Accept-Encoding = %q, want br", ae)
+			}
+		}},
 		{"no Go User-Agent added; Te: trailers kept", "", "/p", http.Header{"Te": {"trailers, deflate"}}, func(t *testing.T, r *http.Request) {
 			if ua := r.Header.Get("User-Agent"); ua != "" {
 				t.Errorf("User-Agent %q added", ua)
@@ -87,6 +100,47 @@ func TestProxyForwardingRules(t *testing.T) {
 				t.Fatalf("status %d", w.Code)
 			}
 			tt.check(t, <-seen)
+		})
+	}
+}
+
+// TestProxyPassesEncodedBody: a backend's compressed answer reaches the
+// client as the backend sent it (encoding, length and bytes), never
+// decompressed in the gateway.
+func TestProxyPassesEncodedBody(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	io.WriteString(zw, strings.Repeat("hello ", 100))
+	zw.Close()
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Length", strconv.Itoa(gz.Len()))
+		w.Write(gz.Bytes())
+	}))
+	defer be.Close()
+	u, _ := url.Parse(be.URL)
+	p, err := NewProxy(ProxyConfig{URL: u, Forwarded: func(*http.Request) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.CloseIdleConnections()
+	for _, ae := range []string{"", "gzip"} {
+		t.Run("Accept-Encoding="+ae, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "http://app.test/", nil)
+			if ae != "" {
+				r.Header.Set("Accept-Encoding", ae)
+			}
+			w := httptest.NewRecorder()
+			p.ServeHTTP(w, r)
+			if ce := w.Header().Get("Content-Encoding"); ce != "gzip" {
+				t.Errorf("Content-Encoding %q, want gzip", ce)
+			}
+			if cl := w.Header().Get("Content-Length"); cl != strconv.Itoa(gz.Len()) {
+				t.Errorf("Content-Length %q, want %d", cl, gz.Len())
+			}
+			if !bytes.Equal(w.Body.Bytes(), gz.Bytes()) {
+				t.Errorf("body is not the backend's compressed bytes (%d bytes)", w.Body.Len())
+			}
 		})
 	}
 }

@@ -91,11 +91,16 @@ type Transport struct {
 	log  *slog.Logger
 }
 
-// Pooled is net/http's default transport with a pool sized for a proxy:
-// what Transport runs on, and what a bare httputil.ReverseProxy to
-// compare it with should use.
+// Pooled is net/http's default transport with a pool sized for a proxy,
+// and without transparent compression (the client's Accept-Encoding
+// reaches the backend as the client sent it, and the backend's encoding
+// reaches the client: the default would ask a backend for gzip on a
+// client's behalf and decompress its answer in the gateway): what
+// Transport runs on, and what a bare httputil.ReverseProxy to compare it
+// with should use.
 func Pooled() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DisableCompression = true
 	t.MaxIdleConns = MaxIdleConns
 	t.MaxIdleConnsPerHost = MaxIdleConnsPerHost
 	t.IdleConnTimeout = IdleConnTimeout
