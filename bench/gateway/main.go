@@ -99,6 +99,7 @@ func main() {
 	flag.StringVar(&o.oauth2Proxy, "oauth2-proxy", "", "the oauth2-proxy binary (default: on PATH, else in $(go env GOPATH)/bin)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the working directory (configs, logs)")
 	flag.StringVar(&o.profile, "profile", "", "instead of measuring, CPU-profile the sessiond serving this target (e.g. sessiond-sqlite) under wrk")
+	breakdownOf := flag.String("breakdown", "", "print where the CPU of this CPU profile (from -profile) goes, by kind of work, and exit")
 	flag.StringVar(&o.profileOut, "profile-out", "gwbench-cpu.pprof", "where -profile writes the CPU profile")
 	flag.DurationVar(&o.profileSecs, "profile-duration", 10*time.Second, "wrk duration for -profile")
 	flag.StringVar(&o.postgresURL, "postgres", envOr("SESSIOND_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"),
@@ -106,6 +107,12 @@ func main() {
 	flag.BoolVar(&o.skipMemory, "skip-memory", false, "skip the memory-per-session figures")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "wrk warm-up per target before the first round")
 	flag.Parse()
+	if *breakdownOf != "" {
+		if err := breakdown(os.Stdout, *breakdownOf); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	if *quick { // fewer, shorter rounds, unless given explicitly
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -92,4 +92,7 @@ func profileTarget(o options, targets []*target) {
 	}
 	log.Printf("%s: %.0f req/s, p99 %v, %v CPU/req", t.name, m.rps, m.p99, m.cpu)
 	log.Printf("profile written: go tool pprof -top %s", out)
+	if err := breakdown(os.Stdout, out); err != nil {
+		log.Printf("breakdown: %v", err)
+	}
 }
