@@ -60,6 +60,12 @@ func breakdown(w io.Writer, profile string) error {
 	return nil
 }
 
+// storeStack reports whether a stack is a session store's client talking
+// to its server.
+func storeStack(stack string) bool {
+	return strings.Contains(stack, "github.com/redis/go-redis") || strings.Contains(stack, "github.com/jackc/pgx")
+}
+
 var reTraceHead = regexp.MustCompile(`^\s*([\d.]+)(s|ms|us)\s+(\S.*)$`)
 
 // frameKind is the kind of work a frame does, "" for frames that only
@@ -81,6 +87,8 @@ func frameKind(f, stack string) string {
 		return "GC (background mark, sweep, assists)"
 	case has("runtime.mallocgc"):
 		return "allocation (mallocgc)"
+	case (f == "syscall.write" || f == "syscall.Write" || f == "syscall.read" || f == "syscall.Read") && storeStack(stack):
+		return "system call: the session store's round trip (Redis, PostgreSQL)"
 	case f == "syscall.write" || f == "syscall.Write":
 		if strings.Contains(stack, "persistConnWriter") || strings.Contains(stack, "writeLoop") {
 			return "system call: write the request to the backend"
@@ -95,8 +103,8 @@ func frameKind(f, stack string) string {
 		return "session store: SQLite cache check (pread, fstat)"
 	case has("runtime.netpoll", "internal/runtime/syscall/linux.EpollWait"):
 		return "runtime: netpoll"
-	case has(mod + "store/"):
-		return "session store (load, cache)"
+	case has(mod+"store/", "github.com/redis/go-redis", "github.com/jackc/pgx", "github.com/jackc/puddle"):
+		return "session store (load, cache, client library)"
 	case has(mod + "session."):
 		return "session middleware"
 	case has(mod + "gateway/upstream"):
