@@ -103,6 +103,9 @@ func IsSecureRequest(r *http.Request, trusted []netip.Prefix) bool {
 	if r.TLS != nil {
 		return true
 	}
+	if len(trusted) == 0 {
+		return false // no proxy to believe: nothing to parse
+	}
 	if _, ok := peerOf(r, trusted); !ok {
 		return false
 	}

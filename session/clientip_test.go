@@ -1,7 +1,9 @@
 package session_test
 
 import (
+	"crypto/tls"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 
@@ -53,5 +55,23 @@ func TestForwardedHeadersRightmost(t *testing.T) {
 				t.Errorf("IsSecureRequest = %v, want %v", got, tt.wantSecure)
 			}
 		})
+	}
+}
+
+// TestForwardedProtoWithoutTrustedProxies: with no trusted proxy, a
+// client's X-Forwarded-Proto never makes a plain-HTTP request secure,
+// whatever its peer; TLS always does.
+func TestForwardedProtoWithoutTrustedProxies(t *testing.T) {
+	for _, peer := range []string{"127.0.0.1:1234", "10.0.0.1:1234", "[::1]:1234", "not an address"} {
+		r := httptest.NewRequest("GET", "http://app.test/", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-Proto", "https")
+		if session.IsSecureRequest(r, nil) {
+			t.Errorf("peer %q: X-Forwarded-Proto https believed with no trusted proxy", peer)
+		}
+		r.TLS = &tls.ConnectionState{}
+		if !session.IsSecureRequest(r, nil) {
+			t.Errorf("peer %q: a TLS request is not secure", peer)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package admin
 import (
 	"context"
 	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,16 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	audit    *prometheus.CounterVec
 	logins   *prometheus.CounterVec
+
+	// The series Request updates, by requestKey and by site: looked up
+	// once each, not per request (WithLabelValues hashes and locks).
+	counters  sync.Map // requestKey → prometheus.Counter
+	latencies sync.Map // site → prometheus.Observer
+}
+
+type requestKey struct {
+	site  string
+	class int // the status code's first digit
 }
 
 // NewMetrics registers the gateway's series in a new registry.
@@ -40,8 +52,17 @@ func (m *Metrics) Request(site string, code int, d time.Duration) {
 	if code == 0 {
 		code = http.StatusOK
 	}
-	m.requests.WithLabelValues(site, string(rune('0'+code/100))+"xx").Inc()
-	m.latency.WithLabelValues(site).Observe(d.Seconds())
+	k := requestKey{site, code / 100}
+	c, ok := m.counters.Load(k)
+	if !ok {
+		c, _ = m.counters.LoadOrStore(k, m.requests.WithLabelValues(site, strconv.Itoa(k.class)+"xx"))
+	}
+	c.(prometheus.Counter).Inc()
+	o, ok := m.latencies.Load(site)
+	if !ok {
+		o, _ = m.latencies.LoadOrStore(site, m.latency.WithLabelValues(site))
+	}
+	o.(prometheus.Observer).Observe(d.Seconds())
 }
 
 // Login counts a login attempt by result.
