@@ -343,3 +343,20 @@ func TestIsProtocolMatchesHeaderKey(t *testing.T) {
 		t.Errorf("isProtocol allocates %v times per call", allocs)
 	}
 }
+
+// appendHeaderKey, which the spoofing checks use, is headerKey, ASCII or
+// not, short or longer than its stack buffer; and it does not allocate
+// for the names HTTP allows.
+func TestAppendHeaderKeyIsHeaderKey(t *testing.T) {
+	names := []string{"X-Session", "x_session_user", "X_Forwarded_For", "FORWARDED", "X-Real-IP", "Remote_User",
+		"X-\u212Aey", "X-Sess\u0130on", "\u212A", "", "x", strings.Repeat("X_Long-", 20)}
+	for _, n := range names {
+		if got, want := string(appendHeaderKey(nil, n)), headerKey(n); got != want {
+			t.Errorf("appendHeaderKey(%q) = %q, headerKey = %q", n, got, want)
+		}
+	}
+	var buf [keyBufLen]byte
+	if allocs := testing.AllocsPerRun(100, func() { appendHeaderKey(buf[:0], "X-Forwarded-For") }); allocs != 0 {
+		t.Errorf("appendHeaderKey allocates %v times per call", allocs)
+	}
+}
