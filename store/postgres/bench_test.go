@@ -20,6 +20,7 @@ import (
 var (
 	gcRows   = flag.Int("gcrows", 200_000, "expired rows BenchmarkLoadDuringGC collects")
 	gcTarget = flag.Duration("gctarget", 0, "Config.GCTarget for BenchmarkLoadDuringGC (0: default)")
+	gcIdle   = flag.Duration("gcidle", 3*time.Second, "how long BenchmarkLoadDuringGC measures the idle store before the sweep")
 )
 
 const benchLive = 10_000 // live records the benchmarks pick from
@@ -113,6 +114,6 @@ func BenchmarkLoadDuringGC(b *testing.B) {
 		if err := execSQL(context.Background(), url, `VACUUM ANALYZE `+schema+`.sessiond_sessions, `+schema+`.sessiond_ids`); err != nil {
 			b.Fatal(err)
 		}
-		sqlbench.LoadDuringGC(b, s, live, *gcRows, 3*time.Second)
+		sqlbench.LoadDuringGC(b, s, live, *gcRows, *gcIdle)
 	}
 }

@@ -199,3 +199,34 @@ func TestExpiredUnsweptIsRefused(t *testing.T) {
 		return queryInt(t, url, `SELECT count(*) FROM `+schema+`.sessiond_sessions WHERE expires <= $1`, at)
 	})
 }
+
+// TestGCBatchRechecksExpiry: GC reads the ids to delete ahead of the batch
+// that deletes them; a record renewed in between (no longer expired at the
+// sweep's cut-off) is left alone, the others are deleted with their ID rows.
+func TestGCBatchRechecksExpiry(t *testing.T) {
+	url := testenv.PostgresURL(t)
+	schema := freshSchema(t, url)
+	s := newStore(t, postgres.Config{URL: url, Schema: schema})
+	ctx := context.Background()
+	now := time.Now()
+	renewed, expired := storetest.NewRecord(), storetest.NewRecord()
+	renewed.Expires, expired.Expires = now.Add(time.Hour), now.Add(-time.Minute)
+	for _, r := range []*session.Record{renewed, expired} {
+		if err := s.Create(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := func(r *session.Record) int64 {
+		return int64(queryInt(t, url, `SELECT id FROM `+schema+`.sessiond_sessions WHERE ref = $1`, r.Ref))
+	}
+	n, err := postgres.GCBatch(s, ctx, now, []int64{id(renewed), id(expired)})
+	if n != 1 || err != nil {
+		t.Fatalf("GC batch = %d, %v; want 1, nil", n, err)
+	}
+	if _, err := s.Load(ctx, renewed.ID); err != nil {
+		t.Fatalf("renewed record: %v", err)
+	}
+	if _, err := s.Load(ctx, expired.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("expired record: %v, want ErrNotFound", err)
+	}
+}

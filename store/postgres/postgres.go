@@ -88,8 +88,8 @@ type Config struct {
 	GCBatch int
 	// GCTarget is how long one GC statement should take: batch sizes
 	// adapt to it (up to GCBatch) and GC pauses three times as long after
-	// each (see gcPause). Default 2ms; negative: always GCBatch rows, back
-	// to back (fastest collection).
+	// each (see gcPause). Default 0.5ms (see Store.GC); negative: always
+	// GCBatch rows, back to back (fastest collection).
 	GCTarget time.Duration
 	// Logger receives migration and GC messages (never IDs, hashes or
 	// session data). Default slog.Default().
@@ -98,7 +98,7 @@ type Config struct {
 
 const (
 	defaultTimeout   = 2 * time.Second
-	defaultGCTarget  = 2 * time.Millisecond
+	defaultGCTarget  = 500 * time.Microsecond
 	defaultPrefix    = "sessiond_"
 	defaultLockConns = 32
 	maxIdentLen      = 63 // PostgreSQL's NAMEDATALEN-1
@@ -107,10 +107,10 @@ const (
 
 // gcPause is the GC's pause after a batch, in batch durations. Requests
 // never wait for a GC statement's locks, but share the server's CPU and
-// disk with it: with a pause as long as the batch, loads' p99 during a
+// disk with it: with 2 ms batches and a pause as long, loads' p99 during a
 // sweep of 200,000 rows was 3.4 to 4.8 times idle; with three times as
-// long, 2 to 3 times, the sweep still deleting 25,000 rows a second. None
-// with a negative GCTarget.
+// long, 2 to 3 times (six times as long did no better: shorter batches
+// did, see Store.GC). None with a negative GCTarget.
 func gcPause(target time.Duration) float64 {
 	if target > 0 {
 		return 3

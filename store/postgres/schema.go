@@ -54,7 +54,7 @@ const migrateTimeout = 30 * time.Second
 type queries struct {
 	expand                                                                                func(string) string
 	loadOne, loadMany, create, update, delete, listUser, gcBatch, expired, version, merge string
-	mergeAtBase                                                                           string
+	mergeAtBase, gcCandidates                                                             string
 }
 
 func newQueries(schema, prefix string) queries {
@@ -102,9 +102,13 @@ func newQueries(schema, prefix string) queries {
 			SELECT h, upd.id FROM upd, unnest($7::bytea[]) AS h
 			WHERE NOT EXISTS (SELECT 1 FROM {ids} x WHERE x.hash = h AND x.sid = upd.id))
 		SELECT EXISTS (SELECT 1 FROM upd), (SELECT version FROM {s} WHERE ref = $1)`)
-	// SKIP LOCKED: rows a request is updating are left for the next run.
+	// GC reads the ids of expired records a chunk at a time (see Store.GC)
+	// and deletes them by primary key, checking again that each is still
+	// expired (a request may have renewed it since). SKIP LOCKED: rows a
+	// request is updating are left for the next run.
+	q.gcCandidates = r.Replace(`SELECT id FROM {s} WHERE expires <= $1 ORDER BY expires LIMIT $2`)
 	q.gcBatch = r.Replace(`DELETE FROM {s} WHERE id IN (
-			SELECT id FROM {s} WHERE expires <= $1 ORDER BY expires LIMIT $2 FOR UPDATE SKIP LOCKED)`)
+			SELECT id FROM {s} WHERE id = ANY($1::bigint[]) AND expires <= $2 FOR UPDATE SKIP LOCKED)`)
 	q.expired = r.Replace(`SELECT count(*) FROM {s} WHERE expires <= $1`)
 	q.version = r.Replace(`SELECT max(version) FROM {v}`)
 	return q

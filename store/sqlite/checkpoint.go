@@ -46,8 +46,9 @@ const restartFrames = 1000
 // checkpoint racing it leaves hundreds, and the restart on the writer then
 // held it for up to 10 ms, ten times a second, in front of requests'
 // writes. So while a sweep runs (gcs > 0) the checkpointer leaves both
-// steps to it: it runs them between its batches, and restarts the WAL 64
-// times less often (Store.gcCheckpoint).
+// steps to it: it runs them between its batches, every 2 s rather than
+// every 100 ms (gcCheckpointEvery), and restarts the WAL 64 times less
+// often (Store.gcCheckpoint).
 type checkpointer struct {
 	db   *sql.DB
 	w    *sql.DB // the store's writer (one connection)

@@ -207,6 +207,11 @@ const GCMinBatch = 16
 type Batch struct {
 	// Deleted is the number of rows the batch deleted.
 	Deleted int
+	// Tried, if more than Deleted, is the number of rows the batch meant
+	// to delete: a store that picks the rows before it deletes them may
+	// find some locked or no longer expired. GC ends after a batch that
+	// tried fewer rows than its limit.
+	Tried int
 	// Held is how long the batch held the store (the writer); zero: the
 	// whole call, including any wait for the store.
 	Held time.Duration
@@ -215,8 +220,8 @@ type Batch struct {
 	Yielded bool
 }
 
-// GC calls deleteBatch(ctx, limit) until it deletes fewer than limit rows,
-// an error occurs or ctx ends, and returns the total deleted. Each call is
+// GC calls deleteBatch(ctx, limit) until it deletes (or tries, see
+// Batch.Tried) fewer than limit rows, an error occurs or ctx ends, and returns the total deleted. Each call is
 // meant to be one short transaction, so requests interleave with a long
 // collection. A batch that yielded to a writer is tried again at half the
 // size (not below one row) after a pause as long as it held the store.
@@ -241,7 +246,7 @@ func GC(ctx context.Context, plan GCPlan, deleteBatch func(ctx context.Context, 
 			return total, err
 		case b.Yielded:
 			size = max(size/2, 1)
-		case b.Deleted < size:
+		case max(b.Deleted, b.Tried) < size:
 			return total, nil
 		case plan.Target > 0:
 			want := int(float64(size) * float64(plan.Target) / float64(max(took, time.Microsecond)))

@@ -238,3 +238,34 @@ func TestGCStopsWhenContextEnds(t *testing.T) {
 		t.Fatalf("GC = %d, %v; want 300, context.Canceled", n, err)
 	}
 }
+
+// TestGCGoesOnAfterSkippedRows: a batch that tried its whole limit but
+// deleted fewer (rows found locked or renewed) is not the last; one that
+// tried fewer than its limit is.
+func TestGCGoesOnAfterSkippedRows(t *testing.T) {
+	cases := []struct {
+		name      string
+		rows      int
+		skip      int // rows each batch tries but does not delete
+		wantN     int
+		wantCalls int
+	}{
+		{"one skipped per batch", 350, 1, 346, 4},
+		{"all skipped", 250, 100, 0, 3},
+		{"none skipped", 250, 0, 250, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			left, calls := tc.rows, 0
+			n, err := GC(context.Background(), GCPlan{Max: 100}, func(ctx context.Context, limit int) (Batch, error) {
+				calls++
+				tried := min(limit, left)
+				left -= tried
+				return Batch{Deleted: max(tried-tc.skip, 0), Tried: tried}, nil
+			})
+			if n != tc.wantN || err != nil || calls != tc.wantCalls {
+				t.Fatalf("GC = %d, %v after %d batches; want %d, nil after %d", n, err, calls, tc.wantN, tc.wantCalls)
+			}
+		})
+	}
+}
