@@ -120,11 +120,7 @@ type Config struct {
 
 const (
 	defaultTimeout = 5 * time.Second
-	// defaultGCTarget: in sweeps of 1,000,000 rows, 0.5 ms batches kept
-	// loads' and updates' p99 within 1.0–1.2× idle at 1,950–2,800 rows a
-	// second; 1 ms batches swept 4,150–4,950 rows a second but loads ran
-	// at 1.85–2.14× idle (they wait behind the batch's CPU on two cores).
-	defaultGCTarget = 500 * time.Microsecond
+	defaultGCTarget = 500 * time.Microsecond // why: see Store.GC
 )
 
 // gcPause is the GC's pause after a batch, in batch durations: requests'
