@@ -119,7 +119,7 @@ type Config struct {
 }
 
 const (
-	defaultTimeout = 5 * time.Second
+	defaultTimeout  = 5 * time.Second
 	defaultGCTarget = 500 * time.Microsecond // why: see Store.GC
 )
 
